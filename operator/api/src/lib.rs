@@ -1,0 +1,9 @@
+//! kro-rs API types: the `ResourceGraphDefinition` kind, its conditions, and the labels,
+//! annotations, finalizers and field manager that kro writes.
+
+/// API group of the ResourceGraphDefinition kind and of generated instance kinds.
+pub const GROUP: &str = "kro.run";
+/// Served and stored version of the ResourceGraphDefinition kind.
+pub const VERSION: &str = "v1alpha1";
+/// Field manager used for every server-side apply kro performs.
+pub const FIELD_MANAGER: &str = "kro.run/applyset";

@@ -1,0 +1,1 @@
+//! All Kubernetes IO: the RGD controller and the dynamic controllers of generated kinds.

@@ -1,0 +1,1 @@
+//! Compiles a ResourceGraphDefinition: `${}` scanning, references, the DAG and its order.
