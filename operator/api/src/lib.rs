@@ -1,6 +1,19 @@
 //! kro-rs API types: the `ResourceGraphDefinition` kind, its conditions, and the labels,
 //! annotations, finalizers and field manager that kro writes.
 
+pub mod condition;
+pub mod metadata;
+pub mod rgd;
+pub mod state;
+
+pub use condition::{Condition, ConditionStatus};
+pub use rgd::{
+    CrdMetadata, Dependency, ExternalRef, ExternalRefMetadata, Resource, ResourceGraphDefinition,
+    ResourceGraphDefinitionSpec, ResourceGraphDefinitionStatus, ResourceInformation, ResourceScope,
+    Schema,
+};
+pub use state::{InstanceState, NodeState, ResourceGraphDefinitionState};
+
 /// API group of the ResourceGraphDefinition kind and of generated instance kinds.
 pub const GROUP: &str = "kro.run";
 /// Served and stored version of the ResourceGraphDefinition kind.
