@@ -1,1 +1,28 @@
 //! Compiles a ResourceGraphDefinition: `${}` scanning, references, the DAG and its order.
+//!
+//! The entry point is [`compile`] (or [`compile_rgd`] for the typed kro-api object): it checks
+//! every rule kro enforces and returns a [`CompiledGraph`] (cheap to clone) or every error found.
+
+pub mod compile;
+pub mod dag;
+pub mod error;
+pub mod expr;
+pub mod input;
+pub mod model;
+pub mod names;
+pub mod path;
+pub mod refs;
+pub mod scan;
+pub mod schemas;
+mod typecheck;
+
+pub use compile::{CompileOptions, compile, compile_rgd};
+pub use dag::{CycleError, Dag};
+pub use error::{CompileErrors, ErrorCode, GraphError, Warning};
+pub use expr::{CompiledExpr, EvalError, ParseError};
+pub use model::{
+    CompiledGraph, CompiledValue, ForEachDimension, GraphData, InstanceKind, Node, NodeKind,
+    TemplateField, TemplatePart,
+};
+pub use path::{FieldPath, Segment};
+pub use schemas::{NoSchemas, ResolvedKind, SchemaSource, SchemaStore};

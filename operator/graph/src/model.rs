@@ -1,0 +1,186 @@
+//! The compiled graph: what an RGD becomes once checked, shared read-only by every reconcile.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
+use serde_json::Value;
+
+use crate::error::Warning;
+use crate::expr::CompiledExpr;
+use crate::path::FieldPath;
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    /// One object created from `template`.
+    Resource,
+    /// A `forEach` collection: one object per item of the cartesian product.
+    Collection,
+    /// `externalRef` by name: one object read, never written.
+    External,
+    /// `externalRef` by selector: a list of objects read, never written.
+    ExternalCollection,
+}
+
+impl NodeKind {
+    /// Whether kro writes objects for this node.
+    pub fn is_managed(self) -> bool {
+        matches!(self, NodeKind::Resource | NodeKind::Collection)
+    }
+    /// Whether other nodes see this node as a list.
+    pub fn is_list(self) -> bool {
+        matches!(self, NodeKind::Collection | NodeKind::ExternalCollection)
+    }
+}
+
+/// A part of a string template.
+#[derive(Debug, Clone)]
+pub enum TemplatePart {
+    /// Literal text.
+    Text(String),
+    /// An expression whose value must be a string.
+    Expr(CompiledExpr),
+}
+
+/// How a field's value is computed.
+#[derive(Debug, Clone)]
+pub enum CompiledValue {
+    /// `${expr}`: the field takes the expression's value and type.
+    Expr(CompiledExpr),
+    /// `a-${x}-b`: the concatenation of the parts.
+    Template(Vec<TemplatePart>),
+}
+
+impl CompiledValue {
+    /// The expressions, in order.
+    pub fn expressions(&self) -> Vec<&CompiledExpr> {
+        match self {
+            CompiledValue::Expr(e) => vec![e],
+            CompiledValue::Template(parts) => parts
+                .iter()
+                .filter_map(|p| match p {
+                    TemplatePart::Expr(e) => Some(e),
+                    TemplatePart::Text(_) => None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A templated field and how to compute it.
+#[derive(Debug, Clone)]
+pub struct TemplateField {
+    /// Where it is in the object.
+    pub path: FieldPath,
+    /// How to compute it.
+    pub value: CompiledValue,
+}
+
+/// One `forEach` dimension.
+#[derive(Debug, Clone)]
+pub struct ForEachDimension {
+    /// The iterator variable.
+    pub name: String,
+    /// The list expression.
+    pub expr: CompiledExpr,
+}
+
+/// A resource of the graph.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// `spec.resources[].id`.
+    pub id: String,
+    /// Position in `spec.resources`.
+    pub index: usize,
+    /// Resource, collection or external reference.
+    pub kind: NodeKind,
+    /// `apiVersion` of the objects.
+    pub api_version: String,
+    /// `kind` of the objects.
+    pub object_kind: String,
+    /// Whether the objects are namespaced.
+    pub namespaced: bool,
+    /// The kind's OpenAPI schema when known (`None`: checked structurally only).
+    pub schema: Option<Arc<JSONSchemaProps>>,
+    /// The template (for external refs: `{apiVersion, kind, metadata}` built from the ref).
+    pub template: Value,
+    /// Every templated field of `template`, in document order.
+    pub fields: Vec<TemplateField>,
+    /// `includeWhen`, all must be true.
+    pub include_when: Vec<CompiledExpr>,
+    /// `readyWhen`, all must be true (for collections evaluated per item with `each`).
+    pub ready_when: Vec<CompiledExpr>,
+    /// `forEach` dimensions (empty unless [`NodeKind::Collection`]).
+    pub for_each: Vec<ForEachDimension>,
+    /// Ids of the nodes this node reads, in `spec.resources` order.
+    pub dependencies: Vec<String>,
+    /// Deletion wave (`internal.kro.run/apply-order`): dependents have higher numbers.
+    pub apply_order: u32,
+}
+
+/// The kind generated for instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceKind {
+    /// API group (default `kro.run`).
+    pub group: String,
+    /// Version name (`v1alpha1`).
+    pub version: String,
+    /// Kind (`WebApp`).
+    pub kind: String,
+    /// Whether instances are namespaced.
+    pub namespaced: bool,
+}
+
+impl InstanceKind {
+    /// `group/version`.
+    pub fn api_version(&self) -> String {
+        format!("{}/{}", self.group, self.version)
+    }
+}
+
+/// Everything known about a compiled RGD. Reach it through [`CompiledGraph`].
+#[derive(Debug)]
+pub struct GraphData {
+    /// `metadata.name` of the RGD (empty when not given).
+    pub name: String,
+    /// The instance kind.
+    pub instance: InstanceKind,
+    /// The generated instance CRD (JSON), when the schema crate produced one.
+    pub crd: Option<Value>,
+    /// OpenAPI schema of the instance without status (the type of `schema`), when known.
+    pub instance_schema: Option<Arc<JSONSchemaProps>>,
+    /// The nodes in topological order.
+    pub nodes: Vec<Node>,
+    /// `status` fields projected from expressions.
+    pub status_fields: Vec<TemplateField>,
+    /// Node ids in topological order (what kro writes to `status.topologicalOrder`).
+    pub topological_order: Vec<String>,
+    /// Findings that did not stop compilation.
+    pub warnings: Vec<Warning>,
+}
+
+impl GraphData {
+    /// The node with this id.
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+}
+
+/// A compiled RGD; cloning is cheap (one `Arc`).
+#[derive(Debug, Clone)]
+pub struct CompiledGraph(pub(crate) Arc<GraphData>);
+
+impl CompiledGraph {
+    /// Wraps graph data (for tests and tools that build graphs by hand).
+    pub fn from_data(data: GraphData) -> Self {
+        Self(Arc::new(data))
+    }
+}
+
+impl Deref for CompiledGraph {
+    type Target = GraphData;
+    fn deref(&self) -> &GraphData {
+        &self.0
+    }
+}

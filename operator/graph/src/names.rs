@@ -1,0 +1,158 @@
+//! Naming rules for resource ids, forEach iterators and kinds, and kro's reserved words.
+
+/// Words kro reserves for itself: no resource id or iterator may use them.
+pub const KRO_RESERVED: &[&str] = &[
+    "apiVersion",
+    "context",
+    "dependency",
+    "dependencies",
+    "each",
+    "externalRef",
+    "externalReference",
+    "externalRefs",
+    "externalReferences",
+    "graph",
+    "graphengine",
+    "instance",
+    "item",
+    "items",
+    "kind",
+    "kro",
+    "metadata",
+    "namespace",
+    "object",
+    "resource",
+    "resourcegraphdefinition",
+    "resourceGraphDefinition",
+    "resources",
+    "root",
+    "runtime",
+    "schema",
+    "self",
+    "serviceAccountName",
+    "spec",
+    "status",
+    "this",
+    "variables",
+    "vars",
+    "version",
+];
+
+/// CEL's reserved symbols.
+pub const CEL_RESERVED: &[&str] = &[
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+/// The variable holding the instance in expressions.
+pub const SCHEMA_VAR: &str = "schema";
+/// The per-item variable of a collection's readyWhen.
+pub const EACH_VAR: &str = "each";
+/// The variable only status conditions may use.
+pub const RUNTIME_VAR: &str = "runtime";
+
+/// True for a word no id or iterator may take.
+pub fn is_reserved(word: &str) -> bool {
+    KRO_RESERVED.contains(&word) || CEL_RESERVED.contains(&word)
+}
+
+/// `^[a-z][a-zA-Z0-9]*$`: kro's lower camelCase.
+pub fn is_lower_camel(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_lowercase()) && c.all(|c| c.is_ascii_alphanumeric())
+}
+
+/// `^[A-Z][a-zA-Z0-9]*$`: kro's kind names.
+pub fn is_upper_camel(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(f) if f.is_ascii_uppercase()) && c.all(|c| c.is_ascii_alphanumeric())
+}
+
+/// `^v\d+((alpha|beta)\d+)?$`: a Kubernetes API version name.
+pub fn is_kube_version(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix('v') else {
+        return false;
+    };
+    let digits = rest.chars().take_while(char::is_ascii_digit).count();
+    if digits == 0 {
+        return false;
+    }
+    let rest = &rest[digits..];
+    if rest.is_empty() {
+        return true;
+    }
+    let tail = rest
+        .strip_prefix("alpha")
+        .or_else(|| rest.strip_prefix("beta"));
+    matches!(tail, Some(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A DNS-1035 label (`[a-z]([-a-z0-9]*[a-z0-9])?`, at most 63 characters).
+pub fn is_dns1035_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[b.len() - 1] != b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_table() {
+        for (s, ok) in [
+            ("deployment", true),
+            ("myDeployment2", true),
+            ("My", false),
+            ("my-deploy", false),
+            ("my_deploy", false),
+            ("", false),
+            ("1a", false),
+        ] {
+            assert_eq!(is_lower_camel(s), ok, "{s}");
+        }
+        for (s, ok) in [("WebApp", true), ("webApp", false), ("Web-App", false)] {
+            assert_eq!(is_upper_camel(s), ok, "{s}");
+        }
+        for (s, ok) in [
+            ("v1", true),
+            ("v1alpha1", true),
+            ("v2beta3", true),
+            ("v1alpha", false),
+            ("1", false),
+            ("v", false),
+            ("v1gamma1", false),
+        ] {
+            assert_eq!(is_kube_version(s), ok, "{s}");
+        }
+        for w in ["schema", "namespace", "each", "in", "item", "graphengine"] {
+            assert!(is_reserved(w), "{w}");
+        }
+        assert!(!is_reserved("deployment"));
+        assert!(is_dns1035_label("deployment"));
+        assert!(!is_dns1035_label("my.kind"));
+    }
+}

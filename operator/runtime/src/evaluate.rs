@@ -1,0 +1,694 @@
+//! Per-instance evaluation: walks the compiled graph in topological order against the instance
+//! and the observed objects, and returns the plan (kro.md 4.3-4.6, 5.3-5.5).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kro_api::condition::{messages, reasons, types};
+use kro_api::{Condition, ConditionStatus, InstanceState, NodeState};
+use kro_graph::{
+    CompiledExpr, CompiledGraph, CompiledValue, EvalError, Node, NodeKind, TemplateField,
+    TemplatePart,
+};
+use serde_json::{Map, Value};
+
+use crate::metadata::{InstanceIdentity, applyset_parent, label_child};
+use crate::plan::{DesiredObject, ExternalRead, NodeStatus, Observed, ObservedNode, Plan};
+
+/// Runtime limits and the version written on children.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `kro.run/kro-version` label value.
+    pub kro_version: String,
+    /// `--rgd-max-collection-size` (default 1000).
+    pub max_collection_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            kro_version: env!("CARGO_PKG_VERSION").to_string(),
+            max_collection_size: 1000,
+        }
+    }
+}
+
+/// Why a value could not be computed.
+enum Stop {
+    /// Data not there yet: wait and retry.
+    Pending(String),
+    /// A real error.
+    Failed(String),
+}
+
+impl From<EvalError> for Stop {
+    fn from(e: EvalError) -> Self {
+        if e.is_pending() {
+            Stop::Pending(e.to_string())
+        } else {
+            Stop::Failed(e.to_string())
+        }
+    }
+}
+
+struct Outcome {
+    state: NodeState,
+    ready: bool,
+    skipped: bool,
+    message: Option<String>,
+}
+
+/// Evaluates with default options.
+pub fn evaluate(graph: &CompiledGraph, instance: &Value, observed: &Observed) -> Plan {
+    evaluate_with(graph, instance, observed, &Options::default())
+}
+
+fn instance_identity(graph: &CompiledGraph, instance: &Value) -> InstanceIdentity {
+    let s = |p: &str| {
+        instance
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    InstanceIdentity {
+        name: s("/metadata/name"),
+        namespace: if graph.instance.namespaced {
+            s("/metadata/namespace")
+        } else {
+            String::new()
+        },
+        uid: s("/metadata/uid"),
+        group: graph.instance.group.clone(),
+        version: graph.instance.version.clone(),
+        kind: graph.instance.kind.clone(),
+    }
+}
+
+/// Evaluates one instance.
+pub fn evaluate_with(
+    graph: &CompiledGraph,
+    instance: &Value,
+    observed: &Observed,
+    options: &Options,
+) -> Plan {
+    let identity = instance_identity(graph, instance);
+    let mut schema = instance.clone();
+    if let Some(m) = schema.as_object_mut() {
+        m.remove("status");
+    }
+    // Variables visible to expressions: `schema` and every node with a value.
+    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
+    vars.insert("schema".into(), schema);
+
+    let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
+    let mut apply = Vec::new();
+    let mut external_reads = Vec::new();
+    let mut pending = false;
+    let mut failed = false;
+
+    for node in &graph.nodes {
+        let outcome = evaluate_node(
+            node,
+            &identity,
+            observed,
+            options,
+            &mut vars,
+            &outcomes,
+            &mut apply,
+            &mut external_reads,
+        );
+        match outcome.state {
+            NodeState::Error => failed = true,
+            NodeState::InProgress => pending = true,
+            _ => {}
+        }
+        outcomes.insert(node.id.clone(), outcome);
+    }
+
+    let nodes: Vec<NodeStatus> = graph
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            outcomes.get(&n.id).map(|o| NodeStatus {
+                id: n.id.clone(),
+                state: o.state,
+                ready: o.ready,
+                message: o.message.clone(),
+            })
+        })
+        .collect();
+
+    // Projected status fields; those whose data is pending are left out.
+    let mut status = Value::Object(Map::new());
+    for f in &graph.status_fields {
+        if let Ok(Some(v)) = resolve_value(&f.value, &vars) {
+            set_path(&mut status, f, v);
+        }
+    }
+
+    let generation = instance
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let conditions = conditions(&nodes, generation);
+    let state = if failed {
+        InstanceState::Error
+    } else if nodes.iter().all(|n| n.ready) {
+        InstanceState::Active
+    } else {
+        InstanceState::InProgress
+    };
+    if let Some(m) = status.as_object_mut() {
+        m.insert("state".into(), Value::String(state.as_str().into()));
+        m.insert(
+            "conditions".into(),
+            serde_json::to_value(&conditions).unwrap_or(Value::Array(Vec::new())),
+        );
+    }
+
+    Plan {
+        applyset: applyset_parent(&identity, &apply),
+        apply,
+        external_reads,
+        nodes,
+        state,
+        conditions,
+        status,
+        prune_allowed: !pending && !failed,
+        requeue: pending,
+    }
+}
+
+fn waiting(message: String) -> Outcome {
+    Outcome {
+        state: NodeState::InProgress,
+        ready: false,
+        skipped: false,
+        message: Some(message),
+    }
+}
+
+fn error(message: String) -> Outcome {
+    Outcome {
+        state: NodeState::Error,
+        ready: false,
+        skipped: false,
+        message: Some(message),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn evaluate_node(
+    node: &Node,
+    identity: &InstanceIdentity,
+    observed: &Observed,
+    options: &Options,
+    vars: &mut BTreeMap<String, Value>,
+    outcomes: &BTreeMap<String, Outcome>,
+    apply: &mut Vec<DesiredObject>,
+    external_reads: &mut Vec<ExternalRead>,
+) -> Outcome {
+    // Exclusion is contagious.
+    if let Some(d) = node
+        .dependencies
+        .iter()
+        .find(|d| outcomes.get(*d).is_some_and(|o| o.skipped))
+    {
+        return Outcome {
+            state: NodeState::Skipped,
+            ready: true,
+            skipped: true,
+            message: Some(format!("dependency {d:?} is not included")),
+        };
+    }
+
+    // includeWhen: waits for the resources it reads, then all must be true.
+    for cond in &node.include_when {
+        if let Some(d) = not_ready(cond, outcomes) {
+            return waiting(format!(
+                "includeWhen waits for {d:?} to be ready: {}",
+                cond.source()
+            ));
+        }
+        match eval_bool(cond, vars) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Outcome {
+                    state: NodeState::Skipped,
+                    ready: true,
+                    skipped: true,
+                    message: Some(format!("includeWhen is false: {}", cond.source())),
+                };
+            }
+            Err(Stop::Pending(m)) => return waiting(m),
+            Err(Stop::Failed(m)) => return error(m),
+        }
+    }
+
+    if let Some(d) = node
+        .dependencies
+        .iter()
+        .find(|d| !outcomes.get(*d).is_some_and(|o| o.ready))
+    {
+        return waiting(format!("waiting for dependency {d:?} to be ready"));
+    }
+
+    match node.kind {
+        NodeKind::External | NodeKind::ExternalCollection => {
+            evaluate_external(node, identity, observed, vars, external_reads)
+        }
+        NodeKind::Resource => {
+            let mut object = match resolve_template(node, vars) {
+                Ok(o) => o,
+                Err(Stop::Pending(m)) => return waiting(m),
+                Err(Stop::Failed(m)) => return error(m),
+            };
+            default_namespace(node, &mut object, identity);
+            label_child(
+                &mut object,
+                identity,
+                &node.id,
+                None,
+                node.apply_order,
+                &options.kro_version,
+            );
+            apply.push(DesiredObject {
+                node_id: node.id.clone(),
+                collection_index: None,
+                object,
+            });
+            match observed.nodes.get(&node.id) {
+                Some(ObservedNode::Object(o)) => {
+                    vars.insert(node.id.clone(), o.clone());
+                    readiness(node, &node.id, std::slice::from_ref(o))
+                }
+                _ => Outcome {
+                    state: NodeState::WaitingForReadiness,
+                    ready: false,
+                    skipped: false,
+                    message: Some("waiting for the object to be created".into()),
+                },
+            }
+        }
+        NodeKind::Collection => evaluate_collection(node, identity, observed, options, vars, apply),
+    }
+}
+
+fn not_ready(e: &CompiledExpr, outcomes: &BTreeMap<String, Outcome>) -> Option<String> {
+    e.references()
+        .identifiers
+        .iter()
+        .find(|i| outcomes.get(*i).is_some_and(|o| !o.ready))
+        .cloned()
+}
+
+fn borrow_vars(vars: &BTreeMap<String, Value>) -> BTreeMap<&str, Value> {
+    vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
+}
+
+fn eval(e: &CompiledExpr, vars: &BTreeMap<String, Value>) -> Result<Value, Stop> {
+    // Only bind the variables the expression reads.
+    let mut bound: BTreeMap<&str, Value> = BTreeMap::new();
+    for id in &e.references().identifiers {
+        if let Some(v) = vars.get(id) {
+            bound.insert(id.as_str(), v.clone());
+        }
+    }
+    Ok(e.eval(&bound)?)
+}
+
+fn eval_bool(e: &CompiledExpr, vars: &BTreeMap<String, Value>) -> Result<bool, Stop> {
+    match eval(e, vars)? {
+        Value::Bool(b) => Ok(b),
+        // optional_type(bool) without a value renders as null: not true.
+        Value::Null => Ok(false),
+        other => Err(Stop::Failed(format!(
+            "expression {:?} must return a bool, got {other}",
+            e.source()
+        ))),
+    }
+}
+
+/// `Ok(None)` means the field is omitted.
+fn resolve_value(v: &CompiledValue, vars: &BTreeMap<String, Value>) -> Result<Option<Value>, Stop> {
+    match v {
+        CompiledValue::Expr(e) => eval(e, vars).map(Some),
+        CompiledValue::Template(parts) => {
+            let mut s = String::new();
+            for p in parts {
+                match p {
+                    TemplatePart::Text(t) => s.push_str(t),
+                    TemplatePart::Expr(e) => match eval(e, vars)? {
+                        Value::String(x) => s.push_str(&x),
+                        other => {
+                            return Err(Stop::Failed(format!(
+                                "expression {:?} in a string template must return a string, got {other}; wrap it in string()",
+                                e.source()
+                            )));
+                        }
+                    },
+                }
+            }
+            Ok(Some(Value::String(s)))
+        }
+    }
+}
+
+fn set_path(root: &mut Value, f: &TemplateField, v: Value) {
+    let mut cur = root;
+    let segs = &f.path.0;
+    for (i, s) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        match s {
+            kro_graph::Segment::Field(k) => {
+                if !cur.is_object() {
+                    *cur = Value::Object(Map::new());
+                }
+                let Some(m) = cur.as_object_mut() else { return };
+                if last {
+                    m.insert(k.clone(), v);
+                    return;
+                }
+                cur = m.entry(k.clone()).or_insert(Value::Null);
+            }
+            kro_graph::Segment::Index(idx) => {
+                let Some(a) = cur.as_array_mut() else { return };
+                let Some(slot) = a.get_mut(*idx) else { return };
+                if last {
+                    *slot = v;
+                    return;
+                }
+                cur = slot;
+            }
+        }
+    }
+}
+
+fn resolve_template(node: &Node, vars: &BTreeMap<String, Value>) -> Result<Value, Stop> {
+    let mut object = node.template.clone();
+    for f in &node.fields {
+        match resolve_value(&f.value, vars)? {
+            Some(v) => set_path(&mut object, f, v),
+            None => {}
+        }
+    }
+    Ok(object)
+}
+
+fn default_namespace(node: &Node, object: &mut Value, identity: &InstanceIdentity) {
+    if !node.namespaced || identity.namespace.is_empty() {
+        return;
+    }
+    let has = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty());
+    if !has && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.insert(
+            "namespace".into(),
+            Value::String(identity.namespace.clone()),
+        );
+    }
+}
+
+/// Readiness of observed objects: with no readyWhen, existing is enough.
+fn readiness(node: &Node, var: &str, objects: &[Value]) -> Outcome {
+    for o in objects {
+        let mut vars = BTreeMap::new();
+        vars.insert(var.to_string(), o.clone());
+        for cond in &node.ready_when {
+            match eval_bool(cond, &vars) {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Outcome {
+                        state: NodeState::WaitingForReadiness,
+                        ready: false,
+                        skipped: false,
+                        message: Some(format!("readyWhen is false: {}", cond.source())),
+                    };
+                }
+                Err(Stop::Pending(m)) => {
+                    return Outcome {
+                        state: NodeState::WaitingForReadiness,
+                        ready: false,
+                        skipped: false,
+                        message: Some(m),
+                    };
+                }
+                Err(Stop::Failed(m)) => return error(m),
+            }
+        }
+    }
+    Outcome {
+        state: NodeState::Synced,
+        ready: true,
+        skipped: false,
+        message: None,
+    }
+}
+
+fn evaluate_external(
+    node: &Node,
+    identity: &InstanceIdentity,
+    observed: &Observed,
+    vars: &mut BTreeMap<String, Value>,
+    external_reads: &mut Vec<ExternalRead>,
+) -> Outcome {
+    let object = match resolve_template(node, vars) {
+        Ok(o) => o,
+        Err(Stop::Pending(m)) => return waiting(m),
+        Err(Stop::Failed(m)) => return error(m),
+    };
+    let meta = object.get("metadata").cloned().unwrap_or(Value::Null);
+    let mut namespace = meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string);
+    let selector = meta.get("selector").filter(|v| !v.is_null()).cloned();
+    if namespace.is_none()
+        && node.namespaced
+        && selector.is_none()
+        && !identity.namespace.is_empty()
+    {
+        namespace = Some(identity.namespace.clone());
+    }
+    external_reads.push(ExternalRead {
+        node_id: node.id.clone(),
+        api_version: node.api_version.clone(),
+        kind: node.object_kind.clone(),
+        namespace,
+        name: meta.get("name").and_then(Value::as_str).map(str::to_string),
+        selector,
+    });
+    match (node.kind, observed.nodes.get(&node.id)) {
+        (NodeKind::External, Some(ObservedNode::Object(o))) => {
+            vars.insert(node.id.clone(), o.clone());
+            readiness(node, &node.id, std::slice::from_ref(o))
+        }
+        (NodeKind::ExternalCollection, Some(ObservedNode::List(items))) => {
+            vars.insert(node.id.clone(), Value::Array(items.clone()));
+            readiness(node, "each", items)
+        }
+        _ => waiting(format!(
+            "waiting for external reference {:?}: not found",
+            node.id
+        )),
+    }
+}
+
+fn evaluate_collection(
+    node: &Node,
+    identity: &InstanceIdentity,
+    observed: &Observed,
+    options: &Options,
+    vars: &mut BTreeMap<String, Value>,
+    apply: &mut Vec<DesiredObject>,
+) -> Outcome {
+    let mut dims: Vec<(String, Vec<Value>)> = Vec::new();
+    for d in &node.for_each {
+        match eval(&d.expr, vars) {
+            Ok(Value::Array(items)) => dims.push((d.name.clone(), items)),
+            Ok(other) => {
+                return error(format!(
+                    "forEach iterator {:?} must return a list, got {}",
+                    d.name,
+                    json_kind(&other)
+                ));
+            }
+            Err(Stop::Pending(m)) => return waiting(m),
+            Err(Stop::Failed(m)) => return error(m),
+        }
+    }
+    let size = dims
+        .iter()
+        .try_fold(1usize, |acc, (_, l)| acc.checked_mul(l.len()))
+        .unwrap_or(usize::MAX);
+    if size > options.max_collection_size {
+        return error(format!(
+            "collection size of {size} is over the maximum collection size of {}",
+            options.max_collection_size
+        ));
+    }
+    let mut items = Vec::with_capacity(size);
+    let mut seen = BTreeSet::new();
+    let mut local = vars.clone();
+    for i in 0..size {
+        // Cartesian product, first dimension outermost.
+        let mut rest = i;
+        let mut picks = Vec::with_capacity(dims.len());
+        for (name, list) in dims.iter().rev() {
+            let n = list.len();
+            picks.push((name.clone(), list[rest % n].clone()));
+            rest /= n;
+        }
+        for (name, v) in picks {
+            local.insert(name, v);
+        }
+        let mut object = match resolve_template(node, &local) {
+            Ok(o) => o,
+            Err(Stop::Pending(m)) => return waiting(m),
+            Err(Stop::Failed(m)) => return error(m),
+        };
+        default_namespace(node, &mut object, identity);
+        let key = (
+            object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        );
+        if !seen.insert(key.clone()) {
+            return error(format!(
+                "duplicate identity: {} {} {}/{} is produced by more than one forEach item; include every iterator in metadata.name",
+                node.api_version, node.object_kind, key.0, key.1
+            ));
+        }
+        label_child(
+            &mut object,
+            identity,
+            &node.id,
+            Some((i, size)),
+            node.apply_order,
+            &options.kro_version,
+        );
+        items.push(DesiredObject {
+            node_id: node.id.clone(),
+            collection_index: Some(i),
+            object,
+        });
+    }
+
+    // Match observed items to desired ones by namespace/name, in desired order.
+    let observed_items: Vec<Value> = match observed.nodes.get(&node.id) {
+        Some(ObservedNode::List(l)) => l.clone(),
+        Some(ObservedNode::Object(o)) => vec![o.clone()],
+        None => Vec::new(),
+    };
+    let mut matched = Vec::new();
+    for d in &items {
+        if let Some(o) = observed_items.iter().find(|o| {
+            o.pointer("/metadata/name").and_then(Value::as_str) == Some(d.name())
+                && o.pointer("/metadata/namespace").and_then(Value::as_str) == d.namespace()
+        }) {
+            matched.push(o.clone());
+        }
+    }
+    let desired = items.len();
+    apply.extend(items);
+    vars.insert(node.id.clone(), Value::Array(matched.clone()));
+    if matched.len() < desired {
+        return Outcome {
+            state: NodeState::WaitingForReadiness,
+            ready: false,
+            skipped: false,
+            message: Some(format!(
+                "waiting for collection items: {} of {desired} observed",
+                matched.len()
+            )),
+        };
+    }
+    readiness(node, "each", &matched)
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "double",
+        Value::Number(_) => "int",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "map",
+    }
+}
+
+fn conditions(nodes: &[NodeStatus], generation: i64) -> Vec<Condition> {
+    let stamp = |mut c: Condition| {
+        c.observed_generation = generation;
+        c
+    };
+    let managed = stamp(Condition::new(
+        types::INSTANCE_MANAGED,
+        ConditionStatus::True,
+        reasons::MANAGED,
+        messages::INSTANCE_MANAGED,
+    ));
+    let resolved = stamp(Condition::new(
+        types::GRAPH_RESOLVED,
+        ConditionStatus::True,
+        reasons::RESOLVED,
+        messages::GRAPH_RESOLVED,
+    ));
+    let errors: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.state == NodeState::Error)
+        .map(|n| format!("{}: {}", n.id, n.message.clone().unwrap_or_default()))
+        .collect();
+    let waiting: Vec<&str> = nodes
+        .iter()
+        .filter(|n| !n.ready && n.state != NodeState::Error)
+        .map(|n| n.id.as_str())
+        .collect();
+    let resources = if !errors.is_empty() {
+        Condition::new(
+            types::RESOURCES_READY,
+            ConditionStatus::False,
+            reasons::NOT_READY,
+            format!("resource error: {}", errors.join("; ")),
+        )
+    } else if !waiting.is_empty() {
+        Condition::new(
+            types::RESOURCES_READY,
+            ConditionStatus::False,
+            reasons::NOT_READY,
+            format!("awaiting resource readiness: {}", waiting.join(", ")),
+        )
+    } else {
+        Condition::new(
+            types::RESOURCES_READY,
+            ConditionStatus::True,
+            reasons::ALL_RESOURCES_READY,
+            messages::ALL_RESOURCES_READY,
+        )
+    };
+    let resources = stamp(resources);
+    let ready = if resources.is_true() {
+        Condition::new(types::READY, ConditionStatus::True, reasons::READY, "")
+    } else {
+        let mut c = resources.clone();
+        c.type_ = types::READY.into();
+        c
+    };
+    vec![managed, resolved, resources, stamp(ready)]
+}
+
+#[allow(dead_code)]
+fn unused(vars: &BTreeMap<String, Value>) -> BTreeMap<&str, Value> {
+    borrow_vars(vars)
+}

@@ -1,0 +1,173 @@
+//! The labels and annotations kro writes on managed children and the ApplySet metadata of the
+//! parent (kro.md 5.4).
+
+use std::collections::BTreeSet;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kro_api::metadata::{annotations, labels, version_label_value};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::plan::{ApplySetParent, DesiredObject};
+
+/// Who the children belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceIdentity {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace` (empty for cluster-scoped instances).
+    pub namespace: String,
+    /// `metadata.uid`.
+    pub uid: String,
+    /// Group of the instance kind.
+    pub group: String,
+    /// Version of the instance kind.
+    pub version: String,
+    /// The instance kind.
+    pub kind: String,
+}
+
+impl InstanceIdentity {
+    /// The ApplySet id: `applyset-<base64url(sha256("<name>.<namespace>.<kind>.<group>"))>-v1`.
+    pub fn applyset_id(&self) -> String {
+        let key = format!(
+            "{}.{}.{}.{}",
+            self.name, self.namespace, self.kind, self.group
+        );
+        let digest = Sha256::digest(key.as_bytes());
+        format!("applyset-{}-v1", URL_SAFE_NO_PAD.encode(digest))
+    }
+}
+
+fn object_mut<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {
+    let m = v.as_object_mut()?;
+    let entry = m
+        .entry(key.to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !entry.is_object() {
+        *entry = Value::Object(Map::new());
+    }
+    entry.as_object_mut()
+}
+
+/// Adds kro's labels and annotations to a child object.
+pub fn label_child(
+    object: &mut Value,
+    instance: &InstanceIdentity,
+    node_id: &str,
+    collection: Option<(usize, usize)>,
+    apply_order: u32,
+    kro_version: &str,
+) {
+    let Some(meta) = object_mut(object, "metadata") else {
+        return;
+    };
+    let meta = &mut Value::Object(std::mem::take(meta));
+    if let Some(l) = object_mut(meta, "labels") {
+        let mut put = |k: &str, v: String| {
+            l.insert(k.to_string(), Value::String(v));
+        };
+        put(labels::OWNED, labels::OWNED_VALUE.into());
+        put(labels::KRO_VERSION, version_label_value(kro_version));
+        put(labels::MANAGED_BY, labels::MANAGED_BY_VALUE.into());
+        put(labels::INSTANCE_ID, instance.uid.clone());
+        put(labels::INSTANCE_NAME, instance.name.clone());
+        if !instance.namespace.is_empty() {
+            put(labels::INSTANCE_NAMESPACE, instance.namespace.clone());
+        }
+        put(labels::INSTANCE_GROUP, instance.group.clone());
+        put(labels::INSTANCE_VERSION, instance.version.clone());
+        put(labels::INSTANCE_KIND, instance.kind.clone());
+        put(labels::NODE_ID, node_id.to_string());
+        if let Some((i, n)) = collection {
+            put(labels::COLLECTION_INDEX, i.to_string());
+            put(labels::COLLECTION_SIZE, n.to_string());
+        }
+        put(labels::APPLYSET_PART_OF, instance.applyset_id());
+    }
+    if let Some(a) = object_mut(meta, "annotations") {
+        a.insert(
+            annotations::APPLY_ORDER.to_string(),
+            Value::String(apply_order.to_string()),
+        );
+    }
+    if let (Some(m), Value::Object(done)) = (object.as_object_mut(), std::mem::take(meta)) {
+        m.insert("metadata".into(), Value::Object(done));
+    }
+}
+
+/// `Kind` for the core group, `Kind.group` otherwise.
+fn group_kind(api_version: &str, kind: &str) -> String {
+    match api_version.rsplit_once('/') {
+        Some((g, _)) => format!("{kind}.{g}"),
+        None => kind.to_string(),
+    }
+}
+
+/// The ApplySet annotations of the parent for the objects about to be applied.
+pub fn applyset_parent(instance: &InstanceIdentity, objects: &[DesiredObject]) -> ApplySetParent {
+    let gks: BTreeSet<String> = objects
+        .iter()
+        .map(|o| group_kind(o.api_version(), o.kind()))
+        .collect();
+    let namespaces: BTreeSet<String> = objects
+        .iter()
+        .filter_map(|o| o.namespace())
+        .filter(|ns| *ns != instance.namespace && !ns.is_empty())
+        .map(str::to_string)
+        .collect();
+    ApplySetParent {
+        id: instance.applyset_id(),
+        contains_group_kinds: gks.into_iter().collect::<Vec<_>>().join(","),
+        additional_namespaces: namespaces.into_iter().collect::<Vec<_>>().join(","),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn inst() -> InstanceIdentity {
+        InstanceIdentity {
+            name: "demo".into(),
+            namespace: "default".into(),
+            uid: "uid-1".into(),
+            group: "kro.run".into(),
+            version: "v1alpha1".into(),
+            kind: "WebApp".into(),
+        }
+    }
+
+    #[test]
+    fn applyset_id_is_sha256_base64url() {
+        // sha256("demo.default.WebApp.kro.run"), base64url without padding.
+        let id = inst().applyset_id();
+        assert!(id.starts_with("applyset-") && id.ends_with("-v1"));
+        assert_eq!(id.len(), "applyset-".len() + 43 + "-v1".len());
+        let other = InstanceIdentity {
+            name: "demo2".into(),
+            ..inst()
+        };
+        assert_ne!(id, other.applyset_id());
+    }
+
+    #[test]
+    fn labels_children() {
+        let mut o = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"app": "a"}}});
+        label_child(&mut o, &inst(), "config", Some((1, 3)), 2, "v0.1.0+dev");
+        let l = &o["metadata"]["labels"];
+        assert_eq!(l["app"], "a");
+        assert_eq!(l["kro.run/owned"], "true");
+        assert_eq!(l["kro.run/kro-version"], "v0.1.0-dev");
+        assert_eq!(l["kro.run/node-id"], "config");
+        assert_eq!(l["kro.run/collection-index"], "1");
+        assert_eq!(l["kro.run/collection-size"], "3");
+        assert_eq!(l["kro.run/instance-namespace"], "default");
+        assert_eq!(
+            o["metadata"]["annotations"]["internal.kro.run/apply-order"],
+            "2"
+        );
+    }
+}
