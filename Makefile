@@ -1,0 +1,32 @@
+# kro-rs: the two commands that matter are `make demo` and `make test` (see README.md).
+SCRIPTS := e2e/scripts
+
+.PHONY: demo demo-stop test controlplane moto deps fmt lint
+
+## Bring up the local control plane + moto and show how to use them.
+demo: deps controlplane moto
+	$(SCRIPTS)/demo.sh
+
+demo-stop:
+	$(SCRIPTS)/demo.sh stop
+
+## Every check and every test: fmt, clippy, unit tests, e2e tests on a real apiserver and moto.
+test:
+	$(SCRIPTS)/test.sh
+
+deps:
+	$(SCRIPTS)/deps.sh
+
+## Build etcd, kube-apiserver and kubectl from their Go modules (cached per version).
+controlplane:
+	$(SCRIPTS)/controlplane.sh build
+
+## Install moto into a cached virtualenv.
+moto:
+	$(SCRIPTS)/moto.sh install
+
+fmt:
+	cargo fmt --all
+
+lint:
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,47 @@
+"""moto, the AWS emulator, for kro-rs tests: S3, RDS and EC2 on one loopback port.
+
+Applies the S3 response patch from shared/reference/ack.md 5.4: moto names the XML root of four S3
+GET responses `<OperationResponse>`, which aws-sdk-rust rejects; rename them to what AWS sends.
+Usage: python server.py PORT
+"""
+import signal
+import sys
+import threading
+
+from moto.server import ThreadedMotoServer
+from moto.s3.responses import S3Response
+
+ROOT_FIX = {
+    b"GetBucketVersioningResponse": b"VersioningConfiguration",
+    b"GetBucketAccelerateConfigurationResponse": b"AccelerateConfiguration",
+    b"GetBucketNotificationResponse": b"NotificationConfiguration",
+    b"ListBucketInventoryConfigurationsResponse": b"ListInventoryConfigurationsResult",
+}
+_serialized = S3Response.serialized
+
+
+def serialized(self, result):
+    status, headers, body = _serialized(self, result)
+    raw = body.encode() if isinstance(body, str) else body
+    for bad, good in ROOT_FIX.items():
+        raw = raw.replace(b"<" + bad, b"<" + good).replace(b"</" + bad + b">", b"</" + good + b">")
+    return status, headers, (raw.decode() if isinstance(body, str) else raw)
+
+
+S3Response.serialized = serialized
+
+
+def main():
+    port = int(sys.argv[1])
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    print(f"moto listening on http://127.0.0.1:{port}", flush=True)
+    done.wait()
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

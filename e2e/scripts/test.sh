@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs every check and every test: formatting, lints, unit tests and e2e tests against one shared
+# real control plane and one moto, which this script starts and always stops. Prints how long
+# each stage took. This is what `make test` and CI run.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+timings=()
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  log "== $name"
+  "$@"
+  timings+=("$(printf '%-28s %5ds' "$name" $((SECONDS - start)))")
+}
+report() {
+  log "== stage timings"
+  for t in "${timings[@]}"; do log "   $t"; done
+}
+
+state=$(mktemp -d "${TMPDIR:-/tmp}/kro-test.XXXXXX")
+cleanup() {
+  "$here/controlplane.sh" stop "$state" 2>/dev/null || true
+  "$here/moto.sh" stop "$state" 2>/dev/null || true
+  rm -rf "$state"
+}
+trap 'cleanup; report' EXIT
+trap 'exit 130' INT TERM
+
+start_services() {
+  "$here/controlplane.sh" start "$state" --owner-pid $$
+  "$here/moto.sh" start "$state" --owner-pid $$
+}
+
+stage "tools (Debian, rustup)" "$here/deps.sh"
+stage "control plane build" "$here/controlplane.sh" build
+stage "moto install" "$here/moto.sh" install
+stage "cargo fmt --check" cargo fmt --all --check
+stage "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+stage "cargo build (tests)" cargo test --workspace --locked --no-run
+stage "start control plane + moto" start_services
+export KUBECONFIG=$state/kubeconfig
+export "$(cat "$state/moto.env")"
+stage "cargo test (unit + e2e)" cargo test --workspace --locked
