@@ -1,7 +1,10 @@
 //! kro-rs API types: the `ResourceGraphDefinition` kind, its conditions, and the labels,
 //! annotations, finalizers and field manager that kro writes.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod condition;
+pub mod crds;
 pub mod metadata;
 pub mod rgd;
 pub mod state;
