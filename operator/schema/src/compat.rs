@@ -1,0 +1,581 @@
+//! The breaking-change check kro runs before it updates a generated CRD: compares the old and
+//! new OpenAPI schemas and classifies every difference as breaking or not.
+
+use std::collections::BTreeSet;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
+
+/// Kind of a schema change (names as kro reports them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum ChangeType {
+    // Breaking.
+    PropertyRemoved,
+    TypeChanged,
+    RequiredAdded,
+    EnumRestricted,
+    PatternChanged,
+    PatternAdded,
+    RequiredDefaultRemoved,
+    MinimumAdded,
+    MinimumIncreased,
+    MaximumAdded,
+    MaximumDecreased,
+    MinLengthAdded,
+    MinLengthIncreased,
+    MaxLengthAdded,
+    MaxLengthDecreased,
+    MinItemsAdded,
+    MinItemsIncreased,
+    MaxItemsAdded,
+    MaxItemsDecreased,
+    // Breaking only when the new property is required without a default.
+    PropertyAdded,
+    // Not breaking.
+    DescriptionChanged,
+    DefaultChanged,
+    RequiredRemoved,
+    EnumExpanded,
+    PatternRemoved,
+    MinimumRemoved,
+    MinimumDecreased,
+    MaximumRemoved,
+    MaximumIncreased,
+    MinLengthRemoved,
+    MinLengthDecreased,
+    MaxLengthRemoved,
+    MaxLengthIncreased,
+    MinItemsRemoved,
+    MinItemsDecreased,
+    MaxItemsRemoved,
+    MaxItemsIncreased,
+}
+
+impl ChangeType {
+    /// kro's name, e.g. `PROPERTY_REMOVED`.
+    pub fn as_str(self) -> &'static str {
+        use ChangeType::*;
+        match self {
+            PropertyRemoved => "PROPERTY_REMOVED",
+            TypeChanged => "TYPE_CHANGED",
+            RequiredAdded => "REQUIRED_ADDED",
+            EnumRestricted => "ENUM_RESTRICTED",
+            PatternChanged => "PATTERN_CHANGED",
+            PatternAdded => "PATTERN_ADDED",
+            RequiredDefaultRemoved => "REQUIRED_DEFAULT_REMOVED",
+            MinimumAdded => "MINIMUM_ADDED",
+            MinimumIncreased => "MINIMUM_INCREASED",
+            MaximumAdded => "MAXIMUM_ADDED",
+            MaximumDecreased => "MAXIMUM_DECREASED",
+            MinLengthAdded => "MIN_LENGTH_ADDED",
+            MinLengthIncreased => "MIN_LENGTH_INCREASED",
+            MaxLengthAdded => "MAX_LENGTH_ADDED",
+            MaxLengthDecreased => "MAX_LENGTH_DECREASED",
+            MinItemsAdded => "MIN_ITEMS_ADDED",
+            MinItemsIncreased => "MIN_ITEMS_INCREASED",
+            MaxItemsAdded => "MAX_ITEMS_ADDED",
+            MaxItemsDecreased => "MAX_ITEMS_DECREASED",
+            PropertyAdded => "PROPERTY_ADDED",
+            DescriptionChanged => "DESCRIPTION_CHANGED",
+            DefaultChanged => "DEFAULT_CHANGED",
+            RequiredRemoved => "REQUIRED_REMOVED",
+            EnumExpanded => "ENUM_EXPANDED",
+            PatternRemoved => "PATTERN_REMOVED",
+            MinimumRemoved => "MINIMUM_REMOVED",
+            MinimumDecreased => "MINIMUM_DECREASED",
+            MaximumRemoved => "MAXIMUM_REMOVED",
+            MaximumIncreased => "MAXIMUM_INCREASED",
+            MinLengthRemoved => "MIN_LENGTH_REMOVED",
+            MinLengthDecreased => "MIN_LENGTH_DECREASED",
+            MaxLengthRemoved => "MAX_LENGTH_REMOVED",
+            MaxLengthIncreased => "MAX_LENGTH_INCREASED",
+            MinItemsRemoved => "MIN_ITEMS_REMOVED",
+            MinItemsDecreased => "MIN_ITEMS_DECREASED",
+            MaxItemsRemoved => "MAX_ITEMS_REMOVED",
+            MaxItemsIncreased => "MAX_ITEMS_INCREASED",
+        }
+    }
+}
+
+/// One difference between the old and the new schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Path in the schema, kro style: `.properties.spec.properties.replicas.minimum`.
+    pub path: String,
+    /// What changed.
+    pub change_type: ChangeType,
+    /// Old value, when it has one (JSON text for enum values and defaults).
+    pub old_value: String,
+    /// New value, when it has one.
+    pub new_value: String,
+}
+
+impl Change {
+    fn new(
+        path: String,
+        change_type: ChangeType,
+        old: impl Into<String>,
+        new: impl Into<String>,
+    ) -> Self {
+        Change {
+            path,
+            change_type,
+            old_value: old.into(),
+            new_value: new.into(),
+        }
+    }
+
+    /// A sentence for users, worded as kro words it.
+    pub fn description(&self) -> String {
+        use ChangeType::*;
+        let prop = self.path.rsplit('.').next().unwrap_or(&self.path);
+        let (o, n) = (&self.old_value, &self.new_value);
+        match self.change_type {
+            PropertyRemoved => format!("Property {prop} was removed"),
+            PropertyAdded if n == "required=true" => format!("Required property {prop} was added"),
+            PropertyAdded => format!("Optional property {prop} was added"),
+            TypeChanged => format!("Type changed from {o} to {n}"),
+            RequiredAdded => format!("Field {n} is newly required"),
+            RequiredRemoved => format!("Field {o} is no longer required"),
+            EnumRestricted => format!("Enum value {o} was removed"),
+            EnumExpanded => format!("Enum value {n} was added"),
+            PatternChanged => format!("Validation pattern changed from {o} to {n}"),
+            PatternAdded => format!("Validation pattern {n} was added"),
+            PatternRemoved => format!("Validation pattern {o} was removed"),
+            RequiredDefaultRemoved => format!("Default value removed from required field {o}"),
+            DescriptionChanged => format!("Description field was changed from {o} to {n}"),
+            DefaultChanged => format!("Default value was changed from {o} to {n}"),
+            MinimumAdded => format!("Minimum constraint {n} was added"),
+            MinimumRemoved => format!("Minimum constraint {o} was removed"),
+            MinimumIncreased => format!("Minimum was increased from {o} to {n}"),
+            MinimumDecreased => format!("Minimum was decreased from {o} to {n}"),
+            MaximumAdded => format!("Maximum constraint {n} was added"),
+            MaximumRemoved => format!("Maximum constraint {o} was removed"),
+            MaximumDecreased => format!("Maximum was decreased from {o} to {n}"),
+            MaximumIncreased => format!("Maximum was increased from {o} to {n}"),
+            MinLengthAdded => format!("MinLength constraint {n} was added"),
+            MinLengthRemoved => format!("MinLength constraint {o} was removed"),
+            MinLengthIncreased => format!("MinLength was increased from {o} to {n}"),
+            MinLengthDecreased => format!("MinLength was decreased from {o} to {n}"),
+            MaxLengthAdded => format!("MaxLength constraint {n} was added"),
+            MaxLengthRemoved => format!("MaxLength constraint {o} was removed"),
+            MaxLengthDecreased => format!("MaxLength was decreased from {o} to {n}"),
+            MaxLengthIncreased => format!("MaxLength was increased from {o} to {n}"),
+            MinItemsAdded => format!("MinItems constraint {n} was added"),
+            MinItemsRemoved => format!("MinItems constraint {o} was removed"),
+            MinItemsIncreased => format!("MinItems was increased from {o} to {n}"),
+            MinItemsDecreased => format!("MinItems was decreased from {o} to {n}"),
+            MaxItemsAdded => format!("MaxItems constraint {n} was added"),
+            MaxItemsRemoved => format!("MaxItems constraint {o} was removed"),
+            MaxItemsDecreased => format!("MaxItems was decreased from {o} to {n}"),
+            MaxItemsIncreased => format!("MaxItems was increased from {o} to {n}"),
+        }
+    }
+}
+
+/// The result of comparing two schemas.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompatReport {
+    /// Changes that can make existing instances invalid or change their meaning.
+    pub breaking: Vec<Change>,
+    /// Changes that keep every existing instance valid.
+    pub non_breaking: Vec<Change>,
+}
+
+/// How many breaking changes [`CompatReport::summary`] lists before "and N more changes".
+pub const MAX_SUMMARY_CHANGES: usize = 3;
+
+impl CompatReport {
+    /// No breaking change.
+    pub fn is_compatible(&self) -> bool {
+        self.breaking.is_empty()
+    }
+
+    /// Any change at all.
+    pub fn has_changes(&self) -> bool {
+        !self.breaking.is_empty() || !self.non_breaking.is_empty()
+    }
+
+    /// kro's summary: the first three breaking changes joined by `; `, then
+    /// `and N more changes`; `no breaking changes` when compatible.
+    pub fn summary(&self) -> String {
+        if self.breaking.is_empty() {
+            return "no breaking changes".into();
+        }
+        let mut parts: Vec<String> = self
+            .breaking
+            .iter()
+            .take(MAX_SUMMARY_CHANGES)
+            .map(Change::description)
+            .collect();
+        if self.breaking.len() > MAX_SUMMARY_CHANGES {
+            parts.push(format!(
+                "and {} more changes",
+                self.breaking.len() - MAX_SUMMARY_CHANGES
+            ));
+        }
+        parts.join("; ")
+    }
+
+    fn breaking(
+        &mut self,
+        path: String,
+        t: ChangeType,
+        old: impl Into<String>,
+        new: impl Into<String>,
+    ) {
+        self.breaking.push(Change::new(path, t, old, new));
+    }
+
+    fn non_breaking(
+        &mut self,
+        path: String,
+        t: ChangeType,
+        old: impl Into<String>,
+        new: impl Into<String>,
+    ) {
+        self.non_breaking.push(Change::new(path, t, old, new));
+    }
+}
+
+/// Compares two OpenAPI schemas (e.g. the `openAPIV3Schema` of the old and new instance CRD).
+///
+/// Beyond kro, `additionalProperties` schemas (SimpleSchema maps) are compared too, so that
+/// `map[string]string` → `map[string]integer` is reported as a type change.
+pub fn compare_schemas(old: &JSONSchemaProps, new: &JSONSchemaProps) -> CompatReport {
+    let mut report = CompatReport::default();
+    compare(String::new(), old, new, &mut report);
+    report
+}
+
+/// The breaking changes between two schemas (see [`compare_schemas`]).
+pub fn breaking_changes(old: &JSONSchemaProps, new: &JSONSchemaProps) -> Vec<Change> {
+    compare_schemas(old, new).breaking
+}
+
+/// Compares the schemas of the stored versions of two CRDs. A CRD without a schema counts as an
+/// empty schema.
+pub fn compare_crds(
+    old: &CustomResourceDefinition,
+    new: &CustomResourceDefinition,
+) -> CompatReport {
+    fn storage_schema(crd: &CustomResourceDefinition) -> JSONSchemaProps {
+        crd.spec
+            .versions
+            .iter()
+            .find(|v| v.storage)
+            .or_else(|| crd.spec.versions.first())
+            .and_then(|v| v.schema.as_ref())
+            .and_then(|s| s.open_api_v3_schema.clone())
+            .unwrap_or_default()
+    }
+    compare_schemas(&storage_schema(old), &storage_schema(new))
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn compare(path: String, old: &JSONSchemaProps, new: &JSONSchemaProps, r: &mut CompatReport) {
+    use ChangeType::*;
+    if old.description != new.description {
+        r.non_breaking(
+            format!("{path}.description"),
+            DescriptionChanged,
+            old.description.clone().unwrap_or_default(),
+            new.description.clone().unwrap_or_default(),
+        );
+    }
+    if old.default != new.default {
+        r.non_breaking(
+            format!("{path}.default"),
+            DefaultChanged,
+            old.default
+                .as_ref()
+                .map(|d| json_text(&d.0))
+                .unwrap_or_default(),
+            new.default
+                .as_ref()
+                .map(|d| json_text(&d.0))
+                .unwrap_or_default(),
+        );
+    }
+    let old_type = old.type_.clone().unwrap_or_default();
+    let new_type = new.type_.clone().unwrap_or_default();
+    if old_type != new_type {
+        r.breaking(format!("{path}.type"), TypeChanged, old_type, new_type);
+        return;
+    }
+    match (&old.pattern, &new.pattern) {
+        (None, Some(p)) => r.breaking(format!("{path}.pattern"), PatternAdded, "", p.clone()),
+        (Some(p), None) => r.non_breaking(format!("{path}.pattern"), PatternRemoved, p.clone(), ""),
+        (Some(a), Some(b)) if a != b => r.breaking(
+            format!("{path}.pattern"),
+            PatternChanged,
+            a.clone(),
+            b.clone(),
+        ),
+        _ => {}
+    }
+    compare_lower_bound(
+        &path,
+        "minimum",
+        old.minimum,
+        new.minimum,
+        [
+            MinimumAdded,
+            MinimumIncreased,
+            MinimumRemoved,
+            MinimumDecreased,
+        ],
+        r,
+    );
+    compare_upper_bound(
+        &path,
+        "maximum",
+        old.maximum,
+        new.maximum,
+        [
+            MaximumAdded,
+            MaximumDecreased,
+            MaximumRemoved,
+            MaximumIncreased,
+        ],
+        r,
+    );
+    let f = |v: Option<i64>| v.map(|x| x as f64);
+    compare_lower_bound(
+        &path,
+        "minLength",
+        f(old.min_length),
+        f(new.min_length),
+        [
+            MinLengthAdded,
+            MinLengthIncreased,
+            MinLengthRemoved,
+            MinLengthDecreased,
+        ],
+        r,
+    );
+    compare_upper_bound(
+        &path,
+        "maxLength",
+        f(old.max_length),
+        f(new.max_length),
+        [
+            MaxLengthAdded,
+            MaxLengthDecreased,
+            MaxLengthRemoved,
+            MaxLengthIncreased,
+        ],
+        r,
+    );
+    compare_lower_bound(
+        &path,
+        "minItems",
+        f(old.min_items),
+        f(new.min_items),
+        [
+            MinItemsAdded,
+            MinItemsIncreased,
+            MinItemsRemoved,
+            MinItemsDecreased,
+        ],
+        r,
+    );
+    compare_upper_bound(
+        &path,
+        "maxItems",
+        f(old.max_items),
+        f(new.max_items),
+        [
+            MaxItemsAdded,
+            MaxItemsDecreased,
+            MaxItemsRemoved,
+            MaxItemsIncreased,
+        ],
+        r,
+    );
+
+    compare_properties(&path, old, new, r);
+    compare_required(&path, old, new, r);
+    compare_enum(&path, old, new, r);
+
+    if old_type == "array" {
+        match (item_schema(old), item_schema(new)) {
+            (Some(a), Some(b)) => compare(format!("{path}.items"), a, b, r),
+            (Some(_), None) => r.breaking(format!("{path}.items"), PropertyRemoved, "", ""),
+            (None, Some(_)) => r.non_breaking(format!("{path}.items"), PropertyAdded, "", ""),
+            (None, None) => {}
+        }
+    }
+    match (additional_schema(old), additional_schema(new)) {
+        (Some(a), Some(b)) => compare(format!("{path}.additionalProperties"), a, b, r),
+        (Some(_), None) => r.breaking(
+            format!("{path}.additionalProperties"),
+            PropertyRemoved,
+            "",
+            "",
+        ),
+        (None, Some(_)) => r.non_breaking(
+            format!("{path}.additionalProperties"),
+            PropertyAdded,
+            "",
+            "",
+        ),
+        (None, None) => {}
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    format!("{v}")
+}
+
+/// A lower bound (minimum, minLength, minItems): adding or raising it is breaking.
+fn compare_lower_bound(
+    path: &str,
+    field: &str,
+    old: Option<f64>,
+    new: Option<f64>,
+    [added, increased, removed, decreased]: [ChangeType; 4],
+    r: &mut CompatReport,
+) {
+    let p = format!("{path}.{field}");
+    match (old, new) {
+        (None, Some(n)) => r.breaking(p, added, "", fmt_num(n)),
+        (Some(o), None) => r.non_breaking(p, removed, fmt_num(o), ""),
+        (Some(o), Some(n)) if n > o => r.breaking(p, increased, fmt_num(o), fmt_num(n)),
+        (Some(o), Some(n)) if n < o => r.non_breaking(p, decreased, fmt_num(o), fmt_num(n)),
+        _ => {}
+    }
+}
+
+/// An upper bound (maximum, maxLength, maxItems): adding or lowering it is breaking.
+fn compare_upper_bound(
+    path: &str,
+    field: &str,
+    old: Option<f64>,
+    new: Option<f64>,
+    [added, decreased, removed, increased]: [ChangeType; 4],
+    r: &mut CompatReport,
+) {
+    let p = format!("{path}.{field}");
+    match (old, new) {
+        (None, Some(n)) => r.breaking(p, added, "", fmt_num(n)),
+        (Some(o), None) => r.non_breaking(p, removed, fmt_num(o), ""),
+        (Some(o), Some(n)) if n < o => r.breaking(p, decreased, fmt_num(o), fmt_num(n)),
+        (Some(o), Some(n)) if n > o => r.non_breaking(p, increased, fmt_num(o), fmt_num(n)),
+        _ => {}
+    }
+}
+
+fn item_schema(s: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
+    match &s.items {
+        Some(JSONSchemaPropsOrArray::Schema(b)) => Some(b),
+        Some(JSONSchemaPropsOrArray::Schemas(v)) => v.first(),
+        None => None,
+    }
+}
+
+fn additional_schema(s: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
+    match &s.additional_properties {
+        Some(JSONSchemaPropsOrBool::Schema(b)) => Some(b),
+        _ => None,
+    }
+}
+
+fn required_set(s: &JSONSchemaProps) -> BTreeSet<&str> {
+    s.required.iter().flatten().map(String::as_str).collect()
+}
+
+fn compare_properties(
+    path: &str,
+    old: &JSONSchemaProps,
+    new: &JSONSchemaProps,
+    r: &mut CompatReport,
+) {
+    let empty = Default::default();
+    let old_props = old.properties.as_ref().unwrap_or(&empty);
+    let new_props = new.properties.as_ref().unwrap_or(&empty);
+    for (name, old_prop) in old_props {
+        let p = format!("{path}.properties.{name}");
+        match new_props.get(name) {
+            None => r.breaking(p, ChangeType::PropertyRemoved, "", ""),
+            Some(new_prop) => compare(p, old_prop, new_prop, r),
+        }
+    }
+    let new_required = required_set(new);
+    for (name, new_prop) in new_props {
+        if old_props.contains_key(name) {
+            continue;
+        }
+        let p = format!("{path}.properties.{name}");
+        if new_required.contains(name.as_str()) && new_prop.default.is_none() {
+            r.breaking(
+                p,
+                ChangeType::PropertyAdded,
+                "required=false",
+                "required=true",
+            );
+        } else {
+            r.non_breaking(p, ChangeType::PropertyAdded, "", "");
+        }
+    }
+}
+
+fn compare_required(
+    path: &str,
+    old: &JSONSchemaProps,
+    new: &JSONSchemaProps,
+    r: &mut CompatReport,
+) {
+    let old_req = required_set(old);
+    let new_req = required_set(new);
+    if old_req.is_empty() && new_req.is_empty() {
+        return;
+    }
+    let empty = Default::default();
+    let old_props = old.properties.as_ref().unwrap_or(&empty);
+    let new_props = new.properties.as_ref().unwrap_or(&empty);
+    let p = format!("{path}.required");
+    for req in &new_req {
+        if old_props.contains_key(*req) && !old_req.contains(req) {
+            r.breaking(p.clone(), ChangeType::RequiredAdded, "", *req);
+        }
+    }
+    for req in &old_req {
+        if !new_req.contains(req) {
+            r.non_breaking(p.clone(), ChangeType::RequiredRemoved, *req, "");
+        }
+    }
+    for req in &new_req {
+        if !old_props.contains_key(*req) || !old_req.contains(req) {
+            continue;
+        }
+        let had_default = old_props.get(*req).is_some_and(|s| s.default.is_some());
+        let has_default = new_props.get(*req).is_some_and(|s| s.default.is_some());
+        if had_default && !has_default {
+            r.breaking(p.clone(), ChangeType::RequiredDefaultRemoved, *req, "");
+        }
+    }
+}
+
+fn compare_enum(path: &str, old: &JSONSchemaProps, new: &JSONSchemaProps, r: &mut CompatReport) {
+    let (Some(old_enum), Some(new_enum)) = (&old.enum_, &new.enum_) else {
+        return;
+    };
+    if old_enum.is_empty() || new_enum.is_empty() {
+        return;
+    }
+    let old_set: BTreeSet<String> = old_enum.iter().map(|v| json_text(&v.0)).collect();
+    let new_set: BTreeSet<String> = new_enum.iter().map(|v| json_text(&v.0)).collect();
+    let p = format!("{path}.enum");
+    for v in old_set.difference(&new_set) {
+        r.breaking(p.clone(), ChangeType::EnumRestricted, v.clone(), "");
+    }
+    for v in new_set.difference(&old_set) {
+        r.non_breaking(p.clone(), ChangeType::EnumExpanded, "", v.clone());
+    }
+}
