@@ -98,7 +98,28 @@ impl Signatures {
             .lines()
             .filter(|l| !l.trim().is_empty())
             .chain(own.iter().filter_map(|d| d.signature));
-        for sig in sigs {
+        let mut comparisons = Vec::new();
+        for op in ["_<_", "_<=_", "_>_", "_>=_"] {
+            for (a, b) in [
+                ("bool", "bool"),
+                ("int", "int"),
+                ("uint", "uint"),
+                ("double", "double"),
+                ("string", "string"),
+                ("bytes", "bytes"),
+                ("timestamp", "timestamp"),
+                ("duration", "duration"),
+                ("int", "uint"),
+                ("int", "double"),
+                ("uint", "int"),
+                ("uint", "double"),
+                ("double", "int"),
+                ("double", "uint"),
+            ] {
+                comparisons.push(format!("{op}({a}, {b}) -> bool"));
+            }
+        }
+        for sig in sigs.chain(comparisons.iter().map(String::as_str)) {
             if let Some((name, o)) = parse_signature(sig) {
                 funcs.entry(name).or_default().push(o);
             }
