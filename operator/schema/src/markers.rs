@@ -178,7 +178,12 @@ pub fn parse_markers(input: &str) -> Result<Vec<Marker>, MarkerSyntaxError> {
             kind,
             value: process_value(&buffer),
         }),
-        None => return Err(MarkerSyntaxError::MissingValue(buffer.trim().to_string())),
+        // Trailing whitespace after the last marker is fine (kro rejects it; accepting it is a
+        // harmless relaxation). An empty marker list after `|` is an error, as in kro.
+        None if result.is_empty() || !buffer.trim().is_empty() => {
+            return Err(MarkerSyntaxError::MissingValue(buffer.trim().to_string()));
+        }
+        None => {}
     }
     if in_quotes {
         return Err(MarkerSyntaxError::UnclosedQuote);
@@ -326,7 +331,8 @@ fn default_value(schema: &JSONSchemaProps, value: &str) -> Result<serde_json::Va
             invalid(
                 m,
                 format!(
-                    "{value:?} is not valid JSON for a {other} field ({e}); write e.g. {example}"
+                    "{value:?} is not valid JSON for {article} {other} field ({e}); write e.g. {example}",
+                    article = if other.starts_with(['a', 'o']) { "an" } else { "a" }
                 ),
             )
         }),
