@@ -130,6 +130,7 @@ impl Signatures {
     }
 
     /// Whether the checker knows a function of that (qualified) name.
+    #[cfg(test)]
     pub(crate) fn knows(&self, name: &str) -> bool {
         self.funcs.contains_key(name)
     }
@@ -605,7 +606,7 @@ impl Checker<'_> {
                 operators::CONDITIONAL if c.args.len() == 3 => {
                     let cond = self.check(&c.args[0]);
                     if !cond.is_bool_like() {
-                        self.no_overload(e.id, name, &[cond.clone()]);
+                        self.no_overload(e.id, name, std::slice::from_ref(&cond));
                     }
                     let a = self.check(&c.args[1]);
                     let b = self.check(&c.args[2]);

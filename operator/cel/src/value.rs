@@ -530,7 +530,7 @@ mod base64_free {
             }
             &bytes[..end]
         };
-        if bytes.len() % 4 != 0 || bytes.len() - trimmed.len() > 2 {
+        if !bytes.len().is_multiple_of(4) || bytes.len() - trimmed.len() > 2 {
             return None;
         }
         let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);

@@ -190,11 +190,10 @@ fn json_marshal<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
     Ok(CowVal::owned(CelString::from(j.to_string())))
 }
 
+type Entries<'v> = Vec<(CelMapKey<'v>, Box<dyn Val + 'v>)>;
+
 /// The entries of a map value, cloned with owned keys.
-fn map_entries<'v>(
-    m: &(dyn Val + 'v),
-    function: &str,
-) -> Result<Vec<(CelMapKey<'v>, Box<dyn Val + 'v>)>, ExecutionError> {
+fn map_entries<'v>(m: &(dyn Val + 'v), function: &str) -> Result<Entries<'v>, ExecutionError> {
     let map = m.downcast_ref::<CelMap>().ok_or_else(|| {
         ExecutionError::function_error(
             function,
