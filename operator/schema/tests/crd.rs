@@ -73,9 +73,15 @@ fn instance_crd_snapshot() {
 #[test]
 fn instance_crd_identity_labels_and_columns() {
     let crd = build_instance_crd(&webapp_schema(), webapp_status_fields(), &OWNER).unwrap();
-    assert_eq!(crd.metadata.name.as_deref(), Some("webapps.apps.example.com"));
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("webapps.apps.example.com")
+    );
     let labels = crd.metadata.labels.clone().unwrap();
-    assert_eq!(labels["kro.run/owned"], "true", "kro's labels win over the user's");
+    assert_eq!(
+        labels["kro.run/owned"], "true",
+        "kro's labels win over the user's"
+    );
     assert_eq!(labels["kro.run/kro-version"], "v0.1.0-dev");
     assert_eq!(labels["kro.run/resource-graph-definition-name"], "webapp");
     assert_eq!(
@@ -95,7 +101,10 @@ fn instance_crd_identity_labels_and_columns() {
     assert_eq!(names.categories, Some(vec!["all".into(), "apps".into()]));
     assert_eq!(crd.spec.scope, "Namespaced");
     let v = &crd.spec.versions[0];
-    assert_eq!((v.name.as_str(), v.served, v.storage), ("v1alpha1", true, true));
+    assert_eq!(
+        (v.name.as_str(), v.served, v.storage),
+        ("v1alpha1", true, true)
+    );
     assert!(v.subresources.as_ref().unwrap().status.is_some());
     let cols: Vec<&str> = v
         .additional_printer_columns
@@ -166,7 +175,9 @@ fn api_version_and_kind_patterns() {
     for v in ["v1", "v10", "v1alpha1", "v2beta3"] {
         assert!(ok("WebApp", v), "{v}");
     }
-    for v in ["", "1", "v", "valpha1", "v1alpha", "v1gamma1", "v1beta1x", "apps/v1"] {
+    for v in [
+        "", "1", "v", "valpha1", "v1alpha", "v1gamma1", "v1beta1x", "apps/v1",
+    ] {
         assert!(!ok("WebApp", v), "{v}");
     }
     for k in ["A", "WebApp2", "X1y"] {
@@ -226,7 +237,12 @@ fn pluralization_matches_flect() {
     }
     let n = crd_names("", "WebApp");
     assert_eq!(
-        (n.crd_name.as_str(), n.plural.as_str(), n.singular.as_str(), n.list_kind.as_str()),
+        (
+            n.crd_name.as_str(),
+            n.plural.as_str(),
+            n.singular.as_str(),
+            n.list_kind.as_str()
+        ),
         ("webapps.kro.run", "webapps", "webapp", "WebAppList")
     );
 }
@@ -307,7 +323,11 @@ fn status_schema_conflicts() {
         "spec.schema.status: conflicting status field: a status field needs a name"
     );
     assert_eq!(
-        msg(vec![vec!["a", "b", "c"], vec!["a", "b"], vec!["a", "b", "c"]]),
+        msg(vec![
+            vec!["a", "b", "c"],
+            vec!["a", "b"],
+            vec!["a", "b", "c"]
+        ]),
         "spec.schema.status.a.b: conflicting status field: spec.schema.status.a.b already holds nested fields, it cannot also be a value\nspec.schema.status.a.b.c: conflicting status field: spec.schema.status.a.b.c is defined more than once"
     );
 }

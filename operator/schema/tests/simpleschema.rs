@@ -20,7 +20,11 @@ fn field(field: &str) -> Result<(Value, Value), String> {
             v["properties"]["f"].clone(),
             v.get("required").cloned().unwrap_or(Value::Null),
         )),
-        Err(errs) => Err(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")),
+        Err(errs) => Err(errs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")),
     }
 }
 
@@ -36,7 +40,10 @@ fn every_type() {
             "object",
             json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
         ),
-        ("[]string", json!({"type": "array", "items": {"type": "string"}})),
+        (
+            "[]string",
+            json!({"type": "array", "items": {"type": "string"}}),
+        ),
         (
             "[][]integer",
             json!({"type": "array", "items": {"type": "array", "items": {"type": "integer"}}}),
@@ -81,21 +88,49 @@ fn invalid_types() {
         ("", "spec.schema.spec.f: empty type"),
         ("   | required=true", "spec.schema.spec.f: empty type"),
         ("[]", "spec.schema.spec.f: empty slice element type"),
-        ("map[int]string", "spec.schema.spec.f: map key must be string"),
-        ("map[string]", "spec.schema.spec.f: map value type is required"),
-        ("int", "spec.schema.spec.f: unknown type: int; did you mean `integer`?"),
-        ("number", "spec.schema.spec.f: unknown type: number; did you mean `float`?"),
-        ("bool", "spec.schema.spec.f: unknown type: bool; did you mean `boolean`?"),
-        ("[]Port", "spec.schema.spec.f: unknown type: Port; use a built-in type"),
+        (
+            "map[int]string",
+            "spec.schema.spec.f: map key must be string",
+        ),
+        (
+            "map[string]",
+            "spec.schema.spec.f: map value type is required",
+        ),
+        (
+            "int",
+            "spec.schema.spec.f: unknown type: int; did you mean `integer`?",
+        ),
+        (
+            "number",
+            "spec.schema.spec.f: unknown type: number; did you mean `float`?",
+        ),
+        (
+            "bool",
+            "spec.schema.spec.f: unknown type: bool; did you mean `boolean`?",
+        ),
+        (
+            "[]Port",
+            "spec.schema.spec.f: unknown type: Port; use a built-in type",
+        ),
         ("map[string]Foo", "spec.schema.spec.f: unknown type: Foo"),
-        ("string |", "spec.schema.spec.f: marker key '' without a value"),
+        (
+            "string |",
+            "spec.schema.spec.f: marker key '' without a value",
+        ),
     ];
     for (input, want) in cases {
         let got = field(input).unwrap_err();
-        assert!(got.starts_with(want), "type {input:?}: got {got:?}, want prefix {want:?}");
+        assert!(
+            got.starts_with(want),
+            "type {input:?}: got {got:?}, want prefix {want:?}"
+        );
     }
     let deep = format!("{}string", "[]".repeat(17));
-    assert!(field(&deep).unwrap_err().contains("type nesting too deep (max 16)"));
+    assert!(
+        field(&deep)
+            .unwrap_err()
+            .contains("type nesting too deep (max 16)")
+    );
     let ok_depth = format!("{}string", "[]".repeat(16));
     assert!(field(&ok_depth).is_ok());
 }
@@ -103,9 +138,21 @@ fn invalid_types() {
 #[test]
 fn every_marker_valid() {
     let cases: Vec<(&str, Value, Value)> = vec![
-        ("string | required=true", json!({"type": "string"}), json!(["f"])),
-        ("string | required=True", json!({"type": "string"}), json!(["f"])),
-        ("string | required=false", json!({"type": "string"}), Value::Null),
+        (
+            "string | required=true",
+            json!({"type": "string"}),
+            json!(["f"]),
+        ),
+        (
+            "string | required=True",
+            json!({"type": "string"}),
+            json!(["f"]),
+        ),
+        (
+            "string | required=false",
+            json!({"type": "string"}),
+            Value::Null,
+        ),
         (
             "string | default=hello",
             json!({"type": "string", "default": "hello"}),
@@ -121,12 +168,36 @@ fn every_marker_valid() {
             json!({"type": "string", "default": "say \"x\""}),
             Value::Null,
         ),
-        ("integer | default=3", json!({"type": "integer", "default": 3}), Value::Null),
-        ("integer | default=-3", json!({"type": "integer", "default": -3}), Value::Null),
-        ("float | default=0.5", json!({"type": "number", "default": 0.5}), Value::Null),
-        ("float | default=2", json!({"type": "number", "default": 2}), Value::Null),
-        ("boolean | default=true", json!({"type": "boolean", "default": true}), Value::Null),
-        ("boolean | default=F", json!({"type": "boolean", "default": false}), Value::Null),
+        (
+            "integer | default=3",
+            json!({"type": "integer", "default": 3}),
+            Value::Null,
+        ),
+        (
+            "integer | default=-3",
+            json!({"type": "integer", "default": -3}),
+            Value::Null,
+        ),
+        (
+            "float | default=0.5",
+            json!({"type": "number", "default": 0.5}),
+            Value::Null,
+        ),
+        (
+            "float | default=2",
+            json!({"type": "number", "default": 2}),
+            Value::Null,
+        ),
+        (
+            "boolean | default=true",
+            json!({"type": "boolean", "default": true}),
+            Value::Null,
+        ),
+        (
+            "boolean | default=F",
+            json!({"type": "boolean", "default": false}),
+            Value::Null,
+        ),
         (
             "[]integer | default=[80, 443]",
             json!({"type": "array", "items": {"type": "integer"}, "default": [80, 443]}),
@@ -213,7 +284,11 @@ fn every_marker_valid() {
             json!({"type": "string", "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "field is immutable"}]}),
             Value::Null,
         ),
-        ("string | immutable=false", json!({"type": "string"}), Value::Null),
+        (
+            "string | immutable=false",
+            json!({"type": "string"}),
+            Value::Null,
+        ),
         (
             r#"string | validation="self.startsWith('a')""#,
             json!({"type": "string", "x-kubernetes-validations": [{"rule": "self.startsWith('a')", "message": "validation failed"}]}),
@@ -249,44 +324,143 @@ fn every_marker_valid() {
 #[test]
 fn every_marker_invalid() {
     let cases = [
-        ("string | required=yes", "invalid required marker: \"yes\" is not a boolean; write required=true or required=false"),
-        ("integer | default=abc", "invalid default marker: \"abc\" is not an integer"),
-        ("integer | default=1.5", "invalid default marker: \"1.5\" is not an integer"),
-        ("float | default=x", "invalid default marker: \"x\" is not a finite number"),
-        ("boolean | default=yes", "invalid default marker: \"yes\" is not a boolean"),
+        (
+            "string | required=yes",
+            "invalid required marker: \"yes\" is not a boolean; write required=true or required=false",
+        ),
+        (
+            "integer | default=abc",
+            "invalid default marker: \"abc\" is not an integer",
+        ),
+        (
+            "integer | default=1.5",
+            "invalid default marker: \"1.5\" is not an integer",
+        ),
+        (
+            "float | default=x",
+            "invalid default marker: \"x\" is not a finite number",
+        ),
+        (
+            "boolean | default=yes",
+            "invalid default marker: \"yes\" is not a boolean",
+        ),
         ("[]string | default=[a", "unclosed bracket/brace"),
-        ("[]string | default=a", "invalid default marker: \"a\" is not valid JSON for an array field"),
-        ("map[string]string | default=x", "invalid default marker: \"x\" is not valid JSON for an object field"),
-        ("float | enum=\"1,2\"", "invalid enum marker: enum values only supported for string and integer types, got type: number"),
-        ("string | enum=\"a,,b\"", "invalid enum marker: empty enum values are not allowed"),
-        ("integer | enum=\"1,x\"", "invalid enum marker: \"x\" is not an integer"),
-        ("integer | minimum=low", "invalid minimum marker: \"low\" is not a finite number"),
-        ("integer | maximum=inf", "invalid maximum marker: \"inf\" is not a finite number"),
-        ("integer | minLength=1", "invalid minLength marker: minLength only applies to string fields, but this field is integer"),
-        ("[]string | maxLength=1", "invalid maxLength marker: maxLength only applies to string fields, but this field is array"),
-        ("string | minLength=-x", "invalid minLength marker: \"-x\" is not an integer"),
-        ("integer | pattern=\"^a$\"", "invalid pattern marker: pattern only applies to string fields"),
-        ("string | pattern=\"\"", "invalid pattern marker: pattern marker value cannot be empty"),
-        ("string | pattern=\"([a-z\"", "invalid pattern marker: invalid pattern regex"),
-        ("string | uniqueItems=true", "invalid uniqueItems marker: uniqueItems only applies to array fields, but this field is string"),
-        ("[]string | uniqueItems=maybe", "invalid uniqueItems marker: \"maybe\" is not a boolean"),
-        ("string | minItems=1", "invalid minItems marker: minItems only applies to array fields"),
-        ("[]string | maxItems=many", "invalid maxItems marker: \"many\" is not an integer"),
-        ("[]string | listType=list", "invalid listType marker: \"list\" is not a list type; write listType=atomic, listType=set or listType=map"),
-        ("string | listType=set", "invalid listType marker: listType only applies to array fields"),
-        ("[]string | uniqueItems=true listType=atomic", "invalid listType marker: conflicts with listType=set"),
-        ("[]string | listType=map uniqueItems=true", "invalid uniqueItems marker: conflicts with listType=map"),
-        ("[]object | listMapKey=name", "invalid listMapKey marker: listMapKey requires listType=map"),
-        ("[]object | listType=map listMapKey=a listMapKey=a", "invalid listMapKey marker: duplicate listMapKey \"a\""),
-        ("string | listMapKey=a", "invalid listMapKey marker: listMapKey only applies to array fields"),
-        ("string | immutable=sometimes", "invalid immutable marker: \"sometimes\" is not a boolean"),
-        ("string | validation=\"  \"", "invalid validation marker: the CEL rule is empty"),
-        ("string | format=date", "invalid marker key \"format\": unknown marker: format"),
+        (
+            "[]string | default=a",
+            "invalid default marker: \"a\" is not valid JSON for an array field",
+        ),
+        (
+            "map[string]string | default=x",
+            "invalid default marker: \"x\" is not valid JSON for an object field",
+        ),
+        (
+            "float | enum=\"1,2\"",
+            "invalid enum marker: enum values only supported for string and integer types, got type: number",
+        ),
+        (
+            "string | enum=\"a,,b\"",
+            "invalid enum marker: empty enum values are not allowed",
+        ),
+        (
+            "integer | enum=\"1,x\"",
+            "invalid enum marker: \"x\" is not an integer",
+        ),
+        (
+            "integer | minimum=low",
+            "invalid minimum marker: \"low\" is not a finite number",
+        ),
+        (
+            "integer | maximum=inf",
+            "invalid maximum marker: \"inf\" is not a finite number",
+        ),
+        (
+            "integer | minLength=1",
+            "invalid minLength marker: minLength only applies to string fields, but this field is integer",
+        ),
+        (
+            "[]string | maxLength=1",
+            "invalid maxLength marker: maxLength only applies to string fields, but this field is array",
+        ),
+        (
+            "string | minLength=-x",
+            "invalid minLength marker: \"-x\" is not an integer",
+        ),
+        (
+            "integer | pattern=\"^a$\"",
+            "invalid pattern marker: pattern only applies to string fields",
+        ),
+        (
+            "string | pattern=\"\"",
+            "invalid pattern marker: pattern marker value cannot be empty",
+        ),
+        (
+            "string | pattern=\"([a-z\"",
+            "invalid pattern marker: invalid pattern regex",
+        ),
+        (
+            "string | uniqueItems=true",
+            "invalid uniqueItems marker: uniqueItems only applies to array fields, but this field is string",
+        ),
+        (
+            "[]string | uniqueItems=maybe",
+            "invalid uniqueItems marker: \"maybe\" is not a boolean",
+        ),
+        (
+            "string | minItems=1",
+            "invalid minItems marker: minItems only applies to array fields",
+        ),
+        (
+            "[]string | maxItems=many",
+            "invalid maxItems marker: \"many\" is not an integer",
+        ),
+        (
+            "[]string | listType=list",
+            "invalid listType marker: \"list\" is not a list type; write listType=atomic, listType=set or listType=map",
+        ),
+        (
+            "string | listType=set",
+            "invalid listType marker: listType only applies to array fields",
+        ),
+        (
+            "[]string | uniqueItems=true listType=atomic",
+            "invalid listType marker: conflicts with listType=set",
+        ),
+        (
+            "[]string | listType=map uniqueItems=true",
+            "invalid uniqueItems marker: conflicts with listType=map",
+        ),
+        (
+            "[]object | listMapKey=name",
+            "invalid listMapKey marker: listMapKey requires listType=map",
+        ),
+        (
+            "[]object | listType=map listMapKey=a listMapKey=a",
+            "invalid listMapKey marker: duplicate listMapKey \"a\"",
+        ),
+        (
+            "string | listMapKey=a",
+            "invalid listMapKey marker: listMapKey only applies to array fields",
+        ),
+        (
+            "string | immutable=sometimes",
+            "invalid immutable marker: \"sometimes\" is not a boolean",
+        ),
+        (
+            "string | validation=\"  \"",
+            "invalid validation marker: the CEL rule is empty",
+        ),
+        (
+            "string | format=date",
+            "invalid marker key \"format\": unknown marker: format",
+        ),
     ];
     for (input, want) in cases {
         let got = field(input).unwrap_err();
         let want = format!("spec.schema.spec.f: {want}");
-        assert!(got.starts_with(&want), "field {input:?}:\n got: {got}\nwant: {want}");
+        assert!(
+            got.starts_with(&want),
+            "field {input:?}:\n got: {got}\nwant: {want}"
+        );
     }
 }
 
@@ -417,12 +591,19 @@ fn custom_type_errors() {
             .collect()
     };
     assert_eq!(
-        err(json!({"a": "A"}), json!({"A": {"b": "B"}, "B": {"a": "[]A"}})),
-        vec!["spec.schema.types.B: cyclic dependency in type B: graph contains a cycle: A -> B -> A; recursive types are not supported, break the cycle (e.g. use `object` for the recursive field)"]
+        err(
+            json!({"a": "A"}),
+            json!({"A": {"b": "B"}, "B": {"a": "[]A"}})
+        ),
+        vec![
+            "spec.schema.types.B: cyclic dependency in type B: graph contains a cycle: A -> B -> A; recursive types are not supported, break the cycle (e.g. use `object` for the recursive field)"
+        ]
     );
     assert_eq!(
         err(json!({}), json!({"Node": {"children": "[]Node"}})),
-        vec!["spec.schema.types.Node: cyclic dependency in type Node: graph contains a cycle: Node -> Node; recursive types are not supported, break the cycle (e.g. use `object` for the recursive field)"]
+        vec![
+            "spec.schema.types.Node: cyclic dependency in type Node: graph contains a cycle: Node -> Node; recursive types are not supported, break the cycle (e.g. use `object` for the recursive field)"
+        ]
     );
     // Errors inside types name the type and field; fields using a broken type do not repeat it.
     assert_eq!(
@@ -436,12 +617,19 @@ fn custom_type_errors() {
         ]
     );
     assert_eq!(
-        err(json!({"a": "server"}), json!({"Server": {"host": "string"}})),
-        vec!["spec.schema.spec.a: unknown type: server; did you mean `Server` (type names are case-sensitive)?"]
+        err(
+            json!({"a": "server"}),
+            json!({"Server": {"host": "string"}})
+        ),
+        vec![
+            "spec.schema.spec.a: unknown type: server; did you mean `Server` (type names are case-sensitive)?"
+        ]
     );
     assert_eq!(
         err(json!({}), json!({"Bad": 5})),
-        vec!["spec.schema.types.Bad: expected a type string such as \"string | required=true\" or a nested map of fields, got a number"]
+        vec![
+            "spec.schema.types.Bad: expected a type string such as \"string | required=true\" or a nested map of fields, got a number"
+        ]
     );
     assert_eq!(
         err(json!({}), json!(["not", "a", "map"])),
@@ -487,7 +675,9 @@ fn deeply_nested_objects_are_rejected_not_overflowed() {
     }
     let errs = convert(spec, None).unwrap_err();
     assert!(
-        errs[0].to_string().contains("object nesting too deep (max 64 levels)"),
+        errs[0]
+            .to_string()
+            .contains("object nesting too deep (max 64 levels)"),
         "{}",
         errs[0]
     );
