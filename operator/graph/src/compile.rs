@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::dag::Dag;
 use crate::error::{CompileErrors, ErrorCode, GraphError, Warning};
@@ -27,6 +27,8 @@ pub struct CompileOptions {
     pub max_collection_dimensions: usize,
     /// The `CELOmitFunction` feature gate (default off).
     pub omit_enabled: bool,
+    /// The kro version written in the generated CRD's labels.
+    pub kro_version: String,
 }
 
 impl Default for CompileOptions {
@@ -34,6 +36,7 @@ impl Default for CompileOptions {
         Self {
             max_collection_dimensions: 10,
             omit_enabled: false,
+            kro_version: env!("CARGO_PKG_VERSION").to_string(),
         }
     }
 }
@@ -80,21 +83,21 @@ struct Compiler<'a> {
 }
 
 /// A node being built.
-struct Draft {
-    input: ResourceInput,
-    kind: NodeKind,
-    api_version: String,
-    object_kind: String,
-    namespaced: bool,
-    resolved: Option<ResolvedKind>,
-    template: Value,
-    fields: Vec<TemplateField>,
-    include_when: Vec<CompiledExpr>,
-    ready_when: Vec<CompiledExpr>,
-    for_each: Vec<ForEachDimension>,
-    deps: BTreeSet<String>,
+pub(crate) struct Draft {
+    pub(crate) input: ResourceInput,
+    pub(crate) kind: NodeKind,
+    pub(crate) api_version: String,
+    pub(crate) object_kind: String,
+    pub(crate) namespaced: bool,
+    pub(crate) resolved: Option<ResolvedKind>,
+    pub(crate) template: Value,
+    pub(crate) fields: Vec<TemplateField>,
+    pub(crate) include_when: Vec<CompiledExpr>,
+    pub(crate) ready_when: Vec<CompiledExpr>,
+    pub(crate) for_each: Vec<ForEachDimension>,
+    pub(crate) deps: BTreeSet<String>,
     /// False when the node could not be built well enough to go further.
-    ok: bool,
+    pub(crate) ok: bool,
 }
 
 fn go_list(items: &[String]) -> String {
@@ -144,13 +147,41 @@ impl Compiler<'_> {
             }
         };
 
-        let status_fields = self.build_status(&input, &ids);
+        let mut status_fields = self.build_status(&input, &ids);
 
         // Static type checks.
-        let instance_schema = typecheck::instance_schema(&input.schema.raw, instance.namespaced);
-        if self.errors.is_empty() {
-            let errs = typecheck::check_graph(&drafts_view(&drafts), &instance_schema);
-            self.errors.extend(errs);
+        let mut crd = None;
+        let mut instance_schema = None;
+        match typecheck::instance_spec(&input.schema.raw) {
+            Ok((schema, spec)) => {
+                let schema_type = typecheck::schema_type(&spec);
+                instance_schema = Some(Arc::new(spec));
+                self.errors.extend(typecheck::check_literals(&drafts));
+                self.errors
+                    .extend(typecheck::check_nodes(&mut drafts, &schema_type));
+                let (status_schemas, errs) =
+                    typecheck::check_status(&mut status_fields, &drafts, &schema_type);
+                self.errors.extend(errs);
+                if self.errors.is_empty() {
+                    let owner = kro_schema::CrdOwner {
+                        rgd_name: &input.name,
+                        rgd_uid: input.uid.as_str(),
+                        kro_version: &self.options.kro_version,
+                    };
+                    match kro_schema::build_instance_crd(&schema, status_schemas, &owner) {
+                        Ok(c) => crd = serde_json::to_value(&c).ok(),
+                        Err(errs) => {
+                            for e in errs.0 {
+                                self.err(
+                                    GraphError::new(ErrorCode::SimpleSchema, e.to_string())
+                                        .at(e.path.clone()),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            Err(errs) => self.errors.extend(errs),
         }
 
         if !self.errors.is_empty() {
@@ -194,8 +225,8 @@ impl Compiler<'_> {
         Ok(CompiledGraph(Arc::new(GraphData {
             name: input.name,
             instance,
-            crd: None,
-            instance_schema: instance_schema.map(Arc::new),
+            crd,
+            instance_schema,
             nodes,
             status_fields,
             topological_order: order,
@@ -772,7 +803,7 @@ impl Compiler<'_> {
                 || (d.namespaced && f.path.is(&["metadata", "namespace"]));
             for e in f.value.expressions() {
                 let r = e.references();
-                if r.uses_omit() {
+                if e.uses_omit() {
                     if !self.options.omit_enabled {
                         errs.push((
                             ErrorCode::InvalidFunction,
@@ -848,7 +879,7 @@ impl Compiler<'_> {
         for dim in &d.for_each {
             let at = format!("forEach.{}", dim.name);
             let r = dim.expr.references();
-            if r.uses_omit() {
+            if dim.expr.uses_omit() {
                 errs.push((
                     ErrorCode::InvalidFunction,
                     at.clone(),
@@ -898,7 +929,7 @@ impl Compiler<'_> {
         for (i, e) in d.include_when.iter().enumerate() {
             let at = format!("includeWhen[{i}]");
             let r = e.references();
-            if r.uses_omit() {
+            if e.uses_omit() {
                 errs.push((
                     ErrorCode::InvalidFunction,
                     at.clone(),
@@ -946,7 +977,7 @@ impl Compiler<'_> {
                     ));
                 }
             }
-            if r.uses_omit() {
+            if e.uses_omit() {
                 errs.push((
                     ErrorCode::InvalidFunction,
                     at.clone(),
@@ -958,6 +989,9 @@ impl Compiler<'_> {
         let hint_ready = format!(
             "readyWhen may only read {allowed}; to wait on another resource, reference it from the template instead"
         );
+        if !errs.is_empty() {
+            d.ok = false;
+        }
         for (code, at, message) in errs {
             let mut e = GraphError::new(
                 code,
@@ -1026,7 +1060,7 @@ impl Compiler<'_> {
             let mut refers = false;
             for e in v.expressions() {
                 let r = e.references();
-                if r.uses_omit() {
+                if e.uses_omit() {
                     self.err(
                         GraphError::new(
                             ErrorCode::InvalidFunction,
@@ -1089,31 +1123,4 @@ fn capitalize(s: &str) -> String {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
-}
-
-/// What the type checker needs to know about each node.
-pub(crate) struct DraftView<'a> {
-    pub id: &'a str,
-    pub kind: NodeKind,
-    pub schema: Option<&'a ResolvedKind>,
-    pub fields: &'a [TemplateField],
-    pub template: &'a Value,
-}
-
-fn drafts_view(drafts: &[Draft]) -> Vec<DraftView<'_>> {
-    drafts
-        .iter()
-        .map(|d| DraftView {
-            id: &d.input.id,
-            kind: d.kind,
-            schema: d.resolved.as_ref(),
-            fields: &d.fields,
-            template: &d.template,
-        })
-        .collect()
-}
-
-#[allow(dead_code)]
-fn empty_object() -> Value {
-    json!({})
 }

@@ -46,6 +46,8 @@ pub struct ResourceInput {
 pub struct RgdInput {
     /// `metadata.name` (may be empty offline).
     pub name: String,
+    /// `metadata.uid` (empty offline).
+    pub uid: String,
     /// `spec.schema`.
     pub schema: SchemaInput,
     /// `spec.resources`.
@@ -95,6 +97,11 @@ pub fn read_rgd(rgd: &Value) -> (RgdInput, Vec<GraphError>) {
     let spec = if rgd.get("spec").is_some() && rgd.get("schema").is_none() {
         out.name = rgd
             .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        out.uid = rgd
+            .pointer("/metadata/uid")
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();

@@ -11,7 +11,6 @@ pub mod input;
 pub mod model;
 pub mod names;
 pub mod path;
-pub mod refs;
 pub mod scan;
 pub mod schemas;
 mod typecheck;
@@ -19,7 +18,8 @@ mod typecheck;
 pub use compile::{CompileOptions, compile, compile_rgd};
 pub use dag::{CycleError, Dag};
 pub use error::{CompileErrors, ErrorCode, GraphError, Warning};
-pub use expr::{CompiledExpr, EvalError, ParseError};
+pub use expr::CompiledExpr;
+pub use kro_cel::{CelError, CelType, References};
 pub use model::{
     CompiledGraph, CompiledValue, ForEachDimension, GraphData, InstanceKind, Node, NodeKind,
     TemplateField, TemplatePart,

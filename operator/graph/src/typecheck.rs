@@ -6,40 +6,400 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use serde_json::Value;
 
-use crate::compile::DraftView;
-use crate::error::{ErrorCode, GraphError};
-use crate::model::NodeKind;
-use crate::path::FieldPath;
-use crate::scan::{self, FieldValue};
+use kro_cel::{CelError, CelType, TypeEnv};
 
-/// The OpenAPI schema of the `schema` variable (instance without status), when known.
-pub(crate) fn instance_schema(_raw: &Value, _namespaced: bool) -> Option<JSONSchemaProps> {
-    None
+use crate::compile::Draft;
+use crate::error::{ErrorCode, GraphError};
+use crate::expr::CompiledExpr;
+use crate::model::{CompiledValue, NodeKind, TemplateField, TemplatePart};
+use crate::names;
+use crate::path::{FieldPath, Segment};
+use crate::scan::{self, FieldValue};
+use crate::schemas::ResolvedKind;
+
+/// The instance spec schema from SimpleSchema, and the typed `spec.schema`.
+pub(crate) fn instance_spec(
+    raw: &Value,
+) -> Result<(kro_api::Schema, JSONSchemaProps), Vec<GraphError>> {
+    let schema: kro_api::Schema = serde_json::from_value(raw.clone()).map_err(|e| {
+        vec![
+            GraphError::new(
+                ErrorCode::InvalidSchema,
+                format!("spec.schema is not valid: {e}"),
+            )
+            .at("spec.schema"),
+        ]
+    })?;
+    match kro_schema::spec_schema(&schema) {
+        Ok(spec) => Ok((schema, spec)),
+        Err(errs) => Err(errs
+            .0
+            .into_iter()
+            .map(|e| {
+                GraphError::new(
+                    ErrorCode::SimpleSchema,
+                    format!("failed to build OpenAPI schema for instance: {e}"),
+                )
+                .at(e.path.clone())
+            })
+            .collect()),
+    }
 }
 
-/// Checks every node whose schema is known.
-pub(crate) fn check_graph(
-    nodes: &[DraftView<'_>],
-    _instance: &Option<JSONSchemaProps>,
-) -> Vec<GraphError> {
+/// The CEL type of `schema`: the instance object without `status` (metadata is ObjectMeta).
+pub(crate) fn schema_type(spec: &JSONSchemaProps) -> CelType {
+    let mut root = kro_schema::instance_schema(spec.clone(), JSONSchemaProps::default());
+    if let Some(p) = root.properties.as_mut() {
+        p.remove("status");
+        p.remove("metadata");
+    }
+    CelType::resource(names::SCHEMA_VAR, &root)
+}
+
+/// The CEL type other nodes see for a node.
+fn node_type(id: &str, kind: NodeKind, schema: Option<&ResolvedKind>) -> CelType {
+    let single = match schema {
+        Some(r) => CelType::resource(id, &r.schema),
+        None => CelType::Dyn,
+    };
+    if kind.is_list() {
+        CelType::List(Box::new(single))
+    } else {
+        single
+    }
+}
+
+fn check_error(id: &str, what: &str, at: &str, e: &CompiledExpr, err: &CelError) -> GraphError {
+    let detail = match err {
+        CelError::Check { errors, .. } => errors.to_string(),
+        other => other.to_string(),
+    };
+    GraphError::new(
+        ErrorCode::TypeMismatch,
+        format!(
+            "failed to validate resource {id:?}: failed to type-check {what} expression {:?} at path {at:?}: {detail}",
+            e.source()
+        ),
+    )
+    .resource(id)
+    .at(at)
+}
+
+fn mismatch(
+    id: &str,
+    at: &str,
+    e: &CompiledExpr,
+    got: &CelType,
+    want: &CelType,
+    why: &str,
+) -> GraphError {
+    let detail = if why.is_empty() {
+        String::new()
+    } else {
+        format!(": {why}")
+    };
+    GraphError::new(
+        ErrorCode::TypeMismatch,
+        format!(
+            "type mismatch in resource {id:?} at path {at:?}: expression {:?} returns type {:?} but expected {:?}{detail}",
+            e.source(),
+            got.to_string(),
+            want.to_string()
+        ),
+    )
+    .resource(id)
+    .at(at)
+}
+
+/// The schema at `path` inside `root` (None when unknown or free-form).
+fn schema_at<'a>(root: &'a JSONSchemaProps, path: &FieldPath) -> Option<&'a JSONSchemaProps> {
+    let mut cur = root;
+    for seg in &path.0 {
+        cur = match seg {
+            Segment::Field(k) => field_schema(cur, k)?,
+            Segment::Index(_) => items_schema(cur)?,
+        };
+    }
+    Some(cur)
+}
+
+/// Type-checks every expression of the nodes that were built without errors.
+pub(crate) fn check_nodes(nodes: &mut [Draft], schema: &CelType) -> Vec<GraphError> {
+    let mut env = TypeEnv::new();
+    env.declare(names::SCHEMA_VAR, schema.clone());
+    for n in nodes.iter() {
+        env.declare(
+            n.input.id.clone(),
+            node_type(&n.input.id, n.kind, n.resolved.as_ref()),
+        );
+    }
+    let mut errors = Vec::new();
+    for n in nodes.iter_mut() {
+        if !n.ok {
+            continue;
+        }
+        let id = n.input.id.clone();
+        let mut local = env.clone();
+        for dim in n.for_each.iter_mut() {
+            let at = format!("forEach.{}", dim.name);
+            match dim.expr.program().check(&env) {
+                Ok(t) => {
+                    let elem = t.unwrap_optional().list_element();
+                    match elem {
+                        Some(el) => {
+                            local.declare(dim.name.clone(), el);
+                        }
+                        None if t.is_dyn() => {
+                            local.declare(dim.name.clone(), CelType::Dyn);
+                        }
+                        None => errors.push(
+                            GraphError::new(
+                                ErrorCode::InvalidForEach,
+                                format!(
+                                    "failed to validate resource {id:?}: forEach iterator {:?} must return a list, got {:?}",
+                                    dim.name,
+                                    t.to_string()
+                                ),
+                            )
+                            .resource(&id)
+                            .at(&at),
+                        ),
+                    }
+                    dim.expr.set_output_type(t);
+                }
+                Err(e) => {
+                    errors.push(check_error(&id, "forEach", &at, &dim.expr, &e));
+                    local.declare(dim.name.clone(), CelType::Dyn);
+                }
+            }
+        }
+        let node_schema = n.resolved.as_ref().map(|r| r.schema.clone());
+        let checked_fields = matches!(n.kind, NodeKind::Resource | NodeKind::Collection);
+        for f in n.fields.iter_mut() {
+            let at = f.path.to_string();
+            let expected = node_schema
+                .as_ref()
+                .filter(|_| checked_fields)
+                .and_then(|s| schema_at(s, &f.path))
+                .map(|s| CelType::from_schema(&format!("{id}.{at}"), s))
+                .unwrap_or(CelType::Dyn);
+            match &mut f.value {
+                CompiledValue::Expr(e) => match e.program().check(&local) {
+                    Ok(t) => {
+                        if let Err(why) = t.assignable_to(&expected) {
+                            errors.push(mismatch(&id, &at, e, &t, &expected, &why));
+                        }
+                        e.set_output_type(t);
+                    }
+                    Err(err) => errors.push(check_error(&id, "template", &at, e, &err)),
+                },
+                CompiledValue::Template(parts) => {
+                    for p in parts.iter_mut() {
+                        let TemplatePart::Expr(e) = p else { continue };
+                        match e.program().check(&local) {
+                            Ok(t) => {
+                                if let Err(why) = t.assignable_to(&CelType::String) {
+                                    errors.push(mismatch(
+                                        &id,
+                                        &at,
+                                        e,
+                                        &t,
+                                        &CelType::String,
+                                        &format!("every expression inside a string template must be a string ({why}); wrap it in string()"),
+                                    ));
+                                }
+                                e.set_output_type(t);
+                            }
+                            Err(err) => errors.push(check_error(&id, "template", &at, e, &err)),
+                        }
+                    }
+                }
+            }
+        }
+        for (i, e) in n.include_when.iter_mut().enumerate() {
+            let at = format!("includeWhen[{i}]");
+            match e.program().check(&env) {
+                Ok(t) => {
+                    if !t.is_bool_like() && !t.is_dyn() {
+                        errors.push(mismatch(
+                            &id,
+                            &at,
+                            e,
+                            &t,
+                            &CelType::Bool,
+                            "includeWhen must return bool",
+                        ));
+                    }
+                    e.set_output_type(t);
+                }
+                Err(err) => errors.push(check_error(&id, "includeWhen", &at, e, &err)),
+            }
+        }
+        let mut ready_env = TypeEnv::new();
+        let single = node_type(&id, NodeKind::Resource, n.resolved.as_ref());
+        if n.kind == NodeKind::Collection {
+            ready_env.declare(names::EACH_VAR, single);
+        } else {
+            ready_env.declare(id.clone(), node_type(&id, n.kind, n.resolved.as_ref()));
+            if n.kind == NodeKind::ExternalCollection {
+                ready_env.declare(names::EACH_VAR, single);
+            }
+        }
+        for (i, e) in n.ready_when.iter_mut().enumerate() {
+            let at = format!("readyWhen[{i}]");
+            match e.program().check(&ready_env) {
+                Ok(t) => {
+                    if !t.is_bool_like() && !t.is_dyn() {
+                        errors.push(mismatch(
+                            &id,
+                            &at,
+                            e,
+                            &t,
+                            &CelType::Bool,
+                            "readyWhen must return bool",
+                        ));
+                    }
+                    e.set_output_type(t);
+                }
+                Err(err) => errors.push(check_error(&id, "readyWhen", &at, e, &err)),
+            }
+        }
+    }
+    errors
+}
+
+/// Type-checks the status fields and returns the inferred schema of each.
+pub(crate) fn check_status(
+    fields: &mut [TemplateField],
+    nodes: &[Draft],
+    schema: &CelType,
+) -> (Vec<(Vec<String>, JSONSchemaProps)>, Vec<GraphError>) {
+    let mut env = TypeEnv::new();
+    env.declare(names::SCHEMA_VAR, schema.clone());
+    for n in nodes {
+        env.declare(
+            n.input.id.clone(),
+            node_type(&n.input.id, n.kind, n.resolved.as_ref()),
+        );
+    }
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for f in fields.iter_mut() {
+        let at = format!("status.{}", f.path);
+        let path: Vec<String> = f
+            .path
+            .0
+            .iter()
+            .map(|s| match s {
+                Segment::Field(k) => k.clone(),
+                Segment::Index(i) => i.to_string(),
+            })
+            .collect();
+        match &mut f.value {
+            CompiledValue::Expr(e) => match e.program().check(&env) {
+                Ok(t) => {
+                    out.push((path, t.to_schema()));
+                    e.set_output_type(t);
+                }
+                Err(err) => errors.push(
+                    GraphError::new(
+                        ErrorCode::TypeMismatch,
+                        format!(
+                            "failed to build instance status schema: failed to type-check status expression {:?} at path {:?}: {}",
+                            e.source(),
+                            f.path.to_string(),
+                            match &err { CelError::Check { errors, .. } => errors.to_string(), o => o.to_string() }
+                        ),
+                    )
+                    .at(&at),
+                ),
+            },
+            CompiledValue::Template(parts) => {
+                for p in parts.iter_mut() {
+                    let TemplatePart::Expr(e) = p else { continue };
+                    match e.program().check(&env) {
+                        Ok(t) => {
+                            if t.assignable_to(&CelType::String).is_err() {
+                                errors.push(
+                                    GraphError::new(
+                                        ErrorCode::TypeMismatch,
+                                        format!(
+                                            "status field {:?}: expression {:?} returns type {:?} but every expression inside a string template must be a string; wrap it in string()",
+                                            f.path.to_string(),
+                                            e.source(),
+                                            t.to_string()
+                                        ),
+                                    )
+                                    .at(&at),
+                                );
+                            }
+                            e.set_output_type(t);
+                        }
+                        Err(err) => errors.push(
+                            GraphError::new(
+                                ErrorCode::TypeMismatch,
+                                format!(
+                                    "failed to build instance status schema: failed to type-check status expression {:?} at path {:?}: {}",
+                                    e.source(),
+                                    f.path.to_string(),
+                                    match &err { CelError::Check { errors, .. } => errors.to_string(), o => o.to_string() }
+                                ),
+                            )
+                            .at(&at),
+                        ),
+                    }
+                }
+                out.push((
+                    path,
+                    JSONSchemaProps {
+                        type_: Some("string".into()),
+                        ..Default::default()
+                    },
+                ));
+            }
+        }
+    }
+    (out, errors)
+}
+
+/// Checks literal template values of every node whose schema is known.
+pub(crate) fn check_literals(nodes: &[Draft]) -> Vec<GraphError> {
     let mut errors = Vec::new();
     for n in nodes {
-        let Some(resolved) = n.schema else { continue };
-        if !matches!(n.kind, NodeKind::Resource | NodeKind::Collection) {
+        let Some(resolved) = n.resolved.as_ref() else {
+            continue;
+        };
+        if !n.ok || !matches!(n.kind, NodeKind::Resource | NodeKind::Collection) {
             continue;
         }
         let mut errs = Vec::new();
-        check_value(n.template, &resolved.schema, &FieldPath::root(), &mut errs);
+        // apiVersion, kind and metadata (ObjectMeta) are checked structurally by the compiler.
+        if let Value::Object(m) = &n.template {
+            for (k, v) in m {
+                if matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                    continue;
+                }
+                let p = FieldPath::root().field(k);
+                match field_schema(&resolved.schema, k) {
+                    Some(fs) => check_value(v, fs, &p, &mut errs),
+                    None if is_open(&resolved.schema) => {}
+                    None => errs.push((
+                        p.to_string(),
+                        format!("error getting field schema for path {p}: schema not found for field {k}"),
+                    )),
+                }
+            }
+        }
         for (path, message) in errs {
             errors.push(
                 GraphError::new(
                     ErrorCode::TypeMismatch,
                     format!(
                         "failed to extract CEL expressions from schema for resource {}: {message}",
-                        n.id
+                        n.input.id
                     ),
                 )
-                .resource(n.id)
+                .resource(&n.input.id)
                 .at(path),
             );
         }

@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kro_api::condition::{messages, reasons, types};
 use kro_api::{Condition, ConditionStatus, InstanceState, NodeState};
+use kro_cel::{Activation, CelError, CelValue, Rendered};
 use kro_graph::{
-    CompiledExpr, CompiledGraph, CompiledValue, EvalError, Node, NodeKind, TemplateField,
-    TemplatePart,
+    CompiledExpr, CompiledGraph, CompiledValue, Node, NodeKind, TemplateField, TemplatePart,
 };
 use serde_json::{Map, Value};
 
@@ -40,9 +40,9 @@ enum Stop {
     Failed(String),
 }
 
-impl From<EvalError> for Stop {
-    fn from(e: EvalError) -> Self {
-        if e.is_pending() {
+impl From<CelError> for Stop {
+    fn from(e: CelError) -> Self {
+        if e.is_data_pending() {
             Stop::Pending(e.to_string())
         } else {
             Stop::Failed(e.to_string())
@@ -96,9 +96,10 @@ pub fn evaluate_with(
     if let Some(m) = schema.as_object_mut() {
         m.remove("status");
     }
-    // Variables visible to expressions: `schema` and every node with a value.
-    let mut vars: BTreeMap<String, Value> = BTreeMap::new();
-    vars.insert("schema".into(), schema);
+    // Variables visible to expressions: `schema` and every node with a value, each converted
+    // to CEL once.
+    let mut vars = Activation::new();
+    vars.bind("schema", CelValue::from_json(&schema));
 
     let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut apply = Vec::new();
@@ -203,7 +204,7 @@ fn evaluate_node(
     identity: &InstanceIdentity,
     observed: &Observed,
     options: &Options,
-    vars: &mut BTreeMap<String, Value>,
+    vars: &mut Activation,
     outcomes: &BTreeMap<String, Outcome>,
     apply: &mut Vec<DesiredObject>,
     external_reads: &mut Vec<ExternalRead>,
@@ -279,7 +280,7 @@ fn evaluate_node(
             });
             match observed.nodes.get(&node.id) {
                 Some(ObservedNode::Object(o)) => {
-                    vars.insert(node.id.clone(), o.clone());
+                    vars.bind(node.id.clone(), to_cel(node, o));
                     readiness(node, &node.id, std::slice::from_ref(o))
                 }
                 _ => Outcome {
@@ -302,45 +303,35 @@ fn not_ready(e: &CompiledExpr, outcomes: &BTreeMap<String, Outcome>) -> Option<S
         .cloned()
 }
 
-fn borrow_vars(vars: &BTreeMap<String, Value>) -> BTreeMap<&str, Value> {
-    vars.iter().map(|(k, v)| (k.as_str(), v.clone())).collect()
+fn eval(e: &CompiledExpr, vars: &Activation) -> Result<Rendered, Stop> {
+    Ok(e.program().eval_json(vars)?)
 }
 
-fn eval(e: &CompiledExpr, vars: &BTreeMap<String, Value>) -> Result<Value, Stop> {
-    // Only bind the variables the expression reads.
-    let mut bound: BTreeMap<&str, Value> = BTreeMap::new();
-    for id in &e.references().identifiers {
-        if let Some(v) = vars.get(id) {
-            bound.insert(id.as_str(), v.clone());
-        }
-    }
-    Ok(e.eval(&bound)?)
-}
-
-fn eval_bool(e: &CompiledExpr, vars: &BTreeMap<String, Value>) -> Result<bool, Stop> {
-    match eval(e, vars)? {
-        Value::Bool(b) => Ok(b),
-        // optional_type(bool) without a value renders as null: not true.
-        Value::Null => Ok(false),
-        other => Err(Stop::Failed(format!(
-            "expression {:?} must return a bool, got {other}",
-            e.source()
-        ))),
-    }
+fn eval_bool(e: &CompiledExpr, vars: &Activation) -> Result<bool, Stop> {
+    Ok(e.program().eval_bool(vars)?)
 }
 
 /// `Ok(None)` means the field is omitted.
-fn resolve_value(v: &CompiledValue, vars: &BTreeMap<String, Value>) -> Result<Option<Value>, Stop> {
+fn resolve_value(v: &CompiledValue, vars: &Activation) -> Result<Option<Value>, Stop> {
     match v {
-        CompiledValue::Expr(e) => eval(e, vars).map(Some),
+        CompiledValue::Expr(e) => match eval(e, vars)? {
+            Rendered::Value(v) => Ok(Some(v)),
+            Rendered::Omit => Ok(None),
+        },
         CompiledValue::Template(parts) => {
             let mut s = String::new();
             for p in parts {
                 match p {
                     TemplatePart::Text(t) => s.push_str(t),
                     TemplatePart::Expr(e) => match eval(e, vars)? {
-                        Value::String(x) => s.push_str(&x),
-                        other => {
+                        Rendered::Value(Value::String(x)) => s.push_str(&x),
+                        Rendered::Omit => {
+                            return Err(Stop::Failed(format!(
+                                "expression {:?}: omit() cannot be used inside a string template",
+                                e.source()
+                            )));
+                        }
+                        Rendered::Value(other) => {
                             return Err(Stop::Failed(format!(
                                 "expression {:?} in a string template must return a string, got {other}; wrap it in string()",
                                 e.source()
@@ -384,15 +375,36 @@ fn set_path(root: &mut Value, f: &TemplateField, v: Value) {
     }
 }
 
-fn resolve_template(node: &Node, vars: &BTreeMap<String, Value>) -> Result<Value, Stop> {
+fn resolve_template(node: &Node, vars: &Activation) -> Result<Value, Stop> {
     let mut object = node.template.clone();
+    let mut omitted = Vec::new();
     for f in &node.fields {
         match resolve_value(&f.value, vars)? {
             Some(v) => set_path(&mut object, f, v),
-            None => {}
+            None => omitted.push(f),
         }
     }
+    // Remove omitted fields last, deepest and last list elements first, so indexes stay valid.
+    for f in omitted.iter().rev() {
+        remove_path(&mut object, f);
+    }
     Ok(object)
+}
+
+fn remove_path(root: &mut Value, f: &TemplateField) {
+    let Some((last, parent)) = f.path.0.split_last() else {
+        return;
+    };
+    let parent_path = kro_graph::FieldPath(parent.to_vec());
+    match (parent_path.get_mut(root), last) {
+        (Some(Value::Object(m)), kro_graph::Segment::Field(k)) => {
+            m.remove(k);
+        }
+        (Some(Value::Array(a)), kro_graph::Segment::Index(i)) if *i < a.len() => {
+            a.remove(*i);
+        }
+        _ => {}
+    }
 }
 
 fn default_namespace(node: &Node, object: &mut Value, identity: &InstanceIdentity) {
@@ -414,8 +426,8 @@ fn default_namespace(node: &Node, object: &mut Value, identity: &InstanceIdentit
 /// Readiness of observed objects: with no readyWhen, existing is enough.
 fn readiness(node: &Node, var: &str, objects: &[Value]) -> Outcome {
     for o in objects {
-        let mut vars = BTreeMap::new();
-        vars.insert(var.to_string(), o.clone());
+        let mut vars = Activation::new();
+        vars.bind(var, to_cel(node, o));
         for cond in &node.ready_when {
             match eval_bool(cond, &vars) {
                 Ok(true) => {}
@@ -451,7 +463,7 @@ fn evaluate_external(
     node: &Node,
     identity: &InstanceIdentity,
     observed: &Observed,
-    vars: &mut BTreeMap<String, Value>,
+    vars: &mut Activation,
     external_reads: &mut Vec<ExternalRead>,
 ) -> Outcome {
     let object = match resolve_template(node, vars) {
@@ -483,11 +495,14 @@ fn evaluate_external(
     });
     match (node.kind, observed.nodes.get(&node.id)) {
         (NodeKind::External, Some(ObservedNode::Object(o))) => {
-            vars.insert(node.id.clone(), o.clone());
+            vars.bind(node.id.clone(), to_cel(node, o));
             readiness(node, &node.id, std::slice::from_ref(o))
         }
         (NodeKind::ExternalCollection, Some(ObservedNode::List(items))) => {
-            vars.insert(node.id.clone(), Value::Array(items.clone()));
+            vars.bind(
+                node.id.clone(),
+                CelValue::list(items.iter().map(|o| to_cel(node, o))),
+            );
             readiness(node, "each", items)
         }
         _ => waiting(format!(
@@ -502,22 +517,15 @@ fn evaluate_collection(
     identity: &InstanceIdentity,
     observed: &Observed,
     options: &Options,
-    vars: &mut BTreeMap<String, Value>,
+    vars: &mut Activation,
     apply: &mut Vec<DesiredObject>,
 ) -> Outcome {
-    let mut dims: Vec<(String, Vec<Value>)> = Vec::new();
+    let mut dims: Vec<(String, Vec<CelValue>)> = Vec::new();
     for d in &node.for_each {
-        match eval(&d.expr, vars) {
-            Ok(Value::Array(items)) => dims.push((d.name.clone(), items)),
-            Ok(other) => {
-                return error(format!(
-                    "forEach iterator {:?} must return a list, got {}",
-                    d.name,
-                    json_kind(&other)
-                ));
-            }
+        match d.expr.program().eval_list(vars).map_err(Stop::from) {
+            Ok(items) => dims.push((d.name.clone(), items)),
             Err(Stop::Pending(m)) => return waiting(m),
-            Err(Stop::Failed(m)) => return error(m),
+            Err(Stop::Failed(m)) => return error(format!("forEach iterator {:?}: {m}", d.name)),
         }
     }
     let size = dims
@@ -543,7 +551,7 @@ fn evaluate_collection(
             rest /= n;
         }
         for (name, v) in picks {
-            local.insert(name, v);
+            local.bind(name, v);
         }
         let mut object = match resolve_template(node, &local) {
             Ok(o) => o,
@@ -601,7 +609,10 @@ fn evaluate_collection(
     }
     let desired = items.len();
     apply.extend(items);
-    vars.insert(node.id.clone(), Value::Array(matched.clone()));
+    vars.bind(
+        node.id.clone(),
+        CelValue::list(matched.iter().map(|o| to_cel(node, o))),
+    );
     if matched.len() < desired {
         return Outcome {
             state: NodeState::WaitingForReadiness,
@@ -616,15 +627,12 @@ fn evaluate_collection(
     readiness(node, "each", &matched)
 }
 
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "double",
-        Value::Number(_) => "int",
-        Value::String(_) => "string",
-        Value::Array(_) => "list",
-        Value::Object(_) => "map",
+/// An observed object as CEL, typed by the node's schema when known (so `format: byte`
+/// fields are bytes, dates are timestamps, as in kro).
+fn to_cel(node: &Node, o: &Value) -> CelValue {
+    match &node.schema {
+        Some(s) => CelValue::from_json_with_schema(o, s),
+        None => CelValue::from_json(o),
     }
 }
 
@@ -686,9 +694,4 @@ fn conditions(nodes: &[NodeStatus], generation: i64) -> Vec<Condition> {
         c
     };
     vec![managed, resolved, resources, stamp(ready)]
-}
-
-#[allow(dead_code)]
-fn unused(vars: &BTreeMap<String, Value>) -> BTreeMap<&str, Value> {
-    borrow_vars(vars)
 }

@@ -6,6 +6,7 @@
 
 mod evaluate;
 pub mod metadata;
+pub mod offline;
 mod plan;
 mod prune;
 
