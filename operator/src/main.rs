@@ -1,6 +1,11 @@
 //! The `kro` binary: a thin command line over the kro-rs libraries.
 
-use clap::{Parser, Subcommand};
+mod offline;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// kro-rs: publish your own Kubernetes APIs from ResourceGraphDefinitions.
 #[derive(Debug, Parser)]
@@ -10,25 +15,74 @@ struct Cli {
     command: Command,
 }
 
+/// Picture formats of `kro graph`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// Graphviz dot.
+    Dot,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the controller against the cluster named by the kubeconfig.
     Run,
-    /// Check ResourceGraphDefinitions offline and report every error.
-    Validate,
-    /// Render the objects an instance expands to, offline.
-    Render,
+    /// Check ResourceGraphDefinitions offline and report every error of every file.
+    Validate {
+        /// RGD files (YAML or JSON; several documents per file are fine).
+        #[arg(required = true)]
+        rgds: Vec<PathBuf>,
+        /// Directory of CRDs and OpenAPI documents: kinds found there are fully type-checked.
+        #[arg(long)]
+        schemas: Option<PathBuf>,
+    },
+    /// Render the objects an instance expands to, and its status, offline.
+    Render {
+        /// The RGD file.
+        rgd: PathBuf,
+        /// The instance file.
+        instance: PathBuf,
+        /// Files of objects standing in for the cluster (observed resources, externalRefs).
+        #[arg(long, num_args = 1..)]
+        observed: Vec<PathBuf>,
+        /// Directory of CRDs and OpenAPI documents for full type checks.
+        #[arg(long)]
+        schemas: Option<PathBuf>,
+    },
     /// Draw the dependency graph of a ResourceGraphDefinition.
-    Graph,
+    Graph {
+        /// The RGD file.
+        rgd: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "mermaid")]
+        format: GraphFormat,
+    },
     /// Print the static CRDs this operator installs.
     Crds,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Run | Command::Validate | Command::Render | Command::Graph | Command::Crds => {
-            anyhow::bail!("this subcommand is not available yet in this build")
+    let result = match cli.command {
+        Command::Run => Err(anyhow::anyhow!(
+            "`kro run` (the controller) is not available in this build yet; use validate, render, graph or crds"
+        )),
+        Command::Validate { rgds, schemas } => offline::validate(&rgds, schemas.as_deref()),
+        Command::Render {
+            rgd,
+            instance,
+            observed,
+            schemas,
+        } => offline::render(&rgd, &instance, &observed, schemas.as_deref()),
+        Command::Graph { rgd, format } => offline::graph(&rgd, format),
+        Command::Crds => offline::crds(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Offline rendering: matches a bag of objects (for example YAML files standing in for the
 //! cluster) to the nodes of a graph, then evaluates. Used by `kro render` and by tests.
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use kro_graph::{CompiledGraph, NodeKind};
 use serde_json::Value;
 
@@ -38,6 +41,53 @@ fn matches_labels(o: &Value, selector: &Value) -> bool {
         .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
 }
 
+/// Applies the defaults of the instance schema, as the API server does on admission: missing
+/// fields with a `default` get it, recursively through present objects and list items.
+pub fn apply_defaults(schema: &JSONSchemaProps, value: &mut Value) {
+    match value {
+        Value::Object(m) => {
+            if let Some(props) = &schema.properties {
+                for (k, ps) in props {
+                    if !m.contains_key(k)
+                        && let Some(d) = &ps.default
+                    {
+                        m.insert(k.clone(), d.0.clone());
+                    }
+                    if let Some(child) = m.get_mut(k) {
+                        apply_defaults(ps, child);
+                    }
+                }
+            } else if let Some(JSONSchemaPropsOrBool::Schema(ap)) = &schema.additional_properties {
+                for child in m.values_mut() {
+                    apply_defaults(ap, child);
+                }
+            }
+        }
+        Value::Array(a) => {
+            if let Some(JSONSchemaPropsOrArray::Schema(is)) = &schema.items {
+                for child in a.iter_mut() {
+                    apply_defaults(is, child);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The instance as the API server would store it: `spec` defaulted from the graph's schema.
+pub fn defaulted_instance(graph: &CompiledGraph, instance: &Value) -> Value {
+    let mut out = instance.clone();
+    if let Some(schema) = &graph.instance_schema
+        && let Some(m) = out.as_object_mut()
+    {
+        let spec = m
+            .entry("spec")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        apply_defaults(schema, spec);
+    }
+    out
+}
+
 /// Evaluates `instance` repeatedly, each time adding the `objects` that match what the plan
 /// applies or reads, until nothing new matches. Returns what was observed and the final plan.
 pub fn render_with_objects(
@@ -46,6 +96,7 @@ pub fn render_with_objects(
     objects: &[Value],
     options: &Options,
 ) -> (Observed, Plan) {
+    let instance = &defaulted_instance(graph, instance);
     let mut observed = Observed::new();
     let mut plan = evaluate_with(graph, instance, &observed, options);
     for _ in 0..=graph.nodes.len() {
