@@ -344,7 +344,7 @@ impl Activation {
         Activation::default()
     }
 
-    /// Binds `name` (replacing any previous value).
+    /// Binds `name`, a plain identifier (replacing any previous value).
     pub fn bind(&mut self, name: impl Into<String>, value: CelValue) -> &mut Activation {
         self.vars.insert(name.into(), value);
         self
@@ -379,6 +379,11 @@ impl Activation {
 
 impl VariableResolver for Activation {
     fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        // The interpreter also asks for `a.b.c` and `a.b` before `a`; bound names are plain
+        // identifiers, so skip those lookups.
+        if variable.contains('.') {
+            return None;
+        }
         self.vars
             .get(variable)
             .map(|v| CowVal::Borrowed(v.0.as_ref()))

@@ -377,7 +377,7 @@ pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
                 .as_indexer()
                 .ok_or_else(|| "map value cannot be indexed".to_owned())?;
             let mut it = iter.iter();
-            let mut out = serde_json::Map::new();
+            let mut entries: Vec<(String, Json)> = Vec::new();
             while let Some(key) = it.next() {
                 let key_text = match val_to_json(key)? {
                     Some(Json::String(s)) => s,
@@ -386,10 +386,12 @@ pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
                 };
                 let value = indexer.get(key).map_err(|e| e.to_string())?;
                 if let Some(j) = val_to_json(value.as_ref())? {
-                    out.insert(key_text, j);
+                    entries.push((key_text, j));
                 }
             }
-            Json::Object(out)
+            // Sorted whatever serde_json's map type, so rendered objects are deterministic.
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Object(entries.into_iter().collect())
         }
         _ => {
             if let Some(j) = crate::library::render_custom(v) {
