@@ -2,6 +2,7 @@
 
 Applies the S3 response patch from shared/reference/ack.md 5.4: moto names the XML root of four S3
 GET responses `<OperationResponse>`, which aws-sdk-rust rejects; rename them to what AWS sends.
+Also fixes moto's ModifyDBSubnetGroup (ack.md 5.3), which drops the group it modifies.
 Usage: python server.py PORT
 """
 import signal
@@ -9,6 +10,7 @@ import sys
 import threading
 
 from moto.server import ThreadedMotoServer
+from moto.rds.models import RDSBackend
 from moto.s3.responses import S3Response
 
 ROOT_FIX = {
@@ -29,6 +31,18 @@ def serialized(self, result):
 
 
 S3Response.serialized = serialized
+
+_modify_db_subnet_group = RDSBackend.modify_db_subnet_group
+
+
+def modify_db_subnet_group(self, subnet_name, description, subnets):
+    # moto pops the group out of its table and never puts it back: put it back.
+    group = _modify_db_subnet_group(self, subnet_name, description, subnets)
+    self.subnet_groups[subnet_name] = group
+    return group
+
+
+RDSBackend.modify_db_subnet_group = modify_db_subnet_group
 
 
 def main():

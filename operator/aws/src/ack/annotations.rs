@@ -1,0 +1,214 @@
+//! ACK's annotations (region, deletion policy, adoption, read-only) and their parsing.
+
+use std::collections::BTreeMap;
+
+/// Region of one resource, overriding the controller's default.
+pub const REGION: &str = "services.k8s.aws/region";
+/// `delete` (default) or `retain`: whether deleting the object deletes the AWS resource.
+pub const DELETION_POLICY: &str = "services.k8s.aws/deletion-policy";
+/// `adopt` or `adopt-or-create`.
+pub const ADOPTION_POLICY: &str = "services.k8s.aws/adoption-policy";
+/// JSON object with the identifiers of the resource to adopt, e.g. `{"name": "my-bucket"}`.
+pub const ADOPTION_FIELDS: &str = "services.k8s.aws/adoption-fields";
+/// Written by the controller once a resource has been adopted.
+pub const ADOPTED: &str = "services.k8s.aws/adopted";
+/// `"true"`: never create, update or delete; only refresh status.
+pub const READ_ONLY: &str = "services.k8s.aws/read-only";
+
+/// What happens to the AWS resource when its object is deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Delete the AWS resource (ACK's default).
+    #[default]
+    Delete,
+    /// Keep the AWS resource; only the object goes away.
+    Retain,
+}
+
+/// How an existing AWS resource is taken over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdoptionPolicy {
+    /// Import the AWS state into the spec; never create.
+    Adopt,
+    /// The spec is the source of truth: create when absent, else adopt and update.
+    AdoptOrCreate,
+}
+
+/// A malformed ACK annotation, with what to write instead.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnnotationError {
+    /// deletion-policy is neither delete nor retain.
+    #[error("annotation {DELETION_POLICY}={0:?} is not valid: write \"delete\" or \"retain\"")]
+    DeletionPolicy(String),
+    /// adoption-policy is neither adopt nor adopt-or-create.
+    #[error(
+        "annotation {ADOPTION_POLICY}={0:?} is not valid: write \"adopt\" or \"adopt-or-create\""
+    )]
+    AdoptionPolicy(String),
+    /// adoption-fields is not a JSON object of strings.
+    #[error(
+        "annotation {ADOPTION_FIELDS} must be a JSON object of strings such as {{\"{1}\": \"...\"}}: {0}"
+    )]
+    AdoptionFields(String, &'static str),
+}
+
+/// The deletion policy: the resource annotation, else the controller default.
+pub fn deletion_policy(
+    annotations: &BTreeMap<String, String>,
+    default: DeletionPolicy,
+) -> Result<DeletionPolicy, AnnotationError> {
+    match annotations.get(DELETION_POLICY).map(|s| s.trim()) {
+        None | Some("") => Ok(default),
+        Some("delete") => Ok(DeletionPolicy::Delete),
+        Some("retain") => Ok(DeletionPolicy::Retain),
+        Some(other) => Err(AnnotationError::DeletionPolicy(other.into())),
+    }
+}
+
+/// The adoption policy, if any.
+pub fn adoption_policy(
+    annotations: &BTreeMap<String, String>,
+) -> Result<Option<AdoptionPolicy>, AnnotationError> {
+    match annotations.get(ADOPTION_POLICY).map(|s| s.trim()) {
+        None | Some("") => Ok(None),
+        Some("adopt") => Ok(Some(AdoptionPolicy::Adopt)),
+        Some("adopt-or-create") => Ok(Some(AdoptionPolicy::AdoptOrCreate)),
+        Some(other) => Err(AnnotationError::AdoptionPolicy(other.into())),
+    }
+}
+
+/// The identifier `key` from the adoption-fields annotation, if the annotation is present.
+pub fn adoption_field(
+    annotations: &BTreeMap<String, String>,
+    key: &'static str,
+) -> Result<Option<String>, AnnotationError> {
+    let Some(raw) = annotations.get(ADOPTION_FIELDS) else {
+        return Ok(None);
+    };
+    let map: BTreeMap<String, String> = serde_json::from_str(raw)
+        .map_err(|e| AnnotationError::AdoptionFields(e.to_string(), key))?;
+    Ok(map.get(key).filter(|v| !v.is_empty()).cloned())
+}
+
+/// True when the object has been adopted already.
+pub fn is_adopted(annotations: &BTreeMap<String, String>) -> bool {
+    annotations.get(ADOPTED).is_some_and(|v| v == "true")
+}
+
+/// True when the object is read-only.
+pub fn is_read_only(annotations: &BTreeMap<String, String>) -> bool {
+    annotations.get(READ_ONLY).is_some_and(|v| v == "true")
+}
+
+/// The region of a resource: the region it was created in (status) wins, then the annotation,
+/// then the controller default. Returns an error message when the annotation moved away from
+/// where the resource exists (ACK makes that terminal).
+pub fn region(
+    annotations: &BTreeMap<String, String>,
+    status_region: Option<&str>,
+    default: &str,
+) -> Result<String, String> {
+    let desired = annotations
+        .get(REGION)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(default);
+    match status_region {
+        Some(existing) if !existing.is_empty() && existing != desired => Err(format!(
+            "Resource already exists in region {existing}, but the desired state specifies region \
+             {desired}; set annotation {REGION} back to {existing}"
+        )),
+        Some(existing) if !existing.is_empty() => Ok(existing.to_owned()),
+        _ => Ok(desired.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ann(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn deletion_policy_table() {
+        let cases = [
+            (vec![], DeletionPolicy::Delete, Ok(DeletionPolicy::Delete)),
+            (vec![], DeletionPolicy::Retain, Ok(DeletionPolicy::Retain)),
+            (
+                vec![(DELETION_POLICY, "retain")],
+                DeletionPolicy::Delete,
+                Ok(DeletionPolicy::Retain),
+            ),
+            (
+                vec![(DELETION_POLICY, "delete")],
+                DeletionPolicy::Retain,
+                Ok(DeletionPolicy::Delete),
+            ),
+            (
+                vec![(DELETION_POLICY, "keep")],
+                DeletionPolicy::Delete,
+                Err(AnnotationError::DeletionPolicy("keep".into())),
+            ),
+        ];
+        for (a, default, want) in cases {
+            assert_eq!(deletion_policy(&ann(&a), default), want, "{a:?}");
+        }
+        let err = deletion_policy(&ann(&[(DELETION_POLICY, "keep")]), DeletionPolicy::Delete)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"delete\" or \"retain\""), "{err}");
+    }
+
+    #[test]
+    fn adoption_table() {
+        assert_eq!(adoption_policy(&ann(&[])), Ok(None));
+        assert_eq!(
+            adoption_policy(&ann(&[(ADOPTION_POLICY, "adopt")])),
+            Ok(Some(AdoptionPolicy::Adopt))
+        );
+        assert_eq!(
+            adoption_policy(&ann(&[(ADOPTION_POLICY, "adopt-or-create")])),
+            Ok(Some(AdoptionPolicy::AdoptOrCreate))
+        );
+        assert!(adoption_policy(&ann(&[(ADOPTION_POLICY, "yes")])).is_err());
+        let f = ann(&[(ADOPTION_FIELDS, r#"{"name": "existing"}"#)]);
+        assert_eq!(adoption_field(&f, "name"), Ok(Some("existing".into())));
+        assert_eq!(adoption_field(&f, "dbInstanceIdentifier"), Ok(None));
+        assert_eq!(adoption_field(&ann(&[]), "name"), Ok(None));
+        let bad = adoption_field(&ann(&[(ADOPTION_FIELDS, "name=x")]), "name").unwrap_err();
+        assert!(bad.to_string().contains(r#"{"name": "..."}"#), "{bad}");
+    }
+
+    #[test]
+    fn region_table() {
+        let r = ann(&[(REGION, "eu-west-1")]);
+        assert_eq!(region(&ann(&[]), None, "us-west-2"), Ok("us-west-2".into()));
+        assert_eq!(region(&r, None, "us-west-2"), Ok("eu-west-1".into()));
+        assert_eq!(
+            region(&r, Some("eu-west-1"), "us-west-2"),
+            Ok("eu-west-1".into())
+        );
+        assert_eq!(
+            region(&ann(&[]), Some(""), "us-west-2"),
+            Ok("us-west-2".into())
+        );
+        let moved = region(&r, Some("us-west-2"), "us-west-2").unwrap_err();
+        assert!(
+            moved.contains("already exists in region us-west-2"),
+            "{moved}"
+        );
+    }
+
+    #[test]
+    fn flags() {
+        assert!(is_adopted(&ann(&[(ADOPTED, "true")])));
+        assert!(!is_adopted(&ann(&[])));
+        assert!(is_read_only(&ann(&[(READ_ONLY, "true")])));
+        assert!(!is_read_only(&ann(&[(READ_ONLY, "false")])));
+    }
+}

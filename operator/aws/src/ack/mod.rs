@@ -1,0 +1,9 @@
+//! The ACK runtime shared by every kind: conditions, annotations, finalizers, error
+//! classification, references and the generic reconcile driver.
+
+pub mod annotations;
+pub mod condition;
+pub mod error;
+pub(crate) mod refs;
+pub(crate) mod runtime;
+pub mod types;

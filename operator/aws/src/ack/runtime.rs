@@ -1,0 +1,793 @@
+//! The generic ACK reconcile driver: region and clients, adoption, finalizer, create-or-update,
+//! deletion policy, conditions, status writes and requeue, for any kind implementing [`AckKind`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{FutureExt, StreamExt};
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use super::annotations::{self, AdoptionPolicy, DeletionPolicy};
+use super::condition::{self, Condition, Extras, Outcome, Status};
+use super::error::{AwsError, ErrorClass, backoff, classify};
+use crate::AwsOptions;
+
+/// AWS clients for one region.
+#[derive(Clone, Debug)]
+pub(crate) struct AwsClients {
+    pub s3: aws_sdk_s3::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub sts: aws_sdk_sts::Client,
+}
+
+/// Shared state of the controllers.
+pub(crate) struct Ctx {
+    pub client: kube::Client,
+    pub opts: AwsOptions,
+    base: aws_config::SdkConfig,
+    default_region: String,
+    clients: Mutex<HashMap<String, Arc<AwsClients>>>,
+    account: OnceCell<String>,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("default_region", &self.default_region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ctx {
+    pub fn new(
+        client: kube::Client,
+        opts: AwsOptions,
+        base: aws_config::SdkConfig,
+        region: String,
+    ) -> Self {
+        Ctx {
+            client,
+            opts,
+            base,
+            default_region: region,
+            clients: Mutex::new(HashMap::new()),
+            account: OnceCell::new(),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn clients(&self, region: &str) -> Arc<AwsClients> {
+        let mut map = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(region.to_owned())
+            .or_insert_with(|| {
+                let region = aws_config::Region::new(region.to_owned());
+                let s3 = aws_sdk_s3::config::Builder::from(&self.base)
+                    .region(region.clone())
+                    .force_path_style(self.opts.force_path_style)
+                    .build();
+                let rds = aws_sdk_rds::config::Builder::from(&self.base)
+                    .region(region.clone())
+                    .build();
+                let sts = aws_sdk_sts::config::Builder::from(&self.base)
+                    .region(region)
+                    .build();
+                Arc::new(AwsClients {
+                    s3: aws_sdk_s3::Client::from_conf(s3),
+                    rds: aws_sdk_rds::Client::from_conf(rds),
+                    sts: aws_sdk_sts::Client::from_conf(sts),
+                })
+            })
+            .clone()
+    }
+
+    async fn owner_account(&self, clients: &AwsClients) -> Result<String, SyncError> {
+        if let Some(id) = &self.opts.owner_account_id {
+            return Ok(id.clone());
+        }
+        self.account
+            .get_or_try_init(|| async {
+                let out = clients
+                    .sts
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| SyncError::aws("GetCallerIdentity", AwsError::from_sdk(e)))?;
+                out.account.ok_or_else(|| {
+                    SyncError::Waiting("sts:GetCallerIdentity returned no account".into())
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    fn failure(&self, key: &str) -> u32 {
+        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(key.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    fn reset_failures(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// Why a sync did not finish.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SyncError {
+    /// An AWS call failed; classified with the kind's terminal codes.
+    #[error("{op}: {err}")]
+    Aws { op: &'static str, err: AwsError },
+    /// A problem only a spec change can fix.
+    #[error("{0}")]
+    Terminal(String),
+    /// Waiting for something outside AWS (a Secret, ...): recoverable.
+    #[error("{0}")]
+    Waiting(String),
+    /// A `*Ref` field cannot be resolved yet.
+    #[error("{1}")]
+    References(Status, String),
+    /// The API server failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl SyncError {
+    pub fn aws(op: &'static str, err: AwsError) -> Self {
+        SyncError::Aws { op, err }
+    }
+
+    fn class(&self, terminal_codes: &[&str]) -> ErrorClass {
+        match self {
+            SyncError::Aws { err, .. } => classify(err, terminal_codes),
+            SyncError::Terminal(_) => ErrorClass::Terminal,
+            SyncError::References(Status::False, _) => ErrorClass::Terminal,
+            _ => ErrorClass::Recoverable,
+        }
+    }
+}
+
+/// What a successful update/sync reports.
+#[derive(Debug, Default)]
+pub(crate) struct Synced {
+    /// `None` means synced; `Some(msg)` means not yet (waiting for a state).
+    pub waiting: Option<String>,
+    /// Kind-specific status fields (without conditions and ackResourceMetadata).
+    pub status: Value,
+    /// The resource's ARN.
+    pub arn: Option<String>,
+    /// Merge patch for the spec (late initialization).
+    pub spec_patch: Option<Value>,
+    /// Annotations to set.
+    pub annotations: BTreeMap<String, String>,
+    /// `Some(true)` when late initialization ran (kinds that have late-initialized fields).
+    pub late_initialized: Option<bool>,
+    /// Requeue sooner than the default.
+    pub requeue_after: Option<Duration>,
+}
+
+/// What a create reports besides success.
+#[derive(Debug, Default)]
+pub(crate) struct Created {
+    /// Annotations to record (e.g. the password reference).
+    pub annotations: BTreeMap<String, String>,
+    /// Status fields only the create response has (e.g. the bucket's location).
+    pub status: Value,
+}
+
+/// Result of a delete call.
+#[derive(Debug)]
+pub(crate) enum Deleted {
+    /// Gone (or going): the finalizer can be removed.
+    Done,
+    /// AWS is still busy; retry later with this message.
+    Pending(String),
+}
+
+/// Everything a kind's AWS code needs for one reconcile.
+#[derive(Debug)]
+pub(crate) struct SyncCx<'a> {
+    pub ctx: &'a Ctx,
+    pub aws: Arc<AwsClients>,
+    pub region: String,
+    pub namespace: String,
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// One ACK kind: its constants and its AWS calls. The driver does everything else.
+pub(crate) trait AckKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// Finalizer, `finalizers.<group>/<Kind>`.
+    const FINALIZER: &'static str;
+    /// AWS error codes that are terminal for this kind.
+    const TERMINAL_CODES: &'static [&'static str];
+    /// Codes meaning "already exists": a create that hits them adopts its own resource.
+    const ALREADY_EXISTS_CODES: &'static [&'static str];
+    /// Key of the identifier in the adoption-fields annotation.
+    const ADOPTION_KEY: &'static str;
+    /// What the kind reads from AWS.
+    type Observed: Send + Sync + Debug;
+
+    /// The AWS identifier from the spec.
+    fn identifier(&self) -> String;
+    /// Current conditions.
+    fn conditions(&self) -> &[Condition];
+    /// `status.ackResourceMetadata.region`, once set.
+    fn status_region(&self) -> Option<&str>;
+    /// True when the object has `*Ref` fields (so `ACK.ReferencesResolved` is reported).
+    fn has_references(&self) -> bool {
+        false
+    }
+    /// A copy with every `*Ref` resolved into its concrete field (in memory only).
+    fn resolve(&self, _cx: &SyncCx<'_>) -> impl Future<Output = Result<Self, SyncError>> + Send {
+        let this = self.clone();
+        async move { Ok(this) }
+    }
+    /// Reads the AWS resource; `None` when it does not exist.
+    fn read(
+        &self,
+        cx: &SyncCx<'_>,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, SyncError>> + Send;
+    /// Creates the AWS resource.
+    fn create(
+        &self,
+        cx: &SyncCx<'_>,
+        id: &str,
+    ) -> impl Future<Output = Result<Created, SyncError>> + Send;
+    /// Brings the AWS resource in line with the spec and reports status.
+    fn update(
+        &self,
+        cx: &SyncCx<'_>,
+        id: &str,
+        observed: Self::Observed,
+    ) -> impl Future<Output = Result<Synced, SyncError>> + Send;
+    /// The spec an adopted resource gets (AWS's state), as a merge patch.
+    fn adopted_spec(id: &str, observed: &Self::Observed) -> Value;
+    /// Deletes the AWS resource.
+    fn delete(
+        &self,
+        cx: &SyncCx<'_>,
+        id: &str,
+        observed: Self::Observed,
+    ) -> impl Future<Output = Result<Deleted, SyncError>> + Send;
+}
+
+/// Controller-level error: only API-server failures and panics get here.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReconcileError {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("reconcile panicked: {0}")]
+    Panic(String),
+}
+
+fn key<K: AckKind>(obj: &K) -> String {
+    format!(
+        "{}/{}/{}",
+        K::kind(&()),
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    )
+}
+
+/// Runs the controller of kind `K` until `shutdown` resolves.
+pub(crate) async fn run_controller<K: AckKind>(
+    ctx: Arc<Ctx>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api = Api::<K>::all(ctx.client.clone());
+    let concurrency = ctx.opts.max_concurrent_reconciles;
+    tracing::info!(kind = %K::kind(&()), "starting ACK controller");
+    Controller::new(api, watcher::Config::default())
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<K>, error_policy::<K>, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "ACK reconcile failed");
+            }
+        })
+        .await;
+    tracing::info!(kind = %K::kind(&()), "ACK controller stopped");
+}
+
+async fn reconcile<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+    match AssertUnwindSafe(reconcile_inner(obj, ctx))
+        .catch_unwind()
+        .await
+    {
+        Ok(r) => r,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(ReconcileError::Panic(msg))
+        }
+    }
+}
+
+fn error_policy<K: AckKind>(obj: Arc<K>, err: &ReconcileError, ctx: Arc<Ctx>) -> Action {
+    let n = ctx.failure(&key(obj.as_ref()));
+    let delay = backoff(n, ctx.opts.backoff_base, ctx.opts.backoff_max);
+    tracing::warn!(object = %key(obj.as_ref()), error = %err, ?delay, "reconcile error, retrying");
+    Action::requeue(delay)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let annotations = obj.annotations().clone();
+    let k = key(obj.as_ref());
+
+    let region = match annotations::region(&annotations, obj.status_region(), &ctx.default_region) {
+        Ok(r) => r,
+        Err(msg) => {
+            if obj.meta().deletion_timestamp.is_some() {
+                // The resource lives elsewhere than the annotation says: use where it lives.
+                obj.status_region()
+                    .unwrap_or(&ctx.default_region)
+                    .to_owned()
+            } else {
+                return finish(
+                    &api,
+                    &obj,
+                    &ctx,
+                    &k,
+                    Err(SyncError::Terminal(msg)),
+                    Extras::default(),
+                    None,
+                )
+                .await;
+            }
+        }
+    };
+    let cx = SyncCx {
+        aws: ctx.clients(&region),
+        ctx: &ctx,
+        region: region.clone(),
+        namespace: ns.clone(),
+        annotations: annotations.clone(),
+    };
+
+    if obj.meta().deletion_timestamp.is_some() {
+        return cleanup(&api, &obj, &cx, &k).await;
+    }
+
+    let mut extras = Extras::default();
+    let result = sync(&api, &obj, &cx, &mut extras).await;
+    let account = match &result {
+        Ok(_) => ctx.owner_account(&cx.aws).await.ok(),
+        Err(_) => None,
+    };
+    let meta = account.map(|a| (a, region));
+    finish(&api, &obj, &ctx, &k, result, extras, meta).await
+}
+
+async fn sync<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    cx: &SyncCx<'_>,
+    extras: &mut Extras,
+) -> Result<Synced, SyncError> {
+    let annotations = &cx.annotations;
+    let adoption = annotations::adoption_policy(annotations)
+        .map_err(|e| SyncError::Terminal(e.to_string()))?;
+    let adopted = annotations::is_adopted(annotations);
+    let resolved = if obj.has_references() {
+        match obj.resolve(cx).await {
+            Ok(r) => {
+                extras.references = Some(Ok(()));
+                r
+            }
+            Err(SyncError::References(status, msg)) => {
+                extras.references = Some(Err((status, msg.clone())));
+                return Err(SyncError::References(status, msg));
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        obj.clone()
+    };
+    let id = match adoption {
+        Some(_) => annotations::adoption_field(annotations, K::ADOPTION_KEY)
+            .map_err(|e| SyncError::Terminal(e.to_string()))?
+            .unwrap_or_else(|| resolved.identifier()),
+        None => resolved.identifier(),
+    };
+    if id.is_empty() {
+        return Err(SyncError::Terminal(format!(
+            "the AWS identifier is empty: set spec.{} (or {} in annotation {})",
+            K::ADOPTION_KEY,
+            K::ADOPTION_KEY,
+            annotations::ADOPTION_FIELDS
+        )));
+    }
+    let has_finalizer = obj.finalizers().iter().any(|f| f == K::FINALIZER);
+
+    let observed = match resolved.read(cx, &id).await? {
+        Some(o) => o,
+        None => {
+            if adoption == Some(AdoptionPolicy::Adopt) && !adopted {
+                return Err(SyncError::Waiting(format!(
+                    "adopted resource not found: no AWS resource with {} {id:?}",
+                    K::ADOPTION_KEY
+                )));
+            }
+            if !has_finalizer {
+                add_finalizer(api, obj, K::FINALIZER).await?;
+            }
+            let created = match resolved.create(cx, &id).await {
+                Ok(c) => c,
+                Err(SyncError::Aws { err, .. }) if err.is_code(K::ALREADY_EXISTS_CODES) => {
+                    // A previous reconcile created it (operator restarted mid-create): ours.
+                    tracing::info!(
+                        id,
+                        "resource already exists after create; treating it as ours"
+                    );
+                    Created::default()
+                }
+                Err(e) => {
+                    if !has_finalizer {
+                        // Nothing exists in AWS: the object is not managed yet.
+                        let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
+                    }
+                    return Err(e);
+                }
+            };
+            let observed = read_after_create(&resolved, cx, &id).await?;
+            let mut synced = resolved.update(cx, &id, observed).await?;
+            let mut created = created;
+            synced.annotations.append(&mut created.annotations);
+            if created.status.is_object() {
+                let mut status = created.status;
+                merge(&mut status, &synced.status);
+                synced.status = status;
+            }
+            return Ok(synced);
+        }
+    };
+
+    if !has_finalizer {
+        match adoption {
+            Some(AdoptionPolicy::Adopt) => {
+                add_finalizer(api, obj, K::FINALIZER).await?;
+                let spec = K::adopted_spec(&id, &observed);
+                let mut synced = resolved.update(cx, &id, observed).await?;
+                synced.spec_patch = Some(spec);
+                synced
+                    .annotations
+                    .insert(annotations::ADOPTED.into(), "true".into());
+                return Ok(synced);
+            }
+            Some(AdoptionPolicy::AdoptOrCreate) => {
+                add_finalizer(api, obj, K::FINALIZER).await?;
+                let mut synced = resolved.update(cx, &id, observed).await?;
+                synced
+                    .annotations
+                    .insert(annotations::ADOPTED.into(), "true".into());
+                return Ok(synced);
+            }
+            None => {
+                return Err(SyncError::Terminal(format!(
+                    "Resource already exists: {id:?} exists in AWS but is not managed by this \
+                     object; to manage it, set annotation {}: adopt (or adopt-or-create) with {}: \
+                     '{{\"{}\": \"{id}\"}}'",
+                    annotations::ADOPTION_POLICY,
+                    annotations::ADOPTION_FIELDS,
+                    K::ADOPTION_KEY
+                )));
+            }
+        }
+    }
+    resolved.update(cx, &id, observed).await
+}
+
+/// Reads right after a create, retrying "not found" for up to ~10 s (eventual consistency).
+async fn read_after_create<K: AckKind>(
+    obj: &K,
+    cx: &SyncCx<'_>,
+    id: &str,
+) -> Result<K::Observed, SyncError> {
+    let mut delay = Duration::from_millis(200);
+    for _ in 0..6 {
+        if let Some(o) = obj.read(cx, id).await? {
+            return Ok(o);
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+    Err(SyncError::Waiting(format!(
+        "{id:?} was created but cannot be read back yet"
+    )))
+}
+
+async fn cleanup<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    cx: &SyncCx<'_>,
+    k: &str,
+) -> Result<Action, ReconcileError> {
+    let ctx = cx.ctx;
+    if !obj.finalizers().iter().any(|f| f == K::FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let policy = match annotations::deletion_policy(&cx.annotations, ctx.opts.deletion_policy) {
+        Ok(p) => p,
+        Err(e) => {
+            return finish(
+                api,
+                obj,
+                ctx,
+                k,
+                Err(SyncError::Terminal(e.to_string())),
+                Extras::default(),
+                None,
+            )
+            .await;
+        }
+    };
+    if policy == DeletionPolicy::Retain || annotations::is_read_only(&cx.annotations) {
+        tracing::info!(
+            object = k,
+            "deletion policy retain: keeping the AWS resource"
+        );
+        remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
+        return Ok(Action::await_change());
+    }
+    let resolved = if obj.has_references() {
+        obj.resolve(cx).await.unwrap_or_else(|_| obj.clone())
+    } else {
+        obj.clone()
+    };
+    let id = annotations::adoption_field(&cx.annotations, K::ADOPTION_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| resolved.identifier());
+    let result = async {
+        match resolved.read(cx, &id).await? {
+            None => Ok(Deleted::Done),
+            Some(observed) => resolved.delete(cx, &id, observed).await,
+        }
+    }
+    .await;
+    match result {
+        Ok(Deleted::Done) => {
+            tracing::info!(object = k, id, "AWS resource deleted");
+            remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
+            ctx.reset_failures(k);
+            Ok(Action::await_change())
+        }
+        Ok(Deleted::Pending(msg)) => {
+            let synced = Synced {
+                waiting: Some(msg),
+                ..Default::default()
+            };
+            finish(api, obj, ctx, k, Ok(synced), Extras::default(), None).await
+        }
+        Err(e) => finish(api, obj, ctx, k, Err(e), Extras::default(), None).await,
+    }
+}
+
+/// Writes conditions, status, spec and annotations, and picks the requeue.
+async fn finish<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    ctx: &Ctx,
+    k: &str,
+    result: Result<Synced, SyncError>,
+    mut extras: Extras,
+    meta: Option<(String, String)>,
+) -> Result<Action, ReconcileError> {
+    let name = obj.name_any();
+    let (outcome, mut status, action) = match result {
+        Ok(synced) => {
+            ctx.reset_failures(k);
+            extras.late_initialized = synced.late_initialized;
+            if !synced.annotations.is_empty() {
+                let patch = json!({"metadata": {"annotations": synced.annotations}});
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
+                    .or_else(ignore_gone)?;
+            }
+            if let Some(spec) = &synced.spec_patch {
+                let patch = json!({"spec": spec});
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
+                    .or_else(ignore_gone)?;
+            }
+            let mut status = if synced.status.is_object() {
+                synced.status
+            } else {
+                json!({})
+            };
+            if let (Some((account, region)), Some(map)) = (meta, status.as_object_mut()) {
+                let mut m = json!({"ownerAccountID": account, "region": region});
+                if let Some(arn) = synced.arn {
+                    m["arn"] = json!(arn);
+                }
+                map.insert("ackResourceMetadata".into(), m);
+            }
+            match synced.waiting {
+                None => (
+                    Outcome::Synced,
+                    status,
+                    Action::requeue(ctx.opts.resync_period),
+                ),
+                Some(msg) => (
+                    Outcome::NotSynced(msg),
+                    status,
+                    Action::requeue(synced.requeue_after.unwrap_or(ctx.opts.requeue_not_synced)),
+                ),
+            }
+        }
+        Err(SyncError::Kube(e)) => return Err(ReconcileError::Kube(e)),
+        Err(e) => {
+            let msg = e.to_string();
+            match e.class(K::TERMINAL_CODES) {
+                ErrorClass::Terminal => {
+                    tracing::warn!(object = k, error = %msg, "terminal error");
+                    (Outcome::Terminal(msg), json!({}), Action::await_change())
+                }
+                ErrorClass::Recoverable => {
+                    let n = ctx.failure(k);
+                    let delay = backoff(n, ctx.opts.backoff_base, ctx.opts.backoff_max);
+                    tracing::info!(object = k, error = %msg, ?delay, "recoverable error");
+                    (Outcome::Recoverable(msg), json!({}), Action::requeue(delay))
+                }
+            }
+        }
+    };
+    let conditions = condition::build(&outcome, &extras, obj.conditions(), &now());
+    if let Some(map) = status.as_object_mut() {
+        map.insert(
+            "conditions".into(),
+            serde_json::to_value(&conditions).unwrap_or_default(),
+        );
+    }
+    let existing = serde_json::to_value(obj)
+        .ok()
+        .and_then(|v| v.get("status").cloned())
+        .unwrap_or_else(|| json!({}));
+    let mut merged = existing.clone();
+    merge(&mut merged, &status);
+    if merged != existing {
+        api.patch_status(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"status": status})),
+        )
+        .await
+        .map(|_| ())
+        .or_else(ignore_gone)?;
+    }
+    Ok(action)
+}
+
+fn ignore_gone(e: kube::Error) -> Result<(), kube::Error> {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => Ok(()),
+        e => Err(e),
+    }
+}
+
+/// JSON merge patch semantics (RFC 7386) applied in memory.
+pub(crate) fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+async fn add_finalizer<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    finalizer: &str,
+) -> Result<(), SyncError> {
+    let mut finalizers = obj.finalizers().to_vec();
+    if finalizers.iter().any(|f| f == finalizer) {
+        return Ok(());
+    }
+    finalizers.push(finalizer.to_owned());
+    let patch = json!({"metadata": {
+        "finalizers": finalizers,
+        "resourceVersion": obj.resource_version(),
+    }});
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn remove_finalizer<K: AckKind>(
+    api: &Api<K>,
+    name: &str,
+    finalizer: &str,
+) -> Result<(), kube::Error> {
+    // Re-read so the list is current; resourceVersion makes a concurrent change a conflict.
+    let Some(current) = api.get_opt(name).await? else {
+        return Ok(());
+    };
+    if !current.finalizers().iter().any(|f| f == finalizer) {
+        return Ok(());
+    }
+    let finalizers: Vec<&String> = current
+        .finalizers()
+        .iter()
+        .filter(|f| *f != finalizer)
+        .collect();
+    let patch = json!({"metadata": {
+        "finalizers": finalizers,
+        "resourceVersion": current.resource_version(),
+    }});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map(|_| ())
+        .or_else(ignore_gone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_follows_rfc7386() {
+        let cases = [
+            (
+                json!({"a": 1, "b": {"c": 2}}),
+                json!({"b": {"d": 3}}),
+                json!({"a": 1, "b": {"c": 2, "d": 3}}),
+            ),
+            (json!({"a": 1}), json!({"a": null}), json!({})),
+            (json!({"l": [1, 2]}), json!({"l": [3]}), json!({"l": [3]})),
+            (json!({}), json!({"x": {"y": 1}}), json!({"x": {"y": 1}})),
+        ];
+        for (mut t, p, want) in cases {
+            merge(&mut t, &p);
+            assert_eq!(t, want);
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Table tests of the DBInstance state gate, delta, late initialization and delete options.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use super::*;
+
+fn spec(v: serde_json::Value) -> DBInstanceSpec {
+    let mut base = json!({"dbInstanceIdentifier": "db", "dbInstanceClass": "db.t3.micro", "engine": "postgres"});
+    crate::ack::runtime::merge(&mut base, &v);
+    serde_json::from_value(base).unwrap()
+}
+
+#[test]
+fn gate_table() {
+    let cases = [
+        (Some("available"), false, Gate::Modifiable),
+        (
+            Some("creating"),
+            false,
+            Gate::Wait("DB instance is currently being created".into()),
+        ),
+        (
+            Some("deleting"),
+            false,
+            Gate::Wait("DB instance is currently being deleted".into()),
+        ),
+        (
+            Some("modifying"),
+            false,
+            Gate::Wait("DB instance cannot be modified while in 'modifying' status".into()),
+        ),
+        (
+            Some("backing-up"),
+            false,
+            Gate::Wait("DB instance cannot be modified while in 'backing-up' status".into()),
+        ),
+        (
+            Some("storage-full"),
+            false,
+            Gate::Wait("DB instance cannot be modified while in 'storage-full' status".into()),
+        ),
+        (Some("storage-full"), true, Gate::Modifiable),
+        (
+            Some("failed"),
+            false,
+            Gate::Terminal("DB instance is in 'failed' status".into()),
+        ),
+        (
+            Some("incompatible-network"),
+            false,
+            Gate::Terminal("DB instance is in 'incompatible-network' status".into()),
+        ),
+        (
+            None,
+            false,
+            Gate::Wait("DB instance has no status yet".into()),
+        ),
+    ];
+    for (status, storage_only, want) in cases {
+        assert_eq!(instance_gate(status, storage_only), want, "{status:?}");
+    }
+}
+
+#[test]
+fn engine_versions() {
+    let cases = [
+        ("16", "16.4", true),
+        ("16.4", "16.4", true),
+        ("16", "16", true),
+        ("1", "16.4", false),
+        ("16.3", "16.4", false),
+        ("16", "", false),
+    ];
+    for (want, have, eq) in cases {
+        assert_eq!(engine_version_matches(want, have), eq, "{want} vs {have}");
+    }
+}
+
+#[test]
+fn delta_table() {
+    let latest = spec(json!({
+        "engineVersion": "16.4", "allocatedStorage": 20, "multiAZ": false, "port": 5432,
+        "vpcSecurityGroupIDs": ["sg-1", "sg-2"], "backupRetentionPeriod": 1, "deletionProtection": false,
+        "dbName": "app", "masterUsername": "admin", "tags": [{"key": "a", "value": "1"}]
+    }));
+    let cases: Vec<(&str, DBInstanceSpec, serde_json::Value)> = vec![
+        ("minimal spec is in sync", spec(json!({})), json!({})),
+        (
+            "major-only version matches",
+            spec(json!({"engineVersion": "16"})),
+            json!({}),
+        ),
+        (
+            "security groups compared as sets",
+            spec(json!({"vpcSecurityGroupIDs": ["sg-2", "sg-1"]})),
+            json!({}),
+        ),
+        (
+            "create-only fields never modified",
+            spec(json!({"dbName": "other", "masterUsername": "root", "storageEncrypted": true})),
+            json!({}),
+        ),
+        (
+            "changed fields only",
+            spec(
+                json!({"allocatedStorage": 50, "multiAZ": false, "port": 5432, "backupRetentionPeriod": 7}),
+            ),
+            json!({"allocatedStorage": 50, "backupRetentionPeriod": 7}),
+        ),
+        (
+            "class change",
+            spec(json!({"dbInstanceClass": "db.t3.small"})),
+            json!({"dbInstanceClass": "db.t3.small"}),
+        ),
+        (
+            "version upgrade",
+            spec(json!({"engineVersion": "17.1"})),
+            json!({"engineVersion": "17.1"}),
+        ),
+        (
+            "deletion protection off",
+            spec(json!({"deletionProtection": true})),
+            json!({"deletionProtection": true}),
+        ),
+        (
+            "security groups replaced",
+            spec(json!({"vpcSecurityGroupIDs": ["sg-3"]})),
+            json!({"vpcSecurityGroupIDs": ["sg-3"]}),
+        ),
+    ];
+    for (name, desired, want) in cases {
+        let got = instance_delta(&desired, &latest);
+        assert_eq!(serde_json::to_value(&got).unwrap(), want, "{name}");
+        assert_eq!(got.is_empty(), want == json!({}), "{name}");
+    }
+    assert!(instance_delta(&spec(json!({"allocatedStorage": 50})), &latest).storage_only());
+    assert!(
+        !instance_delta(&spec(json!({"allocatedStorage": 50, "port": 1})), &latest).storage_only()
+    );
+    assert!(!Modification::default().storage_only());
+}
+
+#[test]
+fn late_initialization_fills_server_defaults_only() {
+    let latest = spec(json!({
+        "engineVersion": "16.4", "allocatedStorage": 20, "multiAZ": false, "port": 5432,
+        "backupRetentionPeriod": 1, "availabilityZone": "us-west-2a", "storageType": "gp2",
+        "dbSubnetGroupName": "g"
+    }));
+    let desired = spec(json!({"engineVersion": "16", "allocatedStorage": 20}));
+    assert_eq!(
+        late_initialize(&desired, &latest),
+        Some(
+            json!({"multiAZ": false, "backupRetentionPeriod": 1, "availabilityZone": "us-west-2a", "storageType": "gp2"})
+        ),
+        "engineVersion stays as written; port and subnet group are not late-initialized"
+    );
+    assert_eq!(late_initialize(&latest, &latest), None);
+}
+
+#[test]
+fn delete_options_table() {
+    let ann = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let ok = |skip, id: Option<&str>, backups| DeleteOptions {
+        skip_final_snapshot: skip,
+        final_snapshot_identifier: id.map(str::to_owned),
+        delete_automated_backups: backups,
+    };
+    assert_eq!(delete_options(&ann(&[])), Ok(ok(true, None, None)));
+    assert_eq!(
+        delete_options(&ann(&[(FINAL_DB_SNAPSHOT_IDENTIFIER, "final")])),
+        Ok(ok(false, Some("final"), None))
+    );
+    assert_eq!(
+        delete_options(&ann(&[
+            (SKIP_FINAL_SNAPSHOT, "true"),
+            (FINAL_DB_SNAPSHOT_IDENTIFIER, "final")
+        ])),
+        Ok(ok(true, None, None))
+    );
+    assert_eq!(
+        delete_options(&ann(&[(DELETE_AUTOMATED_BACKUPS, "false")])),
+        Ok(ok(true, None, Some(false)))
+    );
+    let err = delete_options(&ann(&[(SKIP_FINAL_SNAPSHOT, "false")])).unwrap_err();
+    assert!(err.contains(FINAL_DB_SNAPSHOT_IDENTIFIER), "{err}");
+    assert!(delete_options(&ann(&[(SKIP_FINAL_SNAPSHOT, "yes")])).is_err());
+}
+
+#[test]
+fn secret_reference_keys() {
+    let r = |ns: Option<&str>| SecretKeyReference {
+        namespace: ns.map(str::to_owned),
+        name: Some("pw".into()),
+        key: "password".into(),
+    };
+    assert_eq!(secret_reference_key("apps", &r(None)), "apps/pw.password");
+    assert_eq!(
+        secret_reference_key("apps", &r(Some("shared"))),
+        "shared/pw.password"
+    );
+}
+
+#[test]
+fn adopted_spec_never_carries_a_password() {
+    let mut latest = spec(json!({"engineVersion": "16.4"}));
+    latest.master_user_password = Some(SecretKeyReference {
+        namespace: None,
+        name: Some("x".into()),
+        key: "k".into(),
+    });
+    let v = adopted_spec(&latest);
+    assert_eq!(v["engineVersion"], json!("16.4"));
+    assert!(v.get("masterUserPassword").is_none());
+}

@@ -1,0 +1,678 @@
+//! `s3.services.k8s.aws/v1alpha1 Bucket`: ACK's API, the pure desired-vs-observed logic, and the
+//! S3 calls that read and apply it.
+//!
+//! A sub-resource field that is absent from the spec is not managed (except the late-initialized
+//! `encryption` and `ownershipControls`, which are copied from AWS); a field that is present is
+//! enforced, and a present-but-empty one (`tagging: {tagSet: []}`, `policy: ""`, `cors: {}`...)
+//! removes the configuration from AWS.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::ack::condition::Condition;
+use crate::ack::error::AwsError;
+use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
+use crate::ack::types::{AckResourceMetadata, Tag, tag_map};
+
+/// Spec of an S3 bucket (ACK field names).
+#[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "s3.services.k8s.aws",
+    version = "v1alpha1",
+    kind = "Bucket",
+    plural = "buckets",
+    namespaced,
+    status = "BucketStatus"
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketSpec {
+    /// The bucket name. Immutable.
+    pub name: String,
+    /// Canned ACL applied at creation (`private`, `public-read`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
+    /// Grant header applied at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_full_control: Option<String>,
+    /// Grant header applied at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_read: Option<String>,
+    /// Grant header applied at creation.
+    #[serde(
+        default,
+        rename = "grantReadACP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub grant_read_acp: Option<String>,
+    /// Grant header applied at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_write: Option<String>,
+    /// Grant header applied at creation.
+    #[serde(
+        default,
+        rename = "grantWriteACP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub grant_write_acp: Option<String>,
+    /// Object ownership at creation (`BucketOwnerEnforced`, `BucketOwnerPreferred`, `ObjectWriter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_ownership: Option<String>,
+    /// Enables S3 Object Lock at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock_enabled_for_bucket: Option<bool>,
+    /// Creation-time configuration; `locationConstraint` defaults to the region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_bucket_configuration: Option<CreateBucketConfiguration>,
+    /// CORS rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<CorsConfiguration>,
+    /// Default server-side encryption (late-initialized from AWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<ServerSideEncryptionConfiguration>,
+    /// Lifecycle rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<BucketLifecycleConfiguration>,
+    /// Ownership controls (late-initialized from AWS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership_controls: Option<OwnershipControls>,
+    /// Bucket policy, a JSON document (compared as JSON, not as text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Public access block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlockConfiguration>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tagging: Option<Tagging>,
+    /// Versioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<VersioningConfiguration>,
+}
+
+/// `createBucketConfiguration`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBucketConfiguration {
+    /// Region constraint; the controller's region when omitted (outside us-east-1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_constraint: Option<String>,
+}
+
+/// `cors`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CorsConfiguration {
+    /// The rules; empty removes the CORS configuration.
+    #[serde(default, rename = "corsRules", skip_serializing_if = "Option::is_none")]
+    pub cors_rules: Option<Vec<CorsRule>>,
+}
+
+/// One CORS rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CorsRule {
+    /// Allowed request headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_headers: Option<Vec<String>>,
+    /// Allowed methods (GET, PUT, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_methods: Option<Vec<String>>,
+    /// Allowed origins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Headers exposed to the browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expose_headers: Option<Vec<String>>,
+    /// Rule id.
+    #[serde(default, rename = "id", skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Preflight cache time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<i64>,
+}
+
+/// `encryption`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSideEncryptionConfiguration {
+    /// The rules; empty removes default encryption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<ServerSideEncryptionRule>>,
+}
+
+/// One encryption rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSideEncryptionRule {
+    /// Default encryption.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apply_server_side_encryption_by_default: Option<ServerSideEncryptionByDefault>,
+    /// S3 Bucket Key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_key_enabled: Option<bool>,
+}
+
+/// Default encryption algorithm and key.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerSideEncryptionByDefault {
+    /// KMS key (for `aws:kms`).
+    #[serde(
+        default,
+        rename = "kmsMasterKeyID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub kms_master_key_id: Option<String>,
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_algorithm: Option<String>,
+}
+
+/// `lifecycle`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketLifecycleConfiguration {
+    /// The rules; empty removes the lifecycle configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<LifecycleRule>>,
+}
+
+/// One lifecycle rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleRule {
+    /// Abort incomplete multipart uploads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_multipart_upload: Option<AbortIncompleteMultipartUpload>,
+    /// Expiration of current versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<LifecycleExpiration>,
+    /// Which objects the rule applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<LifecycleRuleFilter>,
+    /// Rule id.
+    #[serde(default, rename = "id", skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Expiration of noncurrent versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_version_expiration: Option<NoncurrentVersionExpiration>,
+    /// Deprecated prefix filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// `Enabled` or `Disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Storage class transitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transitions: Option<Vec<Transition>>,
+}
+
+/// `abortIncompleteMultipartUpload`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AbortIncompleteMultipartUpload {
+    /// Days after initiation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days_after_initiation: Option<i64>,
+}
+
+/// `expiration`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleExpiration {
+    /// Days after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    /// Remove expired delete markers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_object_delete_marker: Option<bool>,
+}
+
+/// `filter`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleRuleFilter {
+    /// Minimum object size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_size_greater_than: Option<i64>,
+    /// Maximum object size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_size_less_than: Option<i64>,
+    /// Key prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// One tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Tag>,
+}
+
+/// `noncurrentVersionExpiration`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NoncurrentVersionExpiration {
+    /// Noncurrent versions to keep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_noncurrent_versions: Option<i64>,
+    /// Days after becoming noncurrent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_days: Option<i64>,
+}
+
+/// One storage class transition.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    /// Days after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i64>,
+    /// Target storage class (`GLACIER`, `STANDARD_IA`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// `ownershipControls`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnershipControls {
+    /// The rules; empty removes ownership controls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<OwnershipControlsRule>>,
+}
+
+/// One ownership rule.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OwnershipControlsRule {
+    /// `BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_ownership: Option<String>,
+}
+
+/// `publicAccessBlock`; unset flags mean false.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PublicAccessBlockConfiguration {
+    /// Block public ACLs.
+    #[serde(
+        default,
+        rename = "blockPublicACLs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub block_public_acls: Option<bool>,
+    /// Block public policies.
+    #[serde(
+        default,
+        rename = "blockPublicPolicy",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub block_public_policy: Option<bool>,
+    /// Ignore public ACLs.
+    #[serde(
+        default,
+        rename = "ignorePublicACLs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ignore_public_acls: Option<bool>,
+    /// Restrict public buckets.
+    #[serde(
+        default,
+        rename = "restrictPublicBuckets",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub restrict_public_buckets: Option<bool>,
+}
+
+/// `tagging`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tagging {
+    /// The tags; empty removes every tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_set: Option<Vec<Tag>>,
+}
+
+/// `versioning`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VersioningConfiguration {
+    /// `Enabled` or `Suspended`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// Observed state of a bucket.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketStatus {
+    /// ARN, owner account and region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_resource_metadata: Option<AckResourceMetadata>,
+    /// ACK conditions of the last reconcile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// `Location` returned by CreateBucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure logic
+// ---------------------------------------------------------------------------------------------
+
+/// What S3 holds for the managed sub-resources (`None` = not configured).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedBucket {
+    /// Tags.
+    pub tags: Option<Vec<Tag>>,
+    /// Versioning status (`None` = never enabled).
+    pub versioning: Option<String>,
+    /// Default encryption.
+    pub encryption: Option<ServerSideEncryptionConfiguration>,
+    /// Public access block.
+    pub public_access_block: Option<PublicAccessBlockConfiguration>,
+    /// Policy document.
+    pub policy: Option<String>,
+    /// Lifecycle rules.
+    pub lifecycle: Option<BucketLifecycleConfiguration>,
+    /// CORS rules.
+    pub cors: Option<CorsConfiguration>,
+    /// Ownership controls.
+    pub ownership_controls: Option<OwnershipControls>,
+}
+
+/// One S3 call that brings a bucket closer to its spec, in the order they must run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BucketCall {
+    /// PutBucketTagging.
+    PutTagging(Vec<Tag>),
+    /// DeleteBucketTagging.
+    DeleteTagging,
+    /// PutBucketVersioning.
+    PutVersioning(String),
+    /// PutBucketEncryption.
+    PutEncryption(ServerSideEncryptionConfiguration),
+    /// DeleteBucketEncryption.
+    DeleteEncryption,
+    /// PutBucketOwnershipControls.
+    PutOwnershipControls(OwnershipControls),
+    /// DeleteBucketOwnershipControls.
+    DeleteOwnershipControls,
+    /// PutPublicAccessBlock (before the policy, as ACK orders it).
+    PutPublicAccessBlock(PublicAccessBlockConfiguration),
+    /// DeletePublicAccessBlock.
+    DeletePublicAccessBlock,
+    /// PutBucketPolicy.
+    PutPolicy(String),
+    /// DeleteBucketPolicy.
+    DeletePolicy,
+    /// PutBucketLifecycleConfiguration.
+    PutLifecycle(BucketLifecycleConfiguration),
+    /// DeleteBucketLifecycle.
+    DeleteLifecycle,
+    /// PutBucketCors.
+    PutCors(CorsConfiguration),
+    /// DeleteBucketCors.
+    DeleteCors,
+}
+
+fn flags(p: &PublicAccessBlockConfiguration) -> [bool; 4] {
+    [
+        p.block_public_acls.unwrap_or(false),
+        p.block_public_policy.unwrap_or(false),
+        p.ignore_public_acls.unwrap_or(false),
+        p.restrict_public_buckets.unwrap_or(false),
+    ]
+}
+
+/// Policies compare as JSON documents; text that is not JSON compares as text.
+pub fn policies_equal(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+fn empty<T>(v: &Option<Vec<T>>) -> bool {
+    v.as_ref().is_none_or(Vec::is_empty)
+}
+
+/// The calls that make the bucket match the spec (only fields present in the spec).
+pub fn bucket_delta(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<BucketCall> {
+    let mut calls = Vec::new();
+    if let Some(tagging) = &desired.tagging {
+        let want = tagging.tag_set.clone().unwrap_or_default();
+        let have = observed.tags.clone().unwrap_or_default();
+        if tag_map(&want) != tag_map(&have) {
+            calls.push(if want.is_empty() {
+                BucketCall::DeleteTagging
+            } else {
+                BucketCall::PutTagging(want)
+            });
+        }
+    }
+    if let Some(status) = desired.versioning.as_ref().and_then(|v| v.status.clone()) {
+        let have = observed.versioning.as_deref().unwrap_or("Suspended");
+        if status != have && !(status == "Suspended" && observed.versioning.is_none()) {
+            calls.push(BucketCall::PutVersioning(status));
+        }
+    }
+    if let Some(enc) = &desired.encryption {
+        if empty(&enc.rules) {
+            if observed.encryption.is_some() {
+                calls.push(BucketCall::DeleteEncryption);
+            }
+        } else if observed.encryption.as_ref() != Some(enc) {
+            calls.push(BucketCall::PutEncryption(enc.clone()));
+        }
+    }
+    if let Some(oc) = &desired.ownership_controls {
+        if empty(&oc.rules) {
+            if observed.ownership_controls.is_some() {
+                calls.push(BucketCall::DeleteOwnershipControls);
+            }
+        } else if observed.ownership_controls.as_ref() != Some(oc) {
+            calls.push(BucketCall::PutOwnershipControls(oc.clone()));
+        }
+    }
+    if let Some(pab) = &desired.public_access_block {
+        let have = observed
+            .public_access_block
+            .as_ref()
+            .map(flags)
+            .unwrap_or([false; 4]);
+        if flags(pab) != have
+            || (observed.public_access_block.is_none() && flags(pab) != [false; 4])
+        {
+            calls.push(BucketCall::PutPublicAccessBlock(pab.clone()));
+        }
+    }
+    if let Some(policy) = &desired.policy {
+        match (&observed.policy, policy.trim().is_empty()) {
+            (Some(_), true) => calls.push(BucketCall::DeletePolicy),
+            (None, true) => {}
+            (Some(have), false) if policies_equal(have, policy) => {}
+            (_, false) => calls.push(BucketCall::PutPolicy(policy.clone())),
+        }
+    }
+    if let Some(lc) = &desired.lifecycle {
+        if empty(&lc.rules) {
+            if observed.lifecycle.is_some() {
+                calls.push(BucketCall::DeleteLifecycle);
+            }
+        } else if observed.lifecycle.as_ref() != Some(lc) {
+            calls.push(BucketCall::PutLifecycle(lc.clone()));
+        }
+    }
+    if let Some(cors) = &desired.cors {
+        if empty(&cors.cors_rules) {
+            if observed.cors.is_some() {
+                calls.push(BucketCall::DeleteCors);
+            }
+        } else if observed.cors.as_ref() != Some(cors) {
+            calls.push(BucketCall::PutCors(cors.clone()));
+        }
+    }
+    calls
+}
+
+/// Late initialization: `encryption` and `ownershipControls` absent from the spec are copied
+/// from AWS (its defaults), as a spec merge patch; `None` when nothing is to be copied.
+pub fn late_initialize(desired: &BucketSpec, observed: &ObservedBucket) -> Option<Value> {
+    let mut patch = serde_json::Map::new();
+    if desired.encryption.is_none()
+        && let Some(enc) = &observed.encryption
+    {
+        patch.insert("encryption".into(), json!(enc));
+    }
+    if desired.ownership_controls.is_none()
+        && let Some(oc) = &observed.ownership_controls
+    {
+        patch.insert("ownershipControls".into(), json!(oc));
+    }
+    (!patch.is_empty()).then_some(Value::Object(patch))
+}
+
+/// The spec of an adopted bucket: its name and everything S3 reports, as a merge patch.
+pub fn adopted_spec(name: &str, observed: &ObservedBucket) -> Value {
+    let spec = BucketSpec {
+        name: name.to_owned(),
+        tagging: observed.tags.clone().map(|t| Tagging { tag_set: Some(t) }),
+        versioning: observed
+            .versioning
+            .clone()
+            .map(|s| VersioningConfiguration { status: Some(s) }),
+        encryption: observed.encryption.clone(),
+        public_access_block: observed.public_access_block.clone(),
+        policy: observed.policy.clone(),
+        lifecycle: observed.lifecycle.clone(),
+        cors: observed.cors.clone(),
+        ownership_controls: observed.ownership_controls.clone(),
+        ..Default::default()
+    };
+    serde_json::to_value(spec).unwrap_or_else(|_| json!({"name": name}))
+}
+
+/// The bucket's ARN (S3 ARNs carry neither region nor account).
+pub fn bucket_arn(name: &str) -> String {
+    format!("arn:aws:s3:::{name}")
+}
+
+/// The location constraint sent at create: the spec's, else the region (none in us-east-1).
+pub fn location_constraint(spec: &BucketSpec, region: &str) -> Option<String> {
+    spec.create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.clone())
+        .filter(|l| !l.is_empty())
+        .or_else(|| (region != "us-east-1").then(|| region.to_owned()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// IO
+// ---------------------------------------------------------------------------------------------
+
+mod io;
+
+/// AWS error codes that make a Bucket terminal (ACK's list plus invalid input codes).
+pub const TERMINAL_CODES: &[&str] = &[
+    "PermanentRedirect",
+    "InvalidLocationConstraint",
+    "MalformedXML",
+    "IllegalLocationConstraintException",
+    "InvalidNamespaceHeader",
+    "MissingNamespaceHeader",
+    "InvalidBucketName",
+    "MalformedPolicy",
+    "InvalidArgument",
+    "InvalidRequest",
+    "BucketAlreadyExists",
+];
+
+impl AckKind for Bucket {
+    const FINALIZER: &'static str = "finalizers.s3.services.k8s.aws/Bucket";
+    const TERMINAL_CODES: &'static [&'static str] = TERMINAL_CODES;
+    const ALREADY_EXISTS_CODES: &'static [&'static str] = &["BucketAlreadyOwnedByYou"];
+    const ADOPTION_KEY: &'static str = "name";
+    type Observed = ObservedBucket;
+
+    fn identifier(&self) -> String {
+        self.spec.name.clone()
+    }
+
+    fn conditions(&self) -> &[Condition] {
+        self.status
+            .as_ref()
+            .map(|s| s.conditions.as_slice())
+            .unwrap_or_default()
+    }
+
+    fn status_region(&self) -> Option<&str> {
+        self.status
+            .as_ref()
+            .and_then(|s| s.ack_resource_metadata.as_ref())
+            .map(|m| m.region.as_str())
+    }
+
+    async fn read(&self, cx: &SyncCx<'_>, id: &str) -> Result<Option<ObservedBucket>, SyncError> {
+        io::read(&cx.aws.s3, id).await
+    }
+
+    async fn create(&self, cx: &SyncCx<'_>, id: &str) -> Result<Created, SyncError> {
+        let location = io::create(&cx.aws.s3, &self.spec, id, &cx.region).await?;
+        Ok(Created {
+            status: json!({"location": location}),
+            ..Default::default()
+        })
+    }
+
+    async fn update(
+        &self,
+        cx: &SyncCx<'_>,
+        id: &str,
+        observed: ObservedBucket,
+    ) -> Result<Synced, SyncError> {
+        let calls = bucket_delta(&self.spec, &observed);
+        for call in &calls {
+            io::apply(&cx.aws.s3, id, call).await?;
+        }
+        if !calls.is_empty() {
+            tracing::info!(bucket = id, calls = calls.len(), "bucket updated");
+        }
+        Ok(Synced {
+            arn: Some(bucket_arn(id)),
+            status: json!({}),
+            spec_patch: late_initialize(&self.spec, &observed),
+            late_initialized: Some(true),
+            ..Default::default()
+        })
+    }
+
+    fn adopted_spec(id: &str, observed: &ObservedBucket) -> Value {
+        adopted_spec(id, observed)
+    }
+
+    async fn delete(
+        &self,
+        cx: &SyncCx<'_>,
+        id: &str,
+        _observed: ObservedBucket,
+    ) -> Result<Deleted, SyncError> {
+        match cx.aws.s3.delete_bucket().bucket(id).send().await {
+            Ok(_) => Ok(Deleted::Done),
+            Err(e) => {
+                let err = AwsError::from_sdk(e);
+                if err.is_not_found(&["NoSuchBucket"]) {
+                    Ok(Deleted::Done)
+                } else {
+                    Err(SyncError::aws("DeleteBucket", err))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,3 @@
+//! S3 (`s3.services.k8s.aws`): the `Bucket` kind.
+
+pub mod bucket;
