@@ -1,0 +1,274 @@
+//! The `kro run` flags: kro's names and defaults (kro.md 6.1), each with a `KRO_*` environment
+//! variable.
+
+use std::time::Duration;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines (kro's `console`).
+    #[default]
+    #[value(alias = "console")]
+    Text,
+}
+
+/// Parses a duration written as kro writes them: `3s`, `200ms`, `1m`, `2h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. 3s, 200ms, 1m"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit {unit:?} in {s:?}; use ms, s, m or h")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{s:?} is not a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Everything `kro run` can be told. `Options::default()` equals the flag defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Options {
+    /// Address of the Prometheus `/metrics` endpoint (empty or `0` disables it).
+    #[arg(long, env = "KRO_METRICS_BIND_ADDRESS", default_value = ":8078")]
+    pub metrics_bind_address: String,
+    /// Address of `/healthz` and `/readyz` (empty or `0` disables it).
+    #[arg(long, env = "KRO_HEALTH_PROBE_BIND_ADDRESS", default_value = ":8079")]
+    pub health_probe_bind_address: String,
+    /// Only run the controllers while holding the `controller.kro.run` Lease.
+    #[arg(long, env = "KRO_LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+    /// Namespace of the Lease (default: the in-cluster namespace, else `default`).
+    #[arg(long, env = "KRO_LEADER_ELECTION_NAMESPACE", default_value = "")]
+    pub leader_election_namespace: String,
+    /// How long a Lease is held without renewal.
+    #[arg(long, env = "KRO_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub leader_election_lease_duration: Duration,
+    /// How long the leader keeps trying to renew before giving up.
+    #[arg(long, env = "KRO_LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub leader_election_renew_deadline: Duration,
+    /// How often a standby retries to take the Lease.
+    #[arg(long, env = "KRO_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    pub leader_election_retry_period: Duration,
+    /// Delete the generated CRD (and so every instance) when its RGD is deleted.
+    #[arg(long, env = "KRO_ALLOW_CRD_DELETION", default_value_t = false)]
+    pub allow_crd_deletion: bool,
+    /// How long running reconciles may take to finish on shutdown.
+    #[arg(long, env = "KRO_GRACEFUL_SHUTDOWN_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub graceful_shutdown_timeout: Duration,
+    /// RGD reconciles running at once (kro: 1; RGDs never wait on each other here).
+    #[arg(
+        long,
+        env = "KRO_RESOURCE_GRAPH_DEFINITION_CONCURRENT_RECONCILES",
+        default_value_t = 4
+    )]
+    pub resource_graph_definition_concurrent_reconciles: u16,
+    /// Instance reconciles running at once, over every generated kind (the global cap).
+    #[arg(
+        long,
+        env = "KRO_DYNAMIC_CONTROLLER_CONCURRENT_RECONCILES",
+        default_value_t = 16
+    )]
+    pub dynamic_controller_concurrent_reconciles: u16,
+    /// First retry delay after a failed reconcile (doubles per failure).
+    #[arg(long, env = "KRO_DYNAMIC_CONTROLLER_RATE_LIMITER_MIN_DELAY", default_value = "200ms", value_parser = parse_duration)]
+    pub dynamic_controller_rate_limiter_min_delay: Duration,
+    /// Longest retry delay after failed reconciles.
+    #[arg(long, env = "KRO_DYNAMIC_CONTROLLER_RATE_LIMITER_MAX_DELAY", default_value = "1000s", value_parser = parse_duration)]
+    pub dynamic_controller_rate_limiter_max_delay: Duration,
+    /// Seconds between full resyncs of every instance.
+    #[arg(
+        long,
+        env = "KRO_DYNAMIC_CONTROLLER_DEFAULT_RESYNC_PERIOD",
+        default_value_t = 36000
+    )]
+    pub dynamic_controller_default_resync_period: u64,
+    /// Delay before reconciling an instance again while it waits on data or readiness (0: only
+    /// on events).
+    #[arg(long, env = "KRO_INSTANCE_REQUEUE_INTERVAL", default_value = "3s", value_parser = parse_duration)]
+    pub instance_requeue_interval: Duration,
+    /// Largest forEach collection.
+    #[arg(long, env = "KRO_RGD_MAX_COLLECTION_SIZE", default_value_t = 1000)]
+    pub rgd_max_collection_size: usize,
+    /// Most forEach dimensions on one resource.
+    #[arg(
+        long,
+        env = "KRO_RGD_MAX_COLLECTION_DIMENSION_SIZE",
+        default_value_t = 10
+    )]
+    pub rgd_max_collection_dimension_size: usize,
+    /// Log format: `json` or `text` (kro's `--zap-encoder` names `json`/`console` work too).
+    #[arg(long, env = "KRO_LOG_FORMAT", alias = "zap-encoder", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log level filter (`RUST_LOG` syntax), e.g. `info` or `kro_controller=debug`.
+    #[arg(
+        long,
+        env = "KRO_LOG_LEVEL",
+        alias = "zap-log-level",
+        default_value = "info"
+    )]
+    pub log_level: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            metrics_bind_address: ":8078".into(),
+            health_probe_bind_address: ":8079".into(),
+            leader_elect: false,
+            leader_election_namespace: String::new(),
+            leader_election_lease_duration: Duration::from_secs(15),
+            leader_election_renew_deadline: Duration::from_secs(10),
+            leader_election_retry_period: Duration::from_secs(2),
+            allow_crd_deletion: false,
+            graceful_shutdown_timeout: Duration::from_secs(60),
+            resource_graph_definition_concurrent_reconciles: 4,
+            dynamic_controller_concurrent_reconciles: 16,
+            dynamic_controller_rate_limiter_min_delay: Duration::from_millis(200),
+            dynamic_controller_rate_limiter_max_delay: Duration::from_secs(1000),
+            dynamic_controller_default_resync_period: 36000,
+            instance_requeue_interval: Duration::from_secs(3),
+            rgd_max_collection_size: 1000,
+            rgd_max_collection_dimension_size: 10,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+impl Options {
+    /// Options for tests: no HTTP listeners, no leader election, short delays.
+    pub fn for_tests() -> Self {
+        Self {
+            metrics_bind_address: String::new(),
+            health_probe_bind_address: String::new(),
+            instance_requeue_interval: Duration::from_secs(1),
+            graceful_shutdown_timeout: Duration::from_secs(5),
+            ..Self::default()
+        }
+    }
+
+    /// Retry delay after `failures` consecutive failures: min · 2^(n-1), capped at max.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let min = self.dynamic_controller_rate_limiter_min_delay;
+        let max = self.dynamic_controller_rate_limiter_max_delay;
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(30));
+        min.saturating_mul(factor).min(max)
+    }
+}
+
+/// Turns kro's `:8078` into a bindable `0.0.0.0:8078`; `None` when disabled.
+pub fn bind_address(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.is_empty() || s == "0" {
+        return None;
+    }
+    if let Some(port) = s.strip_prefix(':') {
+        return Some(format!("0.0.0.0:{port}"));
+    }
+    Some(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        opts: Options,
+    }
+
+    #[test]
+    fn flag_defaults_equal_default() {
+        let cli = Cli::try_parse_from(["kro"]).unwrap();
+        let d = Options::default();
+        assert_eq!(cli.opts.metrics_bind_address, d.metrics_bind_address);
+        assert_eq!(
+            cli.opts.health_probe_bind_address,
+            d.health_probe_bind_address
+        );
+        assert_eq!(
+            cli.opts.instance_requeue_interval,
+            d.instance_requeue_interval
+        );
+        assert_eq!(
+            cli.opts.dynamic_controller_rate_limiter_max_delay,
+            d.dynamic_controller_rate_limiter_max_delay
+        );
+        assert_eq!(cli.opts.log_format, d.log_format);
+        assert_eq!(
+            cli.opts.dynamic_controller_concurrent_reconciles,
+            d.dynamic_controller_concurrent_reconciles
+        );
+    }
+
+    #[test]
+    fn kro_flag_names_parse() {
+        let cli = Cli::try_parse_from([
+            "kro",
+            "--allow-crd-deletion",
+            "--leader-elect",
+            "--instance-requeue-interval=500ms",
+            "--zap-encoder=console",
+            "--dynamic-controller-concurrent-reconciles=3",
+        ])
+        .unwrap();
+        assert!(cli.opts.allow_crd_deletion && cli.opts.leader_elect);
+        assert_eq!(
+            cli.opts.instance_requeue_interval,
+            Duration::from_millis(500)
+        );
+        assert_eq!(cli.opts.log_format, LogFormat::Text);
+        assert_eq!(cli.opts.dynamic_controller_concurrent_reconciles, 3);
+    }
+
+    #[test]
+    fn durations() {
+        for (text, want) in [
+            ("3s", Some(Duration::from_secs(3))),
+            ("200ms", Some(Duration::from_millis(200))),
+            ("1m", Some(Duration::from_secs(60))),
+            ("2h", Some(Duration::from_secs(7200))),
+            ("5", Some(Duration::from_secs(5))),
+            ("1.5s", Some(Duration::from_millis(1500))),
+            ("3d", None),
+            ("fast", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_duration(text).ok(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let o = Options::default();
+        for (n, want) in [(1, 200), (2, 400), (3, 800), (4, 1600), (40, 1_000_000)] {
+            assert_eq!(o.backoff(n), Duration::from_millis(want), "{n}");
+        }
+    }
+
+    #[test]
+    fn bind_addresses() {
+        for (text, want) in [
+            (":8078", Some("0.0.0.0:8078")),
+            ("127.0.0.1:9", Some("127.0.0.1:9")),
+            ("", None),
+            ("0", None),
+        ] {
+            assert_eq!(bind_address(text).as_deref(), want, "{text}");
+        }
+    }
+}

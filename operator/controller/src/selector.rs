@@ -1,0 +1,132 @@
+//! Label selectors as kro writes them (`matchLabels` / `matchExpressions`): rendered for LIST
+//! requests and matched against labels for routing watch events.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+fn values(e: &Value) -> Vec<String> {
+    e.get("values")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The selector as a query string (`a=b,c in (d,e)`); empty selects everything.
+pub fn to_query(selector: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = selector.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in m {
+            parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
+        }
+    }
+    for e in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+        let op = e
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let vals = values(e).join(",");
+        match op {
+            "In" => parts.push(format!("{key} in ({vals})")),
+            "NotIn" => parts.push(format!("{key} notin ({vals})")),
+            "Exists" => parts.push(key.to_string()),
+            "DoesNotExist" => parts.push(format!("!{key}")),
+            _ => {}
+        }
+    }
+    parts.join(",")
+}
+
+/// Whether `labels` satisfy the selector.
+pub fn matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    if let Some(m) = selector.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in m {
+            if labels.get(k).map(String::as_str) != v.as_str() {
+                return false;
+            }
+        }
+    }
+    for e in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+        let op = e
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let vals = values(e);
+        let have = labels.get(key);
+        let ok = match op {
+            "In" => have.is_some_and(|h| vals.contains(h)),
+            "NotIn" => !have.is_some_and(|h| vals.contains(h)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn query_and_match() {
+        let labels: BTreeMap<String, String> = [
+            ("app".to_string(), "web".to_string()),
+            ("tier".to_string(), "db".to_string()),
+        ]
+        .into();
+        for (sel, query, want) in [
+            (json!({}), "", true),
+            (json!({"matchLabels": {"app": "web"}}), "app=web", true),
+            (json!({"matchLabels": {"app": "api"}}), "app=api", false),
+            (
+                json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["db", "cache"]}]}),
+                "tier in (db,cache)",
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["db"]}]}),
+                "tier notin (db)",
+                false,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "app", "operator": "Exists"}]}),
+                "app",
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]}),
+                "!x",
+                true,
+            ),
+            (
+                json!({"matchExpressions": [{"key": "x", "operator": "Bogus"}]}),
+                "",
+                false,
+            ),
+        ] {
+            assert_eq!(to_query(&sel), query, "{sel}");
+            assert_eq!(matches(&sel, &labels), want, "{sel}");
+        }
+    }
+}
