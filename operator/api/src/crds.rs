@@ -363,13 +363,10 @@ fn resource_schema() -> JSONSchemaProps {
 }
 
 fn external_ref_schema() -> JSONSchemaProps {
-    let metadata = JSONSchemaProps {
-        x_kubernetes_validations: Some(vec![ValidationRule {
-            rule: "(has(self.name) && !has(self.selector)) || (!has(self.name) && has(self.selector))".into(),
-            message: Some("exactly one of name or selector must be provided".into()),
-            ..Default::default()
-        }]),
-        ..object(
+    // No CEL rule for "exactly one of name or selector" here: `selector` is schemaless (a
+    // label selector or a `${...}` string), and the API server cannot compile `has()` on a
+    // field without a type. kro checks it when it builds the graph.
+    let metadata = object(
             "Which object to read: by name, or a collection by label selector.",
             [
                 (
@@ -393,8 +390,7 @@ fn external_ref_schema() -> JSONSchemaProps {
                 ),
             ],
             &[],
-        )
-    };
+    );
     object(
         "An existing object kro reads (and watches) but never creates, changes or deletes.",
         [

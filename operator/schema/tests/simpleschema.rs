@@ -682,3 +682,69 @@ fn deeply_nested_objects_are_rejected_not_overflowed() {
         errs[0]
     );
 }
+
+/// The required/default interactions kro's e2e suite checks on a generated CRD (custom type
+/// aliases with `required`, structs with and without required fields, arrays of structs).
+#[test]
+fn required_and_default_interactions_like_kro() {
+    let types = json!({
+        "MustString": "string | required=true",
+        "Replicas": "integer | default=2 minimum=1 maximum=50",
+        "Queue": {
+            "url": "string | required=true",
+            "replicas": "Replicas",
+            "region": "string | default=\"eu-west-1\"",
+        },
+        "Backoff": {
+            "attempts": "integer | default=5 minimum=0",
+            "jitter": "boolean | default=false",
+        },
+        "Route": {
+            "path": "MustString",
+            "port": "integer | default=80",
+        },
+    });
+    let spec = json!({
+        "owner": "MustString",
+        "mode": "string | default=\"dev\" enum=\"dev,prod\"",
+        "queue": "Queue",
+        "backoff": "Backoff",
+        "routes": "[]Route | minItems=1",
+        "labels": "map[string]string",
+        "zone": "string | immutable=true",
+        "workers": "integer | default=1 validation=\"self % 2 == 1\"",
+        "limits": {"cpu": "string | default=\"1\"", "memory": "string | default=\"1Gi\""},
+    });
+    let got = convert(spec, Some(types)).unwrap();
+    let props = &got["properties"];
+    // Only the alias-required field is required at the top; so no default {} on spec.
+    assert_eq!(got["required"], json!(["owner"]));
+    assert_eq!(got.get("default"), None);
+    assert_eq!(props["owner"], json!({"type": "string"}));
+    assert_eq!(
+        props["mode"],
+        json!({"type": "string", "default": "dev", "enum": ["dev", "prod"]})
+    );
+    // A struct with required fields never defaults to {}.
+    assert_eq!(props["queue"]["required"], json!(["url"]));
+    assert_eq!(props["queue"].get("default"), None);
+    assert_eq!(
+        props["queue"]["properties"]["replicas"],
+        json!({"type": "integer", "default": 2, "minimum": 1.0, "maximum": 50.0})
+    );
+    // A struct whose fields all have defaults defaults to {} so they materialize.
+    assert_eq!(props["backoff"]["default"], json!({}));
+    assert_eq!(props["limits"]["default"], json!({}));
+    // Arrays of structs: the alias-required field is required in the item.
+    assert_eq!(props["routes"]["minItems"], json!(1));
+    assert_eq!(props["routes"]["items"]["required"], json!(["path"]));
+    assert_eq!(props["routes"]["items"].get("default"), None);
+    assert_eq!(
+        props["zone"]["x-kubernetes-validations"],
+        json!([{"rule": "self == oldSelf", "message": "field is immutable"}])
+    );
+    assert_eq!(
+        props["workers"]["x-kubernetes-validations"],
+        json!([{"rule": "self % 2 == 1", "message": "validation failed"}])
+    );
+}
