@@ -55,6 +55,10 @@ fn bench(c: &mut Criterion) {
             "deployment.status.conditions.exists(c, c.type == 'Available' && c.status == 'True')",
         ),
         ("eval/optional_default", "schema.spec.?missing.orValue(3)"),
+        (
+            "eval/matches",
+            "schema.spec.name.matches('^[a-z][a-z0-9-]*$')",
+        ),
     ] {
         let program = env.compile(expr).unwrap_or_else(|e| panic!("{e}"));
         c.bench_function(name, |b| {

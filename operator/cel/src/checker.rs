@@ -776,6 +776,11 @@ impl Checker<'_> {
                             .join(", ")
                     )
                 };
+                let qualified = if qualified == crate::library::macros::MATCHES {
+                    "matches".to_owned()
+                } else {
+                    qualified
+                };
                 self.error(
                     e.id,
                     CheckErrorKind::NoMatchingOverload {

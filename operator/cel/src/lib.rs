@@ -36,8 +36,10 @@
 //! | kro: `random.seededString random.seededInt hash.fnv64a hash.sha256 hash.md5 json.marshal json.unmarshal merge deepMerge lists.setAtIndex lists.insertAtIndex lists.removeAtIndex omit runtime.newCondition runtime.condition` | supported |
 //! | Not provided | cel-go `ext.Math`/`ext.Sets`/`ext.Protos` and k8s `format`/`authz`/`jsonpatch` (kro does not enable them); `cel.@block`; protobuf messages |
 //!
-//! Known differences: the regex dialect is Rust's; `matches()` in cel 0.15 recompiles its
-//! pattern per call (`find`/`findAll` here cache theirs); the checker is lenient where cel-go's
+//! Known differences: the regex dialect is Rust's (`matches`, `find` and `findAll` cache compiled
+//! patterns; cel 0.15's own `matches` would recompile per call, so a macro routes `matches`
+//! to the cached implementation); map iteration in one-variable macros (`m.map(k, ...)`)
+//! follows cel's hash order, while two-variable macros iterate keys sorted; the checker is lenient where cel-go's
 //! rules are unclear (`dyn` flows everywhere, `null` is accepted for any container, `int` vs
 //! `double` equality is allowed), so it may accept a few expressions kro rejects, never the
 //! reverse by design; Kubernetes opaque values render into objects as their string form.

@@ -150,6 +150,9 @@ fn walk(e: &IdedExpr, scope: &mut Vec<String>, out: &mut References) {
             if name == crate::library::macros::NEW_CONDITION {
                 out.functions.insert("runtime.newCondition".to_owned());
             }
+            if name == crate::library::macros::MATCHES {
+                out.functions.insert("matches".to_owned());
+            }
             if let Some(t) = target {
                 walk(t, scope, out);
             }

@@ -180,6 +180,8 @@ fn result_types_of_well_typed_expressions() {
             "google.protobuf.Timestamp",
         ),
         ("schema.spec.tags.sortBy(t, t.size())", "list(string)"),
+        ("schema.spec.name.matches('^a')", "bool"),
+        ("matches(schema.spec.name, '^a')", "bool"),
     ];
     let mut failures = Vec::new();
     for (expr, want) in cases {
@@ -273,6 +275,10 @@ fn type_mismatches_and_undeclared_references() {
             "undeclared reference to 'nofunc'",
         ),
         ("unknownFn(1)", "undeclared reference to 'unknownFn'"),
+        (
+            "schema.spec.replicas.matches('x')",
+            "no matching overload for 'matches'",
+        ),
         (
             "schema.spec.replicas.name",
             "does not support field selection",

@@ -357,6 +357,24 @@ fn new_condition(
     Ok(Some(call(h, NEW_CONDITION, None, vec![runtime, arg])))
 }
 
+/// Internal function `matches` calls become: the same semantics (the `regex` crate), with the
+/// compiled pattern cached instead of rebuilt on every call.
+pub(crate) const MATCHES: &str = "@matches";
+
+/// `s.matches(re)` and `matches(s, re)` become `@matches(s, re)`.
+fn matches_cached(
+    h: &mut MacroExprHelper<'_>,
+    target: &mut Option<IdedExpr>,
+    args: &mut Vec<IdedExpr>,
+) -> Expansion {
+    let mut operands: Vec<IdedExpr> = Vec::with_capacity(2);
+    if let Some(t) = target.take() {
+        operands.push(t);
+    }
+    operands.append(args);
+    Ok(Some(call(h, MATCHES, None, operands)))
+}
+
 /// Every macro this module adds.
 pub(crate) fn macros() -> Vec<Macro> {
     let mut out = vec![
@@ -366,6 +384,8 @@ pub(crate) fn macros() -> Vec<Macro> {
         Macro::receiver("exists_one", 3, two_var(TwoVar::ExistsOne)),
         Macro::receiver("bind", 3, cel_bind),
         Macro::receiver("newCondition", 1, new_condition),
+        Macro::receiver("matches", 1, matches_cached),
+        Macro::global("matches", 2, matches_cached),
     ];
     for (name, kind) in [
         ("transformList", TwoVar::TransformList),

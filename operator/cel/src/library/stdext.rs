@@ -206,6 +206,12 @@ fn find_all<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
     Ok(CowVal::owned(CelList::from(out)))
 }
 
+fn matches<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
+    let s = arg_str(&args, 0, "matches")?;
+    let re = regex(arg_str(&args, 1, "matches")?, "matches")?;
+    Ok(CowVal::owned(types::CelBool::from(re.is_match(s))))
+}
+
 /// Keeps the type names in use for the compiler (uint/duration sums).
 #[allow(dead_code)]
 fn _types(_: CelUInt, _: CelDuration) {}
@@ -214,6 +220,12 @@ fn _types(_: CelUInt, _: CelDuration) {}
 pub(crate) fn decls() -> Vec<Decl> {
     use types::{DYN_TYPE, INT_TYPE, LIST_TYPE, STRING_TYPE};
     vec![
+        Decl::global(
+            super::macros::MATCHES,
+            "@matches(string, string) -> bool",
+            vec![STRING_TYPE, STRING_TYPE],
+            matches,
+        ),
         Decl::member(
             "first",
             "<list(A)>.first() -> optional(A)",
