@@ -1,5 +1,8 @@
 //! The static CRDs kro-rs installs (today the ResourceGraphDefinition CRD), built in Rust so the
 //! YAML in `crds/` is generated, never hand-edited.
+//!
+//! Regenerate `crds/` after changing a CRD with `UPDATE_CRDS=1 cargo test -p kro-api --test crds`
+//! (the same test fails when the files are out of date).
 
 use std::collections::BTreeMap;
 
