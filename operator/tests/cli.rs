@@ -1,0 +1,226 @@
+//! Runs the built `kro` binary on the examples and on broken RGDs, as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kro(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kro"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run kro")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn validate_accepts_every_example_with_warnings_for_unknown_kinds() {
+    let mut args = vec!["validate"];
+    let files = [
+        "examples/webapp/rgd.yaml",
+        "examples/collection/rgd.yaml",
+        "examples/externalref/rgd.yaml",
+        "examples/chained/rgd.yaml",
+        "examples/s3-app/rgd.yaml",
+        "examples/rds-app/rgd.yaml",
+    ];
+    args.extend(files);
+    let o = kro(&args);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("examples/webapp/rgd.yaml: webapp: valid (4 resources; order: config, deployment, service, ingress)"), "{out}");
+    assert!(
+        out.contains("warning: resource \"deployment\": no schema known for apps/v1 Deployment"),
+        "{out}"
+    );
+    // The chained RGD's WebApp resource is type-checked against the webapp RGD's CRD.
+    assert!(
+        !out.contains("no schema known for kro.run/v1alpha1 WebApp"),
+        "{out}"
+    );
+    assert_eq!(out.matches(": valid (").count(), files.len());
+}
+
+#[test]
+fn validate_reports_every_error_of_every_file_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad1 = dir.path().join("bad1.yaml");
+    std::fs::write(
+        &bad1,
+        r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: broken}
+spec:
+  schema: {apiVersion: v1alpha1, kind: Broken, spec: {name: string}}
+  resources:
+    - id: a
+      template: {apiVersion: v1, kind: ConfigMap, metadata: {name: "${b.metadata.name}"}}
+    - id: b
+      template: {apiVersion: v1, kind: ConfigMap, metadata: {name: "${a.metadata.name}"}}
+    - id: c
+      template: {apiVersion: v1, kind: ConfigMap, metadata: {name: "${nope.x}"}}
+"#,
+    )
+    .unwrap();
+    let bad2 = dir.path().join("bad2.yaml");
+    std::fs::write(&bad2, "spec: [unclosed\n").unwrap();
+    let o = kro(&[
+        "validate",
+        bad1.to_str().unwrap(),
+        bad2.to_str().unwrap(),
+        "examples/webapp/rgd.yaml",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(
+            "broken: error: failed to build dependency graph: graph contains a cycle: a -> b -> a"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("broken: error: resource \"c\", metadata.name: failed to validate resource \"c\": failed to extract dependencies: expression \"nope.x\" at path \"metadata.name\" references unknown identifiers: [nope]"), "{out}");
+    assert!(out.contains("broken: invalid (2 errors)"), "{out}");
+    assert!(out.contains("bad2.yaml: error:"), "{out}");
+    assert!(out.contains("webapp: valid"), "{out}");
+}
+
+#[test]
+fn validate_with_schemas_type_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bucket-crd.yaml"),
+        r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: buckets.s3.services.k8s.aws}
+spec:
+  group: s3.services.k8s.aws
+  scope: Namespaced
+  names: {kind: Bucket, plural: buckets}
+  versions:
+    - name: v1alpha1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                name: {type: string}
+                versioning: {type: object, properties: {status: {type: string}}}
+"#,
+    )
+    .unwrap();
+    let rgd = dir.path().join("rgd.yaml");
+    std::fs::write(
+        &rgd,
+        r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: b}
+spec:
+  schema: {apiVersion: v1alpha1, kind: B, spec: {size: integer}}
+  resources:
+    - id: bucket
+      template:
+        apiVersion: s3.services.k8s.aws/v1alpha1
+        kind: Bucket
+        metadata: {name: x}
+        spec:
+          name: ${schema.spec.size}
+          color: red
+"#,
+    )
+    .unwrap();
+    let o = kro(&[
+        "validate",
+        "--schemas",
+        dir.path().to_str().unwrap(),
+        rgd.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("schema not found for field color"), "{out}");
+    assert!(
+        out.contains("returns type \\\"int\\\" but expected \\\"string\\\"")
+            || out.contains("returns type \"int\" but expected \"string\""),
+        "{out}"
+    );
+    assert!(!out.contains("no schema known"), "{out}");
+}
+
+#[test]
+fn render_prints_objects_in_apply_order_and_status() {
+    let o = kro(&[
+        "render",
+        "examples/webapp/rgd.yaml",
+        "examples/webapp/instance.yaml",
+        "--observed",
+        "examples/webapp/observed/cluster.yaml",
+    ]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let kinds: Vec<&str> = out.lines().filter(|l| l.starts_with("kind: ")).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "kind: ConfigMap",
+            "kind: Deployment",
+            "kind: Service",
+            "kind: Ingress",
+            "kind: WebApp"
+        ]
+    );
+    assert!(out.contains("#   ingress: WAITING_FOR_READINESS"), "{out}");
+    assert!(out.contains("state: IN_PROGRESS"), "{out}");
+    assert!(
+        out.contains("clusterIP: \"10.96.12.34\"") || out.contains("clusterIP: 10.96.12.34"),
+        "{out}"
+    );
+    assert!(
+        out.contains("applyset.kubernetes.io/contains-group-kinds: ConfigMap,Deployment.apps,Ingress.networking.k8s.io,Service"),
+        "{out}"
+    );
+}
+
+#[test]
+fn graph_draws_mermaid_and_dot() {
+    let o = kro(&["graph", "examples/webapp/rgd.yaml", "--format", "mermaid"]);
+    let out = stdout(&o);
+    assert!(o.status.success());
+    assert!(out.starts_with("flowchart TD\n"));
+    assert!(out.contains("  config --> deployment\n"));
+    assert!(out.contains("ingress[\"ingress: Ingress [includeWhen]\"]"));
+    let o = kro(&["graph", "examples/collection/rgd.yaml", "--format", "dot"]);
+    let out = stdout(&o);
+    assert!(out.starts_with("digraph \"RegionalConfig\" {"));
+    assert!(out.contains("configs [shape=box, label=\"configs: ConfigMap (forEach)\"];"));
+    assert!(out.contains("schema -> configs;"));
+}
+
+#[test]
+fn crds_prints_the_rgd_crd_and_run_errors() {
+    let o = kro(&["crds"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("name: resourcegraphdefinitions.kro.run"));
+    let o = kro(&["run"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not available in this build yet"));
+}
