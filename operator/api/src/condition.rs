@@ -204,3 +204,52 @@ pub mod messages {
         format!("kind {kind} has been accepted and ready")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wire_shape_matches_kro() {
+        let c = Condition::new(
+            types::GRAPH_ACCEPTED,
+            ConditionStatus::True,
+            reasons::VALID,
+            messages::GRAPH_ACCEPTED,
+        );
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!({
+                "type": "GraphAccepted",
+                "status": "True",
+                "reason": "Valid",
+                "message": "resource graph and schema are valid"
+            })
+        );
+        let full: Condition = serde_json::from_value(json!({
+            "type": "Ready", "status": "Unknown", "lastTransitionTime": "2026-01-02T03:04:05Z",
+            "observedGeneration": 7
+        }))
+        .unwrap();
+        assert_eq!(full.status, ConditionStatus::Unknown);
+        assert_eq!((full.reason, full.message), (None, None));
+        assert_eq!(full.observed_generation, 7);
+        assert!(full.last_transition_time.is_some());
+        assert!(
+            serde_json::from_value::<Condition>(json!({"type": "X", "status": "yes"})).is_err()
+        );
+    }
+
+    #[test]
+    fn dynamic_messages() {
+        assert_eq!(
+            messages::revision_active(3),
+            "revision 3 compiled and active"
+        );
+        assert_eq!(
+            messages::kind_ready("WebApp"),
+            "kind WebApp has been accepted and ready"
+        );
+    }
+}
