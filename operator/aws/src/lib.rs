@@ -118,6 +118,8 @@ pub struct AwsOptions {
     pub owner_account_id: Option<String>,
     /// Static credentials; `None` = the SDK's default credential chain.
     pub credentials: Option<aws_sdk_s3::config::Credentials>,
+    /// Watch only this namespace (ACK's `--watch-namespace`); `None` = every namespace.
+    pub watch_namespace: Option<String>,
 }
 
 impl Default for AwsOptions {
@@ -135,6 +137,7 @@ impl Default for AwsOptions {
             deletion_policy: DeletionPolicy::Delete,
             owner_account_id: None,
             credentials: None,
+            watch_namespace: None,
         }
     }
 }

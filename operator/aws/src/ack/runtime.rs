@@ -41,6 +41,9 @@ pub(crate) struct Ctx {
     clients: Mutex<HashMap<String, Arc<AwsClients>>>,
     account: OnceCell<String>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Objects left terminal, with the generation and annotations that were terminal: ACK does
+    /// not retry them until one of those changes (status-only events are ignored).
+    terminal: Mutex<HashMap<String, String>>,
 }
 
 impl Debug for Ctx {
@@ -66,6 +69,7 @@ impl Ctx {
             clients: Mutex::new(HashMap::new()),
             account: OnceCell::new(),
             failures: Mutex::new(HashMap::new()),
+            terminal: Mutex::new(HashMap::new()),
         }
     }
 
@@ -118,6 +122,22 @@ impl Ctx {
         let n = map.entry(key.to_owned()).or_insert(0);
         *n = n.saturating_add(1);
         *n
+    }
+
+    fn still_terminal(&self, key: &str, fingerprint: &str) -> bool {
+        self.terminal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .is_some_and(|f| f == fingerprint)
+    }
+
+    fn set_terminal(&self, key: &str, fingerprint: Option<String>) {
+        let mut map = self.terminal.lock().unwrap_or_else(|p| p.into_inner());
+        match fingerprint {
+            Some(f) => map.insert(key.to_owned(), f),
+            None => map.remove(key),
+        };
     }
 
     fn reset_failures(&self, key: &str) {
@@ -300,7 +320,10 @@ pub(crate) async fn run_controller<K: AckKind>(
     ctx: Arc<Ctx>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api = Api::<K>::all(ctx.client.clone());
+    let api = match &ctx.opts.watch_namespace {
+        Some(ns) => Api::<K>::namespaced(ctx.client.clone(), ns),
+        None => Api::<K>::all(ctx.client.clone()),
+    };
     let concurrency = ctx.opts.max_concurrent_reconciles;
     tracing::info!(kind = %K::kind(&()), "starting ACK controller");
     Controller::new(api, watcher::Config::default())
@@ -340,6 +363,15 @@ fn error_policy<K: AckKind>(obj: Arc<K>, err: &ReconcileError, ctx: Arc<Ctx>) ->
     Action::requeue(delay)
 }
 
+/// What must change for a terminal object to be retried: its generation or its annotations.
+fn fingerprint<K: AckKind>(obj: &K) -> String {
+    format!(
+        "{}/{}",
+        obj.meta().generation.unwrap_or_default(),
+        serde_json::to_string(obj.annotations()).unwrap_or_default()
+    )
+}
+
 fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
@@ -349,6 +381,10 @@ async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Actio
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let annotations = obj.annotations().clone();
     let k = key(obj.as_ref());
+    if obj.meta().deletion_timestamp.is_none() && ctx.still_terminal(&k, &fingerprint(obj.as_ref()))
+    {
+        return Ok(Action::await_change());
+    }
 
     let region = match annotations::region(&annotations, obj.status_region(), &ctx.default_region) {
         Ok(r) => r,
@@ -659,6 +695,7 @@ async fn finish<K: AckKind>(
             match e.class(K::TERMINAL_CODES) {
                 ErrorClass::Terminal => {
                     tracing::warn!(object = k, error = %msg, "terminal error");
+                    ctx.set_terminal(k, Some(fingerprint(obj)));
                     (Outcome::Terminal(msg), json!({}), Action::await_change())
                 }
                 ErrorClass::Recoverable => {
@@ -670,6 +707,9 @@ async fn finish<K: AckKind>(
             }
         }
     };
+    if !matches!(outcome, Outcome::Terminal(_)) {
+        ctx.set_terminal(k, None);
+    }
     let conditions = condition::build(&outcome, &extras, obj.conditions(), &now());
     if let Some(map) = status.as_object_mut() {
         map.insert(

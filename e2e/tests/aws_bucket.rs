@@ -1,0 +1,356 @@
+//! e2e: the ACK-compatible S3 Bucket controller against the real apiserver and moto: create,
+//! update, drift correction, adoption, terminal errors and both deletion policies.
+
+#![allow(clippy::unwrap_used)]
+
+mod aws_common;
+
+use anyhow::Result;
+use aws_common::*;
+use kro_aws::s3::bucket::Bucket;
+use kube::api::{Api, DeleteParams};
+use serde_json::json;
+
+async fn s3_tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(o) => o
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    tags.sort();
+    tags
+}
+
+async fn s3_versioning(s3: &aws_sdk_s3::Client, name: &str) -> Option<String> {
+    s3.get_bucket_versioning()
+        .bucket(name)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .map(|s| s.as_str().to_owned())
+}
+
+async fn exists(s3: &aws_sdk_s3::Client, name: &str) -> bool {
+    s3.head_bucket().bucket(name).send().await.is_ok()
+}
+
+fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+    p.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn bucket_create_update_drift_and_delete() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-bucket").await?;
+    let s3 = kro_e2e::s3_client().await;
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let name = bucket_name("kro-b");
+    create(
+        &api,
+        json!({
+            "apiVersion": "s3.services.k8s.aws/v1alpha1",
+            "kind": "Bucket",
+            "metadata": {"name": "app-bucket"},
+            "spec": {
+                "name": name,
+                "tagging": {"tagSet": [{"key": "team", "value": "a"}, {"key": "env", "value": "test"}]},
+                "versioning": {"status": "Enabled"},
+                "publicAccessBlock": {"blockPublicACLs": true, "blockPublicPolicy": true, "ignorePublicACLs": true, "restrictPublicBuckets": true},
+                "encryption": {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+                "cors": {"corsRules": [{"allowedMethods": ["GET"], "allowedOrigins": ["https://example.com"], "maxAgeSeconds": 60}]},
+                "lifecycle": {"rules": [{"id": "tmp", "status": "Enabled", "filter": {"prefix": "tmp/"}, "expiration": {"days": 7}}]}
+            }
+        }),
+    )
+    .await?;
+
+    let obj = wait_condition(&api, "app-bucket", "ACK.ResourceSynced", "True", 30).await?;
+    assert_eq!(condition(&obj, "Ready").unwrap().0, "True");
+    assert_eq!(
+        obj["status"]["ackResourceMetadata"]["arn"],
+        json!(format!("arn:aws:s3:::{name}"))
+    );
+    assert_eq!(obj["status"]["ackResourceMetadata"]["region"], "us-west-2");
+    assert_eq!(
+        obj["status"]["ackResourceMetadata"]["ownerAccountID"],
+        "123456789012"
+    );
+    assert_eq!(obj["status"]["location"], json!(format!("/{name}")));
+    assert_eq!(
+        obj["metadata"]["finalizers"],
+        json!(["finalizers.s3.services.k8s.aws/Bucket"])
+    );
+    assert_eq!(
+        s3_tags(&s3, &name).await,
+        pairs(&[("env", "test"), ("team", "a")])
+    );
+    assert_eq!(s3_versioning(&s3, &name).await.as_deref(), Some("Enabled"));
+    let pab = s3.get_public_access_block().bucket(&name).send().await?;
+    assert_eq!(
+        pab.public_access_block_configuration()
+            .unwrap()
+            .block_public_acls(),
+        Some(true)
+    );
+    let cors = s3.get_bucket_cors().bucket(&name).send().await?;
+    assert_eq!(
+        cors.cors_rules()[0].allowed_origins(),
+        ["https://example.com".to_string()]
+    );
+    let lc = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(&name)
+        .send()
+        .await?;
+    assert_eq!(lc.rules()[0].id(), Some("tmp"));
+    let enc = s3.get_bucket_encryption().bucket(&name).send().await?;
+    assert_eq!(
+        enc.server_side_encryption_configuration().unwrap().rules()[0]
+            .apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+
+    // Update: a spec change reaches S3.
+    patch(
+        &api,
+        "app-bucket",
+        json!({"spec": {"tagging": {"tagSet": [{"key": "team", "value": "b"}]}}}),
+    )
+    .await?;
+    eventually(20, "tags updated in S3", || {
+        let s3 = s3.clone();
+        let name = name.clone();
+        async move { Ok((s3_tags(&s3, &name).await == pairs(&[("team", "b")])).then_some(())) }
+    })
+    .await?;
+
+    // Drift: changes made behind the controller's back are reverted at the next resync.
+    s3.put_bucket_tagging()
+        .bucket(&name)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key("team")
+                        .value("intruder")
+                        .build()?,
+                )
+                .build()?,
+        )
+        .send()
+        .await?;
+    s3.put_bucket_versioning()
+        .bucket(&name)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
+                .build(),
+        )
+        .send()
+        .await?;
+    eventually(20, "drift corrected", || {
+        let s3 = s3.clone();
+        let name = name.clone();
+        async move {
+            let ok = s3_tags(&s3, &name).await == pairs(&[("team", "b")])
+                && s3_versioning(&s3, &name).await.as_deref() == Some("Enabled");
+            Ok(ok.then_some(()))
+        }
+    })
+    .await?;
+
+    // Delete (default policy): the bucket goes with its object.
+    api.delete("app-bucket", &DeleteParams::default()).await?;
+    wait_gone(&api, "app-bucket", 20).await?;
+    assert!(
+        !exists(&s3, &name).await,
+        "bucket {name} still exists in S3"
+    );
+    controllers.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bucket_with_retain_policy_survives_deletion() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-bucket-retain").await?;
+    let s3 = kro_e2e::s3_client().await;
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let name = bucket_name("kro-keep");
+    create(
+        &api,
+        json!({
+            "apiVersion": "s3.services.k8s.aws/v1alpha1",
+            "kind": "Bucket",
+            "metadata": {"name": "kept", "annotations": {"services.k8s.aws/deletion-policy": "retain"}},
+            "spec": {"name": name}
+        }),
+    )
+    .await?;
+    wait_condition(&api, "kept", "ACK.ResourceSynced", "True", 30).await?;
+    api.delete("kept", &DeleteParams::default()).await?;
+    wait_gone(&api, "kept", 20).await?;
+    assert!(
+        exists(&s3, &name).await,
+        "a retained bucket must survive its object"
+    );
+    controllers.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-bucket-adopt").await?;
+    let s3 = kro_e2e::s3_client().await;
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let name = bucket_name("kro-existing");
+    s3.create_bucket()
+        .bucket(&name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await?;
+    s3.put_bucket_tagging()
+        .bucket(&name)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key("owner")
+                        .value("legacy")
+                        .build()?,
+                )
+                .build()?,
+        )
+        .send()
+        .await?;
+
+    // Without adoption annotations an existing bucket is not taken over.
+    create(
+        &api,
+        json!({
+            "apiVersion": "s3.services.k8s.aws/v1alpha1",
+            "kind": "Bucket",
+            "metadata": {"name": "squatter"},
+            "spec": {"name": name}
+        }),
+    )
+    .await?;
+    let obj = wait_condition(&api, "squatter", "ACK.Terminal", "True", 30).await?;
+    let (_, msg) = condition(&obj, "ACK.Terminal").unwrap();
+    assert!(msg.contains("Resource already exists"), "{msg}");
+    assert!(
+        obj["metadata"].get("finalizers").is_none(),
+        "an unmanaged object gets no finalizer"
+    );
+    api.delete("squatter", &DeleteParams::default()).await?;
+    wait_gone(&api, "squatter", 10).await?;
+    assert!(
+        exists(&s3, &name).await,
+        "deleting an unmanaged object leaves the bucket alone"
+    );
+
+    // adopt: AWS state is imported into the spec.
+    create(
+        &api,
+        json!({
+            "apiVersion": "s3.services.k8s.aws/v1alpha1",
+            "kind": "Bucket",
+            "metadata": {"name": "adopted", "annotations": {
+                "services.k8s.aws/adoption-policy": "adopt",
+                "services.k8s.aws/adoption-fields": format!("{{\"name\": \"{name}\"}}"),
+                "services.k8s.aws/deletion-policy": "retain"
+            }},
+            "spec": {"name": name}
+        }),
+    )
+    .await?;
+    let obj = wait_json(&api, "adopted", 30, "adopted and synced", |v| {
+        condition(v, "ACK.ResourceSynced").is_some_and(|(s, _)| s == "True")
+            && v["metadata"]["annotations"]["services.k8s.aws/adopted"] == "true"
+            && v["spec"]["tagging"].is_object()
+    })
+    .await?;
+    assert_eq!(
+        obj["spec"]["tagging"],
+        json!({"tagSet": [{"key": "owner", "value": "legacy"}]})
+    );
+    assert_eq!(
+        s3_tags(&s3, &name).await,
+        pairs(&[("owner", "legacy")]),
+        "adopt does not change AWS"
+    );
+
+    // Once adopted the spec is authoritative again.
+    patch(
+        &api,
+        "adopted",
+        json!({"spec": {"versioning": {"status": "Enabled"}}}),
+    )
+    .await?;
+    eventually(20, "versioning enabled on the adopted bucket", || {
+        let s3 = s3.clone();
+        let name = name.clone();
+        async move { Ok((s3_versioning(&s3, &name).await.as_deref() == Some("Enabled")).then_some(())) }
+    })
+    .await?;
+    api.delete("adopted", &DeleteParams::default()).await?;
+    wait_gone(&api, "adopted", 20).await?;
+    assert!(exists(&s3, &name).await);
+    controllers.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_bucket_is_terminal_with_aws_message() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-bucket-bad").await?;
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let name = bucket_name("kro-bad");
+    create(
+        &api,
+        json!({
+            "apiVersion": "s3.services.k8s.aws/v1alpha1",
+            "kind": "Bucket",
+            "metadata": {"name": "bad"},
+            "spec": {"name": name, "createBucketConfiguration": {"locationConstraint": "eu-west-1"}}
+        }),
+    )
+    .await?;
+    let obj = wait_condition(&api, "bad", "ACK.Terminal", "True", 30).await?;
+    let (_, msg) = condition(&obj, "ACK.Terminal").unwrap();
+    assert!(msg.contains("IllegalLocationConstraintException"), "{msg}");
+    assert!(
+        msg.contains("eu-west-1 location constraint is incompatible"),
+        "AWS's message is kept: {msg}"
+    );
+    assert_eq!(condition(&obj, "ACK.ResourceSynced").unwrap().0, "False");
+    assert_eq!(condition(&obj, "Ready").unwrap().0, "False");
+    assert!(
+        obj["metadata"].get("finalizers").is_none(),
+        "nothing was created, so nothing is managed"
+    );
+
+    // Fixing the spec clears the terminal condition.
+    patch(
+        &api,
+        "bad",
+        json!({"spec": {"createBucketConfiguration": {"locationConstraint": "us-west-2"}}}),
+    )
+    .await?;
+    let obj = wait_condition(&api, "bad", "ACK.ResourceSynced", "True", 30).await?;
+    assert!(condition(&obj, "ACK.Terminal").is_none());
+    api.delete("bad", &DeleteParams::default()).await?;
+    wait_gone(&api, "bad", 20).await?;
+    controllers.stop().await;
+    Ok(())
+}

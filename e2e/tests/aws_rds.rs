@@ -1,0 +1,448 @@
+//! e2e: the ACK-compatible RDS DBSubnetGroup and DBInstance controllers against the real
+//! apiserver and moto: create, update, drift, adoption, references, the password Secret,
+//! terminal errors and both deletion policies.
+
+#![allow(clippy::unwrap_used)]
+
+mod aws_common;
+
+use anyhow::Result;
+use aws_common::*;
+use k8s_openapi::api::core::v1::Secret;
+use kro_aws::rds::db_instance::DBInstance;
+use kro_aws::rds::db_subnet_group::DBSubnetGroup;
+use kube::api::{Api, DeleteParams};
+use serde_json::json;
+
+async fn group_in_aws(
+    rds: &aws_sdk_rds::Client,
+    name: &str,
+) -> Option<aws_sdk_rds::types::DbSubnetGroup> {
+    rds.describe_db_subnet_groups()
+        .db_subnet_group_name(name)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.db_subnet_groups().first().cloned())
+}
+
+async fn instance_in_aws(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+) -> Option<aws_sdk_rds::types::DbInstance> {
+    rds.describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.db_instances().first().cloned())
+}
+
+async fn tags_of(rds: &aws_sdk_rds::Client, arn: &str) -> Vec<(String, String)> {
+    let mut t: Vec<(String, String)> = rds
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .unwrap()
+        .tag_list()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    t.sort();
+    t
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-subnets").await?;
+    let rds = kro_e2e::rds_client().await;
+    let net = kro_e2e::moto_network()?;
+    let api: Api<DBSubnetGroup> = Api::namespaced(client.clone(), &ns);
+    let name = kro_e2e::unique_name("kro-sg").to_ascii_lowercase();
+    create(
+        &api,
+        json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1",
+            "kind": "DBSubnetGroup",
+            "metadata": {"name": "db-subnets"},
+            "spec": {"name": name, "description": "app subnets", "subnetIDs": [net.subnet_ids[0]], "tags": [{"key": "team", "value": "a"}]}
+        }),
+    )
+    .await?;
+    let obj = wait_condition(&api, "db-subnets", "ACK.ResourceSynced", "True", 30).await?;
+    assert_eq!(obj["status"]["vpcID"], json!(net.vpc_id));
+    assert_eq!(obj["status"]["subnetGroupStatus"], "Complete");
+    assert_eq!(
+        obj["status"]["subnets"][0]["subnetIdentifier"],
+        json!(net.subnet_ids[0])
+    );
+    let arn = obj["status"]["ackResourceMetadata"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        arn.starts_with("arn:aws:rds:us-west-2:123456789012:subgrp:"),
+        "{arn}"
+    );
+    assert_eq!(
+        obj["metadata"]["finalizers"],
+        json!(["finalizers.rds.services.k8s.aws/DBSubnetGroup"])
+    );
+    assert_eq!(tags_of(&rds, &arn).await, vec![("team".into(), "a".into())]);
+
+    // Update: description and subnets go through ModifyDBSubnetGroup.
+    patch(
+        &api,
+        "db-subnets",
+        json!({"spec": {"description": "more subnets", "subnetIDs": net.subnet_ids}}),
+    )
+    .await?;
+    eventually(20, "subnet group modified", || {
+        let rds = rds.clone();
+        let name = name.clone();
+        let want = sorted(net.subnet_ids.clone());
+        async move {
+            let g = group_in_aws(&rds, &name).await;
+            let ok = g.is_some_and(|g| {
+                g.db_subnet_group_description() == Some("more subnets")
+                    && sorted(
+                        g.subnets()
+                            .iter()
+                            .filter_map(|s| s.subnet_identifier().map(str::to_owned))
+                            .collect(),
+                    ) == want
+            });
+            Ok(ok.then_some(()))
+        }
+    })
+    .await?;
+
+    // Drift: a tag added behind the controller's back is removed at the next resync.
+    rds.add_tags_to_resource()
+        .resource_name(&arn)
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("intruder")
+                .value("x")
+                .build(),
+        )
+        .send()
+        .await?;
+    eventually(20, "tag drift corrected", || {
+        let rds = rds.clone();
+        let arn = arn.clone();
+        async move {
+            Ok(
+                (tags_of(&rds, &arn).await == vec![("team".to_string(), "a".to_string())])
+                    .then_some(()),
+            )
+        }
+    })
+    .await?;
+
+    // Delete (default policy).
+    api.delete("db-subnets", &DeleteParams::default()).await?;
+    wait_gone(&api, "db-subnets", 20).await?;
+    assert!(
+        group_in_aws(&rds, &name).await.is_none(),
+        "subnet group {name} still exists"
+    );
+
+    // Adopt an existing group, then delete with retain.
+    let existing = kro_e2e::unique_name("kro-legacy-sg").to_ascii_lowercase();
+    rds.create_db_subnet_group()
+        .db_subnet_group_name(&existing)
+        .db_subnet_group_description("made by hand")
+        .set_subnet_ids(Some(net.subnet_ids.clone()))
+        .send()
+        .await?;
+    create(
+        &api,
+        json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1",
+            "kind": "DBSubnetGroup",
+            "metadata": {"name": "legacy", "annotations": {
+                "services.k8s.aws/adoption-policy": "adopt",
+                "services.k8s.aws/adoption-fields": format!("{{\"name\": \"{existing}\"}}"),
+                "services.k8s.aws/deletion-policy": "retain"
+            }},
+            "spec": {"name": existing, "description": "placeholder"}
+        }),
+    )
+    .await?;
+    let obj = wait_json(&api, "legacy", 30, "adopted", |v| {
+        condition(v, "ACK.ResourceSynced").is_some_and(|(s, _)| s == "True")
+            && v["spec"]["description"] == "made by hand"
+    })
+    .await?;
+    assert_eq!(
+        sorted(serde_json::from_value(obj["spec"]["subnetIDs"].clone())?),
+        sorted(net.subnet_ids.clone())
+    );
+    assert_eq!(
+        obj["metadata"]["annotations"]["services.k8s.aws/adopted"],
+        "true"
+    );
+    api.delete("legacy", &DeleteParams::default()).await?;
+    wait_gone(&api, "legacy", 20).await?;
+    assert!(
+        group_in_aws(&rds, &existing).await.is_some(),
+        "a retained group survives"
+    );
+    controllers.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-dbi").await?;
+    let rds = kro_e2e::rds_client().await;
+    let net = kro_e2e::moto_network()?;
+    let groups: Api<DBSubnetGroup> = Api::namespaced(client.clone(), &ns);
+    let api: Api<DBInstance> = Api::namespaced(client.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let group = kro_e2e::unique_name("kro-dbsg").to_ascii_lowercase();
+    let id = kro_e2e::unique_name("kro-db").to_ascii_lowercase();
+    create(
+        &groups,
+        json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1",
+            "kind": "DBSubnetGroup",
+            "metadata": {"name": "db-subnets"},
+            "spec": {"name": group, "description": "db", "subnetIDs": net.subnet_ids}
+        }),
+    )
+    .await?;
+    create(
+        &api,
+        json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1",
+            "kind": "DBInstance",
+            "metadata": {"name": "app-db"},
+            "spec": {
+                "dbInstanceIdentifier": id,
+                "dbInstanceClass": "db.t3.micro",
+                "engine": "postgres",
+                "engineVersion": "16",
+                "allocatedStorage": 20,
+                "dbName": "app",
+                "masterUsername": "app",
+                "masterUserPassword": {"name": "app-db-password", "key": "password"},
+                "dbSubnetGroupRef": {"from": {"name": "db-subnets"}},
+                "tags": [{"key": "team", "value": "a"}]
+            }
+        }),
+    )
+    .await?;
+
+    // No Secret yet: the instance waits with a clear, recoverable condition; nothing is created.
+    // (It may first wait for the subnet group reference to be synced.)
+    let obj = wait_json(&api, "app-db", 30, "waiting for the Secret", |v| {
+        condition(v, "ACK.Recoverable").is_some_and(|(s, m)| s == "True" && m.contains("Secret"))
+    })
+    .await?;
+    let (_, msg) = condition(&obj, "ACK.Recoverable").unwrap();
+    assert!(
+        msg.contains(&format!("Secret {ns}/app-db-password not found")),
+        "{msg}"
+    );
+    assert!(condition(&obj, "ACK.Terminal").is_none());
+    assert_eq!(condition(&obj, "ReferencesResolved").map(|c| c.0), None);
+    assert_eq!(condition(&obj, "ACK.ReferencesResolved").unwrap().0, "True");
+    assert!(instance_in_aws(&rds, &id).await.is_none());
+
+    create(
+        &secrets,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-db-password"}, "type": "Opaque", "stringData": {"password": "s3cret-pass"}}),
+    )
+    .await?;
+    let obj = wait_condition(&api, "app-db", "ACK.ResourceSynced", "True", 30).await?;
+    assert_eq!(condition(&obj, "Ready").unwrap().0, "True");
+    assert!(
+        condition(&obj, "ACK.Recoverable").is_none(),
+        "conditions are reset each sync"
+    );
+    assert_eq!(obj["status"]["dbInstanceStatus"], "available");
+    let address = obj["status"]["endpoint"]["address"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(address.starts_with(&format!("{id}.")), "{address}");
+    assert_eq!(obj["status"]["endpoint"]["port"], 5432);
+    let arn = obj["status"]["ackResourceMetadata"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(arn, format!("arn:aws:rds:us-west-2:123456789012:db:{id}"));
+    assert_eq!(
+        obj["metadata"]["annotations"]["rds.services.k8s.aws/last-applied-secret-reference"],
+        json!(format!("{ns}/app-db-password.password"))
+    );
+    let inst = instance_in_aws(&rds, &id).await.unwrap();
+    assert_eq!(
+        inst.db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some(group.as_str())
+    );
+    assert_eq!(inst.engine_version(), Some("16"));
+
+    // Late initialization: server defaults land in the spec; the written fields stay as written.
+    let obj = wait_condition(&api, "app-db", "ACK.LateInitialized", "True", 10).await?;
+    assert_eq!(obj["spec"]["engineVersion"], "16");
+    assert!(
+        obj["spec"]["backupRetentionPeriod"].is_number(),
+        "{}",
+        obj["spec"]
+    );
+    let retention = obj["spec"]["backupRetentionPeriod"].as_i64().unwrap();
+
+    // Update: only changed fields are sent.
+    patch(
+        &api,
+        "app-db",
+        json!({"spec": {"allocatedStorage": 30, "tags": [{"key": "team", "value": "b"}]}}),
+    )
+    .await?;
+    eventually(20, "storage and tags updated", || {
+        let rds = rds.clone();
+        let id = id.clone();
+        let arn = arn.clone();
+        async move {
+            let ok = instance_in_aws(&rds, &id)
+                .await
+                .and_then(|i| i.allocated_storage())
+                == Some(30)
+                && tags_of(&rds, &arn).await == vec![("team".to_string(), "b".to_string())];
+            Ok(ok.then_some(()))
+        }
+    })
+    .await?;
+
+    // Drift on a late-initialized field is corrected.
+    rds.modify_db_instance()
+        .db_instance_identifier(&id)
+        .backup_retention_period(i32::try_from(retention + 5)?)
+        .apply_immediately(true)
+        .send()
+        .await?;
+    eventually(20, "backup retention drift corrected", || {
+        let rds = rds.clone();
+        let id = id.clone();
+        async move {
+            let r = instance_in_aws(&rds, &id)
+                .await
+                .and_then(|i| i.backup_retention_period());
+            Ok((r.map(i64::from) == Some(retention)).then_some(()))
+        }
+    })
+    .await?;
+
+    // Delete with the default policy.
+    api.delete("app-db", &DeleteParams::default()).await?;
+    wait_gone(&api, "app-db", 20).await?;
+    assert!(
+        instance_in_aws(&rds, &id).await.is_none(),
+        "instance {id} still exists"
+    );
+    groups
+        .delete("db-subnets", &DeleteParams::default())
+        .await?;
+    wait_gone(&groups, "db-subnets", 20).await?;
+    controllers.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn db_instance_invalid_engine_is_terminal() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-dbi-bad").await?;
+    let api: Api<DBInstance> = Api::namespaced(client.clone(), &ns);
+    let id = kro_e2e::unique_name("kro-bad-db").to_ascii_lowercase();
+    create(
+        &api,
+        json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1",
+            "kind": "DBInstance",
+            "metadata": {"name": "bad-db"},
+            "spec": {"dbInstanceIdentifier": id, "dbInstanceClass": "db.t3.micro", "engine": "no-such-engine", "allocatedStorage": 20}
+        }),
+    )
+    .await?;
+    let obj = wait_condition(&api, "bad-db", "ACK.Terminal", "True", 30).await?;
+    let (_, msg) = condition(&obj, "ACK.Terminal").unwrap();
+    assert!(msg.contains("InvalidParameterValue"), "{msg}");
+    assert!(
+        msg.contains("Value no-such-engine for parameter Engine is invalid"),
+        "{msg}"
+    );
+    assert_eq!(
+        condition(&obj, "Ready").unwrap(),
+        ("False".to_string(), msg.clone())
+    );
+    assert_eq!(condition(&obj, "ACK.ResourceSynced").unwrap().0, "False");
+    controllers.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn db_instance_adopt_and_retain() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-dbi-adopt").await?;
+    let rds = kro_e2e::rds_client().await;
+    let api: Api<DBInstance> = Api::namespaced(client.clone(), &ns);
+    let id = kro_e2e::unique_name("kro-legacy-db").to_ascii_lowercase();
+    rds.create_db_instance()
+        .db_instance_identifier(&id)
+        .db_instance_class("db.t3.small")
+        .engine("mysql")
+        .allocated_storage(25)
+        .master_username("admin")
+        .master_user_password("hand-made-pass")
+        .send()
+        .await?;
+    create(
+        &api,
+        json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1",
+            "kind": "DBInstance",
+            "metadata": {"name": "legacy-db", "annotations": {
+                "services.k8s.aws/adoption-policy": "adopt",
+                "services.k8s.aws/adoption-fields": format!("{{\"dbInstanceIdentifier\": \"{id}\"}}"),
+                "services.k8s.aws/deletion-policy": "retain"
+            }},
+            "spec": {"dbInstanceIdentifier": id, "dbInstanceClass": "placeholder", "engine": "placeholder"}
+        }),
+    )
+    .await?;
+    let obj = wait_json(&api, "legacy-db", 30, "adopted", |v| {
+        condition(v, "ACK.ResourceSynced").is_some_and(|(s, _)| s == "True")
+            && v["spec"]["engine"] == "mysql"
+    })
+    .await?;
+    assert_eq!(obj["spec"]["dbInstanceClass"], "db.t3.small");
+    assert_eq!(obj["spec"]["allocatedStorage"], 25);
+    assert_eq!(obj["spec"]["masterUsername"], "admin");
+    assert_eq!(obj["status"]["endpoint"]["port"], 3306);
+    let inst = instance_in_aws(&rds, &id).await.unwrap();
+    assert_eq!(
+        inst.db_instance_class(),
+        Some("db.t3.small"),
+        "adopting changes nothing in AWS"
+    );
+    api.delete("legacy-db", &DeleteParams::default()).await?;
+    wait_gone(&api, "legacy-db", 20).await?;
+    assert!(
+        instance_in_aws(&rds, &id).await.is_some(),
+        "a retained instance survives"
+    );
+    controllers.stop().await;
+    Ok(())
+}
