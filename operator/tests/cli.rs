@@ -1,5 +1,7 @@
 //! Runs the built `kro` binary on the examples and on broken RGDs, as a user would.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

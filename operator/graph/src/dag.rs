@@ -195,7 +195,8 @@ mod tests {
 
     #[test]
     fn cycles_print_their_path() {
-        let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, &str)> = vec![
+        type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, &'a str);
+        let cases: Vec<Case> = vec![
             (vec!["a", "b"], vec![("a", "b"), ("b", "a")], "a -> b -> a"),
             (vec!["a"], vec![("a", "a")], "a -> a"),
             (

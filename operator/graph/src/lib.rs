@@ -3,6 +3,8 @@
 //! The entry point is [`compile`] (or [`compile_rgd`] for the typed kro-api object): it checks
 //! every rule kro enforces and returns a [`CompiledGraph`] (cheap to clone) or every error found.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod compile;
 pub mod dag;
 pub mod error;

@@ -1,6 +1,8 @@
 //! Table tests: every graph error kro reports, with the message a user sees, and that all errors
 //! of an RGD are reported at once.
 
+#![allow(clippy::unwrap_used)]
+
 use kro_graph::{CompileOptions, ErrorCode, NoSchemas, SchemaStore, compile};
 use serde_json::{Value, json};
 

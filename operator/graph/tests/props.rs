@@ -1,6 +1,8 @@
 //! Property tests: the topological order respects every edge, every cycle is reported, and
 //! malformed YAML, templates and expressions never panic the compiler.
 
+#![allow(clippy::unwrap_used)]
+
 use kro_graph::{CompileOptions, Dag, NoSchemas, compile, scan};
 use proptest::prelude::*;
 use serde_json::{Value, json};

@@ -4,6 +4,8 @@
 //! apply (with kro's labels and annotations), externalRefs to read, per-node state, and the
 //! instance status. [`prune`] lists previously applied objects that dropped out. No IO.
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod evaluate;
 pub mod metadata;
 pub mod offline;

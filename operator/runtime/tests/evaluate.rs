@@ -1,6 +1,8 @@
 //! Runtime behaviour a user sees: what is applied, what waits and why, what is skipped,
 //! readiness, status, collections, external refs and pruning.
 
+#![allow(clippy::unwrap_used)]
+
 use kro_api::{InstanceState, NodeState};
 use kro_graph::{CompileOptions, CompiledGraph, NoSchemas};
 use kro_runtime::{ObjectRef, Observed, evaluate};

@@ -1,6 +1,8 @@
 //! Compiles every RGD under `examples/` and renders every instance (with the objects of its
 //! `observed/` directory standing in for the cluster); the rendered YAML is snapshotted.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 use kro_graph::{CompileOptions, CompiledGraph, SchemaStore};
@@ -54,10 +56,10 @@ fn compile_all() -> Vec<(String, PathBuf, CompiledGraph)> {
                 for doc in docs(&f) {
                     let g = kro_graph::compile(&doc, &store, &CompileOptions::default())
                         .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-                    if pass == 0 {
-                        if let Some(crd) = &g.crd {
-                            store.add_crd(crd).unwrap();
-                        }
+                    if pass == 0
+                        && let Some(crd) = &g.crd
+                    {
+                        store.add_crd(crd).unwrap();
                     }
                     out.push((
                         d.file_name().unwrap().to_string_lossy().to_string(),
