@@ -1,0 +1,259 @@
+//! e2e fault test: moto (the AWS emulator) stops in the middle of reconciles; the objects show
+//! `ACK.Recoverable`, and once a new (empty) moto answers at the same endpoint everything
+//! converges without duplicates. Also: a controller restart after the finalizer was written and
+//! the bucket created (but before status) adopts its own bucket instead of failing or creating
+//! another.
+//!
+//! The controllers' endpoint is a small TCP forwarder owned by the test, so the restarted moto
+//! answers at the same address: moto.sh cannot reuse the old port right away, because the killed
+//! server leaves its port in TIME_WAIT and moto.sh's free-port check binds without SO_REUSEADDR.
+
+#![allow(clippy::unwrap_used)]
+
+mod aws_common;
+
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use aws_common::*;
+use kro_aws::s3::bucket::Bucket;
+use kube::api::Api;
+use serde_json::json;
+
+/// A moto started for this test only, in its own state directory.
+struct PrivateMoto {
+    dir: PathBuf,
+    endpoint: String,
+}
+
+impl PrivateMoto {
+    fn start(dir: &Path) -> Result<Self> {
+        let mut cmd = Command::new(kro_e2e::scripts_dir().join("moto.sh"));
+        cmd.arg("start")
+            .arg(dir)
+            .arg("--owner-pid")
+            .arg(std::process::id().to_string());
+        let out = cmd.output().context("running moto.sh start")?;
+        if !out.status.success() {
+            bail!(
+                "moto.sh start failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let env = std::fs::read_to_string(dir.join("moto.env"))?;
+        let endpoint = env
+            .trim()
+            .strip_prefix("AWS_ENDPOINT_URL=")
+            .context("moto.env holds no AWS_ENDPOINT_URL")?
+            .to_owned();
+        Ok(PrivateMoto {
+            dir: dir.to_owned(),
+            endpoint,
+        })
+    }
+
+    fn port(&self) -> u16 {
+        self.endpoint.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    fn stop(&self) -> Result<()> {
+        let out = Command::new(kro_e2e::scripts_dir().join("moto.sh"))
+            .arg("stop")
+            .arg(&self.dir)
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "moto.sh stop failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// A loopback TCP forwarder to whichever port `upstream` holds; returns its endpoint URL.
+/// Connections made while nothing listens upstream are closed at once, like a dead server.
+fn forwarder(upstream: Arc<AtomicU16>) -> Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        for inbound in listener.incoming().flatten() {
+            let up = upstream.load(Ordering::SeqCst);
+            let Ok(outbound) = TcpStream::connect(("127.0.0.1", up)) else {
+                let _ = inbound.shutdown(Shutdown::Both);
+                continue;
+            };
+            let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(Shutdown::Both);
+                    let _ = from.shutdown(Shutdown::Both);
+                });
+            };
+            if let (Ok(i2), Ok(o2)) = (inbound.try_clone(), outbound.try_clone()) {
+                pipe(inbound, o2);
+                pipe(outbound, i2);
+            }
+        }
+    });
+    Ok(format!("http://127.0.0.1:{port}"))
+}
+
+async fn s3_for(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "kro-e2e",
+        ))
+        .load()
+        .await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+async fn bucket_names(s3: &aws_sdk_s3::Client) -> Vec<String> {
+    let mut names: Vec<String> = s3
+        .list_buckets()
+        .send()
+        .await
+        .unwrap()
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+async fn tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String)> {
+    match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(o) => o
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn bucket(name: &str, spec_name: &str, team: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "s3.services.k8s.aws/v1alpha1",
+        "kind": "Bucket",
+        "metadata": {"name": name},
+        "spec": {"name": spec_name, "tagging": {"tagSet": [{"key": "team", "value": team}]}}
+    })
+}
+
+#[tokio::test]
+async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Result<()> {
+    let client = kro_e2e::client().await?;
+    install_crds(&client).await?;
+    let ns = kro_e2e::namespace(&client, "aws-fault").await?;
+    let state =
+        std::env::temp_dir().join(format!("kro-e2e-fault-{}", kro_e2e::unique_name("moto")));
+    let first_moto = PrivateMoto::start(&state.join("a"))?;
+    let upstream = Arc::new(AtomicU16::new(first_moto.port()));
+    let endpoint = forwarder(upstream.clone())?;
+    let controllers = start(&client, options(&ns, &endpoint));
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let n1 = bucket_name("kro-fault-a");
+    let n2 = bucket_name("kro-fault-b");
+
+    create(&api, bucket("first", &n1, "a")).await?;
+    wait_condition(&api, "first", "ACK.ResourceSynced", "True", 30).await?;
+
+    // moto goes away: an update and a create both fail, recoverably.
+    first_moto.stop()?;
+    patch(
+        &api,
+        "first",
+        json!({"spec": {"tagging": {"tagSet": [{"key": "team", "value": "b"}]}}}),
+    )
+    .await?;
+    create(&api, bucket("second", &n2, "c")).await?;
+    for name in ["first", "second"] {
+        let obj = wait_condition(&api, name, "ACK.Recoverable", "True", 30).await?;
+        let (_, msg) = condition(&obj, "ACK.Recoverable").unwrap();
+        assert!(!msg.is_empty());
+        assert_eq!(
+            condition(&obj, "ACK.ResourceSynced").unwrap().0,
+            "Unknown",
+            "{name}"
+        );
+        assert_eq!(condition(&obj, "Ready").unwrap().0, "False", "{name}");
+        assert!(
+            condition(&obj, "ACK.Terminal").is_none(),
+            "{name}: an outage is never terminal"
+        );
+    }
+
+    // A new moto at the same endpoint (it starts empty): both converge, each bucket exists once.
+    let second_moto = PrivateMoto::start(&state.join("b"))?;
+    upstream.store(second_moto.port(), Ordering::SeqCst);
+    let s3 = s3_for(&second_moto.endpoint).await;
+    for name in ["first", "second"] {
+        let obj = wait_condition(&api, name, "ACK.ResourceSynced", "True", 30).await?;
+        assert!(condition(&obj, "ACK.Recoverable").is_none(), "{name}");
+    }
+    let mut want = vec![n1.clone(), n2.clone()];
+    want.sort();
+    assert_eq!(bucket_names(&s3).await, want);
+    assert_eq!(
+        tags(&s3, &n1).await,
+        vec![("team".to_string(), "b".to_string())]
+    );
+    assert_eq!(
+        tags(&s3, &n2).await,
+        vec![("team".to_string(), "c".to_string())]
+    );
+
+    // Restart mid-create: the finalizer was written and the bucket created, then the controller
+    // died before writing status. The next controller owns the bucket; nothing is created twice.
+    controllers.stop().await;
+    let n3 = bucket_name("kro-fault-c");
+    s3.create_bucket()
+        .bucket(&n3)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await?;
+    let mut third = bucket("third", &n3, "d");
+    third["metadata"]["finalizers"] = json!(["finalizers.s3.services.k8s.aws/Bucket"]);
+    create(&api, third).await?;
+    let controllers = start(&client, options(&ns, &endpoint));
+    let obj = wait_condition(&api, "third", "ACK.ResourceSynced", "True", 30).await?;
+    assert!(condition(&obj, "ACK.Terminal").is_none());
+    assert_eq!(
+        tags(&s3, &n3).await,
+        vec![("team".to_string(), "d".to_string())]
+    );
+    assert_eq!(
+        bucket_names(&s3).await.iter().filter(|n| **n == n3).count(),
+        1
+    );
+    controllers.stop().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(second_moto);
+    drop(first_moto);
+    Ok(())
+}
