@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, LazyLock};
 
-use cel::common::ast::IdedExpr;
+use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 use cel::common::value::CowVal;
 use cel::context::VariableResolver;
 use cel::{Context, ExecutionError};
@@ -89,6 +89,19 @@ impl Environment {
     /// # Errors
     /// [`CelError::Parse`] with the parser's messages (line:column).
     pub fn compile(&self, expr: &str) -> Result<Program, CelError> {
+        let estimate = match within_limits(expr) {
+            Ok(estimate) => estimate,
+            Err(message) => {
+                return Err(CelError::Parse {
+                    expression: expr.to_owned(),
+                    message,
+                });
+            }
+        };
+        with_stack(estimate, || self.compile_unguarded(expr))
+    }
+
+    fn compile_unguarded(&self, expr: &str) -> Result<Program, CelError> {
         let parsed = catch_unwind(AssertUnwindSafe(|| self.inner.env.compile(expr)))
             .map_err(|_| CelError::Parse {
                 expression: expr.to_owned(),
@@ -101,8 +114,10 @@ impl Environment {
         let references = references::collect(parsed.expression());
         let mut exec = parsed.expression().clone();
         cost::instrument(&mut exec, false);
+        let depth = ast_depth(&exec);
         Ok(Program {
             inner: Arc::new(ProgramInner {
+                depth,
                 source: expr.to_owned(),
                 parsed,
                 exec,
@@ -127,7 +142,128 @@ impl Environment {
     }
 }
 
+/// Longest expression accepted, in bytes.
+pub const MAX_EXPRESSION_LENGTH: usize = 32 * 1024;
+/// Deepest nesting of `(`, `[` and `{` accepted.
+pub const MAX_NESTING: usize = 32;
+/// Most operators (`.`, `+`, `!`, `&&`, `?`, ...) accepted in one expression: each adds a level
+/// to the syntax tree, and the parser and interpreter recurse over it.
+pub const MAX_OPERATORS: usize = 512;
+
+/// Size guards checked before parsing, so no input can exhaust the stack of the parser, the
+/// checker or the interpreter (all recursive).
+fn within_limits(expr: &str) -> Result<usize, String> {
+    if expr.len() > MAX_EXPRESSION_LENGTH {
+        return Err(format!(
+            "expression is {} bytes long; the limit is {MAX_EXPRESSION_LENGTH}",
+            expr.len()
+        ));
+    }
+    let mut depth = 0usize;
+    let mut max_depth = 0usize;
+    let mut operators = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in expr.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' | '[' | '{' => {
+                depth += 1;
+                max_depth = max_depth.max(depth);
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            '.' | '+' | '-' | '*' | '/' | '%' | '!' | '<' | '>' | '=' | '&' | '|' | '?' | ':' => {
+                operators += 1;
+            }
+            _ => {}
+        }
+    }
+    if max_depth > MAX_NESTING {
+        return Err(format!(
+            "expression nests brackets {max_depth} deep; the limit is {MAX_NESTING}"
+        ));
+    }
+    if operators > MAX_OPERATORS {
+        return Err(format!(
+            "expression has {operators} operators; the limit is {MAX_OPERATORS}, split it up"
+        ));
+    }
+    // The parser descends about a dozen grammar rules per bracket.
+    Ok(max_depth * 16 + operators)
+}
+
+/// The depth of a syntax tree, computed without recursion.
+fn ast_depth(root: &IdedExpr) -> usize {
+    let mut max = 0;
+    let mut stack: Vec<(&IdedExpr, usize)> = vec![(root, 1)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        match &e.expr {
+            Expr::Call(c) => {
+                if let Some(t) = c.target.as_deref() {
+                    stack.push((t, d + 1));
+                }
+                stack.extend(c.args.iter().map(|a| (a, d + 1)));
+            }
+            Expr::Select(s) => stack.push((&s.operand, d + 1)),
+            Expr::List(l) => stack.extend(l.elements.iter().map(|a| (a, d + 1))),
+            Expr::Map(m) => {
+                for en in &m.entries {
+                    if let EntryExpr::MapEntry(me) = &en.expr {
+                        stack.push((&me.key, d + 1));
+                        stack.push((&me.value, d + 1));
+                    }
+                }
+            }
+            Expr::Struct(s) => {
+                for en in &s.entries {
+                    if let EntryExpr::StructField(f) = &en.expr {
+                        stack.push((&f.value, d + 1));
+                    }
+                }
+            }
+            Expr::Comprehension(c) => {
+                for x in [
+                    &c.iter_range,
+                    &c.accu_init,
+                    &c.loop_cond,
+                    &c.loop_step,
+                    &c.result,
+                ] {
+                    stack.push((x, d + 1));
+                }
+            }
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => {}
+        }
+    }
+    max
+}
+
+/// Runs `f` with enough stack for a syntax tree `depth` levels deep: the parser, the checker
+/// and cel's interpreter all recurse, so a deep expression gets a fresh, larger stack (the
+/// common, shallow case costs one comparison).
+fn with_stack<R>(depth: usize, f: impl FnOnce() -> R) -> R {
+    let per_level = if cfg!(debug_assertions) {
+        64 * 1024
+    } else {
+        16 * 1024
+    };
+    let needed = 256 * 1024 + depth.saturating_mul(per_level);
+    stacker::maybe_grow(needed, needed.saturating_mul(2), f)
+}
+
 struct ProgramInner {
+    depth: usize,
     source: String,
     parsed: cel::Program,
     exec: IdedExpr,
@@ -165,6 +301,10 @@ impl Program {
     /// # Errors
     /// [`CelError::Check`] listing every problem found.
     pub fn check(&self, types: &TypeEnv) -> Result<CelType, CelError> {
+        with_stack(self.inner.depth, || self.check_unguarded(types))
+    }
+
+    fn check_unguarded(&self, types: &TypeEnv) -> Result<CelType, CelError> {
         checker::check(
             self.inner.parsed.expression(),
             self.inner.parsed.source_info(),
@@ -206,6 +346,17 @@ impl Program {
 
     /// Evaluates, then hands the borrowed result to `f` (no copy of the result is made).
     fn run<T>(
+        &self,
+        activation: &Activation,
+        limit: u64,
+        f: impl FnOnce(&dyn cel::common::value::Val) -> Result<T, CelError>,
+    ) -> Result<T, CelError> {
+        with_stack(self.inner.depth, || {
+            self.run_unguarded(activation, limit, f)
+        })
+    }
+
+    fn run_unguarded<T>(
         &self,
         activation: &Activation,
         limit: u64,
