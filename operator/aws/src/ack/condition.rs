@@ -209,6 +209,8 @@ mod tests {
             .collect()
     }
 
+    type Expected<'a> = (&'a str, &'a str, Option<String>, Option<String>);
+
     fn s(x: &str) -> Option<String> {
         Some(x.to_string())
     }
@@ -216,11 +218,7 @@ mod tests {
     #[test]
     fn conditions_for_each_outcome() {
         let none = Extras::default();
-        let cases: Vec<(
-            Outcome,
-            Extras,
-            Vec<(&str, &str, Option<String>, Option<String>)>,
-        )> = vec![
+        let cases: Vec<(Outcome, Extras, Vec<Expected>)> = vec![
             (
                 Outcome::Synced,
                 none.clone(),
