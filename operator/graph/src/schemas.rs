@@ -334,9 +334,6 @@ fn inline_refs(
     seen: &mut BTreeSet<String>,
     depth: usize,
 ) -> Value {
-    if depth > MAX_REF_DEPTH {
-        return open_object();
-    }
     match v {
         Value::Object(m) => {
             let reference = m.get("$ref").and_then(Value::as_str).or_else(|| {
@@ -348,7 +345,9 @@ fn inline_refs(
             });
             if let Some(r) = reference {
                 let name = r.rsplit('/').next().unwrap_or(r).to_string();
-                let Some(target) = defs.get(&name) else {
+                // `depth` counts `$ref` expansions only: plain nesting must not cut a
+                // `properties` map or a scalar short (the schema would no longer deserialize).
+                let Some(target) = defs.get(&name).filter(|_| depth < MAX_REF_DEPTH) else {
                     return open_object();
                 };
                 if !seen.insert(name.clone()) {
@@ -366,13 +365,13 @@ fn inline_refs(
                 if k == "x-kubernetes-group-version-kind" {
                     continue;
                 }
-                out.insert(k.clone(), inline_refs(val, defs, seen, depth + 1));
+                out.insert(k.clone(), inline_refs(val, defs, seen, depth));
             }
             Value::Object(out)
         }
         Value::Array(a) => Value::Array(
             a.iter()
-                .map(|x| inline_refs(x, defs, seen, depth + 1))
+                .map(|x| inline_refs(x, defs, seen, depth))
                 .collect(),
         ),
         other => other.clone(),
