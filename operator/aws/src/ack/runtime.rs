@@ -439,7 +439,6 @@ async fn sync<K: AckKind>(
     let annotations = &cx.annotations;
     let adoption = annotations::adoption_policy(annotations)
         .map_err(|e| SyncError::Terminal(e.to_string()))?;
-    let adopted = annotations::is_adopted(annotations);
     let resolved = if obj.has_references() {
         match obj.resolve(cx).await {
             Ok(r) => {
@@ -471,82 +470,132 @@ async fn sync<K: AckKind>(
     }
     let has_finalizer = obj.finalizers().iter().any(|f| f == K::FINALIZER);
 
-    let observed = match resolved.read(cx, &id).await? {
-        Some(o) => o,
-        None => {
-            if adoption == Some(AdoptionPolicy::Adopt) && !adopted {
-                return Err(SyncError::Waiting(format!(
-                    "adopted resource not found: no AWS resource with {} {id:?}",
-                    K::ADOPTION_KEY
-                )));
-            }
-            if !has_finalizer {
-                add_finalizer(api, obj, K::FINALIZER).await?;
-            }
-            let created = match resolved.create(cx, &id).await {
-                Ok(c) => c,
-                Err(SyncError::Aws { err, .. }) if err.is_code(K::ALREADY_EXISTS_CODES) => {
-                    // A previous reconcile created it (operator restarted mid-create): ours.
-                    tracing::info!(
-                        id,
-                        "resource already exists after create; treating it as ours"
-                    );
-                    Created::default()
-                }
-                Err(e) => {
-                    if !has_finalizer {
-                        // Nothing exists in AWS: the object is not managed yet.
-                        let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
-                    }
-                    return Err(e);
-                }
-            };
-            let observed = read_after_create(&resolved, cx, &id).await?;
+    let observed = resolved.read(cx, &id).await?;
+    let decision = decide(observed.is_some(), has_finalizer, adoption);
+    let observed = match (decision, observed) {
+        (Decision::AdoptedMissing, _) => {
+            return Err(SyncError::Waiting(format!(
+                "adopted resource not found: no AWS resource with {} {id:?}",
+                K::ADOPTION_KEY
+            )));
+        }
+        (Decision::Unmanaged, _) => {
+            return Err(SyncError::Terminal(format!(
+                "Resource already exists: {id:?} exists in AWS but is not managed by this \
+                 object; to manage it, set annotation {}: adopt (or adopt-or-create) with {}: \
+                 '{{\"{}\": \"{id}\"}}'",
+                annotations::ADOPTION_POLICY,
+                annotations::ADOPTION_FIELDS,
+                K::ADOPTION_KEY
+            )));
+        }
+        (_, None) => return create_then_update(api, obj, &resolved, cx, &id, has_finalizer).await,
+        (_, Some(o)) => o,
+    };
+    match decision {
+        Decision::Import => {
+            add_finalizer(api, obj, K::FINALIZER).await?;
+            // The spec becomes AWS's state: report against it, so nothing in AWS changes.
+            let spec = K::adopted_spec(&id, &observed);
+            let mut as_aws =
+                serde_json::to_value(&resolved).map_err(|e| SyncError::Terminal(e.to_string()))?;
+            merge(&mut as_aws, &json!({ "spec": spec }));
+            let as_aws: K = serde_json::from_value(as_aws).map_err(|e| {
+                SyncError::Terminal(format!(
+                    "the adopted resource does not fit the spec schema: {e}"
+                ))
+            })?;
+            let mut synced = as_aws.update(cx, &id, observed).await?;
+            synced.spec_patch = Some(spec);
+            synced
+                .annotations
+                .insert(annotations::ADOPTED.into(), "true".into());
+            Ok(synced)
+        }
+        Decision::AdoptThenUpdate => {
+            add_finalizer(api, obj, K::FINALIZER).await?;
             let mut synced = resolved.update(cx, &id, observed).await?;
-            let mut created = created;
-            synced.annotations.append(&mut created.annotations);
-            if created.status.is_object() {
-                let mut status = created.status;
-                merge(&mut status, &synced.status);
-                synced.status = status;
+            synced
+                .annotations
+                .insert(annotations::ADOPTED.into(), "true".into());
+            Ok(synced)
+        }
+        _ => resolved.update(cx, &id, observed).await,
+    }
+}
+
+/// What one sync does, from what AWS has and how the object is marked (ACK's rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Nothing in AWS: add the finalizer, then create.
+    Create,
+    /// `adopt` but nothing in AWS: wait (ACK: "adopted resource not found").
+    AdoptedMissing,
+    /// Ours (finalizer present): update to match the spec.
+    Update,
+    /// `adopt`: import AWS's state into the spec, change nothing in AWS.
+    Import,
+    /// `adopt-or-create` on an existing resource: take it over, then update AWS to the spec.
+    AdoptThenUpdate,
+    /// Exists in AWS but not ours and no adoption: terminal "Resource already exists".
+    Unmanaged,
+}
+
+/// ACK's decision table. The finalizer is what marks a resource as ours: it is written before
+/// the create call, so a controller restarted mid-create finds its own resource and updates it.
+pub(crate) fn decide(
+    exists: bool,
+    has_finalizer: bool,
+    adoption: Option<AdoptionPolicy>,
+) -> Decision {
+    match (exists, has_finalizer, adoption) {
+        (false, _, Some(AdoptionPolicy::Adopt)) => Decision::AdoptedMissing,
+        (false, _, _) => Decision::Create,
+        (true, true, _) => Decision::Update,
+        (true, false, Some(AdoptionPolicy::Adopt)) => Decision::Import,
+        (true, false, Some(AdoptionPolicy::AdoptOrCreate)) => Decision::AdoptThenUpdate,
+        (true, false, None) => Decision::Unmanaged,
+    }
+}
+
+async fn create_then_update<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    resolved: &K,
+    cx: &SyncCx<'_>,
+    id: &str,
+    has_finalizer: bool,
+) -> Result<Synced, SyncError> {
+    if !has_finalizer {
+        add_finalizer(api, obj, K::FINALIZER).await?;
+    }
+    let mut created = match resolved.create(cx, id).await {
+        Ok(c) => c,
+        Err(SyncError::Aws { err, .. }) if err.is_code(K::ALREADY_EXISTS_CODES) => {
+            // A previous reconcile created it (operator restarted mid-create): ours.
+            tracing::info!(
+                id,
+                "resource already exists after create; treating it as ours"
+            );
+            Created::default()
+        }
+        Err(e) => {
+            if !has_finalizer {
+                // Nothing exists in AWS: the object is not managed yet.
+                let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
             }
-            return Ok(synced);
+            return Err(e);
         }
     };
-
-    if !has_finalizer {
-        match adoption {
-            Some(AdoptionPolicy::Adopt) => {
-                add_finalizer(api, obj, K::FINALIZER).await?;
-                let spec = K::adopted_spec(&id, &observed);
-                let mut synced = resolved.update(cx, &id, observed).await?;
-                synced.spec_patch = Some(spec);
-                synced
-                    .annotations
-                    .insert(annotations::ADOPTED.into(), "true".into());
-                return Ok(synced);
-            }
-            Some(AdoptionPolicy::AdoptOrCreate) => {
-                add_finalizer(api, obj, K::FINALIZER).await?;
-                let mut synced = resolved.update(cx, &id, observed).await?;
-                synced
-                    .annotations
-                    .insert(annotations::ADOPTED.into(), "true".into());
-                return Ok(synced);
-            }
-            None => {
-                return Err(SyncError::Terminal(format!(
-                    "Resource already exists: {id:?} exists in AWS but is not managed by this \
-                     object; to manage it, set annotation {}: adopt (or adopt-or-create) with {}: \
-                     '{{\"{}\": \"{id}\"}}'",
-                    annotations::ADOPTION_POLICY,
-                    annotations::ADOPTION_FIELDS,
-                    K::ADOPTION_KEY
-                )));
-            }
-        }
+    let observed = read_after_create(resolved, cx, id).await?;
+    let mut synced = resolved.update(cx, id, observed).await?;
+    synced.annotations.append(&mut created.annotations);
+    if created.status.is_object() {
+        let mut status = created.status;
+        merge(&mut status, &synced.status);
+        synced.status = status;
     }
-    resolved.update(cx, &id, observed).await
+    Ok(synced)
 }
 
 /// Reads right after a create, retrying "not found" for up to ~10 s (eventual consistency).
@@ -812,6 +861,32 @@ async fn remove_finalizer<K: AckKind>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decision_table() {
+        use AdoptionPolicy::*;
+        use Decision::*;
+        let cases = [
+            // exists, finalizer, adoption -> decision
+            (false, false, None, Create),
+            (false, true, None, Create),
+            (false, false, Some(AdoptOrCreate), Create),
+            (false, true, Some(Adopt), AdoptedMissing),
+            (false, false, Some(Adopt), AdoptedMissing),
+            (true, true, None, Update),
+            (true, true, Some(Adopt), Update),
+            (true, false, Some(Adopt), Import),
+            (true, false, Some(AdoptOrCreate), AdoptThenUpdate),
+            (true, false, None, Unmanaged),
+        ];
+        for (exists, finalizer, adoption, want) in cases {
+            assert_eq!(
+                decide(exists, finalizer, adoption),
+                want,
+                "{exists} {finalizer} {adoption:?}"
+            );
+        }
+    }
 
     #[test]
     fn merge_follows_rfc7386() {
