@@ -8,8 +8,8 @@ use kro_e2e::{client, namespace};
 use operator_support::*;
 use serde_json::{Value, json};
 
-fn webapp_rgd(kind: &str) -> Value {
-    rgd(
+fn webapp_rgd(op: &Operator, kind: &str) -> Value {
+    op.rgd(
         kind,
         json!({"name": "string | required=true", "replicas": "integer | default=1", "message": "string | default=\"hi\""}),
         json!({"availableReplicas": "${deployment.status.?availableReplicas.orValue(0)}", "configName": "${config.metadata.name}"}),
@@ -31,7 +31,7 @@ async fn rgd_accepted_crd_established_instance_ready_with_projected_status() -> 
     let ns = namespace(&client, "op-core").await?;
     let op = Operator::start(client.clone());
     let kind = unique_kind("Web");
-    apply(&client, &webapp_rgd(&kind)).await?;
+    apply(&client, &webapp_rgd(&op, &kind)).await?;
     let r = wait_rgd_active(&client, &rgd_name(&kind)).await?;
     assert_eq!(
         r["status"]["topologicalOrder"],
@@ -165,7 +165,7 @@ async fn instance_spec_update_updates_children() -> Result<()> {
     let ns = namespace(&client, "op-update").await?;
     let op = Operator::start(client.clone());
     let kind = unique_kind("Web");
-    apply(&client, &webapp_rgd(&kind)).await?;
+    apply(&client, &webapp_rgd(&op, &kind)).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
     apply(
         &client,
@@ -200,7 +200,7 @@ async fn child_edited_by_hand_is_restored_and_deleted_child_recreated() -> Resul
     let ns = namespace(&client, "op-drift").await?;
     let op = Operator::start(client.clone());
     let kind = unique_kind("Web");
-    apply(&client, &webapp_rgd(&kind)).await?;
+    apply(&client, &webapp_rgd(&op, &kind)).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
     apply(
         &client,
@@ -260,7 +260,7 @@ async fn instance_delete_removes_children_in_reverse_order() -> Result<()> {
     let ns = namespace(&client, "op-delete").await?;
     let op = Operator::start(client.clone());
     let kind = unique_kind("Web");
-    apply(&client, &webapp_rgd(&kind)).await?;
+    apply(&client, &webapp_rgd(&op, &kind)).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
     apply(&client, &instance(&kind, &ns, "x", json!({"name": "x"}))).await?;
     wait_object(&client, "apps/v1", "Deployment", Some(&ns), "x", |_| true).await?;

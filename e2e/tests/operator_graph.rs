@@ -20,7 +20,7 @@ async fn include_when_flip_creates_then_prunes_the_child() -> Result<()> {
     let kind = unique_kind("Opt");
     apply(
         &client,
-        &rgd(
+        &op.rgd(
             &kind,
             json!({"extra": "boolean | default=false"}),
             json!({}),
@@ -63,7 +63,7 @@ async fn for_each_grows_and_shrinks() -> Result<()> {
     let kind = unique_kind("Coll");
     apply(
         &client,
-        &rgd(
+        &op.rgd(
             &kind,
             json!({"regions": "[]string"}),
             json!({}),
@@ -118,7 +118,7 @@ async fn ready_when_gates_dependents_until_ready() -> Result<()> {
     let kind = unique_kind("Gate");
     apply(
         &client,
-        &rgd(
+        &op.rgd(
             &kind,
             json!({"replicas": "integer | default=1"}),
             json!({}),
@@ -161,7 +161,7 @@ async fn external_ref_is_read_and_changes_propagate() -> Result<()> {
     let kind = unique_kind("Ext");
     apply(
         &client,
-        &rgd(
+        &op.rgd(
             &kind,
             json!({"settings": "string"}),
             json!({"value": "${settings.data.?VALUE.orValue(\"none\")}"}),
@@ -221,7 +221,7 @@ async fn chained_rgds_expand_both_levels() -> Result<()> {
     let outer = unique_kind("Outer");
     apply(
         &client,
-        &rgd(
+        &op.rgd(
             &inner,
             json!({"message": "string"}),
             json!({"echo": "${cfg.data.message}"}),
@@ -232,7 +232,7 @@ async fn chained_rgds_expand_both_levels() -> Result<()> {
     // The outer RGD may be applied before the inner kind exists: it must converge anyway.
     apply(
         &client,
-        &rgd(
+        &op.rgd(
             &outer,
             json!({"message": "string"}),
             json!({"innerState": "${child.status.?state.orValue(\"PENDING\")}"}),

@@ -21,6 +21,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(45);
 
 /// An operator running inside the test process.
 pub struct Operator {
+    /// The value of the `e2e.kro.run/operator` label on the RGDs this operator reconciles.
+    pub id: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -31,16 +33,37 @@ impl Operator {
         Self::start_with(client, kro_controller::Options::for_tests())
     }
 
-    /// Starts `kro run` with the given options.
+    /// Starts `kro run` with the given options, reconciling only RGDs labelled for it (tests
+    /// run in parallel in one process, so each test's operator sees only its own RGDs).
     pub fn start_with(client: Client, opts: kro_controller::Options) -> Self {
+        let id = kro_e2e::unique_name("op");
+        Self::start_as(client, opts, id)
+    }
+
+    /// Starts an operator for the RGDs labelled `id` (to restart "the same" operator).
+    pub fn start_as(client: Client, mut opts: kro_controller::Options, id: String) -> Self {
+        opts.rgd_selector = format!("e2e.kro.run/operator={id}");
+        // Operator logs with RUST_LOG (e.g. RUST_LOG=kro_controller=debug), shown for failures.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(kro_controller::run(client, opts, async move {
             let _ = rx.await;
         }));
         Self {
+            id,
             stop: Some(tx),
             task,
         }
+    }
+
+    /// An RGD for `kind` in [`GROUP`], labelled for this operator.
+    pub fn rgd(&self, kind: &str, spec: Value, status: Value, resources: Value) -> Value {
+        let mut r = rgd(kind, spec, status, resources);
+        r["metadata"]["labels"] = json!({"e2e.kro.run/operator": self.id});
+        r
     }
 
     /// Stops it and waits for a graceful exit.

@@ -1,7 +1,7 @@
 //! Resolves kinds to API resources (plural, scope) through API discovery, cached, and fetches
 //! the OpenAPI schemas the graph compiler type-checks against.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ const SCHEMA_TTL: Duration = Duration::from_secs(300);
 pub struct Discovery {
     client: Client,
     kinds: Mutex<HashMap<(String, String, String), Resolved>>,
-    openapi: Mutex<HashMap<String, (Instant, Arc<SchemaStore>)>>,
+    openapi: Mutex<HashMap<String, (Instant, Arc<Value>)>>,
 }
 
 /// Splits `apps/v1` into (`apps`, `v1`) and `v1` into (``, `v1`).
@@ -98,7 +98,6 @@ impl Discovery {
     /// know are left out; the compiler then reports them.
     pub async fn schemas_for(&self, kinds: &[(String, String)]) -> SchemaStore {
         let mut store = SchemaStore::new();
-        let mut gvs: BTreeMap<String, ()> = BTreeMap::new();
         for (api_version, kind) in kinds {
             let Ok(r) = self.resolve(api_version, kind).await else {
                 continue;
@@ -113,21 +112,53 @@ impl Discovery {
                     continue;
                 }
             }
-            gvs.insert(api_version.clone(), ());
-        }
-        for gv in gvs.keys() {
-            if let Some(doc) = self.openapi_doc(gv).await {
-                for ((av, kind), _) in doc.kinds().map(|k| (k.clone(), ())).collect::<Vec<_>>() {
-                    if let Some(resolved) = kro_graph::SchemaSource::resolve(&*doc, &av, &kind) {
-                        store.insert(av, kind, (*resolved.schema).clone(), resolved.namespaced);
+            let Some(doc) = self.openapi_doc(api_version).await else {
+                continue;
+            };
+            // Only this kind's definition (plus every definition without a GVK, which refs
+            // point to): one odd kind elsewhere in the document must not hide the others.
+            let Some(defs) = doc
+                .pointer("/components/schemas")
+                .and_then(Value::as_object)
+            else {
+                continue;
+            };
+            let (group, version) = split_api_version(api_version);
+            let filtered: serde_json::Map<String, Value> = defs
+                .iter()
+                .filter(|(_, d)| {
+                    match d
+                        .get("x-kubernetes-group-version-kind")
+                        .and_then(Value::as_array)
+                    {
+                        None => true,
+                        Some(gvks) => gvks.iter().any(|g| {
+                            g.get("group").and_then(Value::as_str) == Some(group)
+                                && g.get("version").and_then(Value::as_str) == Some(version)
+                                && g.get("kind").and_then(Value::as_str) == Some(kind.as_str())
+                        }),
                     }
-                }
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut one = SchemaStore::new();
+            if one
+                .add_document(&serde_json::json!({"components": {"schemas": filtered}}))
+                .is_ok()
+                && let Some(resolved) = kro_graph::SchemaSource::resolve(&one, api_version, kind)
+            {
+                store.insert(
+                    api_version.clone(),
+                    kind.clone(),
+                    (*resolved.schema).clone(),
+                    r.namespaced,
+                );
             }
         }
         store
     }
 
-    async fn openapi_doc(&self, api_version: &str) -> Option<Arc<SchemaStore>> {
+    async fn openapi_doc(&self, api_version: &str) -> Option<Arc<Value>> {
         if let Some((at, doc)) = self.openapi.lock().await.get(api_version)
             && at.elapsed() < SCHEMA_TTL
         {
@@ -140,14 +171,12 @@ impl Discovery {
         };
         let req = http_get(&path)?;
         let doc: Value = self.client.request(req).await.ok()?;
-        let mut store = SchemaStore::new();
-        store.add_document(&doc).ok()?;
-        let store = Arc::new(store);
+        let doc = Arc::new(doc);
         self.openapi
             .lock()
             .await
-            .insert(api_version.to_string(), (Instant::now(), store.clone()));
-        Some(store)
+            .insert(api_version.to_string(), (Instant::now(), doc.clone()));
+        Some(doc)
     }
 }
 

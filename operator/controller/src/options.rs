@@ -108,6 +108,10 @@ pub struct Options {
         default_value_t = 10
     )]
     pub rgd_max_collection_dimension_size: usize,
+    /// Only reconcile RGDs matching this label selector (empty: all). Not a kro flag: lets
+    /// several operators share a cluster by label (sharding, parallel tests).
+    #[arg(long, env = "KRO_RGD_SELECTOR", default_value = "")]
+    pub rgd_selector: String,
     /// Log format: `json` or `text` (kro's `--zap-encoder` names `json`/`console` work too).
     #[arg(long, env = "KRO_LOG_FORMAT", alias = "zap-encoder", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -141,6 +145,7 @@ impl Default for Options {
             instance_requeue_interval: Duration::from_secs(3),
             rgd_max_collection_size: 1000,
             rgd_max_collection_dimension_size: 10,
+            rgd_selector: String::new(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }

@@ -263,7 +263,12 @@ async fn ensure_crd(
     rgd: &DynamicObject,
     graph: &CompiledGraph,
 ) -> Result<Result<CustomResourceDefinition, String>, Error> {
-    let Some(value) = graph.crd.clone() else {
+    // Through JSON so this works whether kro-graph hands out the CRD typed or as JSON.
+    let Some(value) = graph
+        .crd
+        .as_ref()
+        .and_then(|c| serde_json::to_value(c).ok())
+    else {
         return Ok(Err("the graph produced no CRD for the instance kind".into()));
     };
     let crd: CustomResourceDefinition =

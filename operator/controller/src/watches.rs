@@ -66,12 +66,15 @@ impl Interest {
 
 type Gvk = (String, String);
 
+/// Where events for one instance kind go: its API resource and its controller's trigger.
+type Route = (ApiResource, mpsc::Sender<ObjectRef<DynamicObject>>);
+
 /// Routes child events to instance controllers.
 pub struct Router {
     client: Client,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
-    controllers: RwLock<HashMap<KindKey, (ApiResource, mpsc::Sender<ObjectRef<DynamicObject>>)>>,
+    controllers: RwLock<HashMap<KindKey, Route>>,
     watches: RwLock<HashMap<Gvk, JoinHandle<()>>>,
     interests: RwLock<HashMap<Gvk, HashMap<InstanceKey, Vec<Interest>>>>,
 }
