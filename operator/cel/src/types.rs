@@ -394,8 +394,17 @@ impl ObjectType {
     fn field(&self, field: &str) -> FieldLookup {
         let child = format!("{}.{field}", self.name);
         if let Some(s) = self.schema.properties.as_ref().and_then(|p| p.get(field)) {
-            if self.resource && field == "metadata" && !has_properties(s) {
-                return FieldLookup::Found(CelType::from_schema(&child, &OBJECT_META));
+            if self.resource && field == "metadata" {
+                // Root objects always have the ObjectMeta fields, whatever the schema lists.
+                let mut merged = OBJECT_META.as_ref().clone();
+                if let (Some(into), Some(from)) =
+                    (merged.properties.as_mut(), s.properties.as_ref())
+                {
+                    for (k, v) in from {
+                        into.insert(k.clone(), v.clone());
+                    }
+                }
+                return FieldLookup::Found(CelType::from_schema(&child, &merged));
             }
             return FieldLookup::Found(CelType::from_schema(&child, s));
         }

@@ -195,6 +195,28 @@ fn result_types_of_well_typed_expressions() {
 }
 
 #[test]
+fn root_objects_always_have_object_meta() {
+    let partial = schema(json!({"type": "object", "properties": {
+        "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
+        "spec": {"type": "object", "properties": {"a": {"type": "string"}}}
+    }}));
+    let types = TypeEnv::new().with("svc", CelType::resource("svc", &partial));
+    let env = Environment::new();
+    for (expr, want) in [
+        ("svc.metadata.name", "string"),
+        ("svc.metadata.labels", "map(string, string)"),
+        ("svc.metadata.generation", "int"),
+        ("svc.kind + svc.apiVersion", "string"),
+    ] {
+        let (_, t) = env
+            .compile_checked(expr, &types)
+            .unwrap_or_else(|e| panic!("{expr}: {e}"));
+        assert_eq!(t.to_string(), want, "{expr}");
+    }
+    assert!(env.compile_checked("svc.metadata.nope", &types).is_err());
+}
+
+#[test]
 fn unknown_fields_are_reported_with_the_path_and_the_known_fields() {
     let errs = errors("schema.spec.nmae");
     assert_eq!(errs.len(), 1);
