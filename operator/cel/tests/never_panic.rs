@@ -6,8 +6,13 @@ use serde_json::json;
 
 fn run(src: &str) {
     let env = Environment::new().with_cost_limit(10_000);
+    let typed: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps =
+        serde_json::from_value(json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"a": {"type": "array", "items": {"type": "integer"}}, "b": {"type": "string"},
+                           "m": {"type": "object", "additionalProperties": {"type": "string"}}}}}}))
+        .unwrap_or_default();
     let types = TypeEnv::new()
-        .with("schema", CelType::Dyn)
+        .with("schema", CelType::resource("schema", &typed))
         .with("x", CelType::List(Box::new(CelType::Int)));
     let a = Activation::new()
         .with(
@@ -42,6 +47,8 @@ proptest! {
             Just("cel.bind(q, "), Just(")"), Just("x[?0]"), Just(".?b"), Just(" + "),
             Just("optional.of("), Just("{a: 1}"), Just("runtime.newCondition("), Just("'s'"),
             Just(".transformMap(i, v, v)"), Just("lists.range(3)"), Just("omit()"), Just(","),
+            Just("schema.spec.m"), Just("schema.spec.b"), Just(".nope"), Just("[0]"), Just("has("),
+            Just(".exists(e, e == 1)"), Just(" ? 1 : 'a'"), Just(".orValue(2)"), Just("size("),
         ], 0..8)
     ) {
         run(&parts.concat());
