@@ -41,8 +41,8 @@ impl SchemaSource for Schemas {
 
 impl Schemas {
     fn learn(&mut self, g: &CompiledGraph) {
-        if let Some(crd) = &g.crd {
-            let _ = self.store.add_crd(crd);
+        if let Some(crd) = g.crd.as_ref().and_then(|c| serde_json::to_value(c).ok()) {
+            let _ = self.store.add_crd(&crd);
         }
     }
 }

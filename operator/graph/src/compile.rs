@@ -148,6 +148,7 @@ impl Compiler<'_> {
         };
 
         let mut status_fields = self.build_status(&input, &ids);
+        let mut status_conditions = self.build_status_conditions(&input, &ids);
 
         // Static type checks.
         let mut crd = None;
@@ -162,6 +163,11 @@ impl Compiler<'_> {
                 let (status_schemas, errs) =
                     typecheck::check_status(&mut status_fields, &drafts, &schema_type);
                 self.errors.extend(errs);
+                self.errors.extend(typecheck::check_status_conditions(
+                    &mut status_conditions,
+                    &drafts,
+                    &schema_type,
+                ));
                 if self.errors.is_empty() {
                     let owner = kro_schema::CrdOwner {
                         rgd_name: &input.name,
@@ -169,7 +175,7 @@ impl Compiler<'_> {
                         kro_version: &self.options.kro_version,
                     };
                     match kro_schema::build_instance_crd(&schema, status_schemas, &owner) {
-                        Ok(c) => crd = serde_json::to_value(&c).ok(),
+                        Ok(c) => crd = Some(c),
                         Err(errs) => {
                             for e in errs.0 {
                                 self.err(
@@ -229,6 +235,7 @@ impl Compiler<'_> {
             instance_schema,
             nodes,
             status_fields,
+            status_conditions: status_conditions.into_iter().map(|(_, e)| e).collect(),
             topological_order: order,
             warnings: self.warnings,
         })))
@@ -1008,6 +1015,60 @@ impl Compiler<'_> {
             }
             self.err(e);
         }
+    }
+
+    /// The `spec.schema.status.conditions` block: standalone expressions returning conditions.
+    fn build_status_conditions(
+        &mut self,
+        input: &RgdInput,
+        ids: &BTreeSet<String>,
+    ) -> Vec<(usize, CompiledExpr)> {
+        let Some(Value::Array(items)) = input.schema.raw.pointer("/status/conditions") else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("status.conditions[{i}]");
+            let Some(e) = item
+                .as_str()
+                .and_then(|s| scan::standalone(s).ok().flatten())
+            else {
+                self.err(
+                    GraphError::new(
+                        ErrorCode::InvalidStatus,
+                        format!("{at}: only standalone expressions are allowed"),
+                    )
+                    .at(&at)
+                    .hint("write each condition as one ${runtime.newCondition({...})}"),
+                );
+                continue;
+            };
+            let Some(c) = self.compile_expr("instance", &at, &e) else {
+                continue;
+            };
+            if c.uses_omit() {
+                self.err(
+                    GraphError::new(
+                        ErrorCode::InvalidFunction,
+                        format!("{at}: omit() can only be used in resource template expressions"),
+                    )
+                    .at(&at),
+                );
+            }
+            for ident in &c.references().identifiers {
+                if ident != SCHEMA_VAR && ident != RUNTIME_VAR && !ids.contains(ident) {
+                    self.err(
+                        GraphError::new(
+                            ErrorCode::UnknownIdentifier,
+                            format!("{at}: references unknown identifiers: [{ident}]"),
+                        )
+                        .at(&at),
+                    );
+                }
+            }
+            out.push((i, c));
+        }
+        out
     }
 
     fn build_status(&mut self, input: &RgdInput, ids: &BTreeSet<String>) -> Vec<TemplateField> {

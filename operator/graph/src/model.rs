@@ -3,7 +3,9 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
 use serde_json::Value;
 
 use crate::error::Warning;
@@ -146,14 +148,17 @@ pub struct GraphData {
     pub name: String,
     /// The instance kind.
     pub instance: InstanceKind,
-    /// The generated instance CRD (JSON), when the schema crate produced one.
-    pub crd: Option<Value>,
+    /// The generated instance CRD (always present on a successfully compiled graph).
+    pub crd: Option<CustomResourceDefinition>,
     /// OpenAPI schema of the instance without status (the type of `schema`), when known.
     pub instance_schema: Option<Arc<JSONSchemaProps>>,
     /// The nodes in topological order.
     pub nodes: Vec<Node>,
     /// `status` fields projected from expressions.
     pub status_fields: Vec<TemplateField>,
+    /// The author's `status.conditions` expressions (each a condition or a list of them);
+    /// when present they replace kro's built-in conditions on the instance.
+    pub status_conditions: Vec<CompiledExpr>,
     /// Node ids in topological order (what kro writes to `status.topologicalOrder`).
     pub topological_order: Vec<String>,
     /// Findings that did not stop compilation.
@@ -164,6 +169,23 @@ impl GraphData {
     /// The node with this id.
     pub fn node(&self, id: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// What kro writes to the RGD's `status.resources`: the nodes with at least one
+    /// dependency, in topological order.
+    pub fn resource_information(&self) -> Vec<kro_api::ResourceInformation> {
+        self.nodes
+            .iter()
+            .filter(|n| !n.dependencies.is_empty())
+            .map(|n| kro_api::ResourceInformation {
+                id: n.id.clone(),
+                dependencies: n
+                    .dependencies
+                    .iter()
+                    .map(|d| kro_api::Dependency { id: d.clone() })
+                    .collect(),
+            })
+            .collect()
     }
 }
 

@@ -362,6 +362,65 @@ pub(crate) fn check_status(
     (out, errors)
 }
 
+/// Type-checks the author's `status.conditions` expressions (`runtime` in scope).
+pub(crate) fn check_status_conditions(
+    exprs: &mut [(usize, CompiledExpr)],
+    nodes: &[Draft],
+    schema: &CelType,
+) -> Vec<GraphError> {
+    let mut env = TypeEnv::new();
+    env.declare(names::SCHEMA_VAR, schema.clone());
+    env.declare_runtime();
+    for n in nodes {
+        env.declare(
+            n.input.id.clone(),
+            node_type(&n.input.id, n.kind, n.resolved.as_ref()),
+        );
+    }
+    let mut errors = Vec::new();
+    for (i, e) in exprs.iter_mut() {
+        let at = format!("status.conditions[{i}]");
+        match e.program().check(&env) {
+            Ok(t) => {
+                let name = t.to_string();
+                let ok = t.is_dyn()
+                    || matches!(
+                        name.as_str(),
+                        "kro.run.Condition" | "list(kro.run.Condition)" | "list(dyn)"
+                    );
+                if !ok {
+                    errors.push(
+                        GraphError::new(
+                            ErrorCode::TypeMismatch,
+                            format!(
+                                "{at}: expression {:?} returns type {name:?} but a condition (runtime.newCondition(...)) or a list of conditions is expected",
+                                e.source()
+                            ),
+                        )
+                        .at(&at),
+                    );
+                }
+                e.set_output_type(t);
+            }
+            Err(err) => errors.push(
+                GraphError::new(
+                    ErrorCode::TypeMismatch,
+                    format!(
+                        "failed to type-check status condition {:?}: {}",
+                        e.source(),
+                        match &err {
+                            CelError::Check { errors, .. } => errors.to_string(),
+                            o => o.to_string(),
+                        }
+                    ),
+                )
+                .at(&at),
+            ),
+        }
+    }
+    errors
+}
+
 /// Checks literal template values of every node whose schema is known.
 pub(crate) fn check_literals(nodes: &[Draft]) -> Vec<GraphError> {
     let mut errors = Vec::new();

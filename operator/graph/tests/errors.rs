@@ -517,7 +517,7 @@ fn readywhen_and_status_typed_from_schema() {
         json!({"ready": "${widget.status.ready}", "size": "${widget.spec.size}", "label": "w-${widget.spec.color}"}),
     );
     let g = compile(&doc, &store(), &CompileOptions::default()).unwrap();
-    let crd = g.crd.as_ref().expect("instance CRD");
+    let crd = serde_json::to_value(g.crd.as_ref().expect("instance CRD")).unwrap();
     let status = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"];
     assert_eq!(status["ready"]["type"], "boolean");
     assert_eq!(status["size"]["type"], "integer");
@@ -553,4 +553,30 @@ fn unknown_kinds_warn_and_order_is_kept() {
     assert_eq!(g.node("b").unwrap().dependencies, vec!["a"]);
     assert_eq!(g.node("b").unwrap().apply_order, 2);
     assert_eq!(g.node("a").unwrap().apply_order, 1);
+    let info = g.resource_information();
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].id, "b");
+    assert_eq!(info[0].dependencies[0].id, "a");
+}
+
+#[test]
+fn status_conditions_must_be_standalone_conditions() {
+    let doc = rgd_with(
+        json!({"name": "string"}),
+        json!([cm("a", "a", json!({}))]),
+        json!({"conditions": ["Ready", "${schema.spec.name}", "${runtime.newCondition({type: 'A', status: 'True'})}"]}),
+    );
+    let errs = errors_of(&doc);
+    assert!(
+        errs.iter().any(|(c, m)| *c == ErrorCode::InvalidStatus
+            && m == "status.conditions[0]: only standalone expressions are allowed"),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter().any(|(c, m)| *c == ErrorCode::TypeMismatch
+            && m.contains("status.conditions[1]")
+            && m.contains("\"string\"")),
+        "{errs:?}"
+    );
+    assert_eq!(errs.len(), 2, "{errs:?}");
 }

@@ -151,7 +151,14 @@ pub fn evaluate_with(
         .pointer("/metadata/generation")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let conditions = conditions(&nodes, generation);
+    let mut conditions = conditions(&nodes, generation);
+    if !graph.status_conditions.is_empty() {
+        let (author, author_failed, author_pending) =
+            author_conditions(graph, &vars, &conditions, instance, generation);
+        conditions = author;
+        failed |= author_failed;
+        pending |= author_pending;
+    }
     let state = if failed {
         InstanceState::Error
     } else if nodes.iter().all(|n| n.ready) {
@@ -268,6 +275,7 @@ fn evaluate_node(
             label_child(
                 &mut object,
                 identity,
+                &identity.applyset_id(),
                 &node.id,
                 None,
                 node.apply_order,
@@ -280,8 +288,9 @@ fn evaluate_node(
             });
             match observed.nodes.get(&node.id) {
                 Some(ObservedNode::Object(o)) => {
-                    vars.bind(node.id.clone(), to_cel(node, o));
-                    readiness(node, &node.id, std::slice::from_ref(o))
+                    let v = to_cel(node, o);
+                    vars.bind(node.id.clone(), v.clone());
+                    readiness(node, &node.id, [v])
                 }
                 _ => Outcome {
                     state: NodeState::WaitingForReadiness,
@@ -424,10 +433,18 @@ fn default_namespace(node: &Node, object: &mut Value, identity: &InstanceIdentit
 }
 
 /// Readiness of observed objects: with no readyWhen, existing is enough.
-fn readiness(node: &Node, var: &str, objects: &[Value]) -> Outcome {
+fn readiness(node: &Node, var: &str, objects: impl IntoIterator<Item = CelValue>) -> Outcome {
+    if node.ready_when.is_empty() {
+        return Outcome {
+            state: NodeState::Synced,
+            ready: true,
+            skipped: false,
+            message: None,
+        };
+    }
     for o in objects {
         let mut vars = Activation::new();
-        vars.bind(var, to_cel(node, o));
+        vars.bind(var, o);
         for cond in &node.ready_when {
             match eval_bool(cond, &vars) {
                 Ok(true) => {}
@@ -495,15 +512,14 @@ fn evaluate_external(
     });
     match (node.kind, observed.nodes.get(&node.id)) {
         (NodeKind::External, Some(ObservedNode::Object(o))) => {
-            vars.bind(node.id.clone(), to_cel(node, o));
-            readiness(node, &node.id, std::slice::from_ref(o))
+            let v = to_cel(node, o);
+            vars.bind(node.id.clone(), v.clone());
+            readiness(node, &node.id, [v])
         }
         (NodeKind::ExternalCollection, Some(ObservedNode::List(items))) => {
-            vars.bind(
-                node.id.clone(),
-                CelValue::list(items.iter().map(|o| to_cel(node, o))),
-            );
-            readiness(node, "each", items)
+            let values: Vec<CelValue> = items.iter().map(|o| to_cel(node, o)).collect();
+            vars.bind(node.id.clone(), CelValue::list(values.iter().cloned()));
+            readiness(node, "each", values)
         }
         _ => waiting(format!(
             "waiting for external reference {:?}: not found",
@@ -538,6 +554,7 @@ fn evaluate_collection(
             options.max_collection_size
         ));
     }
+    let applyset_id = identity.applyset_id();
     let mut items = Vec::with_capacity(size);
     let mut seen = BTreeSet::new();
     let mut local = vars.clone();
@@ -580,6 +597,7 @@ fn evaluate_collection(
         label_child(
             &mut object,
             identity,
+            &applyset_id,
             &node.id,
             Some((i, size)),
             node.apply_order,
@@ -609,10 +627,8 @@ fn evaluate_collection(
     }
     let desired = items.len();
     apply.extend(items);
-    vars.bind(
-        node.id.clone(),
-        CelValue::list(matched.iter().map(|o| to_cel(node, o))),
-    );
+    let values: Vec<CelValue> = matched.iter().map(|o| to_cel(node, o)).collect();
+    vars.bind(node.id.clone(), CelValue::list(values.iter().cloned()));
     if matched.len() < desired {
         return Outcome {
             state: NodeState::WaitingForReadiness,
@@ -624,7 +640,7 @@ fn evaluate_collection(
             )),
         };
     }
-    readiness(node, "each", &matched)
+    readiness(node, "each", values)
 }
 
 /// An observed object as CEL, typed by the node's schema when known (so `format: byte`
@@ -634,6 +650,85 @@ fn to_cel(node: &Node, o: &Value) -> CelValue {
         Some(s) => CelValue::from_json_with_schema(o, s),
         None => CelValue::from_json(o),
     }
+}
+
+/// Evaluates the author's `status.conditions` (which replace kro's built-in ones). Returns the
+/// conditions, whether an expression failed, and whether one waited on data (its previous
+/// conditions are kept).
+fn author_conditions(
+    graph: &CompiledGraph,
+    vars: &Activation,
+    builtin: &[Condition],
+    instance: &Value,
+    generation: i64,
+) -> (Vec<Condition>, bool, bool) {
+    let mut act = vars.clone();
+    act.bind_runtime(
+        builtin
+            .iter()
+            .filter_map(|c| serde_json::to_value(c).ok())
+            .collect(),
+    );
+    let mut items = Vec::new();
+    let mut failed = false;
+    let mut pending = false;
+    for e in &graph.status_conditions {
+        match e.program().eval_json(&act) {
+            Ok(Rendered::Value(Value::Array(a))) => items.extend(a),
+            Ok(Rendered::Value(v @ Value::Object(_))) => items.push(v),
+            Ok(_) => failed = true,
+            Err(err) if err.is_data_pending() => pending = true,
+            Err(_) => failed = true,
+        }
+    }
+    let text = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let mut out: Vec<Condition> = Vec::new();
+    for item in items {
+        let Some(type_) = text(&item, "type") else {
+            failed = true;
+            continue;
+        };
+        let status = match text(&item, "status").as_deref() {
+            Some("True") => ConditionStatus::True,
+            Some("False") => ConditionStatus::False,
+            Some("Unknown") => ConditionStatus::Unknown,
+            _ => {
+                failed = true;
+                continue;
+            }
+        };
+        if out.iter().any(|c| c.type_ == type_) {
+            failed = true;
+            continue;
+        }
+        out.push(Condition {
+            type_,
+            status,
+            last_transition_time: None,
+            reason: text(&item, "reason"),
+            message: text(&item, "message"),
+            observed_generation: generation,
+        });
+    }
+    if pending
+        && let Some(previous) = instance
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+    {
+        for p in previous {
+            if let Ok(c) = serde_json::from_value::<Condition>(p.clone())
+                && !out.iter().any(|o| o.type_ == c.type_)
+            {
+                out.push(c);
+            }
+        }
+    }
+    (out, failed, pending)
 }
 
 fn conditions(nodes: &[NodeStatus], generation: i64) -> Vec<Condition> {

@@ -51,10 +51,13 @@ fn object_mut<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Val
     entry.as_object_mut()
 }
 
-/// Adds kro's labels and annotations to a child object.
+/// Adds kro's labels and annotations to a child object (`applyset_id` is
+/// [`InstanceIdentity::applyset_id`], computed once per evaluation).
+#[allow(clippy::too_many_arguments)]
 pub fn label_child(
     object: &mut Value,
     instance: &InstanceIdentity,
+    applyset_id: &str,
     node_id: &str,
     collection: Option<(usize, usize)>,
     apply_order: u32,
@@ -84,7 +87,7 @@ pub fn label_child(
             put(labels::COLLECTION_INDEX, i.to_string());
             put(labels::COLLECTION_SIZE, n.to_string());
         }
-        put(labels::APPLYSET_PART_OF, instance.applyset_id());
+        put(labels::APPLYSET_PART_OF, applyset_id.to_string());
     }
     if let Some(a) = object_mut(meta, "annotations") {
         a.insert(
@@ -156,7 +159,15 @@ mod tests {
     #[test]
     fn labels_children() {
         let mut o = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"app": "a"}}});
-        label_child(&mut o, &inst(), "config", Some((1, 3)), 2, "v0.1.0+dev");
+        label_child(
+            &mut o,
+            &inst(),
+            "set-id",
+            "config",
+            Some((1, 3)),
+            2,
+            "v0.1.0+dev",
+        );
         let l = &o["metadata"]["labels"];
         assert_eq!(l["app"], "a");
         assert_eq!(l["kro.run/owned"], "true");

@@ -348,3 +348,39 @@ fn merge_conditions_keeps_transition_times() {
     );
     assert_ne!(flipped[0].last_transition_time, stamped);
 }
+
+#[test]
+fn author_conditions_replace_the_built_in_ones() {
+    let g = graph(
+        json!([cm("a", "a", json!({"v": "${schema.spec.name}"}))]),
+        json!({"conditions": [
+            "${runtime.newCondition({type: 'ConfigReady', status: has(a.data) ? 'True' : 'False', reason: 'Checked', message: 'config ' + a.metadata.name})}",
+            "${[runtime.newCondition({type: 'Named', status: schema.spec.name == 'x' ? 'True' : 'False'})]}"
+        ]}),
+    );
+    let inst = instance(json!({"name": "x"}));
+    let mut obs = Observed::new();
+    obs.insert("a", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"v": "x"}}));
+    let p = evaluate(&g, &inst, &obs);
+    let got: Vec<(&str, &str, Option<&str>, Option<&str>)> = p
+        .conditions
+        .iter()
+        .map(|c| {
+            (
+                c.type_.as_str(),
+                c.status.as_str(),
+                c.reason.as_deref(),
+                c.message.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ConfigReady", "True", Some("Checked"), Some("config a")),
+            ("Named", "True", None, None),
+        ]
+    );
+    assert_eq!(p.status["conditions"][0]["type"], "ConfigReady");
+    assert_eq!(p.state, InstanceState::Active);
+}

@@ -59,7 +59,7 @@ fn compile_all() -> Vec<(String, PathBuf, CompiledGraph)> {
                     if pass == 0
                         && let Some(crd) = &g.crd
                     {
-                        store.add_crd(crd).unwrap();
+                        store.add_crd(&serde_json::to_value(crd).unwrap()).unwrap();
                     }
                     out.push((
                         d.file_name().unwrap().to_string_lossy().to_string(),
