@@ -261,13 +261,17 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     assert_eq!(condition(&obj, "ReferencesResolved").map(|c| c.0), None);
     assert_eq!(condition(&obj, "ACK.ReferencesResolved").unwrap().0, "True");
     assert!(instance_in_aws(&rds, &id).await.is_none());
+    assert!(
+        obj["metadata"].get("finalizers").is_none(),
+        "nothing is created, nothing is managed yet"
+    );
 
     create(
         &secrets,
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-db-password"}, "type": "Opaque", "stringData": {"password": "s3cret-pass"}}),
     )
     .await?;
-    let obj = wait_condition(&api, "app-db", "ACK.ResourceSynced", "True", 30).await?;
+    let obj = wait_condition(&api, "app-db", "ACK.ResourceSynced", "True", 45).await?;
     assert_eq!(condition(&obj, "Ready").unwrap().0, "True");
     assert!(
         condition(&obj, "ACK.Recoverable").is_none(),

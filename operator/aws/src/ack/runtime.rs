@@ -273,6 +273,14 @@ pub(crate) trait AckKind:
         cx: &SyncCx<'_>,
         id: &str,
     ) -> impl Future<Output = Result<Option<Self::Observed>, SyncError>> + Send;
+    /// Checks what a create needs besides AWS (e.g. the password Secret) before the finalizer
+    /// is written, so a missing input waits without touching the object.
+    fn precheck_create(
+        &self,
+        _cx: &SyncCx<'_>,
+    ) -> impl Future<Output = Result<(), SyncError>> + Send {
+        async { Ok(()) }
+    }
     /// Creates the AWS resource.
     fn create(
         &self,
@@ -566,6 +574,7 @@ async fn create_then_update<K: AckKind>(
     id: &str,
     has_finalizer: bool,
 ) -> Result<Synced, SyncError> {
+    resolved.precheck_create(cx).await?;
     if !has_finalizer {
         add_finalizer(api, obj, K::FINALIZER).await?;
     }
@@ -580,8 +589,10 @@ async fn create_then_update<K: AckKind>(
             Created::default()
         }
         Err(e) => {
-            if !has_finalizer {
-                // Nothing exists in AWS: the object is not managed yet.
+            if !has_finalizer && e.class(K::TERMINAL_CODES) == ErrorClass::Terminal {
+                // Nothing exists in AWS and retrying will not change that: not managed. (After
+                // a recoverable failure the finalizer stays; the retry creates, and a deletion
+                // finds nothing in AWS and just removes it.)
                 let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
             }
             return Err(e);

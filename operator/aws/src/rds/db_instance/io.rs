@@ -389,6 +389,10 @@ impl AckKind for DBInstance {
         describe(&cx.aws.rds, id).await
     }
 
+    async fn precheck_create(&self, cx: &SyncCx<'_>) -> Result<(), SyncError> {
+        password(cx, &self.spec).await.map(|_| ())
+    }
+
     async fn create(&self, cx: &SyncCx<'_>, id: &str) -> Result<Created, SyncError> {
         let spec = &self.spec;
         let pw = password(cx, spec).await?;
