@@ -405,6 +405,16 @@ fn kubernetes_url_ip_cidr_semver_quantity() {
 fn kro_functions() {
     check(&[
         (
+            "random.seededString(12, 'test-seed')",
+            json!("5czheg3o5czh"),
+        ),
+        (
+            "random.seededString(20, '6f1c0c1e')",
+            json!("mgf1h6n0mgf1h6n0mgf1"),
+        ),
+        ("random.seededInt(30000, 32768, 'my-service')", json!(31247)),
+        ("random.seededInt(-100, -50, 'seed')", json!(-58)),
+        (
             "random.seededString(8, schema.metadata.uid).size()",
             json!(8),
         ),
@@ -498,7 +508,7 @@ fn runtime_errors_name_the_expression_and_the_problem() {
     check_errors(&[
         (
             "random.seededString(0, 'x')",
-            "length must be greater than 0",
+            "random.seededString length must be positive",
         ),
         ("random.seededInt(5, 5, 'x')", "min must be less than max"),
         ("json.unmarshal('{')", "json.unmarshal failed to parse JSON"),

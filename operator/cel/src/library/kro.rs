@@ -77,22 +77,17 @@ fn seeded_string<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
     if n <= 0 {
         return Err(ExecutionError::function_error(
             "random.seededString",
-            format!("length must be greater than 0, got {n}"),
+            format!("random.seededString length must be positive, got {n}"),
         ));
     }
     charge(n.unsigned_abs(), "random.seededString")?;
     let n = usize::try_from(n).unwrap_or(usize::MAX);
-    let mut hash: [u8; 32] = Sha256::digest(seed.as_bytes()).into();
+    // kro reads 4 hash bytes per character at (i*4) mod 32, so the characters repeat every 8
+    // (its re-hash branch can never run); kept byte for byte for identical output.
+    let hash: [u8; 32] = Sha256::digest(seed.as_bytes()).into();
     let mut out: Vec<u8> = Vec::with_capacity(n);
-    let mut start = 0usize;
     for i in 0..n {
-        if start + 4 > 32 {
-            let mut h = Sha256::new();
-            h.update(hash);
-            h.update(&out[..i]);
-            hash = h.finalize().into();
-            start = 0;
-        }
+        let start = (i * 4) % 32;
         let idx = u32::from_be_bytes([
             hash[start],
             hash[start + 1],
@@ -100,7 +95,6 @@ fn seeded_string<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
             hash[start + 3],
         ]);
         out.push(ALNUM[(idx % ALNUM.len() as u32) as usize]);
-        start += 4;
     }
     Ok(CowVal::owned(CelString::from(
         String::from_utf8_lossy(&out).into_owned(),
@@ -114,7 +108,7 @@ fn seeded_int<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
     if min >= max {
         return Err(ExecutionError::function_error(
             "random.seededInt",
-            format!("min must be less than max, got min={min} max={max}"),
+            format!("random.seededInt min must be less than max, got min={min} max={max}"),
         ));
     }
     let hash: [u8; 32] = Sha256::digest(seed.as_bytes()).into();
