@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod options;
 pub mod rgd;
 pub mod selector;
+pub mod telemetry;
 pub mod watches;
 
 use std::collections::HashMap;
@@ -160,8 +161,7 @@ pub async fn run(
         )));
     }
 
-    let identity = std::env::var("POD_NAME")
-        .ok()
+    let identity = Some(opts.leader_election_identity.clone())
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| format!("kro-{}", std::process::id()));
     let recorder = Recorder::new(

@@ -52,6 +52,9 @@ pub struct Options {
     /// Namespace of the Lease (default: the in-cluster namespace, else `default`).
     #[arg(long, env = "KRO_LEADER_ELECTION_NAMESPACE", default_value = "")]
     pub leader_election_namespace: String,
+    /// This replica's identity in the Lease (default: `$POD_NAME`, else `kro-<pid>`).
+    #[arg(long, env = "POD_NAME", default_value = "")]
+    pub leader_election_identity: String,
     /// How long a Lease is held without renewal.
     #[arg(long, env = "KRO_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
     pub leader_election_lease_duration: Duration,
@@ -132,6 +135,7 @@ impl Default for Options {
             health_probe_bind_address: ":8079".into(),
             leader_elect: false,
             leader_election_namespace: String::new(),
+            leader_election_identity: String::new(),
             leader_election_lease_duration: Duration::from_secs(15),
             leader_election_renew_deadline: Duration::from_secs(10),
             leader_election_retry_period: Duration::from_secs(2),

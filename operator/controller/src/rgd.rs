@@ -100,10 +100,16 @@ pub async fn run(
         .resource_graph_definition_concurrent_reconciles;
     let controller = Controller::new_with(api, watcher::Config::default(), ar)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
-    let store = controller.store();
+    // Ready once the RGD kind can be listed (the watch starts from the same list).
+    let lister: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), &rgd_resource());
+    let ready_stop = stop.clone();
     tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        while !ready_stop.is_cancelled() {
+            if lister.list(&ListParams::default().limit(1)).await.is_ok() {
+                ready.store(true, std::sync::atomic::Ordering::Relaxed);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
     });
     let s = stop.clone();
