@@ -524,6 +524,14 @@ fn runtime_errors_name_the_expression_and_the_problem() {
         ),
         ("b'abc'", "bytes value cannot be used directly"),
         ("1 / 0", "Division by zero"),
+        (
+            "runtime.newCondition({type: '', status: 'True'})",
+            "type must not be empty",
+        ),
+        (
+            "runtime.newCondition({type: 'X', status: ['a'][0] + 'b'})",
+            "status must be one of True, False, Unknown (got \"ab\")",
+        ),
         ("schema.spec.name + 1", "Unsupported binary operator 'add'"),
     ]);
 }
@@ -532,23 +540,31 @@ fn runtime_errors_name_the_expression_and_the_problem() {
 fn new_condition_is_validated_at_compile_time() {
     let env = kro_cel::Environment::new();
     for (expr, fragment) in [
+        ("runtime.newCondition({type: 'X'})", "'status' is required"),
         (
-            "runtime.newCondition({type: 'X'})",
-            "requires the key \"status\"",
+            "runtime.newCondition({status: 'True'})",
+            "'type' is required",
         ),
         (
             "runtime.newCondition({type: 'X', status: 'Maybe'})",
-            "True, False or Unknown",
+            "status must be one of True, False, Unknown (got \"Maybe\")",
         ),
         (
             "runtime.newCondition({type: 'X', status: 'True', color: 'red'})",
-            "does not accept the key \"color\"",
+            "unknown key \"color\"",
         ),
         (
             "runtime.newCondition({type: 'X', type: 'Y', status: 'True'})",
-            "twice",
+            "duplicate key \"type\"",
         ),
-        ("runtime.newCondition('x')", "map literal"),
+        (
+            "runtime.newCondition({'type': 'X', status: 'True'})",
+            "keys must be bare identifiers",
+        ),
+        (
+            "runtime.newCondition('x')",
+            "argument must be a map literal",
+        ),
     ] {
         match env.compile(expr) {
             Ok(_) => panic!("{expr} compiled"),

@@ -332,16 +332,25 @@ fn new_condition<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
         let text = v.downcast_ref::<CelString>().ok_or_else(|| {
             ExecutionError::function_error(
                 "runtime.newCondition",
-                format!("{key} must be a string, got {}", v.get_type().name()),
+                format!(
+                    "runtime.newCondition: {key} must be a string, got {}",
+                    v.get_type().name()
+                ),
             )
         })?;
         slot.1 = text.inner().to_owned();
+    }
+    if fields[0].1.is_empty() {
+        return Err(ExecutionError::function_error(
+            "runtime.newCondition",
+            "runtime.newCondition: type must not be empty",
+        ));
     }
     if !["True", "False", "Unknown"].contains(&fields[1].1.as_str()) {
         return Err(ExecutionError::function_error(
             "runtime.newCondition",
             format!(
-                "status must be True, False or Unknown, got {:?}",
+                "runtime.newCondition: status must be one of True, False, Unknown (got {:?})",
                 fields[1].1
             ),
         ));

@@ -283,7 +283,7 @@ fn new_condition(
     let Expr::Map(map) = &args[0].expr else {
         return Err(h.new_error(
             arg_id,
-            "runtime.newCondition() takes a map literal such as {type: 'Ready', status: 'True', reason: 'R', message: 'M'}",
+            "runtime.newCondition: argument must be a map literal, e.g. {type: 'Ready', status: 'True', reason: 'R', message: 'M'}",
         ));
     };
     let mut seen: Vec<String> = Vec::new();
@@ -294,11 +294,10 @@ fn new_condition(
         };
         let key = match &me.key.expr {
             Expr::Ident(n) => n.clone(),
-            Expr::Literal(LiteralValue::String(s)) => s.inner().to_owned(),
             _ => {
                 return Err(h.new_error(
                     me.key.id,
-                    "runtime.newCondition() keys must be one of type, status, reason, message",
+                    "runtime.newCondition: keys must be bare identifiers (type, status, reason, message); quoted or computed keys are not allowed",
                 ));
             }
         };
@@ -306,14 +305,14 @@ fn new_condition(
             return Err(h.new_error(
                 me.key.id,
                 format!(
-                    "runtime.newCondition() does not accept the key {key:?}; use type, status, reason or message"
+                    "runtime.newCondition: unknown key {key:?} (allowed: type, status, reason, message)"
                 ),
             ));
         }
         if seen.contains(&key) {
             return Err(h.new_error(
                 me.key.id,
-                format!("runtime.newCondition() has the key {key:?} twice"),
+                format!("runtime.newCondition: duplicate key {key:?}"),
             ));
         }
         if key == "status"
@@ -323,7 +322,7 @@ fn new_condition(
             checks.push((
                 me.value.id,
                 format!(
-                    "runtime.newCondition() status must be True, False or Unknown, not {:?}",
+                    "runtime.newCondition: status must be one of True, False, Unknown (got {:?})",
                     s.inner()
                 ),
             ));
@@ -337,7 +336,7 @@ fn new_condition(
         if !seen.iter().any(|k| k == required) {
             return Err(h.new_error(
                 arg_id,
-                format!("runtime.newCondition() requires the key {required:?}"),
+                format!("runtime.newCondition: '{required}' is required"),
             ));
         }
     }

@@ -42,7 +42,8 @@ pub fn activation() -> Activation {
     let mut a = Activation::new();
     a.bind("schema", CelValue::from_json(&schema_json()))
         .bind("deployment", CelValue::from_json(&deployment_json()))
-        .bind("config", CelValue::from_json(&configmap_json()));
+        .bind("config", CelValue::from_json(&configmap_json()))
+        .bind_runtime(Vec::new());
     a
 }
 
