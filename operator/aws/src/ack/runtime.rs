@@ -348,10 +348,15 @@ pub(crate) async fn run_controller<K: AckKind>(
 }
 
 async fn reconcile<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
-    match AssertUnwindSafe(reconcile_inner(obj, ctx))
-        .catch_unwind()
-        .await
-    {
+    guard(reconcile_inner(obj, ctx)).await
+}
+
+/// Runs one reconcile, turning a panic into an error so the controller keeps running (kube's
+/// controller would otherwise propagate it and stop) and the object is retried with backoff.
+async fn guard<T>(
+    fut: impl Future<Output = Result<T, ReconcileError>>,
+) -> Result<T, ReconcileError> {
+    match AssertUnwindSafe(fut).catch_unwind().await {
         Ok(r) => r,
         Err(panic) => {
             let msg = panic
@@ -359,6 +364,7 @@ async fn reconcile<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, Rec
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(panic = %msg, "reconcile panicked");
             Err(ReconcileError::Panic(msg))
         }
     }
@@ -751,20 +757,17 @@ async fn finish<K: AckKind>(
         }
         Err(SyncError::Kube(e)) => return Err(ReconcileError::Kube(e)),
         Err(e) => {
-            let msg = e.to_string();
-            match e.class(K::TERMINAL_CODES) {
+            let class = e.class(K::TERMINAL_CODES);
+            let attempt = match class {
                 ErrorClass::Terminal => {
-                    tracing::warn!(object = k, error = %msg, "terminal error");
                     ctx.set_terminal(k, Some(fingerprint(obj)));
-                    (Outcome::Terminal(msg), json!({}), Action::await_change())
+                    0
                 }
-                ErrorClass::Recoverable => {
-                    let n = ctx.failure(k);
-                    let delay = backoff(n, ctx.opts.backoff_base, ctx.opts.backoff_max);
-                    tracing::info!(object = k, error = %msg, ?delay, "recoverable error");
-                    (Outcome::Recoverable(msg), json!({}), Action::requeue(delay))
-                }
-            }
+                ErrorClass::Recoverable => ctx.failure(k),
+            };
+            let (outcome, action) = error_outcome(&e, class, attempt, &ctx.opts);
+            tracing::info!(object = k, error = %e, ?class, "sync failed");
+            (outcome, json!({}), action)
         }
     };
     if !matches!(outcome, Outcome::Terminal(_)) {
@@ -794,6 +797,24 @@ async fn finish<K: AckKind>(
         .or_else(ignore_gone)?;
     }
     Ok(action)
+}
+
+/// The condition outcome and requeue of a failed sync: terminal waits for a change, anything
+/// else retries after the exponential backoff of its `attempt` (1-based).
+fn error_outcome(
+    e: &SyncError,
+    class: ErrorClass,
+    attempt: u32,
+    opts: &AwsOptions,
+) -> (Outcome, Action) {
+    let msg = e.to_string();
+    match class {
+        ErrorClass::Terminal => (Outcome::Terminal(msg), Action::await_change()),
+        ErrorClass::Recoverable => (
+            Outcome::Recoverable(msg),
+            Action::requeue(backoff(attempt, opts.backoff_base, opts.backoff_max)),
+        ),
+    }
 }
 
 fn ignore_gone(e: kube::Error) -> Result<(), kube::Error> {
@@ -872,6 +893,108 @@ async fn remove_finalizer<K: AckKind>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_reconcile_becomes_an_error() {
+        let ok = guard(async { Ok::<_, ReconcileError>(1) }).await;
+        assert_eq!(ok.unwrap(), 1);
+        let boom = guard(async {
+            if true {
+                panic!("boom in reconcile");
+            }
+            Ok::<u8, ReconcileError>(0)
+        })
+        .await;
+        match boom {
+            Err(ReconcileError::Panic(msg)) => assert_eq!(msg, "boom in reconcile"),
+            other => panic!("expected a panic error, got {other:?}"),
+        }
+        let formatted = guard(async {
+            if true {
+                panic!("object {} broke", "b1");
+            }
+            Ok::<u8, ReconcileError>(0)
+        })
+        .await;
+        assert!(matches!(formatted, Err(ReconcileError::Panic(m)) if m == "object b1 broke"));
+    }
+
+    #[test]
+    fn error_outcomes_pick_conditions_and_requeue() {
+        let opts = AwsOptions {
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(10),
+            ..Default::default()
+        };
+        let throttled = SyncError::aws(
+            "PutBucketTagging",
+            AwsError {
+                code: Some("SlowDown".into()),
+                message: "reduce your rate".into(),
+                http_status: Some(503),
+            },
+        );
+        let invalid = SyncError::aws(
+            "CreateDBInstance",
+            AwsError {
+                code: Some("InvalidParameterValue".into()),
+                message: "bad engine".into(),
+                http_status: Some(400),
+            },
+        );
+        let terminal_codes = &["InvalidParameterValue"];
+        assert_eq!(throttled.class(terminal_codes), ErrorClass::Recoverable);
+        assert_eq!(invalid.class(terminal_codes), ErrorClass::Terminal);
+        assert_eq!(
+            SyncError::Waiting("Secret missing".into()).class(terminal_codes),
+            ErrorClass::Recoverable
+        );
+        assert_eq!(
+            SyncError::References(Status::Unknown, "x".into()).class(terminal_codes),
+            ErrorClass::Recoverable
+        );
+        assert_eq!(
+            SyncError::References(Status::False, "x".into()).class(terminal_codes),
+            ErrorClass::Terminal
+        );
+        let cases = [
+            (
+                &throttled,
+                ErrorClass::Recoverable,
+                1,
+                Outcome::Recoverable("PutBucketTagging: SlowDown: reduce your rate".into()),
+                Action::requeue(Duration::from_secs(1)),
+            ),
+            (
+                &throttled,
+                ErrorClass::Recoverable,
+                3,
+                Outcome::Recoverable("PutBucketTagging: SlowDown: reduce your rate".into()),
+                Action::requeue(Duration::from_secs(4)),
+            ),
+            (
+                &throttled,
+                ErrorClass::Recoverable,
+                9,
+                Outcome::Recoverable("PutBucketTagging: SlowDown: reduce your rate".into()),
+                Action::requeue(Duration::from_secs(10)),
+            ),
+            (
+                &invalid,
+                ErrorClass::Terminal,
+                0,
+                Outcome::Terminal("CreateDBInstance: InvalidParameterValue: bad engine".into()),
+                Action::await_change(),
+            ),
+        ];
+        for (e, class, attempt, outcome, action) in cases {
+            assert_eq!(
+                error_outcome(e, class, attempt, &opts),
+                (outcome, action),
+                "{e} #{attempt}"
+            );
+        }
+    }
 
     #[test]
     fn decision_table() {
