@@ -14,6 +14,13 @@
 //!   once per reconcile and bind the value in every activation.
 //! * Errors: [`CelError`]; [`CelError::is_data_pending`] marks the "data not yet available"
 //!   kinds kro retries (no such key, index out of bounds, unbound variable).
+//! * Limits kro does not have: every evaluation has a cost budget ([`cost`],
+//!   [`DEFAULT_COST_LIMIT`], [`Environment::with_cost_limit`]); expressions longer than
+//!   [`MAX_EXPRESSION_LENGTH`], nesting brackets deeper than [`MAX_NESTING`] or with more than
+//!   [`MAX_OPERATORS`] operators are rejected at compile time, and deep ones run on a grown
+//!   stack, so no expression can crash the process.
+//! * `random.seededString` reproduces kro's output byte for byte, including its quirk that the
+//!   characters repeat every 8 (kro reads the hash at `(i*4) mod 32` and never re-hashes).
 //!
 //! # Compatibility with kro's environment (cel-go v0.31 + k8s.io/apiserver v0.36 libraries)
 //!
@@ -56,7 +63,9 @@ pub mod value;
 pub use checker::TypeEnv;
 pub use cost::DEFAULT_COST_LIMIT;
 pub use error::{CelError, CheckError, CheckErrorKind, CheckErrors};
-pub use program::{Activation, Environment, Program};
+pub use program::{
+    Activation, Environment, MAX_EXPRESSION_LENGTH, MAX_NESTING, MAX_OPERATORS, Program,
+};
 pub use references::{FieldPath, References};
 pub use types::{CelType, ObjectType};
 pub use value::{CelValue, Rendered};
