@@ -225,9 +225,16 @@ impl Compiler<'_> {
                 for_each: d.for_each,
                 dependencies,
                 apply_order: apply_orders.get(id).copied().unwrap_or(1),
+                reads: Vec::new(),
             });
         }
 
+        let status_conditions: Vec<CompiledExpr> =
+            status_conditions.into_iter().map(|(_, e)| e).collect();
+        let mut reads = crate::model::collect_reads(&nodes, &status_fields, &status_conditions);
+        for n in nodes.iter_mut() {
+            n.reads = reads.remove(&n.id).unwrap_or_default();
+        }
         Ok(CompiledGraph(Arc::new(GraphData {
             name: input.name,
             instance,
@@ -235,7 +242,7 @@ impl Compiler<'_> {
             instance_schema,
             nodes,
             status_fields,
-            status_conditions: status_conditions.into_iter().map(|(_, e)| e).collect(),
+            status_conditions,
             topological_order: order,
             warnings: self.warnings,
         })))

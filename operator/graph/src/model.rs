@@ -1,5 +1,6 @@
 //! The compiled graph: what an RGD becomes once checked, shared read-only by every reconcile.
 
+use std::collections::BTreeMap;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -119,6 +120,17 @@ pub struct Node {
     pub dependencies: Vec<String>,
     /// Deletion wave (`internal.kro.run/apply-order`): dependents have higher numbers.
     pub apply_order: u32,
+    /// The field paths any expression of the graph reads from this node's objects (its
+    /// `readyWhen` on `each` included); an empty path means the whole object.
+    pub reads: Vec<Vec<String>>,
+}
+
+impl Node {
+    /// The parts of an observed `object` of this node that some expression reads; everything
+    /// else is dropped, which makes converting it to CEL cheaper without changing any result.
+    pub fn readable_part(&self, object: &Value) -> Value {
+        prune(object, &self.reads, 0)
+    }
 }
 
 /// The kind generated for instances.
@@ -205,4 +217,76 @@ impl Deref for CompiledGraph {
     fn deref(&self) -> &GraphData {
         &self.0
     }
+}
+
+fn prune(v: &Value, paths: &[Vec<String>], depth: usize) -> Value {
+    if paths.is_empty() {
+        return Value::Object(serde_json::Map::new());
+    }
+    if paths.iter().any(|p| p.len() <= depth) {
+        return v.clone();
+    }
+    let Value::Object(m) = v else {
+        return v.clone();
+    };
+    let mut out = serde_json::Map::new();
+    let mut keys: Vec<&str> = paths.iter().map(|p| p[depth].as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for k in keys {
+        if let Some(child) = m.get(k) {
+            let sub: Vec<Vec<String>> = paths.iter().filter(|p| p[depth] == k).cloned().collect();
+            out.insert(k.to_string(), prune(child, &sub, depth + 1));
+        }
+    }
+    Value::Object(out)
+}
+
+/// Collects, per node id, the paths every expression of the graph reads from it.
+pub(crate) fn collect_reads(
+    nodes: &[Node],
+    status_fields: &[TemplateField],
+    status_conditions: &[CompiledExpr],
+) -> BTreeMap<String, Vec<Vec<String>>> {
+    let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    let mut out: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
+    let mut add = |e: &CompiledExpr, each_of: Option<&str>| {
+        for p in &e.references().paths {
+            let root = match (p.root.as_str(), each_of) {
+                ("each", Some(id)) => id,
+                (r, _) if ids.contains(&r) => r,
+                _ => continue,
+            };
+            let entry = out.entry(root.to_string()).or_default();
+            if !entry.contains(&p.fields) {
+                entry.push(p.fields.clone());
+            }
+        }
+    };
+    for n in nodes {
+        for f in &n.fields {
+            for e in f.value.expressions() {
+                add(e, None);
+            }
+        }
+        for e in n
+            .include_when
+            .iter()
+            .chain(n.for_each.iter().map(|d| &d.expr))
+        {
+            add(e, None);
+        }
+        for e in &n.ready_when {
+            add(e, Some(n.id.as_str()));
+        }
+    }
+    for f in status_fields {
+        for e in f.value.expressions() {
+            add(e, None);
+        }
+    }
+    for e in status_conditions {
+        add(e, None);
+    }
+    out
 }

@@ -580,3 +580,39 @@ fn status_conditions_must_be_standalone_conditions() {
     );
     assert_eq!(errs.len(), 2, "{errs:?}");
 }
+
+#[test]
+fn only_read_paths_are_kept_for_cel() {
+    let doc = rgd_with(
+        json!({"name": "string"}),
+        json!([
+            {"id": "a", "readyWhen": ["${a.status.phase == 'Ready'}"],
+             "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}},
+            cm("b", "${a.metadata.name}", json!({"x": "${a.data[schema.spec.name]}"})),
+            cm("c", "c", json!({})),
+        ]),
+        json!({"labels": "${a.metadata.labels}"}),
+    );
+    let g = compile(&doc, &NoSchemas, &CompileOptions::default()).unwrap();
+    let a = g.node("a").unwrap();
+    let mut reads = a.reads.clone();
+    reads.sort();
+    assert_eq!(
+        reads,
+        vec![
+            vec!["data".to_string()],
+            vec!["metadata".into(), "labels".into()],
+            vec!["metadata".into(), "name".into()],
+            vec!["status".into(), "phase".into()],
+        ]
+    );
+    let observed = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "a", "uid": "u", "labels": {"k": "v"}, "annotations": {"big": "x"}},
+        "data": {"n": "1"}, "status": {"phase": "Ready", "other": 1}});
+    assert_eq!(
+        a.readable_part(&observed),
+        json!({"metadata": {"name": "a", "labels": {"k": "v"}}, "data": {"n": "1"}, "status": {"phase": "Ready"}})
+    );
+    // Nothing reads c.
+    assert_eq!(g.node("c").unwrap().readable_part(&observed), json!({}));
+}

@@ -50,6 +50,21 @@ fn bench(c: &mut Criterion) {
     c.bench_function("evaluate 10-resource instance", |b| {
         b.iter(|| evaluate(&g, &instance, &observed))
     });
+    // Where the time goes: converting one observed object, and one expression.
+    let one = plan.apply[3].object.clone();
+    c.bench_function("convert one observed object to CEL", |b| {
+        b.iter(|| kro_cel::CelValue::from_json(&one))
+    });
+    let e = &g.nodes[3].fields[0];
+    let mut act = kro_cel::Activation::new();
+    act.bind("r2", kro_cel::CelValue::from_json(&plan.apply[2].object));
+    act.bind("schema", kro_cel::CelValue::from_json(&instance));
+    c.bench_function("evaluate one template expression", |b| {
+        b.iter(|| match &e.value {
+            kro_graph::CompiledValue::Expr(x) => x.program().eval_json(&act).is_ok(),
+            kro_graph::CompiledValue::Template(p) => p.len() > 1,
+        })
+    });
 }
 
 criterion_group!(benches, bench);

@@ -646,6 +646,8 @@ fn evaluate_collection(
 /// An observed object as CEL, typed by the node's schema when known (so `format: byte`
 /// fields are bytes, dates are timestamps, as in kro).
 fn to_cel(node: &Node, o: &Value) -> CelValue {
+    // Only the parts some expression reads are converted.
+    let o = &node.readable_part(o);
     match &node.schema {
         Some(s) => CelValue::from_json_with_schema(o, s),
         None => CelValue::from_json(o),
