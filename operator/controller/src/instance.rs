@@ -1043,3 +1043,74 @@ async fn write_status(
 mod json_patch_type {
     pub use json_patch::Patch;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(ns: &str, name: &str, v: i64) -> Value {
+        json!({"metadata": {"namespace": ns, "name": name}, "data": {"v": v}})
+    }
+
+    #[test]
+    fn observed_objects_are_found_by_identity() {
+        let mut o = Observed::new();
+        o.insert("single", obj("a", "x", 1));
+        o.insert_list("coll", vec![obj("a", "i0", 1), obj("a", "i1", 2)]);
+        for (node, ns, name, want) in [
+            ("single", Some("a"), "x", Some(1)),
+            ("single", Some("b"), "x", None),
+            ("single", Some("a"), "y", None),
+            ("coll", Some("a"), "i1", Some(2)),
+            ("coll", Some("a"), "i9", None),
+            ("missing", Some("a"), "x", None),
+        ] {
+            let got = find_observed(&o, node, ns, name).map(|v| v["data"]["v"].as_i64().unwrap());
+            assert_eq!(got, want, "{node} {ns:?} {name}");
+        }
+    }
+
+    #[test]
+    fn applied_results_replace_or_extend_what_was_observed() {
+        let mut o = Observed::new();
+        record_observed(&mut o, "single", false, obj("a", "x", 1));
+        record_observed(&mut o, "single", false, obj("a", "x", 2));
+        assert_eq!(
+            find_observed(&o, "single", Some("a"), "x").unwrap()["data"]["v"],
+            2
+        );
+        record_observed(&mut o, "coll", true, obj("a", "i0", 1));
+        record_observed(&mut o, "coll", true, obj("a", "i1", 1));
+        record_observed(&mut o, "coll", true, obj("a", "i0", 5));
+        match o.nodes.get("coll") {
+            Some(ObservedNode::List(items)) => {
+                assert_eq!(items.len(), 2);
+                assert_eq!(items[0]["data"]["v"], 5);
+            }
+            other => panic!("expected a list, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn set_condition_keeps_transition_time_while_status_holds() {
+        let mut status = json!({});
+        let c = || {
+            Condition::new(
+                types::READY,
+                ConditionStatus::Unknown,
+                reasons::UNDER_DELETION,
+                "m",
+            )
+        };
+        set_condition(&mut status, c(), 2);
+        let first = status.clone();
+        set_condition(&mut status, c(), 2);
+        assert_eq!(first, status);
+        assert_eq!(status["conditions"][0]["observedGeneration"], 2);
+        let mut flipped = c();
+        flipped.status = ConditionStatus::False;
+        set_condition(&mut status, flipped, 2);
+        assert_eq!(status["conditions"].as_array().unwrap().len(), 1);
+        assert_eq!(status["conditions"][0]["status"], "False");
+    }
+}

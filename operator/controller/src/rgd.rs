@@ -98,7 +98,11 @@ pub async fn run(
         .shared
         .opts
         .resource_graph_definition_concurrent_reconciles;
-    let controller = Controller::new_with(api, watcher::Config::default(), ar)
+    let mut wc = watcher::Config::default();
+    if !ctx.shared.opts.rgd_selector.is_empty() {
+        wc = wc.labels(&ctx.shared.opts.rgd_selector);
+    }
+    let controller = Controller::new_with(api, wc, ar)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     // Ready once the RGD kind can be listed (the watch starts from the same list).
     let lister: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), &rgd_resource());
