@@ -354,3 +354,47 @@ async fn invalid_bucket_is_terminal_with_aws_message() -> Result<()> {
     controllers.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn read_only_bucket_reports_but_never_writes() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-bucket-ro").await?;
+    let s3 = kro_e2e::s3_client().await;
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let name = bucket_name("kro-ro");
+    s3.create_bucket()
+        .bucket(&name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await?;
+    create(
+        &api,
+        json!({
+            "apiVersion": "s3.services.k8s.aws/v1alpha1",
+            "kind": "Bucket",
+            "metadata": {"name": "observed", "annotations": {"services.k8s.aws/read-only": "true"}},
+            "spec": {"name": name, "versioning": {"status": "Enabled"}, "tagging": {"tagSet": [{"key": "k", "value": "v"}]}}
+        }),
+    )
+    .await?;
+    let obj = wait_condition(&api, "observed", "ACK.ResourceSynced", "True", 30).await?;
+    assert_eq!(
+        obj["status"]["ackResourceMetadata"]["arn"],
+        json!(format!("arn:aws:s3:::{name}"))
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await; // one resync
+    assert_eq!(
+        s3_versioning(&s3, &name).await,
+        None,
+        "read-only never updates"
+    );
+    assert_eq!(s3_tags(&s3, &name).await, Vec::<(String, String)>::new());
+    api.delete("observed", &DeleteParams::default()).await?;
+    wait_gone(&api, "observed", 20).await?;
+    assert!(exists(&s3, &name).await, "read-only never deletes");
+    controllers.stop().await;
+    Ok(())
+}

@@ -485,6 +485,21 @@ async fn sync<K: AckKind>(
     let has_finalizer = obj.finalizers().iter().any(|f| f == K::FINALIZER);
 
     let observed = resolved.read(cx, &id).await?;
+    if annotations::is_read_only(annotations) {
+        // Never create, update or delete: only report what AWS has.
+        let Some(observed) = observed else {
+            return Err(SyncError::Waiting(format!(
+                "read-only resource not found: no AWS resource with {} {id:?}",
+                K::ADOPTION_KEY
+            )));
+        };
+        let spec = K::adopted_spec(&id, &observed);
+        let mut synced = with_spec(&resolved, &spec)?
+            .update(cx, &id, observed)
+            .await?;
+        synced.spec_patch = None;
+        return Ok(synced);
+    }
     let decision = decide(observed.is_some(), has_finalizer, adoption);
     let observed = match (decision, observed) {
         (Decision::AdoptedMissing, _) => {
@@ -511,15 +526,9 @@ async fn sync<K: AckKind>(
             add_finalizer(api, obj, K::FINALIZER).await?;
             // The spec becomes AWS's state: report against it, so nothing in AWS changes.
             let spec = K::adopted_spec(&id, &observed);
-            let mut as_aws =
-                serde_json::to_value(&resolved).map_err(|e| SyncError::Terminal(e.to_string()))?;
-            merge(&mut as_aws, &json!({ "spec": spec }));
-            let as_aws: K = serde_json::from_value(as_aws).map_err(|e| {
-                SyncError::Terminal(format!(
-                    "the adopted resource does not fit the spec schema: {e}"
-                ))
-            })?;
-            let mut synced = as_aws.update(cx, &id, observed).await?;
+            let mut synced = with_spec(&resolved, &spec)?
+                .update(cx, &id, observed)
+                .await?;
             synced.spec_patch = Some(spec);
             synced
                 .annotations
@@ -536,6 +545,18 @@ async fn sync<K: AckKind>(
         }
         _ => resolved.update(cx, &id, observed).await,
     }
+}
+
+/// A copy of `obj` whose spec is exactly `spec` (AWS's state, for adopt and read-only), so an
+/// update against it changes nothing in AWS.
+fn with_spec<K: AckKind>(obj: &K, spec: &Value) -> Result<K, SyncError> {
+    let mut v = serde_json::to_value(obj).map_err(|e| SyncError::Terminal(e.to_string()))?;
+    v["spec"] = spec.clone();
+    serde_json::from_value(v).map_err(|e| {
+        SyncError::Terminal(format!(
+            "the AWS resource does not fit the spec schema: {e}"
+        ))
+    })
 }
 
 /// What one sync does, from what AWS has and how the object is marked (ACK's rules).
