@@ -34,6 +34,9 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Some children could not be applied or pruned (each entry names the node and object).
+    #[error("resource reconciliation failed: {0}")]
+    Children(String),
     /// A generated CRD never became Established.
     #[error("CRD {0} did not become Established within 60s; check the API server logs")]
     NotEstablished(String),

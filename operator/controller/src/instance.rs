@@ -451,7 +451,6 @@ async fn reconcile_instance(
         .await;
 
     // Prune children that dropped out, then shrink the ApplySet inventory.
-    let mut pruned = false;
     if plan.prune_allowed && apply_errors.is_empty() {
         let (members, _) = list_members(&ctx, &live, &plan).await?;
         let previous: Vec<(PlanRef, String)> = members
@@ -490,7 +489,6 @@ async fn reconcile_instance(
             };
             match child.delete(&r.name, &dp).await {
                 Ok(_) => {
-                    pruned = true;
                     mutated = true;
                     tracing::info!(kind = %r.kind, name = %r.name, node = %r.node_id, "pruned");
                 }
@@ -506,7 +504,6 @@ async fn reconcile_instance(
     } else if !parent_prepared {
         prepare_parent(&ctx, &api, &live, &plan, true).await?;
     }
-    let _ = pruned;
 
     // Status.
     let generation = live.metadata.generation.unwrap_or(0);
@@ -581,10 +578,7 @@ async fn reconcile_instance(
     }
 
     if !apply_errors.is_empty() {
-        return Err(Error::Kube {
-            action: apply_errors.join("; "),
-            source: kube::Error::Service("apply failed".into()),
-        });
+        return Err(Error::Children(apply_errors.join("; ")));
     }
     let interval = ctx.shared.opts.instance_requeue_interval;
     let waiting = plan.requeue || state != InstanceState::Active || mutated;
