@@ -187,6 +187,22 @@ pub fn evaluate_with(
     }
 }
 
+/// Readiness of node `id` given its objects as just applied or read (kro evaluates readyWhen on
+/// the apply results too): `SYNCED` or `WAITING_FOR_READINESS` (or `ERROR` when a readyWhen
+/// fails to evaluate). `None` for an unknown id.
+pub fn readiness_of(graph: &CompiledGraph, id: &str, objects: &[Value]) -> Option<NodeStatus> {
+    let node = graph.node(id)?;
+    let values: Vec<CelValue> = objects.iter().map(|o| to_cel(node, o)).collect();
+    let var = if node.kind.is_list() { "each" } else { id };
+    let o = readiness(node, var, values);
+    Some(NodeStatus {
+        id: id.to_string(),
+        state: o.state,
+        ready: o.ready,
+        message: o.message,
+    })
+}
+
 fn waiting(message: String) -> Outcome {
     Outcome {
         state: NodeState::InProgress,

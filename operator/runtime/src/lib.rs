@@ -12,7 +12,7 @@ pub mod offline;
 mod plan;
 mod prune;
 
-pub use evaluate::{Options, evaluate, evaluate_with};
+pub use evaluate::{Options, evaluate, evaluate_with, readiness_of};
 pub use metadata::InstanceIdentity;
 pub use plan::{
     ApplySetParent, DesiredObject, ExternalRead, NodeStatus, ObjectRef, Observed, ObservedNode,

@@ -384,3 +384,21 @@ fn author_conditions_replace_the_built_in_ones() {
     assert_eq!(p.status["conditions"][0]["type"], "ConfigReady");
     assert_eq!(p.state, InstanceState::Active);
 }
+
+#[test]
+fn readiness_of_applied_objects() {
+    let g = graph(
+        json!([{"id": "a", "readyWhen": ["${a.data.ok == 'yes'}"],
+            "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}}, cm("b", "b", json!({}))]),
+        Value::Null,
+    );
+    let ready = |id: &str, o: Value| kro_runtime::readiness_of(&g, id, &[o]).unwrap();
+    assert!(ready("a", json!({"data": {"ok": "yes"}})).ready);
+    let not = ready("a", json!({"data": {"ok": "no"}}));
+    assert_eq!(
+        (not.state, not.ready),
+        (NodeState::WaitingForReadiness, false)
+    );
+    assert_eq!(ready("b", json!({})).state, NodeState::Synced);
+    assert!(kro_runtime::readiness_of(&g, "nope", &[]).is_none());
+}
