@@ -307,3 +307,46 @@ async fn instance_delete_removes_children_in_reverse_order() -> Result<()> {
     wait_gone(&client, &format!("{GROUP}/v1alpha1"), &kind, Some(&ns), "x").await?;
     op.stop().await
 }
+
+#[tokio::test]
+async fn suspended_instance_is_left_alone_until_resumed() -> Result<()> {
+    let client = client().await?;
+    let ns = namespace(&client, "op-suspend").await?;
+    let op = Operator::start(client.clone());
+    let kind = unique_kind("Web");
+    apply(&client, &webapp_rgd(&op, &kind)).await?;
+    wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    apply(&client, &instance(&kind, &ns, "s", json!({"name": "s"}))).await?;
+    wait_object(&client, "v1", "ConfigMap", Some(&ns), "s-config", |_| true).await?;
+
+    let mut suspended = instance(&kind, &ns, "s", json!({"name": "s", "message": "later"}));
+    suspended["metadata"]["annotations"] = json!({"kro.run/reconcile": "Suspended"});
+    apply(&client, &suspended).await?;
+    let inst = wait_for("ReconciliationSuspended", || async {
+        let i = get(&client, &format!("{GROUP}/v1alpha1"), &kind, Some(&ns), "s").await?;
+        Ok(i.filter(|i| {
+            condition(i, "ResourcesReady").is_some_and(|c| c["reason"] == "ReconciliationSuspended")
+        }))
+    })
+    .await?;
+    assert_eq!(
+        condition(&inst, "ResourcesReady").unwrap()["status"],
+        "False"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let cm = get(&client, "v1", "ConfigMap", Some(&ns), "s-config")
+        .await?
+        .unwrap();
+    assert_eq!(
+        cm["data"]["MESSAGE"], "hi",
+        "a suspended instance was reconciled"
+    );
+
+    suspended["metadata"]["annotations"] = json!({});
+    apply(&client, &suspended).await?;
+    wait_object(&client, "v1", "ConfigMap", Some(&ns), "s-config", |c| {
+        c["data"]["MESSAGE"] == "later"
+    })
+    .await?;
+    op.stop().await
+}
