@@ -450,3 +450,43 @@ async fn db_instance_adopt_and_retain() -> Result<()> {
     controllers.stop().await;
     Ok(())
 }
+
+#[tokio::test]
+async fn deletion_protection_blocks_delete_until_lifted() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-dbi-protect").await?;
+    let rds = kro_e2e::rds_client().await;
+    let api: Api<DBInstance> = Api::namespaced(client.clone(), &ns);
+    let id = kro_e2e::unique_name("kro-protected").to_ascii_lowercase();
+    create(
+        &api,
+        json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1",
+            "kind": "DBInstance",
+            "metadata": {"name": "protected"},
+            "spec": {"dbInstanceIdentifier": id, "dbInstanceClass": "db.t3.micro", "engine": "postgres",
+                     "allocatedStorage": 20, "deletionProtection": true}
+        }),
+    )
+    .await?;
+    wait_condition(&api, "protected", "ACK.ResourceSynced", "True", 30).await?;
+    api.delete("protected", &DeleteParams::default()).await?;
+    let obj = wait_condition(&api, "protected", "ACK.Terminal", "True", 30).await?;
+    let (_, msg) = condition(&obj, "ACK.Terminal").unwrap();
+    assert!(msg.contains("InvalidParameterCombination"), "{msg}");
+    assert!(
+        instance_in_aws(&rds, &id).await.is_some(),
+        "protected instance was deleted"
+    );
+
+    // Lifting the protection on the deleting object lets the deletion finish.
+    patch(
+        &api,
+        "protected",
+        json!({"spec": {"deletionProtection": false}}),
+    )
+    .await?;
+    wait_gone(&api, "protected", 30).await?;
+    assert!(instance_in_aws(&rds, &id).await.is_none());
+    controllers.stop().await;
+    Ok(())
+}

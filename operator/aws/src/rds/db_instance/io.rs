@@ -533,6 +533,18 @@ impl AckKind for DBInstance {
             ));
         }
         let opts = delete_options(&cx.annotations).map_err(SyncError::Terminal)?;
+        // Lifting deletion protection on an object that is already being deleted works here
+        // (ACK's deletion skips the sync, so the instance stays stuck: community#2436).
+        if observed.latest.deletion_protection == Some(true)
+            && self.spec.deletion_protection == Some(false)
+        {
+            let lift = Modification {
+                deletion_protection: Some(false),
+                ..Default::default()
+            };
+            modify(&cx.aws.rds, id, &lift, None).await?;
+            tracing::info!(id, "deletion protection lifted before delete");
+        }
         let res = cx
             .aws
             .rds
