@@ -351,6 +351,27 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     })
     .await?;
 
+    // Password rotation: pointing masterUserPassword at another Secret sends the new password
+    // (detected through the last-applied-secret-reference annotation, as ACK does).
+    create(
+        &secrets,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-db-password-2"}, "type": "Opaque", "stringData": {"pw": "rotated-pass"}}),
+    )
+    .await?;
+    patch(
+        &api,
+        "app-db",
+        json!({"spec": {"masterUserPassword": {"name": "app-db-password-2", "key": "pw"}}}),
+    )
+    .await?;
+    let want = format!("{ns}/app-db-password-2.pw");
+    wait_json(&api, "app-db", 20, "password reference applied", |v| {
+        v["metadata"]["annotations"]["rds.services.k8s.aws/last-applied-secret-reference"]
+            == json!(want)
+            && condition(v, "ACK.ResourceSynced").is_some_and(|(s, _)| s == "True")
+    })
+    .await?;
+
     // Delete with the default policy.
     api.delete("app-db", &DeleteParams::default()).await?;
     wait_gone(&api, "app-db", 20).await?;
