@@ -7,32 +7,18 @@ use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::core::NamespaceResourceScope;
-use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-/// Installs the ACK CRDs (server-side apply, so re-applying is harmless) and waits until served.
+/// Installs the ACK CRDs through `kro_aws::apply_crds` (server-side apply, so re-applying from
+/// every test is harmless) and waits until they are served.
 pub async fn install_crds(client: &Client) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for c in kro_aws::static_crds() {
-        let name = c.crd.metadata.name.clone().unwrap();
-        api.patch(
-            &name,
-            &PatchParams::apply("kro-e2e").force(),
-            &Patch::Apply(&c.crd),
-        )
-        .await?;
-        tokio::time::timeout(
-            Duration::from_secs(20),
-            await_condition(api.clone(), &name, conditions::is_crd_established()),
-        )
-        .await??;
-    }
+    let all = kro_aws::ControllerKind::ALL.into_iter().collect();
+    kro_aws::apply_crds(client, &all).await?;
     Ok(())
 }
 

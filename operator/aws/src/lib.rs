@@ -163,9 +163,60 @@ pub enum Error {
     /// No region anywhere.
     #[error("no AWS region: pass --aws-region or set AWS_REGION")]
     NoRegion,
+    /// A CRD could not be applied.
+    #[error("cannot apply CRD {name}: {source}")]
+    Crd {
+        /// CRD name.
+        name: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A CRD was applied but is not served.
+    #[error("CRD {0} is not established after 30 s: check the API server")]
+    CrdNotEstablished(String),
 }
 
-/// Runs the enabled controllers until `shutdown` resolves. The CRDs must be installed.
+/// Installs (server-side apply, field manager `kro-aws`, forced) the CRDs of the enabled
+/// controllers and waits until the API server serves them (at most 30 s each).
+pub async fn apply_crds(
+    client: &kube::Client,
+    controllers: &BTreeSet<ControllerKind>,
+) -> Result<(), Error> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, Patch, PatchParams};
+    use kube::runtime::wait::{await_condition, conditions};
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for c in static_crds() {
+        let wanted = controllers
+            .iter()
+            .any(|k| k.name() == c.crd.spec.names.kind);
+        let Some(name) = c.crd.metadata.name.clone().filter(|_| wanted) else {
+            continue;
+        };
+        api.patch(
+            &name,
+            &PatchParams::apply("kro-aws").force(),
+            &Patch::Apply(&c.crd),
+        )
+        .await
+        .map_err(|source| Error::Crd {
+            name: name.clone(),
+            source,
+        })?;
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(api.clone(), &name, conditions::is_crd_established()),
+        )
+        .await
+        .map_err(|_| Error::CrdNotEstablished(name.clone()))?
+        .map_err(|e| Error::CrdNotEstablished(format!("{name}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Runs the enabled controllers until `shutdown` resolves. The CRDs must be installed
+/// ([`apply_crds`] or `crds/`).
 pub async fn run(
     client: kube::Client,
     opts: AwsOptions,
