@@ -1,6 +1,7 @@
 //! The `kro` binary: a thin command line over the kro-rs libraries.
 
 mod offline;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,8 +27,9 @@ pub enum GraphFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the controller against the cluster named by the kubeconfig.
-    Run,
+    /// Run the operator (RGD and instance controllers, and the AWS controllers) against the
+    /// cluster named by the kubeconfig (`KUBECONFIG`, ~/.kube/config, or in-cluster).
+    Run(run::RunArgs),
     /// Check ResourceGraphDefinitions offline and report every error of every file.
     Validate {
         /// RGD files (YAML or JSON; several documents per file are fine).
@@ -65,9 +67,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run => Err(anyhow::anyhow!(
-            "`kro run` (the controller) is not available in this build yet; use validate, render, graph or crds"
-        )),
+        Command::Run(args) => run::run(args),
         Command::Validate { rgds, schemas } => offline::validate(&rgds, schemas.as_deref()),
         Command::Render {
             rgd,

@@ -295,7 +295,15 @@ pub fn draw(g: &CompiledGraph, format: GraphFormat) -> String {
 
 /// `kro crds`: the static CRDs.
 pub fn crds() -> anyhow::Result<ExitCode> {
-    let yaml = kro_api::crds::static_crds_yaml().context("rendering the static CRDs")?;
-    print!("{yaml}");
+    // kro's own CRDs, then the AWS controllers' (ACK's kinds), as one multi-document stream.
+    let all = kro_api::crds::static_crds()
+        .into_iter()
+        .chain(kro_aws::static_crds());
+    for (i, crd) in all.enumerate() {
+        if i > 0 {
+            println!("---");
+        }
+        print!("{}", crd.to_yaml().context("rendering the static CRDs")?);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -218,11 +218,38 @@ fn graph_draws_mermaid_and_dot() {
 }
 
 #[test]
-fn crds_prints_the_rgd_crd_and_run_errors() {
+fn crds_prints_kro_and_ack_crds() {
     let o = kro(&["crds"]);
     assert!(o.status.success());
-    assert!(stdout(&o).contains("name: resourcegraphdefinitions.kro.run"));
-    let o = kro(&["run"]);
+    let out = stdout(&o);
+    for name in [
+        "name: resourcegraphdefinitions.kro.run",
+        "name: buckets.s3.services.k8s.aws",
+        "name: dbsubnetgroups.rds.services.k8s.aws",
+        "name: dbinstances.rds.services.k8s.aws",
+    ] {
+        assert!(out.contains(name), "kro crds should print {name}");
+    }
+    assert_eq!(out.matches("\n---\n").count(), 3, "four YAML documents");
+}
+
+#[test]
+fn run_names_the_bad_flag_or_the_missing_cluster() {
+    let o = kro(&["run", "--aws-controllers", "bucket,lambda"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not available in this build yet"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--aws-controllers") && err.contains("\"lambda\""),
+        "{err}"
+    );
+
+    let o = Command::new(env!("CARGO_BIN_EXE_kro"))
+        .arg("run")
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no Kubernetes cluster"), "{err}");
 }

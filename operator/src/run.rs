@@ -1,0 +1,113 @@
+//! `kro run`: the operator process — the kro controllers and the ACK-compatible AWS controllers
+//! side by side, stopped together on SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use kro_aws::AwsOptions;
+use kro_controller::Options;
+
+/// Flags of `kro run`: kro's own, plus the AWS controllers' (named as ACK's where ACK has one).
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    kro: Options,
+    /// AWS region of the AWS controllers (ACK's `--aws-region`).
+    #[arg(long, env = "AWS_REGION")]
+    aws_region: Option<String>,
+    /// Endpoint of every AWS service, e.g. an emulator (ACK's `--aws-endpoint-url`).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    aws_endpoint_url: Option<String>,
+    /// Path-style S3 addressing (ACK's `--aws-endpoint-use-path-style`); needed by emulators.
+    #[arg(long, env = "KRO_AWS_ENDPOINT_USE_PATH_STYLE", default_value_t = false)]
+    aws_endpoint_use_path_style: bool,
+    /// AWS controllers to run: a comma-separated list of Bucket, DBSubnetGroup, DBInstance,
+    /// or `s3`, `rds`, `all`, `none`.
+    #[arg(long, env = "KRO_AWS_CONTROLLERS", default_value = "all")]
+    aws_controllers: String,
+    /// Seconds between resyncs of synced AWS resources, which find and correct drift (ACK's
+    /// `--reconcile-default-resync-seconds`).
+    #[arg(long, env = "KRO_AWS_RESYNC_SECONDS", default_value_t = 36000)]
+    reconcile_default_resync_seconds: u64,
+}
+
+impl RunArgs {
+    fn aws_options(&self) -> anyhow::Result<AwsOptions> {
+        let controllers =
+            kro_aws::parse_controllers(&self.aws_controllers).context("--aws-controllers")?;
+        Ok(AwsOptions {
+            endpoint_url: self.aws_endpoint_url.clone().filter(|s| !s.is_empty()),
+            region: self.aws_region.clone().filter(|s| !s.is_empty()),
+            force_path_style: self.aws_endpoint_use_path_style,
+            controllers,
+            resync_period: Duration::from_secs(self.reconcile_default_resync_seconds.max(1)),
+            ..AwsOptions::default()
+        })
+    }
+}
+
+/// Runs the operator until SIGTERM or Ctrl-C.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let aws = args.aws_options()?;
+    kro_controller::telemetry::init(&args.kro);
+    let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
+    runtime.block_on(serve(args.kro, aws))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(opts: Options, aws: AwsOptions) -> anyhow::Result<()> {
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes cluster: set KUBECONFIG or run in a pod")?;
+    kro_controller::install_static_crds(&client).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let aws_task = if aws.controllers.is_empty() {
+        None
+    } else {
+        kro_aws::apply_crds(&client, &aws.controllers).await?;
+        Some(tokio::spawn(kro_aws::run(
+            client.clone(),
+            aws,
+            stopped(stop_rx.clone()),
+        )))
+    };
+    let signals = async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: stopping the controllers");
+        let _ = stop_tx.send(true);
+    };
+    let kro = kro_controller::run(client, opts, stopped(stop_rx));
+    let (result, ()) = tokio::join!(kro, signals);
+    if let Some(task) = aws_task {
+        task.await.context("the AWS controllers panicked")??;
+    }
+    result
+}
+
+/// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
