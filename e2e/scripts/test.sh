@@ -45,4 +45,5 @@ stage "cargo build (tests)" cargo test --workspace --locked --no-run
 stage "start control plane + moto" start_services
 export KUBECONFIG=$state/kubeconfig
 export "$(cat "$state/moto.env")"
-stage "cargo test (unit + e2e)" cargo test --workspace --locked
+# A hung test must fail the run long before CI's 90 minutes are up.
+stage "cargo test (unit + e2e)" timeout --foreground "${KRO_TEST_TIMEOUT:-2400}" cargo test --workspace --locked
