@@ -109,7 +109,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
         .get_or_create(&label("gvk", &gvk))
         .observe(secs);
     if result.is_ok() {
-        shared.failures.lock().await.remove(&key);
+        shared.clear_failures(&key);
     }
     result
 }
@@ -132,14 +132,7 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
         ))
         .inc();
     let key = failure_key(&obj);
-    let n = match shared.failures.try_lock() {
-        Ok(mut f) => {
-            let n = f.entry(key.clone()).or_insert(0);
-            *n += 1;
-            *n
-        }
-        Err(_) => 1,
-    };
+    let n = shared.record_failure(&key);
     let delay = shared.opts.backoff(n);
     tracing::warn!(instance = %key, error = %err, retry_in = ?delay, "instance reconcile failed");
     shared

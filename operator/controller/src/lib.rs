@@ -25,7 +25,7 @@ use std::sync::atomic::AtomicBool;
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 pub use error::Error;
@@ -51,7 +51,7 @@ pub struct Shared {
     /// The global cap on concurrent instance reconciles.
     pub semaphore: Semaphore,
     /// Consecutive failures per object (backoff).
-    pub failures: Mutex<HashMap<String, u32>>,
+    pub failures: std::sync::Mutex<HashMap<String, u32>>,
     /// Version written in labels.
     pub kro_version: String,
     /// Cancelled on shutdown.
@@ -67,6 +67,25 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
+    /// Counts one more consecutive failure of `key` and returns the count.
+    pub fn record_failure(&self, key: &str) -> u32 {
+        match self.failures.lock() {
+            Ok(mut f) => {
+                let n = f.entry(key.to_string()).or_insert(0);
+                *n = n.saturating_add(1);
+                *n
+            }
+            Err(_) => 1,
+        }
+    }
+
+    /// Forgets the failures of `key` after a success.
+    pub fn clear_failures(&self, key: &str) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.remove(key);
+        }
+    }
+
     /// Resolves a kind through the discovery cache.
     pub async fn resolve(
         &self,
@@ -180,7 +199,7 @@ pub async fn run(
         semaphore: Semaphore::new(usize::from(
             opts.dynamic_controller_concurrent_reconciles.max(1),
         )),
-        failures: Mutex::new(HashMap::new()),
+        failures: std::sync::Mutex::new(HashMap::new()),
         kro_version: kro_version(),
         stop: stop.clone(),
         opts: opts.clone(),

@@ -132,11 +132,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<RgdContext>) -> Result<Acti
     {
         Ok(r) => {
             if r.is_ok() {
-                ctx.shared
-                    .failures
-                    .lock()
-                    .await
-                    .remove(&format!("rgd/{name}"));
+                ctx.shared.clear_failures(&format!("rgd/{name}"));
             }
             r
         }
@@ -163,14 +159,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<RgdContext>) -> Result<Acti
 
 fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<RgdContext>) -> Action {
     let key = format!("rgd/{}", obj.name_any());
-    let n = match ctx.shared.failures.try_lock() {
-        Ok(mut f) => {
-            let n = f.entry(key.clone()).or_insert(0);
-            *n += 1;
-            *n
-        }
-        Err(_) => 1,
-    };
+    let n = ctx.shared.record_failure(&key);
     let delay = ctx.shared.opts.backoff(n);
     tracing::warn!(rgd = %obj.name_any(), error = %err, retry_in = ?delay, "RGD reconcile failed");
     Action::requeue(delay)
