@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
+use kube::core::object::HasStatus;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
@@ -22,6 +23,7 @@ use tokio::sync::OnceCell;
 use super::annotations::{self, AdoptionPolicy, DeletionPolicy};
 use super::condition::{self, Condition, Extras, Outcome, Status};
 use super::error::{AwsError, ErrorClass, backoff, classify};
+use super::types::AckResourceMetadata;
 use crate::AwsOptions;
 
 /// AWS clients for one region.
@@ -230,9 +232,34 @@ pub(crate) struct SyncCx<'a> {
     pub annotations: BTreeMap<String, String>,
 }
 
+/// The status fields every ACK kind shares, read by the driver's default accessors.
+pub(crate) trait AckStatus {
+    /// `status.conditions`.
+    fn conditions(&self) -> &[Condition];
+    /// `status.ackResourceMetadata`, once set.
+    fn resource_metadata(&self) -> Option<&AckResourceMetadata>;
+}
+
+/// Implements [`AckStatus`] for a status struct with the usual `conditions` and
+/// `ack_resource_metadata` fields.
+macro_rules! impl_ack_status {
+    ($status:ty) => {
+        impl $crate::ack::runtime::AckStatus for $status {
+            fn conditions(&self) -> &[$crate::ack::condition::Condition] {
+                &self.conditions
+            }
+            fn resource_metadata(&self) -> Option<&$crate::ack::types::AckResourceMetadata> {
+                self.ack_resource_metadata.as_ref()
+            }
+        }
+    };
+}
+pub(crate) use impl_ack_status;
+
 /// One ACK kind: its constants and its AWS calls. The driver does everything else.
 pub(crate) trait AckKind:
     Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + HasStatus<Status: AckStatus>
     + Clone
     + Debug
     + Serialize
@@ -255,9 +282,15 @@ pub(crate) trait AckKind:
     /// The AWS identifier from the spec.
     fn identifier(&self) -> String;
     /// Current conditions.
-    fn conditions(&self) -> &[Condition];
+    fn conditions(&self) -> &[Condition] {
+        self.status().map(AckStatus::conditions).unwrap_or_default()
+    }
     /// `status.ackResourceMetadata.region`, once set.
-    fn status_region(&self) -> Option<&str>;
+    fn status_region(&self) -> Option<&str> {
+        self.status()
+            .and_then(AckStatus::resource_metadata)
+            .map(|m| m.region.as_str())
+    }
     /// True when the object has `*Ref` fields (so `ACK.ReferencesResolved` is reported).
     fn has_references(&self) -> bool {
         false

@@ -164,6 +164,8 @@ pub struct DBInstanceStatus {
     pub pending_modified_values: Option<PendingModifiedValues>,
 }
 
+crate::ack::runtime::impl_ack_status!(DBInstanceStatus);
+
 /// `status.endpoint`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -67,6 +67,8 @@ pub struct DBSubnetGroupStatus {
     pub vpc_id: Option<String>,
 }
 
+crate::ack::runtime::impl_ack_status!(DBSubnetGroupStatus);
+
 /// One subnet of a group.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -257,20 +259,6 @@ impl AckKind for DBSubnetGroup {
 
     fn identifier(&self) -> String {
         self.spec.name.clone()
-    }
-
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-
-    fn status_region(&self) -> Option<&str> {
-        self.status
-            .as_ref()
-            .and_then(|s| s.ack_resource_metadata.as_ref())
-            .map(|m| m.region.as_str())
     }
 
     fn has_references(&self) -> bool {

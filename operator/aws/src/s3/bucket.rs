@@ -356,6 +356,8 @@ pub struct BucketStatus {
     pub location: Option<String>,
 }
 
+crate::ack::runtime::impl_ack_status!(BucketStatus);
+
 // ---------------------------------------------------------------------------------------------
 // Pure logic
 // ---------------------------------------------------------------------------------------------
@@ -600,20 +602,6 @@ impl AckKind for Bucket {
 
     fn identifier(&self) -> String {
         self.spec.name.clone()
-    }
-
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-
-    fn status_region(&self) -> Option<&str> {
-        self.status
-            .as_ref()
-            .and_then(|s| s.ack_resource_metadata.as_ref())
-            .map(|m| m.region.as_str())
     }
 
     async fn read(&self, cx: &SyncCx<'_>, id: &str) -> Result<Option<ObservedBucket>, SyncError> {

@@ -13,7 +13,6 @@ use super::{
     LAST_APPLIED_SECRET_REFERENCE, Modification, PendingModifiedValues, VpcSecurityGroupMembership,
     delete_options, instance_delta, instance_gate, late_initialize, secret_reference_key,
 };
-use crate::ack::condition::Condition;
 use crate::ack::error::AwsError;
 use crate::ack::refs::{self, RefTarget};
 use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
@@ -305,20 +304,6 @@ impl AckKind for DBInstance {
 
     fn identifier(&self) -> String {
         self.spec.db_instance_identifier.clone()
-    }
-
-    fn conditions(&self) -> &[Condition] {
-        self.status
-            .as_ref()
-            .map(|s| s.conditions.as_slice())
-            .unwrap_or_default()
-    }
-
-    fn status_region(&self) -> Option<&str> {
-        self.status
-            .as_ref()
-            .and_then(|s| s.ack_resource_metadata.as_ref())
-            .map(|m| m.region.as_str())
     }
 
     fn has_references(&self) -> bool {
