@@ -6,6 +6,7 @@
 #   controlplane.sh start DIR [--owner-pid P]  start in DIR, write DIR/kubeconfig; with --owner-pid,
 #                                              stop by itself once process P has exited
 #   controlplane.sh stop DIR                   stop exactly the processes started in DIR
+#   controlplane.sh restart-apiserver DIR      stop kube-apiserver alone and start it again
 #   controlplane.sh bin-dir                    print where the cached binaries live
 #
 # Environment: KRO_CACHE_DIR (default ~/.cache/kro-rs), KRO_APISERVER_PORT / KRO_ETCD_PORT to pin
@@ -62,6 +63,48 @@ gen_certs() {
   ) || die "generating certificates with openssl failed"
 }
 
+# launch_apiserver DIR: start kube-apiserver on the ports in DIR/ports and record its PID.
+launch_apiserver() {
+  local d=$1 ETCD_PORT API_PORT
+  # shellcheck disable=SC1091
+  . "$d/ports"
+  "$bin_dir/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+    --cert-dir "$d/apiserver-certs" --client-ca-file "$d/ca.crt" \
+    --service-account-issuer "https://kubernetes.default.svc" \
+    --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC \
+    --disable-admission-plugins ServiceAccount --allow-privileged=true \
+    --endpoint-reconciler-type none \
+    < /dev/null >> "$d/apiserver.log" 2>&1 &
+  echo "$! kube-apiserver" >> "$d/pids"
+}
+
+# wait_apiserver DIR: wait until the apiserver of DIR is ready and kubectl reaches it.
+wait_apiserver() {
+  local d=$1 ETCD_PORT API_PORT pid
+  # shellcheck disable=SC1091
+  . "$d/ports"
+  pid=$(sed -n 's/^\([0-9]*\) kube-apiserver$/\1/p' "$d/pids")
+  wait_http "kube-apiserver" "https://127.0.0.1:$API_PORT/readyz" "${KRO_READY_TIMEOUT:-90}" "$d/apiserver.log" \
+    "--cacert $d/apiserver-certs/apiserver.crt --cert $d/admin.crt --key $d/admin.key" "$pid" || return 1
+  "$bin_dir/kubectl" --kubeconfig "$d/kubeconfig" get ns default >/dev/null \
+    || { log "kubectl cannot reach the apiserver (see $d/apiserver.log)"; return 1; }
+}
+
+# restart_apiserver DIR: stop only kube-apiserver and start it again on the same port, as an
+# apiserver upgrade or crash does; etcd and its data stay.
+restart_apiserver() {
+  local d=${1:?usage: controlplane.sh restart-apiserver DIR}
+  grep ' kube-apiserver$' "$d/pids" > "$d/apiserver.pids" || die "no kube-apiserver recorded in $d/pids"
+  stop_pids "$d/apiserver.pids"
+  sed -i '/ kube-apiserver$/d' "$d/pids"
+  launch_apiserver "$d"
+  wait_apiserver "$d" || die "kube-apiserver did not come back"
+  log "kube-apiserver restarted"
+}
+
 start() {
   local d=${1:?usage: controlplane.sh start DIR [--owner-pid PID]}
   shift
@@ -92,18 +135,8 @@ start() {
   echo "$! etcd" >> "$d/pids"
   wait_http "etcd" "http://127.0.0.1:$etcd_port/health" 30 "$d/etcd.log" "" $! || { stop_pids "$d/pids"; exit 1; }
 
-  "$bin_dir/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-    --cert-dir "$d/apiserver-certs" --client-ca-file "$d/ca.crt" \
-    --service-account-issuer "https://kubernetes.default.svc" \
-    --service-account-key-file "$d/sa.pub" --service-account-signing-key-file "$d/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 --authorization-mode RBAC \
-    --disable-admission-plugins ServiceAccount --allow-privileged=true \
-    --endpoint-reconciler-type none \
-    < /dev/null > "$d/apiserver.log" 2>&1 &
-  local api_pid=$!
-  echo "$api_pid kube-apiserver" >> "$d/pids"
+  printf 'ETCD_PORT=%s\nAPI_PORT=%s\n' "$etcd_port" "$api_port" > "$d/ports"
+  launch_apiserver "$d"
 
   cat > "$d/kubeconfig" <<EOF
 apiVersion: v1
@@ -123,10 +156,7 @@ contexts:
   context: {cluster: kro-e2e, user: admin}
 current-context: kro-e2e
 EOF
-  wait_http "kube-apiserver" "https://127.0.0.1:$api_port/readyz" "${KRO_READY_TIMEOUT:-90}" "$d/apiserver.log" \
-    "--cacert $d/apiserver-certs/apiserver.crt --cert $d/admin.crt --key $d/admin.key" "$api_pid" || { stop_pids "$d/pids"; exit 1; }
-  "$bin_dir/kubectl" --kubeconfig "$d/kubeconfig" get ns default >/dev/null \
-    || { stop_pids "$d/pids"; die "kubectl cannot reach the new apiserver (see $d/apiserver.log)"; }
+  wait_apiserver "$d" || { stop_pids "$d/pids"; exit 1; }
   trap - ERR INT TERM
   if [ -n "$owner" ]; then watch_owner "$owner" "$here/controlplane.sh" stop "$d"; fi
   log "control plane ready: export KUBECONFIG=$d/kubeconfig (kubectl: $bin_dir/kubectl)"
@@ -136,6 +166,7 @@ case "${1:-}" in
   build) build ;;
   start) shift; start "$@" ;;
   stop) stop_pids "${2:?usage: controlplane.sh stop DIR}/pids" ;;
+  restart-apiserver) restart_apiserver "${2:-}" ;;
   bin-dir) echo "$bin_dir" ;;
-  *) die "usage: controlplane.sh build | start DIR [--owner-pid PID] | stop DIR | bin-dir" ;;
+  *) die "usage: controlplane.sh build | start DIR [--owner-pid PID] | stop DIR | restart-apiserver DIR | bin-dir" ;;
 esac
