@@ -29,7 +29,7 @@ pub enum GraphFormat {
 enum Command {
     /// Run the operator (RGD and instance controllers, and the AWS controllers) against the
     /// cluster named by the kubeconfig (`KUBECONFIG`, ~/.kube/config, or in-cluster).
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Check ResourceGraphDefinitions offline and report every error of every file.
     Validate {
         /// RGD files (YAML or JSON; several documents per file are fine).
@@ -67,7 +67,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Validate { rgds, schemas } => offline::validate(&rgds, schemas.as_deref()),
         Command::Render {
             rgd,
