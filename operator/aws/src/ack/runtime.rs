@@ -175,6 +175,20 @@ impl SyncError {
         SyncError::Aws { op, err }
     }
 
+    /// The output of AWS call `op`, or `None` when AWS answered "not found" (one of
+    /// `not_found_codes`, or a bare 404).
+    pub fn unless_not_found<T>(
+        op: &'static str,
+        res: Result<T, AwsError>,
+        not_found_codes: &[&str],
+    ) -> Result<Option<T>, SyncError> {
+        match res {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_not_found(not_found_codes) => Ok(None),
+            Err(e) => Err(SyncError::aws(op, e)),
+        }
+    }
+
     fn class(&self, terminal_codes: &[&str]) -> ErrorClass {
         match self {
             SyncError::Aws { err, .. } => classify(err, terminal_codes),
@@ -947,6 +961,29 @@ async fn remove_finalizer<K: AckKind>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unless_not_found_maps_only_not_found_to_none() {
+        let aws = |code: &str, http_status| AwsError {
+            code: Some(code.to_owned()),
+            message: "m".into(),
+            http_status: Some(http_status),
+        };
+        let codes = &["NoSuchBucket"];
+        let found = SyncError::unless_not_found("Op", Ok::<_, AwsError>(7), codes);
+        assert_eq!(found.unwrap(), Some(7));
+        let gone = SyncError::unless_not_found("Op", Err::<u8, _>(aws("NoSuchBucket", 404)), codes);
+        assert_eq!(gone.unwrap(), None);
+        let denied =
+            SyncError::unless_not_found("Op", Err::<u8, _>(aws("AccessDenied", 403)), codes);
+        match denied {
+            Err(SyncError::Aws { op, err }) => {
+                assert_eq!(op, "Op");
+                assert_eq!(err.code.as_deref(), Some("AccessDenied"));
+            }
+            other => panic!("want the AWS error, got {other:?}"),
+        }
+    }
 
     #[tokio::test]
     async fn a_panicking_reconcile_becomes_an_error() {

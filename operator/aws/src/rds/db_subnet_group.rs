@@ -184,24 +184,22 @@ pub const TERMINAL_CODES: &[&str] = &[
     "InvalidSubnetID.NotFound",
 ];
 
+/// AWS error codes meaning the DB subnet group does not exist.
+const NOT_FOUND_CODES: &[&str] = &["DBSubnetGroupNotFoundFault"];
+
 async fn read(
     rds: &aws_sdk_rds::Client,
     name: &str,
 ) -> Result<Option<ObservedSubnetGroup>, SyncError> {
-    let out = match rds
+    let res = rds
         .describe_db_subnet_groups()
         .db_subnet_group_name(name)
         .send()
         .await
-    {
-        Ok(o) => o,
-        Err(e) => {
-            let e = AwsError::from_sdk(e);
-            if e.is_not_found(&["DBSubnetGroupNotFoundFault"]) {
-                return Ok(None);
-            }
-            return Err(SyncError::aws("DescribeDBSubnetGroups", e));
-        }
+        .map_err(AwsError::from_sdk);
+    let Some(out) = SyncError::unless_not_found("DescribeDBSubnetGroups", res, NOT_FOUND_CODES)?
+    else {
+        return Ok(None);
     };
     let Some(g) = out.db_subnet_groups().first() else {
         return Ok(None);
@@ -362,24 +360,16 @@ impl AckKind for DBSubnetGroup {
         id: &str,
         _observed: ObservedSubnetGroup,
     ) -> Result<Deleted, SyncError> {
-        match cx
+        let res = cx
             .aws
             .rds
             .delete_db_subnet_group()
             .db_subnet_group_name(id)
             .send()
             .await
-        {
-            Ok(_) => Ok(Deleted::Done),
-            Err(e) => {
-                let e = AwsError::from_sdk(e);
-                if e.is_not_found(&["DBSubnetGroupNotFoundFault"]) {
-                    Ok(Deleted::Done)
-                } else {
-                    Err(SyncError::aws("DeleteDBSubnetGroup", e))
-                }
-            }
-        }
+            .map_err(AwsError::from_sdk);
+        SyncError::unless_not_found("DeleteDBSubnetGroup", res, NOT_FOUND_CODES)?;
+        Ok(Deleted::Done)
     }
 }
 

@@ -648,17 +648,13 @@ impl AckKind for Bucket {
         id: &str,
         _observed: ObservedBucket,
     ) -> Result<Deleted, SyncError> {
-        match cx.aws.s3.delete_bucket().bucket(id).send().await {
-            Ok(_) => Ok(Deleted::Done),
-            Err(e) => {
-                let err = AwsError::from_sdk(e);
-                if err.is_not_found(&["NoSuchBucket"]) {
-                    Ok(Deleted::Done)
-                } else {
-                    Err(SyncError::aws("DeleteBucket", err))
-                }
-            }
-        }
+        let res = cx.aws.s3.delete_bucket().bucket(id).send().await;
+        SyncError::unless_not_found(
+            "DeleteBucket",
+            res.map_err(AwsError::from_sdk),
+            &["NoSuchBucket"],
+        )?;
+        Ok(Deleted::Done)
     }
 }
 

@@ -149,24 +149,22 @@ fn observed_from(i: &SdkInstance, tags: Vec<crate::ack::types::Tag>) -> Observed
     }
 }
 
+/// AWS error codes meaning the DB instance does not exist.
+const NOT_FOUND_CODES: &[&str] = &["DBInstanceNotFound", "DBInstanceNotFoundFault"];
+
 async fn describe(
     rds: &aws_sdk_rds::Client,
     id: &str,
 ) -> Result<Option<ObservedInstance>, SyncError> {
-    let out = match rds
+    let res = rds
         .describe_db_instances()
         .db_instance_identifier(id)
         .send()
         .await
-    {
-        Ok(o) => o,
-        Err(e) => {
-            let e = AwsError::from_sdk(e);
-            if e.is_not_found(&["DBInstanceNotFound", "DBInstanceNotFoundFault"]) {
-                return Ok(None);
-            }
-            return Err(SyncError::aws("DescribeDBInstances", e));
-        }
+        .map_err(AwsError::from_sdk);
+    let Some(out) = SyncError::unless_not_found("DescribeDBInstances", res, NOT_FOUND_CODES)?
+    else {
+        return Ok(None);
     };
     let Some(i) = out.db_instances().first() else {
         return Ok(None);
@@ -539,17 +537,9 @@ impl AckKind for DBInstance {
             .set_final_db_snapshot_identifier(opts.final_snapshot_identifier)
             .set_delete_automated_backups(opts.delete_automated_backups)
             .send()
-            .await;
-        match res {
-            Ok(_) => Ok(Deleted::Done),
-            Err(e) => {
-                let e = AwsError::from_sdk(e);
-                if e.is_not_found(&["DBInstanceNotFound", "DBInstanceNotFoundFault"]) {
-                    Ok(Deleted::Done)
-                } else {
-                    Err(SyncError::aws("DeleteDBInstance", e))
-                }
-            }
-        }
+            .await
+            .map_err(AwsError::from_sdk);
+        SyncError::unless_not_found("DeleteDBInstance", res, NOT_FOUND_CODES)?;
+        Ok(Deleted::Done)
     }
 }

@@ -46,12 +46,10 @@ fn nonempty<T>(v: Vec<T>) -> Option<Vec<T>> {
 
 /// Reads the bucket; `None` when it does not exist.
 pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucket>, SyncError> {
-    if let Err(e) = s3.head_bucket().bucket(name).send().await {
-        let e = AwsError::from_sdk(e);
-        if e.is_not_found(&["NoSuchBucket", "NotFound"]) {
-            return Ok(None);
-        }
-        return Err(SyncError::aws("HeadBucket", e));
+    let head = s3.head_bucket().bucket(name).send().await;
+    let head = head.map_err(AwsError::from_sdk);
+    if SyncError::unless_not_found("HeadBucket", head, &["NoSuchBucket", "NotFound"])?.is_none() {
+        return Ok(None);
     }
     let tags = optional(
         "GetBucketTagging",
