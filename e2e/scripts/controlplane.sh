@@ -5,7 +5,8 @@
 #   controlplane.sh build                      build etcd, kube-apiserver, kubectl (cached per version)
 #   controlplane.sh start DIR [--owner-pid P]  start in DIR, write DIR/kubeconfig; with --owner-pid,
 #                                              stop by itself once process P has exited
-#   controlplane.sh stop DIR                   stop exactly the processes started in DIR
+#   controlplane.sh stop DIR                   stop exactly the processes started in DIR (and drop
+#                                              etcd's data; logs and certificates stay)
 #   controlplane.sh restart-apiserver DIR      stop kube-apiserver alone and start it again
 #   controlplane.sh bin-dir                    print where the cached binaries live
 #
@@ -165,7 +166,12 @@ EOF
 case "${1:-}" in
   build) build ;;
   start) shift; start "$@" ;;
-  stop) stop_pids "${2:?usage: controlplane.sh stop DIR}/pids" ;;
+  stop)
+    # etcd's data is of no use once stopped (start always begins afresh) and is the bulk of DIR;
+    # the logs, certificates and kubeconfig stay for a post-mortem.
+    stop_pids "${2:?usage: controlplane.sh stop DIR}/pids"
+    rm -rf "$2/etcd-data"
+    ;;
   restart-apiserver) restart_apiserver "${2:-}" ;;
   bin-dir) echo "$bin_dir" ;;
   *) die "usage: controlplane.sh build | start DIR [--owner-pid PID] | stop DIR | restart-apiserver DIR | bin-dir" ;;
