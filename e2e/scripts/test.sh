@@ -9,6 +9,9 @@ cd "$root"
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
+# A fresh clone gains nothing from incremental compilation; it only costs disk and time.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+
 timings=()
 stage() {
   local name=$1 start=$SECONDS
