@@ -135,8 +135,13 @@ pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
 
 /// AWS SDK configuration pointed at moto: endpoint override, a fixed region, dummy credentials.
 pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config_for(aws_endpoint()).await
+}
+
+/// [`aws_config`] for a moto at another endpoint (a test's own).
+pub async fn aws_config_for(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(aws_endpoint())
+        .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-west-2"))
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "kro-e2e",
@@ -147,11 +152,30 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 
 /// An S3 client for moto, path-style as every emulator needs.
 pub async fn s3_client() -> aws_sdk_s3::Client {
-    let config = aws_config().await;
+    s3_client_for(aws_endpoint()).await
+}
+
+/// [`s3_client`] for a moto at another endpoint (a test's own).
+pub async fn s3_client_for(endpoint: &str) -> aws_sdk_s3::Client {
+    let config = aws_config_for(endpoint).await;
     let s3 = aws_sdk_s3::config::Builder::from(&config)
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// Creates bucket `name` in us-west-2 (the harness region, so S3 needs the location constraint).
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<()> {
+    s3.create_bucket()
+        .bucket(name)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await?;
+    Ok(())
 }
 
 /// An RDS client for moto.

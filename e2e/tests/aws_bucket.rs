@@ -8,20 +8,26 @@ mod aws_common;
 use anyhow::Result;
 use aws_common::*;
 use kro_aws::s3::bucket::Bucket;
-use kube::api::{Api, DeleteParams};
+use kube::api::Api;
 use serde_json::json;
 
-async fn s3_tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String)> {
-    let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(name).send().await {
-        Ok(o) => o
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    tags.sort();
-    tags
+/// Replaces the bucket's tags in S3 with the one tag `key=value`, behind the controller's back.
+async fn put_tag(s3: &aws_sdk_s3::Client, name: &str, key: &str, value: &str) -> Result<()> {
+    s3.put_bucket_tagging()
+        .bucket(name)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key(key)
+                        .value(value)
+                        .build()?,
+                )
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
 }
 
 async fn s3_versioning(s3: &aws_sdk_s3::Client, name: &str) -> Option<String> {
@@ -133,20 +139,7 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
     .await?;
 
     // Drift: changes made behind the controller's back are reverted at the next resync.
-    s3.put_bucket_tagging()
-        .bucket(&name)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key("team")
-                        .value("intruder")
-                        .build()?,
-                )
-                .build()?,
-        )
-        .send()
-        .await?;
+    put_tag(&s3, &name, "team", "intruder").await?;
     s3.put_bucket_versioning()
         .bucket(&name)
         .versioning_configuration(
@@ -168,8 +161,7 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
     .await?;
 
     // Delete (default policy): the bucket goes with its object.
-    api.delete("app-bucket", &DeleteParams::default()).await?;
-    wait_gone(&api, "app-bucket", 20).await?;
+    delete_and_wait(&api, "app-bucket", 20).await?;
     assert!(
         !exists(&s3, &name).await,
         "bucket {name} still exists in S3"
@@ -195,8 +187,7 @@ async fn bucket_with_retain_policy_survives_deletion() -> Result<()> {
     )
     .await?;
     wait_condition(&api, "kept", "ACK.ResourceSynced", "True", 30).await?;
-    api.delete("kept", &DeleteParams::default()).await?;
-    wait_gone(&api, "kept", 20).await?;
+    delete_and_wait(&api, "kept", 20).await?;
     assert!(
         exists(&s3, &name).await,
         "a retained bucket must survive its object"
@@ -211,29 +202,8 @@ async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
     let s3 = kro_e2e::s3_client().await;
     let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
     let name = bucket_name("kro-existing");
-    s3.create_bucket()
-        .bucket(&name)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await?;
-    s3.put_bucket_tagging()
-        .bucket(&name)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key("owner")
-                        .value("legacy")
-                        .build()?,
-                )
-                .build()?,
-        )
-        .send()
-        .await?;
+    kro_e2e::create_bucket(&s3, &name).await?;
+    put_tag(&s3, &name, "owner", "legacy").await?;
 
     // Without adoption annotations an existing bucket is not taken over.
     create(
@@ -253,8 +223,7 @@ async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
         obj["metadata"].get("finalizers").is_none(),
         "an unmanaged object gets no finalizer"
     );
-    api.delete("squatter", &DeleteParams::default()).await?;
-    wait_gone(&api, "squatter", 10).await?;
+    delete_and_wait(&api, "squatter", 10).await?;
     assert!(
         exists(&s3, &name).await,
         "deleting an unmanaged object leaves the bucket alone"
@@ -304,8 +273,7 @@ async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
         async move { Ok((s3_versioning(&s3, &name).await.as_deref() == Some("Enabled")).then_some(())) }
     })
     .await?;
-    api.delete("adopted", &DeleteParams::default()).await?;
-    wait_gone(&api, "adopted", 20).await?;
+    delete_and_wait(&api, "adopted", 20).await?;
     assert!(exists(&s3, &name).await);
     controllers.stop().await;
     Ok(())
@@ -349,8 +317,7 @@ async fn invalid_bucket_is_terminal_with_aws_message() -> Result<()> {
     .await?;
     let obj = wait_condition(&api, "bad", "ACK.ResourceSynced", "True", 30).await?;
     assert!(condition(&obj, "ACK.Terminal").is_none());
-    api.delete("bad", &DeleteParams::default()).await?;
-    wait_gone(&api, "bad", 20).await?;
+    delete_and_wait(&api, "bad", 20).await?;
     controllers.stop().await;
     Ok(())
 }
@@ -361,15 +328,7 @@ async fn read_only_bucket_reports_but_never_writes() -> Result<()> {
     let s3 = kro_e2e::s3_client().await;
     let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
     let name = bucket_name("kro-ro");
-    s3.create_bucket()
-        .bucket(&name)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await?;
+    kro_e2e::create_bucket(&s3, &name).await?;
     create(
         &api,
         json!({
@@ -392,8 +351,7 @@ async fn read_only_bucket_reports_but_never_writes() -> Result<()> {
         "read-only never updates"
     );
     assert_eq!(s3_tags(&s3, &name).await, Vec::<(String, String)>::new());
-    api.delete("observed", &DeleteParams::default()).await?;
-    wait_gone(&api, "observed", 20).await?;
+    delete_and_wait(&api, "observed", 20).await?;
     assert!(exists(&s3, &name).await, "read-only never deletes");
     controllers.stop().await;
     Ok(())

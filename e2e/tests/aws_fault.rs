@@ -111,22 +111,6 @@ fn forwarder(upstream: Arc<AtomicU16>) -> Result<String> {
     Ok(format!("http://127.0.0.1:{port}"))
 }
 
-async fn s3_for(endpoint: &str) -> aws_sdk_s3::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-west-2"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "kro-e2e",
-        ))
-        .load()
-        .await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 async fn bucket_names(s3: &aws_sdk_s3::Client) -> Vec<String> {
     let mut names: Vec<String> = s3
         .list_buckets()
@@ -139,17 +123,6 @@ async fn bucket_names(s3: &aws_sdk_s3::Client) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-async fn tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String)> {
-    match s3.get_bucket_tagging().bucket(name).send().await {
-        Ok(o) => o
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_owned(), t.value().to_owned()))
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
 
 fn bucket(name: &str, spec_name: &str, team: &str) -> serde_json::Value {
@@ -207,7 +180,7 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
     // A new moto at the same endpoint (it starts empty): both converge, each bucket exists once.
     let second_moto = PrivateMoto::start(&state.join("b"))?;
     upstream.store(second_moto.port(), Ordering::SeqCst);
-    let s3 = s3_for(&second_moto.endpoint).await;
+    let s3 = kro_e2e::s3_client_for(&second_moto.endpoint).await;
     for name in ["first", "second"] {
         let obj = wait_condition(&api, name, "ACK.ResourceSynced", "True", 30).await?;
         assert!(condition(&obj, "ACK.Recoverable").is_none(), "{name}");
@@ -216,11 +189,11 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
     want.sort();
     assert_eq!(bucket_names(&s3).await, want);
     assert_eq!(
-        tags(&s3, &n1).await,
+        s3_tags(&s3, &n1).await,
         vec![("team".to_string(), "b".to_string())]
     );
     assert_eq!(
-        tags(&s3, &n2).await,
+        s3_tags(&s3, &n2).await,
         vec![("team".to_string(), "c".to_string())]
     );
 
@@ -228,15 +201,7 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
     // died before writing status. The next controller owns the bucket; nothing is created twice.
     controllers.stop().await;
     let n3 = bucket_name("kro-fault-c");
-    s3.create_bucket()
-        .bucket(&n3)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await?;
+    kro_e2e::create_bucket(&s3, &n3).await?;
     let mut third = bucket("third", &n3, "d");
     third["metadata"]["finalizers"] = json!(["finalizers.s3.services.k8s.aws/Bucket"]);
     create(&api, third).await?;
@@ -244,7 +209,7 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
     let obj = wait_condition(&api, "third", "ACK.ResourceSynced", "True", 30).await?;
     assert!(condition(&obj, "ACK.Terminal").is_none());
     assert_eq!(
-        tags(&s3, &n3).await,
+        s3_tags(&s3, &n3).await,
         vec![("team".to_string(), "d".to_string())]
     );
     assert_eq!(

@@ -152,8 +152,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
     .await?;
 
     // Delete (default policy).
-    api.delete("db-subnets", &DeleteParams::default()).await?;
-    wait_gone(&api, "db-subnets", 20).await?;
+    delete_and_wait(&api, "db-subnets", 20).await?;
     assert!(
         group_in_aws(&rds, &name).await.is_none(),
         "subnet group {name} still exists"
@@ -194,8 +193,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         obj["metadata"]["annotations"]["services.k8s.aws/adopted"],
         "true"
     );
-    api.delete("legacy", &DeleteParams::default()).await?;
-    wait_gone(&api, "legacy", 20).await?;
+    delete_and_wait(&api, "legacy", 20).await?;
     assert!(
         group_in_aws(&rds, &existing).await.is_some(),
         "a retained group survives"
@@ -373,16 +371,12 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     .await?;
 
     // Delete with the default policy.
-    api.delete("app-db", &DeleteParams::default()).await?;
-    wait_gone(&api, "app-db", 20).await?;
+    delete_and_wait(&api, "app-db", 20).await?;
     assert!(
         instance_in_aws(&rds, &id).await.is_none(),
         "instance {id} still exists"
     );
-    groups
-        .delete("db-subnets", &DeleteParams::default())
-        .await?;
-    wait_gone(&groups, "db-subnets", 20).await?;
+    delete_and_wait(&groups, "db-subnets", 20).await?;
     controllers.stop().await;
     Ok(())
 }
@@ -462,8 +456,7 @@ async fn db_instance_adopt_and_retain() -> Result<()> {
         Some("db.t3.small"),
         "adopting changes nothing in AWS"
     );
-    api.delete("legacy-db", &DeleteParams::default()).await?;
-    wait_gone(&api, "legacy-db", 20).await?;
+    delete_and_wait(&api, "legacy-db", 20).await?;
     assert!(
         instance_in_aws(&rds, &id).await.is_some(),
         "a retained instance survives"

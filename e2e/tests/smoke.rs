@@ -110,15 +110,7 @@ async fn crd_established_then_server_side_apply_read_back_and_watch() -> anyhow:
 async fn s3_bucket_create_configure_and_delete_on_moto() -> anyhow::Result<()> {
     let s3 = kro_e2e::s3_client().await;
     let bucket = unique_name("e2e-bucket");
-    s3.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
-                .build(),
-        )
-        .send()
-        .await?;
+    kro_e2e::create_bucket(&s3, &bucket).await?;
     s3.head_bucket().bucket(&bucket).send().await?;
 
     // GetBucketVersioning only parses with the harness's moto response patch.

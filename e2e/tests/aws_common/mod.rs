@@ -7,7 +7,7 @@ use std::fmt::Debug;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::NamespaceResourceScope;
 use kube::{Client, Resource};
 use serde::Serialize;
@@ -211,6 +211,29 @@ where
         async move { Ok(api.get_opt(name).await?.is_none().then_some(())) }
     })
     .await
+}
+
+/// Deletes the object and waits until it is gone (its finalizer done).
+pub async fn delete_and_wait<K>(api: &Api<K>, name: &str, secs: u64) -> Result<()>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + Debug + Serialize + DeserializeOwned,
+{
+    api.delete(name, &DeleteParams::default()).await?;
+    wait_gone(api, name, secs).await
+}
+
+/// The bucket's tags in S3 as sorted `(key, value)` pairs; none when it has no tag set.
+pub async fn s3_tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(o) => o
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    tags.sort();
+    tags
 }
 
 /// A bucket name unique to this run (S3 names are lower case).
