@@ -30,3 +30,7 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## Load benchmark (bench/RESULTS.md): BENCH_ARGS="--rgds 20 --instances 100 --idle-seconds 10" for a quick run.
+bench-load:
+	bench/load/run.sh $(BENCH_ARGS)

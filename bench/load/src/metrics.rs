@@ -1,0 +1,267 @@
+//! Counters the benchmark reads: the apiserver's `apiserver_request_total`, the operator's own
+//! `/metrics`, and the operator process's memory and CPU from /proc.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use kube::Client;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `apiserver_request_total` summed per (verb, resource), resource requests only.
+#[derive(Debug, Clone, Default)]
+pub struct ApiCounts(BTreeMap<(String, String), f64>);
+
+const WRITE_VERBS: [&str; 6] = [
+    "POST",
+    "PUT",
+    "PATCH",
+    "APPLY",
+    "DELETE",
+    "DELETECOLLECTION",
+];
+
+impl ApiCounts {
+    pub async fn scrape(client: &Client) -> Result<Self> {
+        let req = http::Request::get("/metrics")
+            .body(Vec::new())
+            .context("building GET /metrics")?;
+        let text = client
+            .request_text(req)
+            .await
+            .context("reading the apiserver's /metrics")?;
+        Ok(Self::parse(&text))
+    }
+
+    fn parse(text: &str) -> Self {
+        let mut out = BTreeMap::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+                continue;
+            };
+            let Some((labels, value)) = rest.rsplit_once('}') else {
+                continue;
+            };
+            let Ok(value) = value.trim().parse::<f64>() else {
+                continue;
+            };
+            let labels = parse_labels(labels);
+            let resource = labels.get("resource").cloned().unwrap_or_default();
+            if resource.is_empty() {
+                continue;
+            }
+            let sub = labels.get("subresource").cloned().unwrap_or_default();
+            let resource = if sub.is_empty() {
+                resource
+            } else {
+                format!("{resource}/{sub}")
+            };
+            let verb = labels.get("verb").cloned().unwrap_or_default();
+            *out.entry((verb, resource)).or_insert(0.0) += value;
+        }
+        Self(out)
+    }
+
+    pub fn diff(&self, before: &Self) -> Self {
+        let mut out = BTreeMap::new();
+        for (k, v) in &self.0 {
+            let d = v - before.0.get(k).copied().unwrap_or(0.0);
+            if d > 0.0 {
+                out.insert(k.clone(), d);
+            }
+        }
+        Self(out)
+    }
+
+    fn sum(&self, f: impl Fn(&str, &str) -> bool) -> u64 {
+        self.0
+            .iter()
+            .filter(|((v, r), _)| f(v, r))
+            .map(|(_, n)| *n)
+            .sum::<f64>()
+            .round() as u64
+    }
+
+    pub fn total(&self) -> u64 {
+        self.sum(|_, r| !is_lease(r))
+    }
+
+    pub fn reads(&self) -> u64 {
+        self.sum(|v, r| !WRITE_VERBS.contains(&v) && !is_lease(r))
+    }
+
+    pub fn writes_excluding_leases(&self) -> u64 {
+        self.sum(|v, r| WRITE_VERBS.contains(&v) && !is_lease(r))
+    }
+
+    pub fn lease_writes(&self) -> u64 {
+        self.sum(|v, r| WRITE_VERBS.contains(&v) && is_lease(r))
+    }
+
+    pub fn by_verb_resource(&self) -> Value {
+        let m: BTreeMap<String, u64> = self
+            .0
+            .iter()
+            .map(|((v, r), n)| (format!("{v} {r}"), n.round() as u64))
+            .collect();
+        json!(m)
+    }
+}
+
+/// The apiserver renews its own identity Lease every 10 s; the operator holds none without
+/// `--leader-elect`, so leases are kept out of every operator figure.
+fn is_lease(resource: &str) -> bool {
+    resource == "leases"
+}
+
+fn parse_labels(s: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut rest = s;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let Some(end) = after.find('"') else { break };
+        out.insert(
+            key.trim_start_matches(',').trim().to_string(),
+            after[..end].to_string(),
+        );
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+/// Sum of every series of one metric on the operator's /metrics (plain HTTP on loopback).
+pub async fn operator_metric_sum(url: &str, name: &str) -> Option<f64> {
+    let body = operator_metrics(url).await?;
+    let mut total = None;
+    for line in body.lines() {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        if !(rest.starts_with('{') || rest.starts_with(' ')) {
+            continue;
+        }
+        if let Some(value) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+            *total.get_or_insert(0.0) += value;
+        }
+    }
+    total
+}
+
+/// The operator's /metrics text (plain HTTP on loopback); None if it does not answer.
+pub async fn operator_metrics(url: &str) -> Option<String> {
+    let addr = url.strip_prefix("http://")?.split('/').next()?.to_string();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.ok()?;
+    s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut body = Vec::new();
+    s.read_to_end(&mut body).await.ok()?;
+    Some(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// One sample of the operator process.
+#[derive(Debug, Clone)]
+pub struct ProcSample {
+    /// Seconds since the bench started.
+    pub t: f64,
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+    /// utime + stime.
+    pub cpu_seconds: f64,
+}
+
+/// Reads /proc/PID/status (VmRSS, VmHWM) and /proc/PID/stat (utime, stime); None once it is gone.
+pub fn read_proc(pid: u32, t: f64) -> Option<ProcSample> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let rss_kib = field("VmRSS:")?;
+    let hwm_kib = field("VmHWM:")?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after) = stat.rsplit_once(')')?;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // After the command name: state is field 3 of the line, utime 14, stime 15.
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(ProcSample {
+        t,
+        rss_kib,
+        hwm_kib,
+        cpu_seconds: (utime + stime) as f64 / clock_ticks(),
+    })
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// The machine the figures come from.
+pub fn machine() -> Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_default();
+    let nproc = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let mem = read("/proc/meminfo")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    json!({
+        "nproc": nproc,
+        "cpu": cpu,
+        "memory": mem,
+        "loadavg_at_end": read("/proc/loadavg").trim(),
+        "kernel": read("/proc/sys/kernel/osrelease").trim(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_resource_requests_by_verb_and_resource() {
+        let text = r#"# HELP x
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="configmaps",scope="resource",subresource="",verb="POST",version="v1"} 3
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="kro.run",resource="webapps",scope="resource",subresource="status",verb="PATCH",version="v1alpha1"} 2
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="coordination.k8s.io",resource="leases",scope="resource",subresource="",verb="PUT",version="v1"} 7
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="",scope="",subresource="/metrics",verb="GET",version=""} 9
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="configmaps",scope="namespace",subresource="",verb="LIST",version="v1"} 4
+"#;
+        let c = ApiCounts::parse(text);
+        assert_eq!(c.total(), 9);
+        assert_eq!(c.writes_excluding_leases(), 5);
+        assert_eq!(c.lease_writes(), 7);
+        assert_eq!(c.reads(), 4);
+        let before = ApiCounts::parse(&text.replace("} 3", "} 1"));
+        assert_eq!(c.diff(&before).total(), 2);
+    }
+
+    #[test]
+    fn malformed_lines_are_skipped() {
+        let c = ApiCounts::parse(
+            "apiserver_request_total{verb=\"POST\nnot a metric\napiserver_request_total{resource=\"x\",verb=\"PUT\"} nope\n",
+        );
+        assert_eq!(c.total(), 0);
+    }
+}
