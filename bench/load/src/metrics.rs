@@ -131,7 +131,8 @@ fn parse_labels(s: &str) -> BTreeMap<String, String> {
 /// Sum of every series of one metric on the operator's /metrics (plain HTTP on loopback).
 pub async fn operator_metric_sum(url: &str, name: &str) -> Option<f64> {
     let body = operator_metrics(url).await?;
-    let mut total = None;
+    // A family with no series yet (no instance reconciled) sums to 0, not "unknown".
+    let mut total = 0.0;
     for line in body.lines() {
         let Some(rest) = line.strip_prefix(name) else {
             continue;
@@ -140,10 +141,10 @@ pub async fn operator_metric_sum(url: &str, name: &str) -> Option<f64> {
             continue;
         }
         if let Some(value) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
-            *total.get_or_insert(0.0) += value;
+            total += value;
         }
     }
-    total
+    Some(total)
 }
 
 /// The operator's /metrics text (plain HTTP on loopback); None if it does not answer.
