@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -24,6 +24,33 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
         }
         (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
         (a, b) => a == b,
+    }
+}
+
+/// Whether the live object already holds what kro would apply: [`is_subset`] of the desired
+/// object as the apiserver stores it. A Secret's `stringData` is write-only (the apiserver
+/// folds it into base64 `data` and never returns it), so it is compared as that `data`;
+/// otherwise every Secret with `stringData` would be re-applied on every reconcile.
+pub fn is_up_to_date(desired: &Value, live: &Value) -> bool {
+    let is_secret = desired["apiVersion"] == "v1" && desired["kind"] == "Secret";
+    match desired.get("stringData").and_then(Value::as_object) {
+        Some(string_data) if is_secret => {
+            let mut stored = desired.clone();
+            let mut data = stored["data"].as_object().cloned().unwrap_or_default();
+            for (k, v) in string_data {
+                let text = v
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| v.to_string());
+                data.insert(k.clone(), Value::String(STANDARD.encode(text)));
+            }
+            if let Some(obj) = stored.as_object_mut() {
+                obj.remove("stringData");
+                obj.insert("data".into(), Value::Object(data));
+            }
+            is_subset(&stored, live)
+        }
+        _ => is_subset(desired, live),
     }
 }
 
@@ -99,6 +126,24 @@ pub fn wave(annotation: Option<&String>) -> u32 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn secret_string_data_is_compared_as_the_stored_data() {
+        let desired = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "stringData": {"password": "hunter2"}, "data": {"user": "YWRtaW4="}});
+        let live = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="}, "type": "Opaque"});
+        assert!(is_up_to_date(&desired, &live));
+        let changed = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "stringData": {"password": "hunter3"}});
+        assert!(!is_up_to_date(&changed, &live));
+        // Other kinds keep the plain subset rule: a ConfigMap has no write-only fields.
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "stringData": {"a": "b"}});
+        assert!(!is_up_to_date(
+            &cm,
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "Yg=="}})
+        ));
+    }
 
     #[test]
     fn subset() {

@@ -380,7 +380,7 @@ async fn reconcile_instance(
             }
             let desired = diff::with_hash(d.object.clone());
             let live_child = find_observed(&observed, &d.node_id, d.namespace(), d.name());
-            if live_child.is_some_and(|l| diff::is_subset(&desired, l)) {
+            if live_child.is_some_and(|l| diff::is_up_to_date(&desired, l)) {
                 continue;
             }
             if !parent_prepared {
@@ -392,9 +392,12 @@ async fn reconcile_instance(
             let r = ctx.shared.resolve(d.api_version(), d.kind()).await?;
             let child = child_api(&ctx, &r, d.namespace());
             let pp = PatchParams::apply(field_managers::APPLYSET).force();
+            let live_version = live_child.and_then(|l| l["metadata"]["resourceVersion"].as_str());
             match child.patch(d.name(), &pp, &Patch::Apply(&desired)).await {
                 Ok(o) => {
-                    mutated = true;
+                    // An apply the apiserver found to change nothing keeps the resourceVersion:
+                    // that is no progress to wait on, so it must not keep the instance requeued.
+                    mutated |= o.metadata.resource_version.as_deref() != live_version;
                     if let Ok(v) = serde_json::to_value(&o) {
                         record_observed(&mut observed, &d.node_id, d.collection_index.is_some(), v);
                     }
