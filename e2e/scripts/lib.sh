@@ -45,10 +45,24 @@ running() {
   [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
+# wait_stopped FILE SECONDS: wait until no process recorded in FILE runs; false on time-out.
+wait_stopped() {
+  local f=$1 i pid name left
+  for ((i = 0; i < $2 * 4; i++)); do
+    left=0
+    while read -r pid name; do
+      [ -n "$pid" ] && running "$pid" && left=1
+    done < "$f"
+    [ $left = 0 ] && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
 # stop_pids FILE: stop exactly the processes recorded in FILE ("PID NAME" lines): TERM, then KILL
-# after 10 s.
+# after 10 s, and return once they are gone.
 stop_pids() {
-  local f=$1 pid name i
+  local f=$1 pid name
   [ -f "$f" ] || return 0
   while read -r pid name; do
     [ -n "$pid" ] || continue
@@ -57,17 +71,13 @@ stop_pids() {
       kill -TERM "$pid" 2>/dev/null || true
     fi
   done < "$f"
-  for ((i = 0; i < 40; i++)); do
-    local alive=0
+  if ! wait_stopped "$f" 10; then
     while read -r pid name; do
-      [ -n "$pid" ] && running "$pid" && alive=1
+      [ -n "$pid" ] && running "$pid" && kill -KILL "$pid" 2>/dev/null || true
     done < "$f"
-    [ $alive = 0 ] && break
-    sleep 0.25
-  done
-  while read -r pid name; do
-    [ -n "$pid" ] && running "$pid" && kill -KILL "$pid" 2>/dev/null || true
-  done < "$f"
+    # SIGKILL is delivered asynchronously.
+    wait_stopped "$f" 10 || log "some processes of $f did not stop"
+  fi
   : > "$f"
 }
 
