@@ -87,23 +87,10 @@ pub fn is_upper_camel(s: &str) -> bool {
     matches!(c.next(), Some(f) if f.is_ascii_uppercase()) && c.all(|c| c.is_ascii_alphanumeric())
 }
 
-/// `^v\d+((alpha|beta)\d+)?$`: a Kubernetes API version name.
+/// `^v\d+((alpha|beta)\d+)?$`: a Kubernetes API version name (kro-schema owns the rule, since
+/// the instance CRD it builds checks the same field).
 pub fn is_kube_version(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix('v') else {
-        return false;
-    };
-    let digits = rest.chars().take_while(char::is_ascii_digit).count();
-    if digits == 0 {
-        return false;
-    }
-    let rest = &rest[digits..];
-    if rest.is_empty() {
-        return true;
-    }
-    let tail = rest
-        .strip_prefix("alpha")
-        .or_else(|| rest.strip_prefix("beta"));
-    matches!(tail, Some(t) if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()))
+    kro_schema::crd::is_api_version(s)
 }
 
 /// A DNS-1035 label (`[a-z]([-a-z0-9]*[a-z0-9])?`, at most 63 characters).

@@ -138,8 +138,8 @@ fn check_identity(schema: &kro_api::Schema) -> Vec<SchemaError> {
     errors
 }
 
-/// `^v[0-9]+(alpha[0-9]+|beta[0-9]+)?$`
-fn is_api_version(v: &str) -> bool {
+/// `^v[0-9]+(alpha[0-9]+|beta[0-9]+)?$`: a Kubernetes API version name (`v1`, `v2beta3`).
+pub fn is_api_version(v: &str) -> bool {
     let Some(rest) = v.strip_prefix('v') else {
         return false;
     };
