@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kro_graph::SchemaStore;
+use kro_graph::{ResolvedKind, SchemaStore};
 use kube::Client;
 use kube::api::{Api, ApiResource, GroupVersionKind};
 use kube::discovery::{self, Scope};
@@ -25,11 +25,17 @@ pub struct Resolved {
 /// How long a cached OpenAPI document of a built-in group/version is trusted.
 const SCHEMA_TTL: Duration = Duration::from_secs(300);
 
+/// How long the preferred version of a group/kind is trusted.
+const GROUP_KIND_TTL: Duration = Duration::from_secs(60);
+
 /// Discovery and schema cache shared by every controller.
 pub struct Discovery {
     client: Client,
     kinds: Mutex<HashMap<(String, String, String), Resolved>>,
+    group_kinds: Mutex<HashMap<(String, String), (Instant, Resolved)>>,
     openapi: Mutex<HashMap<String, (Instant, Arc<Value>)>>,
+    builtin_schemas: Mutex<HashMap<(String, String), (Instant, ResolvedKind)>>,
+    crd_schemas: Mutex<HashMap<(String, String), (String, ResolvedKind)>>,
 }
 
 /// Splits `apps/v1` into (`apps`, `v1`) and `v1` into (``, `v1`).
@@ -52,7 +58,10 @@ impl Discovery {
         Self {
             client,
             kinds: Mutex::new(HashMap::new()),
+            group_kinds: Mutex::new(HashMap::new()),
             openapi: Mutex::new(HashMap::new()),
+            builtin_schemas: Mutex::new(HashMap::new()),
+            crd_schemas: Mutex::new(HashMap::new()),
         }
     }
 
@@ -74,13 +83,25 @@ impl Discovery {
     }
 
     /// The preferred version of a group/kind (for ApplySet members recorded as `Kind.group`).
+    /// Cached for a while: instances ask on every reconcile, and discovery is two requests.
     pub async fn resolve_group_kind(&self, group: &str, kind: &str) -> Option<Resolved> {
+        let key = (group.to_string(), kind.to_string());
+        if let Some((at, r)) = self.group_kinds.lock().await.get(&key)
+            && at.elapsed() < GROUP_KIND_TTL
+        {
+            return Some(r.clone());
+        }
         let g = discovery::group(&self.client, group).await.ok()?;
         let (ar, caps) = g.recommended_kind(kind)?;
-        Some(Resolved {
+        let r = Resolved {
             ar,
             namespaced: caps.scope == Scope::Namespaced,
-        })
+        };
+        self.group_kinds
+            .lock()
+            .await
+            .insert(key, (Instant::now(), r.clone()));
+        Some(r)
     }
 
     /// Forgets a kind (after its CRD changed or a request said it is gone).
@@ -90,12 +111,19 @@ impl Discovery {
             .lock()
             .await
             .remove(&(group.to_string(), version.to_string(), kind.to_string()));
+        self.group_kinds
+            .lock()
+            .await
+            .remove(&(group.to_string(), kind.to_string()));
     }
 
-    /// Schemas of every kind the RGD's resources use: CRD-backed kinds from their CRD (always
+    /// Schemas of every kind the RGD's resources use: CRD-backed kinds from their CRD (read
     /// fresh, so chained RGDs see each other's latest schema), built-in kinds from the API
     /// server's OpenAPI v3 document of their group/version (cached). Kinds the server does not
     /// know are left out; the compiler then reports them.
+    ///
+    /// Each kind's schema is resolved once and shared (`Arc`) by every graph that uses it: a
+    /// resolved Service schema is large, and 200 RGDs must not hold 200 copies of it.
     pub async fn schemas_for(&self, kinds: &[(String, String)]) -> SchemaStore {
         let mut store = SchemaStore::new();
         for (api_version, kind) in kinds {
@@ -105,57 +133,100 @@ impl Discovery {
             let (group, _) = split_api_version(api_version);
             if group.contains('.') && !group.ends_with(".k8s.io") {
                 let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-                if let Ok(Some(crd)) = crds.get_opt(&format!("{}.{group}", r.ar.plural)).await
-                    && let Ok(v) = serde_json::to_value(&crd)
-                {
-                    let _ = store.add_crd(&v);
+                let name = format!("{}.{group}", r.ar.plural);
+                if let Ok(Some(crd)) = crds.get_opt(&name).await {
+                    if let Some(resolved) = self.crd_schema(&name, &crd, api_version, kind).await {
+                        store.insert_resolved(api_version.clone(), kind.clone(), resolved);
+                    }
                     continue;
                 }
             }
-            let Some(doc) = self.openapi_doc(api_version).await else {
-                continue;
-            };
-            // Only this kind's definition (plus every definition without a GVK, which refs
-            // point to): one odd kind elsewhere in the document must not hide the others.
-            let Some(defs) = doc
-                .pointer("/components/schemas")
-                .and_then(Value::as_object)
-            else {
-                continue;
-            };
-            let (group, version) = split_api_version(api_version);
-            let filtered: serde_json::Map<String, Value> = defs
-                .iter()
-                .filter(|(_, d)| {
-                    match d
-                        .get("x-kubernetes-group-version-kind")
-                        .and_then(Value::as_array)
-                    {
-                        None => true,
-                        Some(gvks) => gvks.iter().any(|g| {
-                            g.get("group").and_then(Value::as_str) == Some(group)
-                                && g.get("version").and_then(Value::as_str) == Some(version)
-                                && g.get("kind").and_then(Value::as_str) == Some(kind.as_str())
-                        }),
-                    }
-                })
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let mut one = SchemaStore::new();
-            if one
-                .add_document(&serde_json::json!({"components": {"schemas": filtered}}))
-                .is_ok()
-                && let Some(resolved) = kro_graph::SchemaSource::resolve(&one, api_version, kind)
-            {
-                store.insert(
-                    api_version.clone(),
-                    kind.clone(),
-                    (*resolved.schema).clone(),
-                    r.namespaced,
-                );
+            if let Some(resolved) = self.builtin_schema(api_version, kind, r.namespaced).await {
+                store.insert_resolved(api_version.clone(), kind.clone(), resolved);
             }
         }
         store
+    }
+
+    /// A CRD-backed kind's schema, cached by the CRD's resourceVersion.
+    async fn crd_schema(
+        &self,
+        name: &str,
+        crd: &CustomResourceDefinition,
+        api_version: &str,
+        kind: &str,
+    ) -> Option<ResolvedKind> {
+        let rv = crd.metadata.resource_version.clone().unwrap_or_default();
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some((at_rv, resolved)) = self.crd_schemas.lock().await.get(&key)
+            && *at_rv == rv
+        {
+            return Some(resolved.clone());
+        }
+        let v = serde_json::to_value(crd).ok()?;
+        let mut one = SchemaStore::new();
+        if let Err((k, e)) = one.add_crd(&v) {
+            tracing::debug!(crd = name, kind = %k, error = %e, "CRD schema not usable");
+            return None;
+        }
+        let resolved = kro_graph::SchemaSource::resolve(&one, api_version, kind)?;
+        self.crd_schemas
+            .lock()
+            .await
+            .insert(key, (rv, resolved.clone()));
+        Some(resolved)
+    }
+
+    /// A built-in kind's schema from its group/version's OpenAPI v3 document, cached.
+    async fn builtin_schema(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespaced: bool,
+    ) -> Option<ResolvedKind> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some((at, resolved)) = self.builtin_schemas.lock().await.get(&key)
+            && at.elapsed() < SCHEMA_TTL
+        {
+            return Some(resolved.clone());
+        }
+        let doc = self.openapi_doc(api_version).await?;
+        // Only this kind's definition (plus every definition without a GVK, which refs point
+        // to): one odd kind elsewhere in the document must not hide the others.
+        let defs = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)?;
+        let (group, version) = split_api_version(api_version);
+        let filtered: serde_json::Map<String, Value> = defs
+            .iter()
+            .filter(|(_, d)| {
+                match d
+                    .get("x-kubernetes-group-version-kind")
+                    .and_then(Value::as_array)
+                {
+                    None => true,
+                    Some(gvks) => gvks.iter().any(|g| {
+                        g.get("group").and_then(Value::as_str) == Some(group)
+                            && g.get("version").and_then(Value::as_str) == Some(version)
+                            && g.get("kind").and_then(Value::as_str) == Some(kind)
+                    }),
+                }
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut one = SchemaStore::new();
+        one.add_document(&serde_json::json!({"components": {"schemas": filtered}}))
+            .ok()?;
+        let found = kro_graph::SchemaSource::resolve(&one, api_version, kind)?;
+        let resolved = ResolvedKind {
+            schema: found.schema,
+            namespaced,
+        };
+        self.builtin_schemas
+            .lock()
+            .await
+            .insert(key, (Instant::now(), resolved.clone()));
+        Some(resolved)
     }
 
     async fn openapi_doc(&self, api_version: &str) -> Option<Arc<Value>> {

@@ -188,6 +188,18 @@ impl SchemaStore {
         );
     }
 
+    /// Registers one kind whose schema is already shared: graphs compiled from this store keep
+    /// the same `Arc`, so many RGDs using one kind hold one copy of its schema.
+    pub fn insert_resolved(
+        &mut self,
+        api_version: impl Into<String>,
+        kind: impl Into<String>,
+        resolved: ResolvedKind,
+    ) {
+        self.kinds
+            .insert((api_version.into(), kind.into()), resolved);
+    }
+
     /// Loads every `.yaml`, `.yml` and `.json` file of `dir` (not recursive), each holding
     /// CRDs and/or OpenAPI documents (multi-document YAML is fine).
     pub fn load_dir(dir: &Path) -> Result<Self, SchemaLoadError> {
