@@ -1,7 +1,7 @@
 # kro-rs: the two commands that matter are `make demo` and `make test` (see README.md).
 SCRIPTS := e2e/scripts
 
-.PHONY: demo demo-stop test controlplane moto deps fmt lint
+.PHONY: demo demo-stop test controlplane moto helm deps fmt lint
 
 ## Bring up the local control plane + moto and show how to use them.
 demo: deps controlplane moto
@@ -16,6 +16,11 @@ test:
 
 deps:
 	$(SCRIPTS)/deps.sh
+	$(SCRIPTS)/helm.sh build
+
+## Build the helm CLI for the chart tests from its Go module (cached per version).
+helm:
+	$(SCRIPTS)/helm.sh build
 
 ## Build etcd, kube-apiserver and kubectl from their Go modules (cached per version).
 controlplane:

@@ -42,6 +42,7 @@ start_services() {
 stage "tools (Debian, rustup)" "$here/deps.sh"
 stage "control plane build" "$here/controlplane.sh" build
 stage "moto install" "$here/moto.sh" install
+stage "helm build" "$here/helm.sh" build
 stage "cargo fmt --check" cargo fmt --all --check
 stage "cargo clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "cargo build (tests)" cargo test --workspace --locked --no-run
