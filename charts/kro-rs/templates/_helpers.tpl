@@ -1,0 +1,68 @@
+{{/* Names, labels and the derived settings every template shares. */}}
+
+{{- define "kro-rs.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "kro-rs.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "kro-rs.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "kro-rs.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "kro-rs.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "kro-rs.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "kro-rs.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kro-rs.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when leader election is on: asked for, or needed by more than one replica. */}}
+{{- define "kro-rs.leaderElect" -}}
+{{- if or .Values.leaderElection.enabled (gt (int .Values.replicas) 1) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The AWS controllers' names, lower-cased and trimmed, as `kro run --aws-controllers` reads them. */}}
+{{- define "kro-rs.awsControllerList" -}}
+{{- $out := list -}}
+{{- range (splitList "," (toString .Values.aws.controllers)) -}}
+{{- $c := . | trim | lower -}}
+{{- if $c -}}{{- $out = append $out $c -}}{{- end -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
+
+{{/* "true" when the S3 Bucket controller runs. */}}
+{{- define "kro-rs.awsS3" -}}
+{{- $l := splitList "," (include "kro-rs.awsControllerList" .) -}}
+{{- if or (has "all" $l) (has "s3" $l) (has "bucket" $l) -}}true{{- end -}}
+{{- end -}}
+
+{{/* The RDS kinds whose controllers run, as a comma-separated list of plurals. */}}
+{{- define "kro-rs.awsRdsResources" -}}
+{{- $l := splitList "," (include "kro-rs.awsControllerList" .) -}}
+{{- $out := list -}}
+{{- if or (has "all" $l) (has "rds" $l) (has "dbsubnetgroup" $l) -}}{{- $out = append $out "dbsubnetgroups" -}}{{- end -}}
+{{- if or (has "all" $l) (has "rds" $l) (has "dbinstance" $l) -}}{{- $out = append $out "dbinstances" -}}{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
