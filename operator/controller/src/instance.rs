@@ -28,7 +28,7 @@ use crate::diff;
 use crate::error::{Error, kube_err, panic_message};
 use crate::metrics::label;
 use crate::selector;
-use crate::watches::{InstanceKey, Interest};
+use crate::watches::{InstanceKey, Interest, WatchMode};
 
 /// Everything the controller of one generated kind needs.
 #[derive(Debug)]
@@ -263,7 +263,10 @@ async fn reconcile_instance(
     if live.metadata.deletion_timestamp.is_some() {
         return cleanup(&ctx, &live).await;
     }
-    ensure_managed(&ctx, &api, &live).await?;
+    let mut live = live;
+    if let Some(updated) = ensure_managed(&ctx, &api, &live).await? {
+        live = updated;
+    }
 
     let suspended = live
         .annotations()
@@ -323,34 +326,54 @@ async fn reconcile_instance(
             }
             progressed = true;
             let r = ctx.shared.resolve(d.api_version(), d.kind()).await?;
+            // Children come from the shared watch cache; the API server is asked only while
+            // that cache is still filling.
+            let router = &ctx.shared.router;
             if d.collection_index.is_some() {
-                let all: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), &r.ar);
-                let lp = ListParams::default().labels(&format!(
-                    "{}={},{}={}",
-                    labels::INSTANCE_ID,
-                    id.uid,
-                    labels::NODE_ID,
-                    d.node_id
-                ));
-                let items = all.list(&lp).await.map_err(kube_err(format!(
-                    "listing {} items of {}",
-                    d.kind(),
-                    d.node_id
-                )))?;
-                let values = items
-                    .items
-                    .iter()
-                    .filter_map(|o| serde_json::to_value(o).ok())
-                    .collect();
+                let values: Vec<Value> =
+                    match router.cached_children(d.api_version(), d.kind(), &id.uid) {
+                        Some(objs) => objs
+                            .iter()
+                            .filter(|o| o.labels().get(labels::NODE_ID) == Some(&d.node_id))
+                            .filter_map(|o| serde_json::to_value(&**o).ok())
+                            .collect(),
+                        None => {
+                            let all: Api<DynamicObject> =
+                                Api::all_with(ctx.shared.client.clone(), &r.ar);
+                            let lp = ListParams::default().labels(&format!(
+                                "{}={},{}={}",
+                                labels::INSTANCE_ID,
+                                id.uid,
+                                labels::NODE_ID,
+                                d.node_id
+                            ));
+                            let items = all.list(&lp).await.map_err(kube_err(format!(
+                                "listing {} items of {}",
+                                d.kind(),
+                                d.node_id
+                            )))?;
+                            items
+                                .items
+                                .iter()
+                                .filter_map(|o| serde_json::to_value(o).ok())
+                                .collect()
+                        }
+                    };
                 observed.insert_list(d.node_id.clone(), values);
             } else {
-                let child = child_api(&ctx, &r, d.namespace());
-                if let Some(o) = child.get_opt(d.name()).await.map_err(kube_err(format!(
-                    "reading {} {}",
-                    d.kind(),
-                    d.name()
-                )))? && let Ok(v) = serde_json::to_value(&o)
-                {
+                let ns = if r.namespaced { d.namespace() } else { None };
+                let found = match router.cached_child(d.api_version(), d.kind(), ns, d.name()) {
+                    Some(cached) => cached.and_then(|o| serde_json::to_value(&*o).ok()),
+                    None => {
+                        let child = child_api(&ctx, &r, d.namespace());
+                        child
+                            .get_opt(d.name())
+                            .await
+                            .map_err(kube_err(format!("reading {} {}", d.kind(), d.name())))?
+                            .and_then(|o| serde_json::to_value(&o).ok())
+                    }
+                };
+                if let Some(v) = found {
                     observed.insert(d.node_id.clone(), v);
                 }
             }
@@ -384,7 +407,9 @@ async fn reconcile_instance(
                 continue;
             }
             if !parent_prepared {
-                prepare_parent(&ctx, &api, &live, &plan, true).await?;
+                if let Some(updated) = prepare_parent(&ctx, &api, &live, &plan, true).await? {
+                    live = updated;
+                }
                 parent_prepared = true;
             }
             applied.insert(key);
@@ -415,12 +440,17 @@ async fn reconcile_instance(
         }
     }
 
-    // Watches: every kind the plan touches, externalRefs by name/selector.
-    for d in &plan.apply {
-        if let Ok(r) = ctx.shared.resolve(d.api_version(), d.kind()).await {
+    // Watches: every kind the plan applies (cached), externalRefs by name/selector.
+    let kinds: BTreeSet<(&str, &str)> = plan
+        .apply
+        .iter()
+        .map(|d| (d.api_version(), d.kind()))
+        .collect();
+    for (api_version, kind) in kinds {
+        if let Ok(r) = ctx.shared.resolve(api_version, kind).await {
             ctx.shared
                 .router
-                .ensure_watch(d.api_version(), d.kind(), &r.ar)
+                .ensure_watch(api_version, kind, &r.ar, WatchMode::Owned)
                 .await;
         }
     }
@@ -429,7 +459,7 @@ async fn reconcile_instance(
         if let Ok(r) = ctx.shared.resolve(&e.api_version, &e.kind).await {
             ctx.shared
                 .router
-                .ensure_watch(&e.api_version, &e.kind, &r.ar)
+                .ensure_watch(&e.api_version, &e.kind, &r.ar, WatchMode::External)
                 .await;
         }
         interests.push((
@@ -494,11 +524,15 @@ async fn reconcile_instance(
                 }
             }
         }
-        if apply_errors.is_empty() {
-            prepare_parent(&ctx, &api, &live, &plan, false).await?;
+        if apply_errors.is_empty()
+            && let Some(updated) = prepare_parent(&ctx, &api, &live, &plan, false).await?
+        {
+            live = updated;
         }
-    } else if !parent_prepared {
-        prepare_parent(&ctx, &api, &live, &plan, true).await?;
+    } else if !parent_prepared
+        && let Some(updated) = prepare_parent(&ctx, &api, &live, &plan, true).await?
+    {
+        live = updated;
     }
 
     // Status.
@@ -683,7 +717,7 @@ async fn ensure_managed(
     ctx: &KindContext,
     api: &Api<DynamicObject>,
     live: &DynamicObject,
-) -> Result<(), Error> {
+) -> Result<Option<DynamicObject>, Error> {
     let want: BTreeMap<&str, String> = [
         (labels::OWNED, labels::OWNED_VALUE.to_string()),
         (
@@ -697,24 +731,25 @@ async fn ensure_managed(
     let have = live.labels();
     let has_finalizer = live.finalizers().iter().any(|f| f == FINALIZER);
     if has_finalizer && want.iter().all(|(k, v)| have.get(*k) == Some(v)) {
-        return Ok(());
+        return Ok(None);
     }
     let patch = json!({
         "apiVersion": ctx.ar.api_version,
         "kind": ctx.ar.kind,
         "metadata": {"name": live.name_any(), "finalizers": [FINALIZER], "labels": want},
     });
-    api.patch(
-        &live.name_any(),
-        &PatchParams::apply(field_managers::LABELLER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(kube_err(format!(
-        "adding finalizer and labels to {}",
-        live.name_any()
-    )))?;
-    Ok(())
+    let updated = api
+        .patch(
+            &live.name_any(),
+            &PatchParams::apply(field_managers::LABELLER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(kube_err(format!(
+            "adding finalizer and labels to {}",
+            live.name_any()
+        )))?;
+    Ok(Some(updated))
 }
 
 /// Writes the ApplySet parent metadata; `grow` keeps what was recorded before (before apply),
@@ -726,7 +761,7 @@ async fn prepare_parent(
     live: &DynamicObject,
     plan: &Plan,
     grow: bool,
-) -> Result<(), Error> {
+) -> Result<Option<DynamicObject>, Error> {
     let ann = live.annotations();
     let mut gks = diff::parse_group_kinds(&plan.applyset.contains_group_kinds);
     let mut nss: BTreeSet<String> = plan
@@ -762,7 +797,7 @@ async fn prepare_parent(
         && ann.get(annotations::APPLYSET_TOOLING) == Some(&tooling)
         && ann.get(annotations::APPLYSET_INVENTORY_HASH) == Some(&hash);
     if current {
-        return Ok(());
+        return Ok(None);
     }
     let patch = json!({
         "apiVersion": ctx.ar.api_version,
@@ -778,17 +813,18 @@ async fn prepare_parent(
             }
         },
     });
-    api.patch(
-        &live.name_any(),
-        &PatchParams::apply(field_managers::APPLYSET_PARENT).force(),
-        &Patch::Apply(&patch),
-    )
-    .await
-    .map_err(kube_err(format!(
-        "writing ApplySet metadata on {}",
-        live.name_any()
-    )))?;
-    Ok(())
+    let updated = api
+        .patch(
+            &live.name_any(),
+            &PatchParams::apply(field_managers::APPLYSET_PARENT).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(kube_err(format!(
+            "writing ApplySet metadata on {}",
+            live.name_any()
+        )))?;
+    Ok(Some(updated))
 }
 
 /// Every child carrying this instance's `applyset.kubernetes.io/part-of`, over the recorded and
@@ -817,15 +853,33 @@ async fn list_members(
         let Some(r) = ctx.shared.discovery.resolve_group_kind(g, k).await else {
             continue;
         };
-        let api: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), &r.ar);
-        let list = api
-            .list(&ListParams::default().labels(&format!("{}={id}", labels::APPLYSET_PART_OF)))
-            .await
-            .map_err(kube_err(format!(
-                "listing {k} members of {}",
-                live.name_any()
-            )))?;
-        for mut o in list.items {
+        let uid = live.uid().unwrap_or_default();
+        let items: Vec<DynamicObject> =
+            match ctx
+                .shared
+                .router
+                .cached_children(&r.ar.api_version, &r.ar.kind, &uid)
+            {
+                Some(objs) => objs
+                    .iter()
+                    .filter(|o| o.labels().get(labels::APPLYSET_PART_OF) == Some(&id))
+                    .map(|o| (**o).clone())
+                    .collect(),
+                None => {
+                    let api: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), &r.ar);
+                    api.list(
+                        &ListParams::default()
+                            .labels(&format!("{}={id}", labels::APPLYSET_PART_OF)),
+                    )
+                    .await
+                    .map_err(kube_err(format!(
+                        "listing {k} members of {}",
+                        live.name_any()
+                    )))?
+                    .items
+                }
+            };
+        for mut o in items {
             if o.types.is_none() {
                 o.types = Some(kube::api::TypeMeta {
                     api_version: r.ar.api_version.clone(),

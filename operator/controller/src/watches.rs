@@ -1,19 +1,23 @@
-//! One shared metadata-only watch per child kind, fanned out to the instance controllers.
+//! Shared watches of child kinds, fanned out to the instance controllers.
 //!
 //! kube's shared streams need `DynamicType: Default`, which `ApiResource` is not, so this module
-//! owns the watches (kro's WatchManager) and routes each event (kro's WatchCoordinator): a
-//! managed child goes to the instance named by its `kro.run/instance-*` labels; an object an
-//! instance reads as an `externalRef` goes to every instance that declared interest in it.
+//! owns the watches (kro's WatchManager) and routes each event (kro's WatchCoordinator). Per
+//! child kind kro applies, one watch of the objects kro owns keeps them in a cache that
+//! reconciles read instead of sending a GET or LIST per child, and each event goes to the
+//! instance named by the object's `kro.run/instance-*` labels. Per kind read through
+//! `externalRef`s, one metadata-only watch wakes every instance that declared interest in the
+//! object.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kro_api::metadata::labels;
+use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, ResourceExt};
 use serde_json::Value;
 use tokio::sync::{RwLock, mpsc};
 use tokio::task::JoinHandle;
@@ -75,7 +79,8 @@ pub struct Router {
     metrics: Arc<Metrics>,
     stop: CancellationToken,
     controllers: RwLock<HashMap<KindKey, Route>>,
-    watches: RwLock<HashMap<Gvk, JoinHandle<()>>>,
+    watches: RwLock<HashMap<(String, String, WatchMode), JoinHandle<()>>>,
+    caches: std::sync::RwLock<HashMap<Gvk, Arc<std::sync::RwLock<ChildCache>>>>,
     interests: RwLock<HashMap<Gvk, HashMap<InstanceKey, Vec<Interest>>>>,
 }
 
@@ -94,6 +99,7 @@ impl Router {
             stop,
             controllers: RwLock::new(HashMap::new()),
             watches: RwLock::new(HashMap::new()),
+            caches: std::sync::RwLock::new(HashMap::new()),
             interests: RwLock::new(HashMap::new()),
         })
     }
@@ -137,9 +143,18 @@ impl Router {
         self.set_interests(instance, Vec::new()).await;
     }
 
-    /// Makes sure one metadata watch runs for this child kind.
-    pub async fn ensure_watch(self: &Arc<Self>, api_version: &str, kind: &str, ar: &ApiResource) {
-        let key = (api_version.to_string(), kind.to_string());
+    /// Makes sure the watch this child kind needs runs: for kinds kro applies, one watch of the
+    /// objects kro owns (label `kro.run/instance-id`), kept whole in a cache that reconciles
+    /// read instead of the API server; for kinds read through `externalRef`s, one
+    /// metadata-only watch of every object, which only wakes the instances interested in it.
+    pub async fn ensure_watch(
+        self: &Arc<Self>,
+        api_version: &str,
+        kind: &str,
+        ar: &ApiResource,
+        mode: WatchMode,
+    ) {
+        let key = (api_version.to_string(), kind.to_string(), mode);
         if self
             .watches
             .read()
@@ -153,40 +168,144 @@ impl Router {
         if w.get(&key).is_some_and(|h| !h.is_finished()) {
             return;
         }
-        let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(self.client.clone(), ar);
         let me = self.clone();
-        let stop = self.stop.clone();
-        let gvk = key.clone();
-        let handle = tokio::spawn(async move {
-            let stream = watcher(api, watcher::Config::default().any_semantic())
-                .default_backoff()
-                .touched_objects();
-            let mut stream = std::pin::pin!(stream);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    next = stream.next() => match next {
-                        Some(Ok(obj)) => me.route(&gvk, &obj).await,
-                        Some(Err(e)) => tracing::debug!(error = %e, kind = %gvk.1, "child watch error"),
-                        None => break,
-                    }
+        let gvk: Gvk = (api_version.to_string(), kind.to_string());
+        let handle = match mode {
+            WatchMode::Owned => {
+                let cache = Arc::new(std::sync::RwLock::new(ChildCache::default()));
+                if let Ok(mut caches) = self.caches.write() {
+                    caches.insert(gvk.clone(), cache.clone());
                 }
+                let api: Api<DynamicObject> = Api::all_with(self.client.clone(), ar);
+                let config = watcher::Config::default()
+                    .any_semantic()
+                    .labels(labels::INSTANCE_ID);
+                tokio::spawn(me.run_owned(api, config, gvk, cache))
             }
-        });
+            WatchMode::External => {
+                let api: Api<PartialObjectMeta<DynamicObject>> =
+                    Api::all_with(self.client.clone(), ar);
+                tokio::spawn(me.run_external(api, gvk))
+            }
+        };
         w.insert(key, handle);
         self.metrics.watch_count.set(w.len() as i64);
     }
 
-    async fn route(&self, gvk: &Gvk, obj: &PartialObjectMeta<DynamicObject>) {
-        let lbls = obj.labels();
-        let ns = obj.namespace();
-        let name = obj.name_any();
+    async fn run_owned(
+        self: Arc<Self>,
+        api: Api<DynamicObject>,
+        config: watcher::Config,
+        gvk: Gvk,
+        cache: Arc<std::sync::RwLock<ChildCache>>,
+    ) {
+        let stream = watcher(api, config).default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            tokio::select! {
+                _ = self.stop.cancelled() => break,
+                next = stream.next() => match next {
+                    Some(Ok(event)) => {
+                        let touched = match cache.write() {
+                            Ok(mut c) => c.apply(event),
+                            Err(_) => Vec::new(),
+                        };
+                        for o in touched {
+                            self.route(&gvk, &o.metadata, Delivery::Owner).await;
+                        }
+                    }
+                    Some(Err(e)) => tracing::debug!(error = %e, kind = %gvk.1, "child watch error"),
+                    None => break,
+                }
+            }
+        }
+        if let Ok(mut caches) = self.caches.write()
+            && caches.get(&gvk).is_some_and(|c| Arc::ptr_eq(c, &cache))
+        {
+            caches.remove(&gvk);
+        }
+    }
+
+    async fn run_external(self: Arc<Self>, api: Api<PartialObjectMeta<DynamicObject>>, gvk: Gvk) {
+        let stream = watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .touched_objects();
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            tokio::select! {
+                _ = self.stop.cancelled() => break,
+                next = stream.next() => match next {
+                    Some(Ok(obj)) => self.route(&gvk, &obj.metadata, Delivery::Interested).await,
+                    Some(Err(e)) => tracing::debug!(error = %e, kind = %gvk.1, "external watch error"),
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// The object `namespace/name` of a child kind as the watch cache holds it: `None` while no
+    /// synced cache exists for the kind (read the API server instead), `Some(None)` when kro owns
+    /// no such object.
+    pub fn cached_child(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Option<Arc<DynamicObject>>> {
+        let cache = self.cache(api_version, kind)?;
+        let c = cache.read().ok()?;
+        if !c.ready {
+            return None;
+        }
+        let key = (namespace.unwrap_or("").to_string(), name.to_string());
+        Some(c.objects.get(&key).cloned())
+    }
+
+    /// Every cached object of a child kind labelled with this instance's uid (`None` while no
+    /// synced cache exists for the kind), sorted by namespace and name.
+    pub fn cached_children(
+        &self,
+        api_version: &str,
+        kind: &str,
+        instance_uid: &str,
+    ) -> Option<Vec<Arc<DynamicObject>>> {
+        let cache = self.cache(api_version, kind)?;
+        let c = cache.read().ok()?;
+        if !c.ready {
+            return None;
+        }
+        Some(
+            c.by_instance
+                .get(instance_uid)
+                .into_iter()
+                .flatten()
+                .filter_map(|k| c.objects.get(k).cloned())
+                .collect(),
+        )
+    }
+
+    fn cache(&self, api_version: &str, kind: &str) -> Option<Arc<std::sync::RwLock<ChildCache>>> {
+        self.caches
+            .read()
+            .ok()?
+            .get(&(api_version.to_string(), kind.to_string()))
+            .cloned()
+    }
+
+    async fn route(&self, gvk: &Gvk, meta: &ObjectMeta, delivery: Delivery) {
+        let empty = BTreeMap::new();
+        let lbls = meta.labels.as_ref().unwrap_or(&empty);
+        let ns = meta.namespace.as_deref();
+        let name = meta.name.as_deref().unwrap_or("");
         let mut targets: Vec<InstanceKey> = Vec::new();
-        if let (Some(group), Some(kind), Some(iname)) = (
-            lbls.get(labels::INSTANCE_GROUP),
-            lbls.get(labels::INSTANCE_KIND),
-            lbls.get(labels::INSTANCE_NAME),
-        ) {
+        if delivery == Delivery::Owner
+            && let (Some(group), Some(kind), Some(iname)) = (
+                lbls.get(labels::INSTANCE_GROUP),
+                lbls.get(labels::INSTANCE_KIND),
+                lbls.get(labels::INSTANCE_NAME),
+            )
+        {
             targets.push(InstanceKey {
                 group: group.clone(),
                 kind: kind.clone(),
@@ -197,12 +316,11 @@ impl Router {
                 name: iname.clone(),
             });
         }
-        if let Some(per) = self.interests.read().await.get(gvk) {
+        if delivery == Delivery::Interested
+            && let Some(per) = self.interests.read().await.get(gvk)
+        {
             for (inst, interests) in per {
-                if interests
-                    .iter()
-                    .any(|i| i.matches(ns.as_deref(), &name, lbls))
-                {
+                if interests.iter().any(|i| i.matches(ns, name, lbls)) {
                     targets.push(inst.clone());
                 }
             }
@@ -224,5 +342,239 @@ impl Router {
                 let _ = tx.try_send(r);
             }
         }
+    }
+}
+
+/// Which watch a child kind gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WatchMode {
+    /// kro applies objects of this kind: watch the ones it owns, whole, and cache them.
+    Owned,
+    /// Instances read objects of this kind through `externalRef`s: watch metadata of all.
+    External,
+}
+
+/// Who a watch event wakes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// The instance named by the object's `kro.run/instance-*` labels.
+    Owner,
+    /// The instances whose externalRefs match the object.
+    Interested,
+}
+
+type ObjectKey = (String, String);
+
+/// The objects of one child kind that kro owns, as its watch last saw them.
+#[derive(Debug, Default)]
+struct ChildCache {
+    /// Whether the first complete list has arrived.
+    ready: bool,
+    /// Objects by (namespace, name).
+    objects: HashMap<ObjectKey, Arc<DynamicObject>>,
+    /// (namespace, name) of the objects of each instance (label `kro.run/instance-id`).
+    by_instance: HashMap<String, BTreeSet<ObjectKey>>,
+    /// Objects of a re-list in progress.
+    relist: Option<HashMap<ObjectKey, Arc<DynamicObject>>>,
+}
+
+impl ChildCache {
+    /// Takes in one watch event; returns the objects whose change should wake their instance.
+    fn apply(&mut self, event: watcher::Event<DynamicObject>) -> Vec<Arc<DynamicObject>> {
+        match event {
+            watcher::Event::Apply(o) => {
+                let o = slim(o);
+                self.insert(o.clone());
+                vec![o]
+            }
+            watcher::Event::Delete(o) => {
+                let o = slim(o);
+                self.remove(&key_of(&o));
+                vec![o]
+            }
+            watcher::Event::Init => {
+                self.relist = Some(HashMap::new());
+                Vec::new()
+            }
+            watcher::Event::InitApply(o) => {
+                let o = slim(o);
+                self.relist
+                    .get_or_insert_with(HashMap::new)
+                    .insert(key_of(&o), o);
+                Vec::new()
+            }
+            watcher::Event::InitDone => {
+                let fresh = self.relist.take().unwrap_or_default();
+                // What changed while the watch was down: new or modified objects, and deleted
+                // ones (those wake their instance too, so it recreates them).
+                let mut touched: Vec<Arc<DynamicObject>> = fresh
+                    .iter()
+                    .filter(|(k, o)| {
+                        self.objects.get(*k).is_none_or(|old| {
+                            old.metadata.resource_version != o.metadata.resource_version
+                        })
+                    })
+                    .map(|(_, o)| o.clone())
+                    .collect();
+                touched.extend(
+                    self.objects
+                        .iter()
+                        .filter(|(k, _)| !fresh.contains_key(*k))
+                        .map(|(_, o)| o.clone()),
+                );
+                self.objects.clear();
+                self.by_instance.clear();
+                for o in fresh.into_values() {
+                    self.insert(o);
+                }
+                self.ready = true;
+                touched
+            }
+        }
+    }
+
+    fn insert(&mut self, o: Arc<DynamicObject>) {
+        let key = key_of(&o);
+        if let Some(old) = self.objects.get(&key).cloned()
+            && instance_of(&old) != instance_of(&o)
+        {
+            self.remove(&key);
+        }
+        if let Some(uid) = instance_of(&o) {
+            self.by_instance
+                .entry(uid.to_string())
+                .or_default()
+                .insert(key.clone());
+        }
+        self.objects.insert(key, o);
+    }
+
+    fn remove(&mut self, key: &ObjectKey) {
+        let Some(old) = self.objects.remove(key) else {
+            return;
+        };
+        if let Some(uid) = instance_of(&old)
+            && let Some(set) = self.by_instance.get_mut(uid)
+        {
+            set.remove(key);
+            if set.is_empty() {
+                self.by_instance.remove(uid);
+            }
+        }
+    }
+}
+
+/// The object without its managedFields (large, and never read from the cache).
+fn slim(mut o: DynamicObject) -> Arc<DynamicObject> {
+    o.metadata.managed_fields = None;
+    Arc::new(o)
+}
+
+fn key_of(o: &DynamicObject) -> ObjectKey {
+    (
+        o.metadata.namespace.clone().unwrap_or_default(),
+        o.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+fn instance_of(o: &DynamicObject) -> Option<&str> {
+    o.metadata
+        .labels
+        .as_ref()?
+        .get(labels::INSTANCE_ID)
+        .map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn child(name: &str, instance: &str, rv: &str) -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": "ns",
+                "resourceVersion": rv,
+                "labels": {labels::INSTANCE_ID: instance},
+                "managedFields": [{"manager": "kro.run/applyset", "operation": "Apply"}],
+            },
+        }))
+        .expect("valid object")
+    }
+
+    fn names(objs: &[Arc<DynamicObject>]) -> Vec<String> {
+        let mut n: Vec<String> = objs
+            .iter()
+            .map(|o| o.metadata.name.clone().unwrap_or_default())
+            .collect();
+        n.sort();
+        n
+    }
+
+    fn listed(c: &mut ChildCache, objs: Vec<DynamicObject>) -> Vec<Arc<DynamicObject>> {
+        c.apply(watcher::Event::Init);
+        for o in objs {
+            c.apply(watcher::Event::InitApply(o));
+        }
+        c.apply(watcher::Event::InitDone)
+    }
+
+    #[test]
+    fn cache_is_ready_only_after_the_first_complete_list() {
+        let mut c = ChildCache::default();
+        c.apply(watcher::Event::Init);
+        c.apply(watcher::Event::InitApply(child("a", "u1", "1")));
+        assert!(!c.ready);
+        assert!(c.objects.is_empty(), "a partial list is not served");
+        let touched = c.apply(watcher::Event::InitDone);
+        assert!(c.ready);
+        assert_eq!(names(&touched), ["a"]);
+        let a = &c.objects[&("ns".to_string(), "a".to_string())];
+        assert!(
+            a.metadata.managed_fields.is_none(),
+            "managedFields are dropped"
+        );
+    }
+
+    #[test]
+    fn objects_are_indexed_by_instance_and_follow_events() {
+        let mut c = ChildCache::default();
+        listed(&mut c, vec![child("a", "u1", "1"), child("b", "u2", "1")]);
+        c.apply(watcher::Event::Apply(child("c", "u1", "2")));
+        assert_eq!(c.by_instance["u1"].len(), 2);
+        // Relabelled to another instance: moves in the index.
+        c.apply(watcher::Event::Apply(child("a", "u2", "3")));
+        assert_eq!(c.by_instance["u1"].len(), 1);
+        assert_eq!(c.by_instance["u2"].len(), 2);
+        c.apply(watcher::Event::Delete(child("c", "u1", "4")));
+        assert!(!c.by_instance.contains_key("u1"));
+        assert_eq!(c.objects.len(), 2);
+    }
+
+    #[test]
+    fn a_relist_wakes_only_what_changed_while_the_watch_was_down() {
+        let mut c = ChildCache::default();
+        listed(
+            &mut c,
+            vec![
+                child("same", "u1", "1"),
+                child("edited", "u1", "1"),
+                child("gone", "u2", "1"),
+            ],
+        );
+        let touched = listed(
+            &mut c,
+            vec![
+                child("same", "u1", "1"),
+                child("edited", "u1", "7"),
+                child("new", "u3", "8"),
+            ],
+        );
+        assert_eq!(names(&touched), ["edited", "gone", "new"]);
+        assert!(!c.by_instance.contains_key("u2"));
+        assert_eq!(c.objects.len(), 3);
     }
 }
