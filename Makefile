@@ -1,7 +1,7 @@
 # kro-rs: the two commands that matter are `make demo` and `make test` (see README.md).
 SCRIPTS := e2e/scripts
 
-.PHONY: demo demo-stop test controlplane moto helm deps fmt lint
+.PHONY: demo demo-stop test controlplane moto helm deps fmt lint bench bench-load
 
 ## Bring up the local control plane + moto and show how to use them.
 demo: deps controlplane moto
@@ -35,6 +35,14 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## Criterion benchmarks of the hot paths: CEL evaluation, graph compile, instance evaluate, object
+## diff. BENCH_FLAGS="--warm-up-time 1 --measurement-time 3" for a quicker run.
+bench:
+	cargo bench -p kro-cel --bench eval -- $(BENCH_FLAGS)
+	cargo bench -p kro-graph --bench compile -- $(BENCH_FLAGS)
+	cargo bench -p kro-runtime --bench evaluate -- $(BENCH_FLAGS)
+	cargo bench -p kro-controller --bench diff -- $(BENCH_FLAGS)
 
 ## Load benchmark (bench/RESULTS.md): BENCH_ARGS="--rgds 20 --instances 100 --idle-seconds 10" for a quick run.
 bench-load:

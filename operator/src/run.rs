@@ -57,7 +57,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(opts: Options, aws: AwsOptions) -> anyhow::Result<()> {
-    let client = kube::Client::try_default()
+    let client = kro_controller::client::client()
         .await
         .context("no Kubernetes cluster: set KUBECONFIG or run in a pod")?;
     kro_controller::install_static_crds(&client).await?;

@@ -23,7 +23,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
-use crate::metrics::{ApiCounts, ProcSample, operator_metric_sum, read_proc};
+use crate::metrics::{ApiCounts, ClientCounts, ProcSample, operator_metric_sum, read_proc};
 
 /// Flags of the benchmark.
 #[derive(Debug, Parser)]
@@ -455,6 +455,7 @@ async fn main() -> Result<()> {
     );
     let own2 = own.get();
     let op_m2 = operator_metric_sum(&metrics_url, "instance_reconcile_total").await;
+    let cc2 = ClientCounts::scrape(&metrics_url).await;
     let cpu2 = read_proc(pid, 0.0).map(|s| s.cpu_seconds).unwrap_or(0.0);
     let inst_start = Instant::now();
     if let Ok(mut g) = t0.lock() {
@@ -519,6 +520,7 @@ async fn main() -> Result<()> {
     );
     let own3 = own.get();
     let op_m3 = operator_metric_sum(&metrics_url, "instance_reconcile_total").await;
+    let cc3 = ClientCounts::scrape(&metrics_url).await;
     let cpu3 = read_proc(pid, 0.0).map(|s| s.cpu_seconds).unwrap_or(0.0);
     println!(
         "{} instances ACTIVE in {:.2}s ({:.1}/s)",
@@ -533,6 +535,7 @@ async fn main() -> Result<()> {
     let c4 = api_at("idle_end", ApiCounts::scrape(&client).await?, &mut phases);
     let own4 = own.get();
     let op_m4 = operator_metric_sum(&metrics_url, "instance_reconcile_total").await;
+    let cc4 = ClientCounts::scrape(&metrics_url).await;
     let idle = c4.diff(&c3);
     println!(
         "idle {}s: {} writes (leases excluded), {} reads",
@@ -703,6 +706,9 @@ async fn main() -> Result<()> {
         .writes_excluding_leases()
         .saturating_sub(own3.1 - own2.1);
     let reconciles = op_m3.zip(op_m2).map(|(a, b)| a - b);
+    // As the operator counted them itself (discovery and watch requests included).
+    let client_inst = cc3.diff(&cc2);
+    let client_idle = cc4.diff(&cc3);
     let inst_cpu = cpu3 - cpu2;
     let rgd_phase = c1.diff(&c0);
     let del_phase = c5.diff(&c4);
@@ -728,6 +734,12 @@ async fn main() -> Result<()> {
             "operator_requests": op_inst_requests,
             "operator_requests_per_instance": op_inst_requests as f64 / args.instances as f64,
             "operator_writes_per_instance": op_inst_writes as f64 / args.instances as f64,
+            "client_counted": {
+                "requests": client_inst.total(),
+                "requests_per_instance": client_inst.total() / args.instances as f64,
+                "writes_per_instance": client_inst.writes() / args.instances as f64,
+                "by_method": client_inst.by_method(),
+            },
             "bench_requests": own3.0 - own2.0,
             "apiserver_requests_by_verb_resource_incl_bench": inst_phase.by_verb_resource(),
             "operator_instance_reconciles": reconciles,
@@ -743,6 +755,11 @@ async fn main() -> Result<()> {
             "bench_requests": own4.0 - own3.0,
             "requests_by_verb_resource": idle.by_verb_resource(),
             "operator_instance_reconciles": op_m4.zip(op_m3b).map(|(a, b)| a - b),
+            "client_counted": {
+                "requests": client_idle.total(),
+                "writes": client_idle.writes(),
+                "by_method": client_idle.by_method(),
+            },
         },
         "delete": {
             "instances_gone_seconds": secs(inst_deleted),

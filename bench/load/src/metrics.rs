@@ -159,6 +159,70 @@ pub async fn operator_metrics(url: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&body).into_owned())
 }
 
+/// The operator's own count of the requests it sent (`rest_client_requests_total{method,code}`
+/// on its /metrics), summed by method: every request, discovery and watches included.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCounts(BTreeMap<String, f64>);
+
+impl ClientCounts {
+    /// Scrapes the operator; empty when it does not answer.
+    pub async fn scrape(url: &str) -> Self {
+        operator_metrics(url)
+            .await
+            .map(|t| Self::parse(&t))
+            .unwrap_or_default()
+    }
+
+    fn parse(text: &str) -> Self {
+        let mut out = BTreeMap::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("rest_client_requests_total{") else {
+                continue;
+            };
+            let Some((labels, value)) = rest.rsplit_once("} ") else {
+                continue;
+            };
+            let Ok(value) = value.trim().parse::<f64>() else {
+                continue;
+            };
+            let method = parse_labels(labels)
+                .remove("method")
+                .unwrap_or_else(|| "?".into());
+            *out.entry(method).or_insert(0.0) += value;
+        }
+        Self(out)
+    }
+
+    /// `self - before`, method by method.
+    pub fn diff(&self, before: &Self) -> Self {
+        Self(
+            self.0
+                .iter()
+                .map(|(m, v)| (m.clone(), v - before.0.get(m).copied().unwrap_or(0.0)))
+                .collect(),
+        )
+    }
+
+    /// Every request.
+    pub fn total(&self) -> f64 {
+        self.0.values().sum()
+    }
+
+    /// Requests that write (every method but GET and HEAD).
+    pub fn writes(&self) -> f64 {
+        self.0
+            .iter()
+            .filter(|(m, _)| !matches!(m.as_str(), "GET" | "HEAD"))
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// `{"GET": n, "PATCH": n, ...}`.
+    pub fn by_method(&self) -> Value {
+        json!(self.0)
+    }
+}
+
 /// One sample of the operator process.
 #[derive(Debug, Clone)]
 pub struct ProcSample {
@@ -256,6 +320,22 @@ apiserver_request_total{code="200",component="apiserver",dry_run="",group="",res
         assert_eq!(c.reads(), 4);
         let before = ApiCounts::parse(&text.replace("} 3", "} 1"));
         assert_eq!(c.diff(&before).total(), 2);
+    }
+
+    #[test]
+    fn client_counts_sum_the_operators_requests_by_method() {
+        let text = "# TYPE rest_client_requests counter\n\
+            rest_client_requests_total{method=\"GET\",code=\"200\"} 10\n\
+            rest_client_requests_total{method=\"GET\",code=\"404\"} 2\n\
+            rest_client_requests_total{method=\"PATCH\",code=\"200\"} 5\n\
+            rest_client_requests_total{method=\"POST\",code=\"<error>\"} 1\n\
+            instance_reconcile_total{gvk=\"x\"} 99\n";
+        let after = ClientCounts::parse(text);
+        assert_eq!(after.total(), 18.0);
+        assert_eq!(after.writes(), 6.0);
+        let before = ClientCounts::parse(&text.replace("} 10", "} 4"));
+        assert_eq!(after.diff(&before).total(), 6.0);
+        assert_eq!(after.diff(&before).writes(), 0.0);
     }
 
     #[test]

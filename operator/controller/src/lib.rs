@@ -7,6 +7,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod admin;
+pub mod client;
 pub mod diff;
 pub mod discovery;
 pub mod error;

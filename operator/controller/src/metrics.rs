@@ -170,6 +170,11 @@ impl Metrics {
             "RGD deletions handled",
             m.rgd_deletions_total.clone(),
         );
+        r.register(
+            "rest_client_requests",
+            "Requests sent to the Kubernetes API server, by method and response code",
+            crate::client::REQUESTS.clone(),
+        );
         Metrics { registry, ..m }
     }
 
