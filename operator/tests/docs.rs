@@ -178,7 +178,10 @@ fn fixture(text: &str) -> Activation {
     for var in ["schema", "deployment", "config"] {
         a.bind(var, CelValue::from_json(&f[var]));
     }
-    let conditions = f["instanceConditions"].as_array().cloned().unwrap_or_default();
+    let conditions = f["instanceConditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     a.bind_runtime(conditions);
     a
 }
@@ -277,12 +280,18 @@ fn every_subcommand_flag_is_in_cli_md() {
     let text = doc("cli.md");
     let mut missing = Vec::new();
     for sub in ["validate", "render", "graph", "crds"] {
-        assert!(text.contains(&format!("## kro {sub}")), "no section for {sub}");
+        assert!(
+            text.contains(&format!("## kro {sub}")),
+            "no section for {sub}"
+        );
         for f in flags(&[sub]) {
             if !text.contains(&format!("`{f}")) {
                 missing.push(format!("kro {sub} {f}"));
             }
         }
     }
-    assert!(missing.is_empty(), "flags missing from docs/cli.md: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "flags missing from docs/cli.md: {missing:?}"
+    );
 }
