@@ -130,7 +130,7 @@ pub fn resource_graph_definition_crd() -> CustomResourceDefinition {
                 plural: "resourcegraphdefinitions".into(),
                 singular: Some("resourcegraphdefinition".into()),
                 short_names: Some(vec!["rgd".into()]),
-                categories: None,
+                categories: Some(vec!["kro".into()]),
             },
             scope: "Cluster".into(),
             versions: vec![CustomResourceDefinitionVersion {

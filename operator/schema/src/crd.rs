@@ -85,6 +85,20 @@ pub fn default_printer_columns() -> Vec<CustomResourceColumnDefinition> {
     ]
 }
 
+/// The category every generated CRD is in, so `kubectl get kro` lists every instance (and
+/// the ResourceGraphDefinitions, which are in it too). kro itself adds none.
+pub const KRO_CATEGORY: &str = "kro";
+
+/// `names.categories` of a generated CRD: the RGD's categories, then [`KRO_CATEGORY`] unless
+/// the RGD already lists it.
+pub fn categories(from_rgd: &[String]) -> Vec<String> {
+    let mut out = from_rgd.to_vec();
+    if !out.iter().any(|c| c == KRO_CATEGORY) {
+        out.push(KRO_CATEGORY.to_owned());
+    }
+    out
+}
+
 /// The root OpenAPI schema of an instance: `apiVersion`, `kind`, `metadata`, and the given
 /// `spec` and `status` schemas.
 pub fn instance_schema(spec: JSONSchemaProps, status: JSONSchemaProps) -> JSONSchemaProps {
@@ -162,7 +176,7 @@ pub fn is_api_version(v: &str) -> bool {
 ///
 /// The CRD is named `<plural>.<group>`, has one served and stored version with the status
 /// subresource, kro's default printer columns unless `additionalPrinterColumns` replaces them,
-/// the RGD's short names and categories, the RGD's `metadata.labels/annotations`, and kro's
+/// the RGD's short names, the RGD's categories plus `kro`, the RGD's `metadata.labels/annotations`, and kro's
 /// ownership labels on top.
 pub fn instance_crd(
     schema: &kro_api::Schema,
@@ -222,7 +236,7 @@ pub fn instance_crd(
                 plural: names.plural,
                 singular: Some(names.singular),
                 short_names: (!schema.short_names.is_empty()).then(|| schema.short_names.clone()),
-                categories: (!schema.categories.is_empty()).then(|| schema.categories.clone()),
+                categories: Some(categories(&schema.categories)),
             },
             scope: schema.scope.as_str().to_string(),
             versions: vec![CustomResourceDefinitionVersion {

@@ -22,8 +22,8 @@ pub use compat::{
     Change, ChangeType, CompatReport, breaking_changes, compare_crds, compare_schemas,
 };
 pub use crd::{
-    CrdNames, CrdOwner, build_instance_crd, crd_names, default_printer_columns, instance_crd,
-    instance_schema,
+    CrdNames, CrdOwner, KRO_CATEGORY, build_instance_crd, categories, crd_names,
+    default_printer_columns, instance_crd, instance_schema,
 };
 pub use error::{ErrorKind, MarkerSyntaxError, SchemaError, SchemaErrors};
 pub use markers::{Marker, MarkerKind, parse_markers};

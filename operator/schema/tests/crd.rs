@@ -98,7 +98,11 @@ fn instance_crd_identity_labels_and_columns() {
     assert_eq!(names.singular.as_deref(), Some("webapp"));
     assert_eq!(names.list_kind.as_deref(), Some("WebAppList"));
     assert_eq!(names.short_names, Some(vec!["wa".into()]));
-    assert_eq!(names.categories, Some(vec!["all".into(), "apps".into()]));
+    // The RGD's categories, then `kro` so `kubectl get kro` lists every instance.
+    assert_eq!(
+        names.categories,
+        Some(vec!["all".into(), "apps".into(), "kro".into()])
+    );
     assert_eq!(crd.spec.scope, "Namespaced");
     let v = &crd.spec.versions[0];
     assert_eq!(
@@ -120,6 +124,8 @@ fn instance_crd_identity_labels_and_columns() {
     s.group = String::new();
     s.scope = ResourceScope::Cluster;
     s.metadata = Some(CrdMetadata::default());
+    s.short_names = vec![];
+    s.categories = vec![];
     s.additional_printer_columns = vec![CustomResourceColumnDefinition {
         name: "Replicas".into(),
         type_: "integer".into(),
@@ -138,6 +144,16 @@ fn instance_crd_identity_labels_and_columns() {
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(cols, vec!["Replicas"]);
+    // No short names unless the RGD gives some; always the `kro` category, listed once.
+    assert_eq!(crd.spec.names.short_names, None);
+    assert_eq!(crd.spec.names.categories, Some(vec!["kro".into()]));
+}
+
+#[test]
+fn kro_category_is_added_once() {
+    assert_eq!(kro_schema::categories(&[]), ["kro"]);
+    let listed = ["kro".to_owned(), "apps".to_owned()];
+    assert_eq!(kro_schema::categories(&listed), ["kro", "apps"]);
 }
 
 #[test]
