@@ -12,29 +12,118 @@ use crate::rds::db_subnet_group::DBSubnetGroup;
 use crate::s3::bucket::Bucket;
 
 /// The ACK CRDs (Bucket, DBSubnetGroup, DBInstance), with their `crds/` file names.
+///
+/// Names and plurals are ACK's. Printer columns, short names and categories are ours (ACK ships
+/// only DBInstance's `STATUS` column, kept first): `kubectl get` shows whether each object is in
+/// sync, and `kubectl get ack` (or `aws`, `s3`, `rds`) lists them together.
 pub fn static_crds() -> Vec<StaticCrd> {
     let mut bucket = Bucket::crd();
     immutable(&mut bucket, "name", "Value is immutable once set");
-    let subnet_group = DBSubnetGroup::crd();
+    names(&mut bucket, "bkt", "s3");
+    columns(
+        &mut bucket,
+        vec![
+            column("BUCKET", ".spec.name", "The AWS bucket name", 0),
+            column(
+                "REGION",
+                ".status.ackResourceMetadata.region",
+                "The AWS region the bucket is in",
+                1,
+            ),
+        ],
+    );
+    let mut subnet_group = DBSubnetGroup::crd();
+    names(&mut subnet_group, "dbsng", "rds");
+    columns(
+        &mut subnet_group,
+        vec![
+            column(
+                "STATUS",
+                ".status.subnetGroupStatus",
+                "The DB subnet group's status in AWS",
+                0,
+            ),
+            column("VPC", ".status.vpcID", "The VPC of the subnets", 1),
+        ],
+    );
     let mut instance = DBInstance::crd();
     immutable(
         &mut instance,
         "availabilityZone",
         "Value is immutable once set",
     );
-    for v in &mut instance.spec.versions {
-        v.additional_printer_columns = Some(vec![CustomResourceColumnDefinition {
-            name: "STATUS".into(),
-            type_: "string".into(),
-            json_path: ".status.dbInstanceStatus".into(),
-            ..Default::default()
-        }]);
-    }
+    names(&mut instance, "dbi", "rds");
+    columns(
+        &mut instance,
+        vec![
+            column(
+                "STATUS",
+                ".status.dbInstanceStatus",
+                "The DB instance's status in AWS",
+                0,
+            ),
+            column("ENGINE", ".spec.engine", "The database engine", 0),
+            column("CLASS", ".spec.dbInstanceClass", "The DB instance class", 1),
+            column(
+                "ENDPOINT",
+                ".status.endpoint.address",
+                "The address to connect to",
+                1,
+            ),
+        ],
+    );
     vec![
         StaticCrd::new(bucket),
         StaticCrd::new(subnet_group),
         StaticCrd::new(instance),
     ]
+}
+
+/// A short name, and the categories `ack`, `aws` and the service's.
+fn names(crd: &mut CustomResourceDefinition, short: &str, service: &str) {
+    crd.spec.names.short_names = Some(vec![short.into()]);
+    crd.spec.names.categories = Some(vec!["ack".into(), "aws".into(), service.into()]);
+}
+
+fn column(
+    name: &str,
+    path: &str,
+    description: &str,
+    priority: i32,
+) -> CustomResourceColumnDefinition {
+    CustomResourceColumnDefinition {
+        name: name.into(),
+        type_: "string".into(),
+        json_path: path.into(),
+        description: Some(description.into()),
+        priority: (priority > 0).then_some(priority),
+        format: None,
+    }
+}
+
+/// The kind's own columns, then SYNCED (`ACK.ResourceSynced`), READY and AGE, which every ACK
+/// kind here shares.
+fn columns(crd: &mut CustomResourceDefinition, own: Vec<CustomResourceColumnDefinition>) {
+    let mut all = own;
+    all.push(column(
+        "SYNCED",
+        ".status.conditions[?(@.type==\"ACK.ResourceSynced\")].status",
+        "Whether the AWS resource matches the spec",
+        0,
+    ));
+    all.push(column(
+        "READY",
+        ".status.conditions[?(@.type==\"Ready\")].status",
+        "Whether the resource is ready",
+        0,
+    ));
+    all.push(CustomResourceColumnDefinition {
+        type_: "date".into(),
+        ..column("AGE", ".metadata.creationTimestamp", "Age of the object", 0)
+    });
+    for v in &mut crd.spec.versions {
+        v.additional_printer_columns = Some(all.clone());
+    }
 }
 
 fn spec_schema(crd: &mut CustomResourceDefinition) -> impl Iterator<Item = &mut JSONSchemaProps> {

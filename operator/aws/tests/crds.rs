@@ -125,15 +125,74 @@ fn required_fields_and_rules_match_ack() {
             ["rule"],
         "self == oldSelf"
     );
-    let cols = find("DBInstance").spec.versions[0]
+}
+
+fn columns(kind: &str) -> Vec<(String, String)> {
+    find(kind).spec.versions[0]
         .additional_printer_columns
         .clone()
-        .unwrap();
-    assert_eq!(cols.len(), 1);
-    assert_eq!(
-        (cols[0].name.as_str(), cols[0].json_path.as_str()),
-        ("STATUS", ".status.dbInstanceStatus")
-    );
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.name, c.json_path))
+        .collect()
+}
+
+#[test]
+fn kubectl_get_shows_sync_state_and_ack_columns() {
+    let shared = [
+        (
+            "SYNCED",
+            r#".status.conditions[?(@.type=="ACK.ResourceSynced")].status"#,
+        ),
+        ("READY", r#".status.conditions[?(@.type=="Ready")].status"#),
+        ("AGE", ".metadata.creationTimestamp"),
+    ];
+    let cases: [(&str, &[(&str, &str)], &str, &str); 3] = [
+        (
+            "Bucket",
+            &[
+                ("BUCKET", ".spec.name"),
+                ("REGION", ".status.ackResourceMetadata.region"),
+            ],
+            "bkt",
+            "s3",
+        ),
+        (
+            "DBSubnetGroup",
+            &[
+                ("STATUS", ".status.subnetGroupStatus"),
+                ("VPC", ".status.vpcID"),
+            ],
+            "dbsng",
+            "rds",
+        ),
+        (
+            "DBInstance",
+            // ACK's own STATUS column stays first.
+            &[
+                ("STATUS", ".status.dbInstanceStatus"),
+                ("ENGINE", ".spec.engine"),
+                ("CLASS", ".spec.dbInstanceClass"),
+                ("ENDPOINT", ".status.endpoint.address"),
+            ],
+            "dbi",
+            "rds",
+        ),
+    ];
+    for (kind, own, short, service) in cases {
+        let want: Vec<(String, String)> = own
+            .iter()
+            .chain(shared.iter())
+            .map(|(n, p)| (n.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(columns(kind), want, "{kind}");
+        let crd = find(kind);
+        assert_eq!(crd.spec.names.short_names, Some(vec![short.to_owned()]));
+        assert_eq!(
+            crd.spec.names.categories,
+            Some(vec!["ack".into(), "aws".into(), service.to_owned()])
+        );
+    }
 }
 
 #[test]
