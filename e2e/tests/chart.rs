@@ -267,6 +267,11 @@ fn default_values_run_one_locked_down_operator_with_probes_and_metrics() -> Resu
     let pod = &dep["spec"]["template"]["spec"];
     assert_eq!(pod["serviceAccountName"], "kro-kro-rs");
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    // Longer than kro's 60 s graceful shutdown, so running reconciles finish on a rollout.
+    assert!(
+        pod["terminationGracePeriodSeconds"].as_i64() > Some(60),
+        "{pod}"
+    );
     let c = r.container();
     assert_eq!(c["image"], "kro-rs:0.1.0");
     assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
@@ -633,7 +638,7 @@ fn kro_bin() -> &'static Path {
             .to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "kro-rs", "--bin", "kro"])
+        cmd.args(["build", "--locked", "-p", "kro-rs", "--bin", "kro"])
             .current_dir(repo_root());
         if profile_dir.ends_with("release") {
             cmd.arg("--release");
