@@ -99,9 +99,14 @@ pub fn aws_endpoint() -> &'static str {
 
 /// A kube client for the test cluster, bound to the calling test's runtime.
 pub async fn client() -> Result<Client> {
+    Ok(Client::try_from(config().await?)?)
+}
+
+/// The client configuration of the test cluster (for clients built another way, such as the
+/// operator's request-counting client).
+pub async fn config() -> Result<Config> {
     let kubeconfig = Kubeconfig::read_from(kubeconfig())?;
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?;
-    Ok(Client::try_from(config)?)
+    Ok(Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?)
 }
 
 /// A name no other test in any run has used, from a prefix: `PREFIX-<pid>-<n>`.

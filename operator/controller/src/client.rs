@@ -26,6 +26,11 @@ pub async fn client() -> Result<kube::Client, kube::Error> {
     let config = kube::Config::infer()
         .await
         .map_err(kube::Error::InferConfig)?;
+    with_config(config)
+}
+
+/// A client for `config`, counting its requests into [`REQUESTS`].
+pub fn with_config(config: kube::Config) -> Result<kube::Client, kube::Error> {
     let builder = kube::client::ClientBuilder::try_from(config)?;
     Ok(builder.with_layer(&CountRequests).build())
 }
