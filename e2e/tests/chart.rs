@@ -761,7 +761,7 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
              "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}
         ]}},
         "leaderElection": {"enabled": true},
-        "config": {"metricsPort": mport, "healthProbePort": hport, "logFormat": "text", "logLevel": "info"},
+        "config": {"metricsPort": mport, "healthProbePort": hport, "logFormat": "text", "logLevel": "info,kro_controller=debug,kro_aws=debug"},
         "aws": {"controllers": "none"},
         "extraArgs": [format!("--rgd-selector={selector}")],
     });
@@ -936,6 +936,19 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
         Err(_) => bail!("timed out\nkro log:\n{}", kro.log()),
     };
     assert_eq!(inst["status"]["port"], 80, "{inst}");
+    // The operator's Events reach the instance (`kubectl describe` shows them).
+    let events = operator_support::api_for(&admin, "events.k8s.io/v1", "Event", Some(&ns)).await?;
+    let event = wait_for("an Event on the instance", || async {
+        let list = events.list(&Default::default()).await?;
+        Ok(list
+            .items
+            .into_iter()
+            .find(|e| e.data["regarding"]["name"] == "app" && e.data["reason"] == "StateChanged"))
+    })
+    .await;
+    if let Err(e) = event {
+        bail!("{e:#}\nkro log:\n{}", kro.log());
+    }
     let cm = get(&admin, "v1", "ConfigMap", Some(&ns), "app-config")
         .await?
         .context("ConfigMap")?;
