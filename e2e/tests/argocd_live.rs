@@ -1,0 +1,331 @@
+//! e2e: the Argo CD health checks of `docs/argocd/argocd-cm.yaml` on live objects. The real
+//! operator (and the ACK controllers on moto) drive RGDs, instances, Buckets, DBSubnetGroups and
+//! DBInstances into ready, progressing and failed states; each live object is read back and its
+//! health evaluated the way Argo CD would (script chosen by group/kind, Lua 5.1 without the
+//! string library). With `CAPTURE_ARGOCD_FIXTURES=1` the objects are also written to
+//! `e2e/tests/fixtures/argocd/` for the cluster-free test.
+
+#![allow(clippy::unwrap_used)]
+
+mod argocd_lua;
+mod aws_common;
+mod operator_support;
+
+use anyhow::Result;
+use argocd_lua::{capture, health_of};
+use kro_aws::rds::db_instance::DBInstance;
+use kro_aws::rds::db_subnet_group::DBSubnetGroup;
+use kro_aws::s3::bucket::Bucket;
+use kube::Client;
+use kube::api::Api;
+use operator_support::{Operator, apply, get, rgd_name, unique_kind, wait_for, wait_rgd_active};
+use serde_json::{Value, json};
+
+/// An RGD in kro's default group `kro.run` (which the `kro.run/*` entry covers), labelled for
+/// `op`.
+fn kro_rgd(op: &Operator, kind: &str, spec: Value, resources: Value) -> Value {
+    let mut r = op.rgd(kind, spec, json!({}), resources);
+    r["spec"]["schema"].as_object_mut().unwrap().remove("group");
+    r
+}
+
+fn kro_instance(kind: &str, ns: &str, name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "kro.run/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": spec})
+}
+
+async fn wait_state(
+    client: &Client,
+    kind: &str,
+    ns: &str,
+    name: &str,
+    state: &str,
+) -> Result<Value> {
+    wait_for(&format!("{kind} {ns}/{name} {state}"), || async {
+        let r = get(client, "kro.run/v1alpha1", kind, Some(ns), name).await?;
+        Ok(r.filter(|r| r["status"]["state"] == state))
+    })
+    .await
+}
+
+async fn wait_rgd(client: &Client, name: &str, state: &str) -> Result<Value> {
+    wait_for(&format!("RGD {name} {state}"), || async {
+        let r = get(
+            client,
+            "kro.run/v1alpha1",
+            "ResourceGraphDefinition",
+            None,
+            name,
+        )
+        .await?;
+        Ok(r.filter(|r| r["status"]["state"] == state))
+    })
+    .await
+}
+
+fn message_of(obj: &Value, type_: &str) -> String {
+    obj["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+        .and_then(|c| c["message"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
+    let client = kro_e2e::client().await?;
+    let ns = kro_e2e::namespace(&client, "argocd-kro").await?;
+    let op = Operator::start(client.clone());
+
+    // A ConfigMap that is ready only when the instance says so (readyWhen).
+    let kind = unique_kind("ArgoApp");
+    let rgd = kro_rgd(
+        &op,
+        &kind,
+        json!({"cmName": "string", "ready": "string | default=yes"}),
+        json!([{
+            "id": "cfg",
+            "readyWhen": ["${cfg.data.ready == 'yes'}"],
+            "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "${schema.spec.cmName}"}, "data": {"ready": "${schema.spec.ready}"}}
+        }]),
+    );
+    apply(&client, &rgd).await?;
+    let live = wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    let h = health_of(&live);
+    // Ready's message is empty here: the kind's readiness says what is healthy.
+    assert_eq!(
+        (h.status.as_str(), h.message.as_str()),
+        (
+            "Healthy",
+            format!("kind {kind} has been accepted and ready").as_str()
+        )
+    );
+    capture("rgd-active.yaml", &live);
+
+    apply(
+        &client,
+        &kro_instance(&kind, &ns, "ok", json!({"cmName": "ok-cfg"})),
+    )
+    .await?;
+    let live = wait_state(&client, &kind, &ns, "ok", "ACTIVE").await?;
+    let h = health_of(&live);
+    assert_eq!(
+        (h.status.as_str(), h.message.as_str()),
+        ("Healthy", "all resources are created and ready"),
+        "{live}"
+    );
+    capture("instance-active.yaml", &live);
+
+    // The child exists but its readyWhen is false: progressing, saying what it waits for.
+    apply(
+        &client,
+        &kro_instance(
+            &kind,
+            &ns,
+            "waiting",
+            json!({"cmName": "waiting-cfg", "ready": "no"}),
+        ),
+    )
+    .await?;
+    let live = wait_for("instance waiting on readyWhen", || async {
+        let r = get(&client, "kro.run/v1alpha1", &kind, Some(&ns), "waiting").await?;
+        Ok(r.filter(|r| {
+            r["status"]["state"] == "IN_PROGRESS" && !message_of(r, "Ready").is_empty()
+        }))
+    })
+    .await?;
+    let h = health_of(&live);
+    assert_eq!(h.status, "Progressing", "{live}");
+    assert_eq!(h.message, message_of(&live, "Ready"));
+    assert!(
+        h.message.contains("cfg"),
+        "says which resource: {}",
+        h.message
+    );
+    capture("instance-waiting-readywhen.yaml", &live);
+
+    // The apiserver refuses the child: ERROR, degraded with the apiserver's reason.
+    apply(
+        &client,
+        &kro_instance(&kind, &ns, "bad", json!({"cmName": "Not_A_Valid_Name"})),
+    )
+    .await?;
+    let live = wait_state(&client, &kind, &ns, "bad", "ERROR").await?;
+    let h = health_of(&live);
+    assert_eq!(h.status, "Degraded", "{live}");
+    assert!(h.message.contains("Not_A_Valid_Name"), "{}", h.message);
+    capture("instance-error-apply.yaml", &live);
+
+    // A CEL expression that fails at run time (division by zero): ERROR, degraded.
+    let cel_kind = unique_kind("ArgoCel");
+    apply(
+        &client,
+        &kro_rgd(
+            &op,
+            &cel_kind,
+            json!({"divisor": "integer"}),
+            json!([{
+                "id": "cfg",
+                "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "${schema.metadata.name}-cel"}, "data": {"q": "${string(100 / schema.spec.divisor)}"}}
+            }]),
+        ),
+    )
+    .await?;
+    wait_rgd_active(&client, &rgd_name(&cel_kind)).await?;
+    apply(
+        &client,
+        &kro_instance(&cel_kind, &ns, "zero", json!({"divisor": 0})),
+    )
+    .await?;
+    let live = wait_state(&client, &cel_kind, &ns, "zero", "ERROR").await?;
+    let h = health_of(&live);
+    assert_eq!(h.status, "Degraded", "{live}");
+    assert!(
+        h.message.contains("string(100 / schema.spec.divisor)")
+            && h.message.to_lowercase().contains("division by zero"),
+        "{}",
+        h.message
+    );
+    capture("instance-error-cel.yaml", &live);
+
+    // An RGD whose template reads a field the schema does not have: Inactive, degraded.
+    let bad_kind = unique_kind("ArgoBad");
+    apply(
+        &client,
+        &kro_rgd(
+            &op,
+            &bad_kind,
+            json!({"name": "string"}),
+            json!([{
+                "id": "cfg",
+                "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "${schema.spec.nope}"}}
+            }]),
+        ),
+    )
+    .await?;
+    let live = wait_rgd(&client, &rgd_name(&bad_kind), "Inactive").await?;
+    let h = health_of(&live);
+    assert_eq!(h.status, "Degraded", "{live}");
+    assert!(h.message.contains("nope"), "{}", h.message);
+    capture("rgd-inactive.yaml", &live);
+
+    op.stop().await
+}
+
+#[tokio::test]
+async fn ack_kinds_in_argo_cd() -> Result<()> {
+    use aws_common::{bucket_name, create, delete_and_wait, wait_condition, wait_json};
+
+    let (client, ns, controllers) = aws_common::setup("argocd-ack").await?;
+    let buckets: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let groups: Api<DBSubnetGroup> = Api::namespaced(client.clone(), &ns);
+    let dbs: Api<DBInstance> = Api::namespaced(client.clone(), &ns);
+
+    create(
+        &buckets,
+        json!({"apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket", "metadata": {"name": "good"}, "spec": {"name": bucket_name("kro-argo")}}),
+    )
+    .await?;
+    let live = wait_condition(&buckets, "good", "ACK.ResourceSynced", "True", 30).await?;
+    let h = health_of(&live);
+    assert_eq!(
+        (h.status.as_str(), h.message.as_str()),
+        ("Healthy", "Resource synced successfully")
+    );
+    capture("bucket-synced.yaml", &live);
+
+    // An invalid location constraint: terminal, degraded with AWS's message.
+    create(
+        &buckets,
+        json!({"apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket", "metadata": {"name": "bad"}, "spec": {"name": bucket_name("kro-argo-bad"), "createBucketConfiguration": {"locationConstraint": "eu-west-1"}}}),
+    )
+    .await?;
+    let live = wait_condition(&buckets, "bad", "ACK.Terminal", "True", 30).await?;
+    let h = health_of(&live);
+    assert_eq!(h.status, "Degraded");
+    assert_eq!(h.message, message_of(&live, "ACK.Terminal"));
+    assert!(
+        h.message.contains("IllegalLocationConstraintException"),
+        "{}",
+        h.message
+    );
+    capture("bucket-terminal.yaml", &live);
+
+    let net = kro_e2e::moto_network()?;
+    create(
+        &groups,
+        json!({"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBSubnetGroup", "metadata": {"name": "subnets"},
+               "spec": {"name": kro_e2e::unique_name("kro-argo-sg").to_ascii_lowercase(), "description": "argo", "subnetIDs": net.subnet_ids}}),
+    )
+    .await?;
+    let live = wait_condition(&groups, "subnets", "ACK.ResourceSynced", "True", 30).await?;
+    let h = health_of(&live);
+    assert_eq!(
+        (h.status.as_str(), h.message.as_str()),
+        ("Healthy", "Resource synced successfully")
+    );
+    capture("dbsubnetgroup-synced.yaml", &live);
+
+    // The password Secret is missing: a recoverable wait, progressing with the reason.
+    create(
+        &dbs,
+        json!({"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance", "metadata": {"name": "db"},
+               "spec": {"dbInstanceIdentifier": kro_e2e::unique_name("kro-argo-db").to_ascii_lowercase(), "dbInstanceClass": "db.t3.micro",
+                        "engine": "postgres", "allocatedStorage": 20, "masterUsername": "app",
+                        "masterUserPassword": {"name": "db-password", "key": "password"},
+                        "dbSubnetGroupRef": {"from": {"name": "subnets"}}}}),
+    )
+    .await?;
+    let live = wait_json(&dbs, "db", 30, "waiting for the Secret", |v| {
+        aws_common::condition(v, "ACK.Recoverable")
+            .is_some_and(|(s, m)| s == "True" && m.contains("Secret"))
+    })
+    .await?;
+    let h = health_of(&live);
+    assert_eq!(h.status, "Progressing");
+    assert_eq!(h.message, message_of(&live, "ACK.Recoverable"));
+    assert!(h.message.contains("db-password"), "{}", h.message);
+    capture("dbinstance-waiting-secret.yaml", &live);
+
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);
+    create(
+        &secrets,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-password"}, "stringData": {"password": "s3cret-pass"}}),
+    )
+    .await?;
+    let live = wait_condition(&dbs, "db", "ACK.ResourceSynced", "True", 45).await?;
+    assert_eq!(live["status"]["dbInstanceStatus"], "available");
+    let h = health_of(&live);
+    assert_eq!(
+        (h.status.as_str(), h.message.as_str()),
+        ("Healthy", "Resource synced successfully")
+    );
+    capture("dbinstance-available.yaml", &live);
+
+    create(
+        &dbs,
+        json!({"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance", "metadata": {"name": "bad-db"},
+               "spec": {"dbInstanceIdentifier": kro_e2e::unique_name("kro-argo-bad").to_ascii_lowercase(), "dbInstanceClass": "db.t3.micro", "engine": "no-such-engine", "allocatedStorage": 20}}),
+    )
+    .await?;
+    let live = wait_condition(&dbs, "bad-db", "ACK.Terminal", "True", 30).await?;
+    let h = health_of(&live);
+    assert_eq!(h.status, "Degraded");
+    assert!(
+        h.message
+            .contains("Value no-such-engine for parameter Engine is invalid"),
+        "{}",
+        h.message
+    );
+    capture("dbinstance-terminal.yaml", &live);
+
+    delete_and_wait(&dbs, "db", 45).await?;
+    delete_and_wait(&dbs, "bad-db", 20).await?;
+    delete_and_wait(&groups, "subnets", 30).await?;
+    delete_and_wait(&buckets, "good", 20).await?;
+    delete_and_wait(&buckets, "bad", 20).await?;
+    controllers.stop().await;
+    Ok(())
+}
