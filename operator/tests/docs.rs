@@ -295,3 +295,75 @@ fn every_subcommand_flag_is_in_cli_md() {
         "flags missing from docs/cli.md: {missing:?}"
     );
 }
+
+/// Names of every CEL function and macro kro-cel declares: the checker signatures of the `cel`
+/// crate's functions (`BUILTIN_SIGNATURES`), of kro-cel's own overloads, and its macros.
+fn cel_function_names() -> Vec<String> {
+    let dir = root().join("operator/cel/src/library");
+    let mut names = std::collections::BTreeSet::new();
+    let mut add = |sig: &str| {
+        let sig = sig.trim().trim_start_matches('"');
+        let rest = match sig.strip_prefix('<') {
+            // `<receiver type>.name(...)`: skip the (possibly nested) receiver type.
+            Some(_) => match sig.find(">.") {
+                Some(i) => &sig[i + 2..],
+                None => return,
+            },
+            None => sig,
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+            .collect();
+        if !name.is_empty() && rest[name.len()..].starts_with('(') && !name.starts_with('_') {
+            names.insert(name);
+        }
+    };
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        if let Some(start) = text.find("BUILTIN_SIGNATURES: &str = r#\"") {
+            let block = &text[start..];
+            let block = &block[..block.find("\"#;").unwrap()];
+            for line in block.lines().skip(1) {
+                add(line);
+            }
+        }
+        for line in text.lines() {
+            let t = line.trim();
+            if t.starts_with('"') && t.contains(") -> ") {
+                add(t);
+            }
+            for prefix in ["Macro::receiver(\"", "Macro::global(\""] {
+                if let Some(i) = t.find(prefix) {
+                    let rest = &t[i + prefix.len()..];
+                    add(&format!("{}()", &rest[..rest.find('"').unwrap()]));
+                }
+            }
+        }
+    }
+    names.into_iter().collect()
+}
+
+#[test]
+fn every_cel_function_has_an_example_in_writing_rgds() {
+    let text = doc("writing-rgds.md");
+    let examples: String = cel_rows(&text)
+        .into_iter()
+        .map(|(_, expr, _)| expr)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let names = cel_function_names();
+    assert!(names.len() > 100, "{names:?}");
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| !examples.contains(&format!("{n}(")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "CEL functions without an example row in docs/writing-rgds.md: {missing:?}"
+    );
+}
