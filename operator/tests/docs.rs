@@ -367,3 +367,42 @@ fn every_cel_function_has_an_example_in_writing_rgds() {
         "CEL functions without an example row in docs/writing-rgds.md: {missing:?}"
     );
 }
+
+/// Names registered in kro-controller's metrics registry, read from its source (families
+/// without samples are not rendered, so rendering cannot list them).
+fn registered_metrics() -> Vec<String> {
+    let src = std::fs::read_to_string(root().join("operator/controller/src/metrics.rs")).unwrap();
+    let mut out = Vec::new();
+    let mut rest = src.as_str();
+    while let Some(i) = rest.find("register(") {
+        rest = &rest[i + "register(".len()..];
+        let Some(start) = rest.find('"') else { break };
+        let after = &rest[start + 1..];
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_metric_is_in_operations_md() {
+    let text = doc("operations.md");
+    let names = registered_metrics();
+    assert!(names.len() > 15, "{names:?}");
+    // prometheus-client appends `_total` to counters.
+    let missing: Vec<&String> = names
+        .iter()
+        .filter(|n| {
+            !text.contains(&format!("| `{n}` |")) && !text.contains(&format!("| `{n}_total` |"))
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "metrics without a row in docs/operations.md: {missing:?}"
+    );
+}
