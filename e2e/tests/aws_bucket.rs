@@ -114,6 +114,19 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         .send()
         .await?;
     assert_eq!(lc.rules()[0].id(), Some("tmp"));
+
+    // What `kubectl get events` tells the user: created (configuring included), then synced,
+    // reported by the S3 controller.
+    let created = wait_event(&client, &ns, "Bucket", "app-bucket", "Created", &name, 10).await?;
+    assert_eq!(
+        (created.type_.as_str(), created.reporter.as_str()),
+        ("Normal", "kro-rs-ack-s3")
+    );
+    assert_eq!(
+        created.message,
+        format!("Created Bucket {name:?} in AWS region us-west-2")
+    );
+    wait_event(&client, &ns, "Bucket", "app-bucket", "Synced", "", 10).await?;
     let enc = s3.get_bucket_encryption().bucket(&name).send().await?;
     assert_eq!(
         enc.server_side_encryption_configuration().unwrap().rules()[0]
@@ -159,6 +172,34 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         }
     })
     .await?;
+    // The update and the drift correction each say which S3 calls they made.
+    let updated = wait_event(
+        &client,
+        &ns,
+        "Bucket",
+        "app-bucket",
+        "Updated",
+        "PutBucketVersioning",
+        10,
+    )
+    .await?;
+    assert!(
+        updated.message.contains("PutBucketTagging"),
+        "{}",
+        updated.message
+    );
+    // Idle resyncs (every 3 s here) add no events: still one Synced, one Created.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let seen = events_of(&client, &ns, "Bucket", "app-bucket").await?;
+    for reason in ["Created", "Synced"] {
+        let same: Vec<_> = seen.iter().filter(|e| e.reason == reason).collect();
+        assert_eq!(same.len(), 1, "{reason}: {seen:?}");
+        assert_eq!(same[0].count, 1, "{reason}: {seen:?}");
+    }
+    assert!(
+        seen.iter().all(|e| e.type_ == "Normal"),
+        "no warnings: {seen:?}"
+    );
 
     // Delete (default policy): the bucket goes with its object.
     delete_and_wait(&api, "app-bucket", 20).await?;
@@ -166,6 +207,8 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         !exists(&s3, &name).await,
         "bucket {name} still exists in S3"
     );
+    let deleted = wait_event(&client, &ns, "Bucket", "app-bucket", "Deleted", &name, 10).await?;
+    assert_eq!(deleted.message, format!("Deleted Bucket {name:?} from AWS"));
     controllers.stop().await;
     Ok(())
 }
@@ -191,6 +234,18 @@ async fn bucket_with_retain_policy_survives_deletion() -> Result<()> {
     assert!(
         exists(&s3, &name).await,
         "a retained bucket must survive its object"
+    );
+    let retained = wait_event(&client, &ns, "Bucket", "kept", "Retained", &name, 10).await?;
+    assert!(
+        retained.message.contains("deletion policy is retain"),
+        "{}",
+        retained.message
+    );
+    assert!(
+        !event_reasons(&client, &ns, "Bucket", "kept")
+            .await?
+            .contains(&"Deleted".to_owned()),
+        "a retained bucket is not reported deleted"
     );
     controllers.stop().await;
     Ok(())
@@ -259,6 +314,11 @@ async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
         pairs(&[("owner", "legacy")]),
         "adopt does not change AWS"
     );
+    let adopted = wait_event(&client, &ns, "Bucket", "adopted", "Adopted", &name, 10).await?;
+    assert_eq!(
+        adopted.message,
+        format!("Adopted the existing AWS Bucket {name:?}")
+    );
 
     // Once adopted the spec is authoritative again.
     patch(
@@ -307,6 +367,21 @@ async fn invalid_bucket_is_terminal_with_aws_message() -> Result<()> {
         obj["metadata"].get("finalizers").is_none(),
         "nothing was created, so nothing is managed"
     );
+    // One Warning event with AWS's message, not one per retry (terminal is not retried).
+    let terminal = wait_event(
+        &client,
+        &ns,
+        "Bucket",
+        "bad",
+        "TerminalError",
+        "IllegalLocationConstraintException",
+        10,
+    )
+    .await?;
+    assert_eq!(terminal.type_, "Warning");
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let reasons = event_reasons(&client, &ns, "Bucket", "bad").await?;
+    assert_eq!(reasons, ["TerminalError"]);
 
     // Fixing the spec clears the terminal condition.
     patch(
@@ -317,6 +392,7 @@ async fn invalid_bucket_is_terminal_with_aws_message() -> Result<()> {
     .await?;
     let obj = wait_condition(&api, "bad", "ACK.ResourceSynced", "True", 30).await?;
     assert!(condition(&obj, "ACK.Terminal").is_none());
+    wait_event(&client, &ns, "Bucket", "bad", "Created", &name, 10).await?;
     delete_and_wait(&api, "bad", 20).await?;
     controllers.stop().await;
     Ok(())

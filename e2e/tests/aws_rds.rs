@@ -100,6 +100,20 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         json!(["finalizers.rds.services.k8s.aws/DBSubnetGroup"])
     );
     assert_eq!(tags_of(&rds, &arn).await, vec![("team".into(), "a".into())]);
+    let created = wait_event(
+        &client,
+        &ns,
+        "DBSubnetGroup",
+        "db-subnets",
+        "Created",
+        &name,
+        10,
+    )
+    .await?;
+    assert_eq!(
+        (created.type_.as_str(), created.reporter.as_str()),
+        ("Normal", "kro-rs-ack-rds")
+    );
 
     // Update: description and subnets go through ModifyDBSubnetGroup.
     patch(
@@ -126,6 +140,16 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
             Ok(ok.then_some(()))
         }
     })
+    .await?;
+    wait_event(
+        &client,
+        &ns,
+        "DBSubnetGroup",
+        "db-subnets",
+        "Updated",
+        "ModifyDBSubnetGroup",
+        10,
+    )
     .await?;
 
     // Drift: a tag added behind the controller's back is removed at the next resync.
@@ -263,6 +287,30 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         obj["metadata"].get("finalizers").is_none(),
         "nothing is created, nothing is managed yet"
     );
+    // A Warning event says why, once, although the wait is retried every few seconds.
+    let secret_msg = format!("Secret {ns}/app-db-password not found");
+    let warning = wait_event(
+        &client,
+        &ns,
+        "DBInstance",
+        "app-db",
+        "RecoverableError",
+        &secret_msg,
+        10,
+    )
+    .await?;
+    assert_eq!(
+        (warning.type_.as_str(), warning.reporter.as_str()),
+        ("Warning", "kro-rs-ack-rds")
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let same = events_of(&client, &ns, "DBInstance", "app-db")
+        .await?
+        .into_iter()
+        .filter(|e| e.message.contains(&secret_msg))
+        .collect::<Vec<_>>();
+    assert_eq!(same.len(), 1, "{same:?}");
+    assert_eq!(same[0].count, 1, "{same:?}");
 
     create(
         &secrets,
@@ -271,6 +319,8 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     .await?;
     let obj = wait_condition(&api, "app-db", "ACK.ResourceSynced", "True", 45).await?;
     assert_eq!(condition(&obj, "Ready").unwrap().0, "True");
+    wait_event(&client, &ns, "DBInstance", "app-db", "Created", &id, 10).await?;
+    wait_event(&client, &ns, "DBInstance", "app-db", "Synced", "", 10).await?;
     assert!(
         condition(&obj, "ACK.Recoverable").is_none(),
         "conditions are reset each sync"
@@ -329,6 +379,17 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         }
     })
     .await?;
+    let updated = wait_event(
+        &client,
+        &ns,
+        "DBInstance",
+        "app-db",
+        "Updated",
+        "ModifyDBInstance",
+        10,
+    )
+    .await?;
+    assert!(updated.message.contains("tags"), "{}", updated.message);
 
     // Drift on a late-initialized field is corrected.
     rds.modify_db_instance()
@@ -376,7 +437,18 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         instance_in_aws(&rds, &id).await.is_none(),
         "instance {id} still exists"
     );
+    wait_event(&client, &ns, "DBInstance", "app-db", "Deleted", &id, 10).await?;
     delete_and_wait(&groups, "db-subnets", 20).await?;
+    wait_event(
+        &client,
+        &ns,
+        "DBSubnetGroup",
+        "db-subnets",
+        "Deleted",
+        &group,
+        10,
+    )
+    .await?;
     controllers.stop().await;
     Ok(())
 }
@@ -408,6 +480,17 @@ async fn db_instance_invalid_engine_is_terminal() -> Result<()> {
         ("False".to_string(), msg.clone())
     );
     assert_eq!(condition(&obj, "ACK.ResourceSynced").unwrap().0, "False");
+    let terminal = wait_event(
+        &client,
+        &ns,
+        "DBInstance",
+        "bad-db",
+        "TerminalError",
+        "Value no-such-engine for parameter Engine is invalid",
+        10,
+    )
+    .await?;
+    assert_eq!(terminal.type_, "Warning");
     controllers.stop().await;
     Ok(())
 }

@@ -13,6 +13,7 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
 use kube::core::object::HasStatus;
 use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -23,6 +24,7 @@ use tokio::sync::OnceCell;
 use super::annotations::{self, AdoptionPolicy, DeletionPolicy};
 use super::condition::{self, Condition, Extras, Outcome, Status};
 use super::error::{AwsError, ErrorClass, backoff, classify};
+use super::events::{self, Happened, Note};
 use super::types::AckResourceMetadata;
 use crate::AwsOptions;
 
@@ -142,6 +144,48 @@ impl Ctx {
         };
     }
 
+    /// A recorder reporting as `kro-rs-ack-<service>` for the service of `group`
+    /// (`s3.services.k8s.aws` → `kro-rs-ack-s3`). A new one per publish: kube's recorder folds
+    /// events of the same reason into one series keeping the first message, and [`events`]
+    /// already publishes only what changed, so each event here is a new one.
+    fn recorder(&self, group: &str) -> Recorder {
+        let service = group.split('.').next().unwrap_or(group);
+        let controller = format!("kro-rs-ack-{service}");
+        let instance = format!("{controller}-{}", std::process::id());
+        Recorder::new(
+            self.client.clone(),
+            Reporter {
+                controller,
+                instance: Some(instance),
+            },
+        )
+    }
+
+    /// Publishes `notes` as events about `obj`; a failure to publish is only logged.
+    async fn publish<K: AckKind>(&self, obj: &K, notes: Vec<Note>) {
+        if notes.is_empty() {
+            return;
+        }
+        let recorder = self.recorder(&K::group(&()));
+        let reference = obj.object_ref(&());
+        for n in notes {
+            let ev = Event {
+                type_: if n.warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: n.reason.into(),
+                note: Some(n.note),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(e) = recorder.publish(&ev, &reference).await {
+                tracing::debug!(error = %e, "cannot publish event");
+            }
+        }
+    }
+
     fn reset_failures(&self, key: &str) {
         self.failures
             .lock()
@@ -216,6 +260,10 @@ pub(crate) struct Synced {
     pub late_initialized: Option<bool>,
     /// Requeue sooner than the default.
     pub requeue_after: Option<Duration>,
+    /// The AWS calls that changed the resource to match the spec (reported in an event).
+    pub updated: Vec<String>,
+    /// What the driver did besides (create, adopt), reported in events.
+    pub(crate) happened: Vec<Happened>,
 }
 
 /// What a create reports besides success.
@@ -565,7 +613,20 @@ async fn sync<K: AckKind>(
                 K::ADOPTION_KEY
             )));
         }
-        (_, None) => return create_then_update(api, obj, &resolved, cx, &id, has_finalizer).await,
+        (_, None) => {
+            let mut synced =
+                create_then_update(api, obj, &resolved, cx, &id, has_finalizer).await?;
+            // Configuring a new resource is part of creating it: one event says both.
+            synced.updated.clear();
+            synced.happened.insert(
+                0,
+                Happened::Created {
+                    id: id.clone(),
+                    region: cx.region.clone(),
+                },
+            );
+            return Ok(synced);
+        }
         (_, Some(o)) => o,
     };
     match decision {
@@ -580,7 +641,8 @@ async fn sync<K: AckKind>(
             synced
                 .annotations
                 .insert(annotations::ADOPTED.into(), "true".into());
-            Ok(synced)
+            synced.happened.push(Happened::Adopted { id: id.clone() });
+            Ok(with_updates(synced, &id))
         }
         Decision::AdoptThenUpdate => {
             add_finalizer(api, obj, K::FINALIZER).await?;
@@ -588,10 +650,22 @@ async fn sync<K: AckKind>(
             synced
                 .annotations
                 .insert(annotations::ADOPTED.into(), "true".into());
-            Ok(synced)
+            synced.happened.push(Happened::Adopted { id: id.clone() });
+            Ok(with_updates(synced, &id))
         }
-        _ => resolved.update(cx, &id, observed).await,
+        _ => Ok(with_updates(resolved.update(cx, &id, observed).await?, &id)),
     }
+}
+
+/// Records the kind's AWS changes of this sync as something that happened.
+fn with_updates(mut synced: Synced, id: &str) -> Synced {
+    if !synced.updated.is_empty() {
+        synced.happened.push(Happened::Updated {
+            id: id.to_owned(),
+            calls: std::mem::take(&mut synced.updated),
+        });
+    }
+    synced
 }
 
 /// A copy of `obj` whose spec is exactly `spec` (AWS's state, for adopt and read-only), so an
@@ -732,6 +806,12 @@ async fn cleanup<K: AckKind>(
             object = k,
             "deletion policy retain: keeping the AWS resource"
         );
+        let id = annotations::adoption_field(&cx.annotations, K::ADOPTION_KEY)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| obj.identifier());
+        let notes = events::notes(&K::kind(&()), &[Happened::Retained { id }], None, &[]);
+        ctx.publish(obj, notes).await;
         remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
         return Ok(Action::await_change());
     }
@@ -744,16 +824,26 @@ async fn cleanup<K: AckKind>(
         .ok()
         .flatten()
         .unwrap_or_else(|| resolved.identifier());
+    let mut existed = false;
     let result = async {
         match resolved.read(cx, &id).await? {
             None => Ok(Deleted::Done),
-            Some(observed) => resolved.delete(cx, &id, observed).await,
+            Some(observed) => {
+                existed = true;
+                resolved.delete(cx, &id, observed).await
+            }
         }
     }
     .await;
     match result {
         Ok(Deleted::Done) => {
             tracing::info!(object = k, id, "AWS resource deleted");
+            let deleted = [Happened::Deleted {
+                id: id.clone(),
+                existed,
+            }];
+            ctx.publish(obj, events::notes(&K::kind(&()), &deleted, None, &[]))
+                .await;
             remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
             ctx.reset_failures(k);
             Ok(Action::await_change())
@@ -780,8 +870,10 @@ async fn finish<K: AckKind>(
     meta: Option<(String, String)>,
 ) -> Result<Action, ReconcileError> {
     let name = obj.name_any();
+    let mut happened = Vec::new();
     let (outcome, mut status, action) = match result {
-        Ok(synced) => {
+        Ok(mut synced) => {
+            happened = std::mem::take(&mut synced.happened);
             ctx.reset_failures(k);
             extras.late_initialized = synced.late_initialized;
             if !synced.annotations.is_empty() {
@@ -841,6 +933,7 @@ async fn finish<K: AckKind>(
     if !matches!(outcome, Outcome::Terminal(_)) {
         ctx.set_terminal(k, None);
     }
+    let notes = events::notes(&K::kind(&()), &happened, Some(&outcome), obj.conditions());
     let conditions = condition::build(&outcome, &extras, obj.conditions(), &now());
     if let Some(map) = status.as_object_mut() {
         map.insert(
@@ -864,6 +957,7 @@ async fn finish<K: AckKind>(
         .map(|_| ())
         .or_else(ignore_gone)?;
     }
+    ctx.publish(obj, notes).await;
     Ok(action)
 }
 

@@ -323,7 +323,9 @@ impl AckKind for DBSubnetGroup {
     ) -> Result<Synced, SyncError> {
         let delta = subnet_group_delta(&self.spec, &observed);
         let mut status = observed.status.clone();
+        let mut updated = Vec::new();
         if let Some((description, subnets)) = &delta.modify {
+            updated.push("ModifyDBSubnetGroup".to_owned());
             let out = cx
                 .aws
                 .rds
@@ -342,8 +344,10 @@ impl AckKind for DBSubnetGroup {
         }
         if let (Some(arn), false) = (&observed.arn, delta.tags.is_empty()) {
             super::apply_tags(&cx.aws.rds, arn, &delta.tags).await?;
+            updated.push("tags".to_owned());
         }
         Ok(Synced {
+            updated,
             arn: observed.arn.clone(),
             status: serde_json::to_value(&status).unwrap_or_default(),
             ..Default::default()

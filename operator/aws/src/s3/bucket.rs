@@ -418,6 +418,29 @@ pub enum BucketCall {
     DeleteCors,
 }
 
+impl BucketCall {
+    /// The S3 API operation this call makes.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            BucketCall::PutTagging(_) => "PutBucketTagging",
+            BucketCall::DeleteTagging => "DeleteBucketTagging",
+            BucketCall::PutVersioning(_) => "PutBucketVersioning",
+            BucketCall::PutEncryption(_) => "PutBucketEncryption",
+            BucketCall::DeleteEncryption => "DeleteBucketEncryption",
+            BucketCall::PutOwnershipControls(_) => "PutBucketOwnershipControls",
+            BucketCall::DeleteOwnershipControls => "DeleteBucketOwnershipControls",
+            BucketCall::PutPublicAccessBlock(_) => "PutPublicAccessBlock",
+            BucketCall::DeletePublicAccessBlock => "DeletePublicAccessBlock",
+            BucketCall::PutPolicy(_) => "PutBucketPolicy",
+            BucketCall::DeletePolicy => "DeleteBucketPolicy",
+            BucketCall::PutLifecycle(_) => "PutBucketLifecycleConfiguration",
+            BucketCall::DeleteLifecycle => "DeleteBucketLifecycle",
+            BucketCall::PutCors(_) => "PutBucketCors",
+            BucketCall::DeleteCors => "DeleteBucketCors",
+        }
+    }
+}
+
 fn flags(p: &PublicAccessBlockConfiguration) -> [bool; 4] {
     [
         p.block_public_acls.unwrap_or(false),
@@ -630,6 +653,7 @@ impl AckKind for Bucket {
             tracing::info!(bucket = id, calls = calls.len(), "bucket updated");
         }
         Ok(Synced {
+            updated: calls.iter().map(|c| c.operation().to_owned()).collect(),
             arn: Some(bucket_arn(id)),
             status: json!({}),
             spec_patch: late_initialize(&self.spec, &observed),

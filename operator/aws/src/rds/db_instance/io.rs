@@ -463,16 +463,19 @@ impl AckKind for DBInstance {
             }
             _ => None,
         };
+        let mut updated = Vec::new();
         if let (Some(arn), Some(tags)) = (&observed.arn, &self.spec.tags) {
             let td = tag_delta(tags, observed.latest.tags.as_deref().unwrap_or_default());
             if !td.is_empty() {
                 crate::rds::apply_tags(&cx.aws.rds, arn, &td).await?;
+                updated.push("tags".to_owned());
             }
         }
         let mut latest = observed;
         if !delta.is_empty() || password.is_some() {
             tracing::info!(id, delta = %serde_json::to_string(&delta).unwrap_or_default(), "modifying DB instance");
             modify(&cx.aws.rds, id, &delta, password).await?;
+            updated.push("ModifyDBInstance".to_owned());
             latest = describe(&cx.aws.rds, id).await?.ok_or_else(|| {
                 SyncError::Waiting(format!("DB instance {id} vanished after ModifyDBInstance"))
             })?;
@@ -487,10 +490,12 @@ impl AckKind for DBInstance {
                     &latest,
                 );
                 w.annotations = annotations;
+                w.updated = updated;
                 return Ok(w);
             }
         }
         Ok(Synced {
+            updated,
             arn: latest.arn.clone(),
             status: status_value(&latest),
             spec_patch: late_initialize(&self.spec, &latest.latest),
