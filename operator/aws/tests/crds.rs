@@ -147,7 +147,9 @@ fn kubectl_get_shows_sync_state_and_ack_columns() {
         ("READY", r#".status.conditions[?(@.type=="Ready")].status"#),
         ("AGE", ".metadata.creationTimestamp"),
     ];
-    let cases: [(&str, &[(&str, &str)], &str, &str); 3] = [
+    // (kind, its own columns, short name, service category)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 3] = [
         (
             "Bucket",
             &[
