@@ -2,11 +2,13 @@
 //! side by side, stopped together on SIGTERM or Ctrl-C.
 
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use kro_aws::AwsOptions;
 use kro_controller::Options;
+use tokio::task::JoinHandle;
 
 /// Flags of `kro run`: kro's own, plus the AWS controllers' (named as ACK's where ACK has one).
 #[derive(Debug, clap::Args)]
@@ -60,31 +62,42 @@ async fn serve(opts: Options, aws: AwsOptions) -> anyhow::Result<()> {
     let client = kro_controller::client::client()
         .await
         .context("no Kubernetes cluster: set KUBECONFIG or run in a pod")?;
-    kro_controller::install_static_crds(&client).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let aws_task = if aws.controllers.is_empty() {
-        None
-    } else {
-        kro_aws::apply_crds(&client, &aws.controllers).await?;
-        Some(tokio::spawn(kro_aws::run(
-            client.clone(),
-            aws,
-            stopped(stop_rx.clone()),
-        )))
+    // The AWS controllers start with the kro ones: once this replica leads (--leader-elect),
+    // so that two replicas never both write to AWS. A failure (no region, say) is logged at
+    // once and leaves the kro controllers running.
+    let aws_task: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::default();
+    let leading = {
+        let slot = aws_task.clone();
+        let client = client.clone();
+        let stop_rx = stop_rx.clone();
+        move || {
+            if aws.controllers.is_empty() {
+                return;
+            }
+            let task = tokio::spawn(async move {
+                let started = async {
+                    kro_aws::apply_crds(&client, &aws.controllers).await?;
+                    kro_aws::run(client, aws, stopped(stop_rx)).await
+                };
+                if let Err(e) = started.await {
+                    tracing::error!(error = %e, "the AWS controllers stopped");
+                }
+            });
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(task);
+            }
+        }
     };
-    let signals = async move {
-        shutdown_signal().await;
-        tracing::info!("shutdown requested: stopping the controllers");
-        let _ = stop_tx.send(true);
-    };
-    let kro = kro_controller::run(client, opts, stopped(stop_rx));
-    let (result, ()) = tokio::join!(kro, signals);
-    if let Some(task) = aws_task {
-        task.await.context("the AWS controllers panicked")??;
+    let result = kro_controller::run_with(client, opts, shutdown_signal(), leading).await;
+    let _ = stop_tx.send(true);
+    let task = aws_task.lock().ok().and_then(|mut t| t.take());
+    if let Some(task) = task {
+        task.await.context("the AWS controllers panicked")?;
     }
     result
 }

@@ -155,6 +155,18 @@ pub async fn run(
     opts: Options,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    run_with(client, opts, shutdown, || {}).await
+}
+
+/// [`run`], calling `leading` once this process may write: at once without leader election,
+/// otherwise when the Lease is held. Other controllers of the process (the AWS ones) start
+/// there, so that only the leader replica writes anywhere.
+pub async fn run_with(
+    client: Client,
+    opts: Options,
+    shutdown: impl Future<Output = ()>,
+    leading: impl FnOnce(),
+) -> anyhow::Result<()> {
     let stop = CancellationToken::new();
     let metrics = Arc::new(metrics::Metrics::new());
     let ready = Arc::new(AtomicBool::new(false));
@@ -242,6 +254,7 @@ pub async fn run(
     }
 
     install_static_crds(&client).await?;
+    leading();
     let ctx = rgd::RgdContext::new(shared.clone());
     let rgd_task = tokio::spawn(rgd::run(ctx.clone(), stop.clone(), ready.clone()));
     let lost = async {
