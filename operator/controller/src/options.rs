@@ -111,6 +111,10 @@ pub struct Options {
         default_value_t = 10
     )]
     pub rgd_max_collection_dimension_size: usize,
+    /// Feature gates, kro's syntax: `CELOmitFunction=true` enables `omit()` in templates. The
+    /// only gate kro-rs knows; any other name is an error.
+    #[arg(long, env = "KRO_FEATURE_GATES", default_value = "", value_parser = parse_feature_gates)]
+    pub feature_gates: FeatureGates,
     /// Only reconcile RGDs matching this label selector (empty: all). Not a kro flag: lets
     /// several operators share a cluster by label (sharding, parallel tests).
     #[arg(long, env = "KRO_RGD_SELECTOR", default_value = "")]
@@ -150,6 +154,7 @@ impl Default for Options {
             rgd_max_collection_size: 1000,
             rgd_max_collection_dimension_size: 10,
             rgd_selector: String::new(),
+            feature_gates: FeatureGates::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
         }
@@ -177,6 +182,41 @@ impl Options {
     }
 }
 
+/// kro's feature gates that kro-rs implements (all off by default, as in kro).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FeatureGates {
+    /// `CELOmitFunction`: `omit()` may be used in templates.
+    pub cel_omit_function: bool,
+}
+
+/// Parses `Name=true,Other=false` (kro's `--feature-gates`).
+pub fn parse_feature_gates(s: &str) -> Result<FeatureGates, String> {
+    let mut gates = FeatureGates::default();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (name, value) = item
+            .split_once('=')
+            .ok_or_else(|| format!("feature gate {item:?} needs a value: write {item}=true"))?;
+        let on = match value.trim().to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(format!(
+                    "feature gate {name}: {value:?} is not true or false"
+                ));
+            }
+        };
+        match name.trim() {
+            "CELOmitFunction" => gates.cel_omit_function = on,
+            other => {
+                return Err(format!(
+                    "unknown feature gate {other:?}: kro-rs knows CELOmitFunction"
+                ));
+            }
+        }
+    }
+    Ok(gates)
+}
+
 /// Turns kro's `:8078` into a bindable `0.0.0.0:8078`; `None` when disabled.
 pub fn bind_address(s: &str) -> Option<String> {
     let s = s.trim();
@@ -198,6 +238,27 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         opts: Options,
+    }
+
+    #[test]
+    fn feature_gates_parse_kro_syntax_and_name_what_is_wrong() {
+        assert_eq!(parse_feature_gates(""), Ok(FeatureGates::default()));
+        let on = parse_feature_gates("CELOmitFunction=true").expect("valid");
+        assert!(on.cel_omit_function);
+        let off = parse_feature_gates(" CELOmitFunction=False ").expect("valid");
+        assert!(!off.cel_omit_function);
+        let e = parse_feature_gates("InstanceConditionEvents=true").expect_err("unknown");
+        assert!(
+            e.contains("InstanceConditionEvents") && e.contains("CELOmitFunction"),
+            "{e}"
+        );
+        let e = parse_feature_gates("CELOmitFunction").expect_err("no value");
+        assert!(e.contains("CELOmitFunction=true"), "{e}");
+        let e = parse_feature_gates("CELOmitFunction=yes").expect_err("not a bool");
+        assert!(e.contains("not true or false"), "{e}");
+        let cli = Cli::try_parse_from(["kro", "--feature-gates", "CELOmitFunction=true"])
+            .expect("flag parses");
+        assert!(cli.opts.feature_gates.cel_omit_function);
     }
 
     #[test]

@@ -227,7 +227,7 @@ async fn compile(
     let schemas = ctx.shared.discovery.schemas_for(&kinds_of(rgd)).await;
     let options = CompileOptions {
         max_collection_dimensions: ctx.shared.opts.rgd_max_collection_dimension_size,
-        omit_enabled: false,
+        omit_enabled: ctx.shared.opts.feature_gates.cel_omit_function,
         kro_version: ctx.shared.kro_version.clone(),
     };
     let started = Instant::now();

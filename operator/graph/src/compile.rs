@@ -822,7 +822,8 @@ impl Compiler<'_> {
                         errs.push((
                             ErrorCode::InvalidFunction,
                             at.clone(),
-                            "omit() requires the CELOmitFunction feature gate to be enabled"
+                            "omit() requires the CELOmitFunction feature gate to be enabled \
+                             (kro run --feature-gates CELOmitFunction=true)"
                                 .to_string(),
                         ));
                     } else if f.path.is(&["metadata", "name"])
