@@ -6,9 +6,9 @@
 ARG RUST_VERSION=1.95
 
 FROM docker.io/library/rust:${RUST_VERSION}-slim AS build
-# musl-gcc for the C parts of the dependency tree (aws-lc-sys, ring).
+# musl-gcc for the C parts of the dependency tree (aws-lc-sys, ring), make for jemalloc.
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends musl-tools \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends musl-tools make \
  && rm -rf /var/lib/apt/lists/* \
  && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
