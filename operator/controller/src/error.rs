@@ -4,7 +4,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The API server refused or failed a request.
-    #[error("{action}: {source}")]
+    #[error("{action}: {}", describe(source))]
     Kube {
         /// What was being done, e.g. `applying Deployment default/web`.
         action: String,
@@ -14,7 +14,8 @@ pub enum Error {
     },
     /// A kind the graph uses is not served by the API server.
     #[error(
-        "kind {kind} in {api_version} is not served by the API server ({source}); install its CRD or fix apiVersion/kind"
+        "kind {kind} in {api_version} is not served by the API server ({}); install its CRD or fix apiVersion/kind",
+        describe(source)
     )]
     UnknownKind {
         /// apiVersion.
@@ -51,6 +52,18 @@ pub fn kube_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error 
     move |source| Error::Kube { action, source }
 }
 
+/// A kube error as a user should read it in a status or an event: for a refusal by the API
+/// server, its own message (which names the object and the field) with reason and code, not
+/// kube's debug dump of the whole Status.
+pub fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) if !s.message.is_empty() => {
+            format!("{} ({}, {})", s.message, s.reason, s.code)
+        }
+        other => other.to_string(),
+    }
+}
+
 /// The message of a caught panic payload.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -65,6 +78,28 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_refusals_read_as_the_apiservers_message() {
+        let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+            "status": "Failure", "code": 422, "reason": "Invalid",
+            "message": "ConfigMap \"Not_A_Name\" is invalid: metadata.name: Invalid value",
+            "details": {"name": "Not_A_Name", "kind": "ConfigMap"},
+        }))
+        .expect("a Status");
+        let e = kube::Error::Api(Box::new(status));
+        let text = describe(&e);
+        assert_eq!(
+            text,
+            "ConfigMap \"Not_A_Name\" is invalid: metadata.name: Invalid value (Invalid, 422)"
+        );
+        let wrapped = kube_err("applying ConfigMap Not_A_Name")(e).to_string();
+        assert!(!wrapped.contains("Status {"), "{wrapped}");
+        assert!(
+            wrapped.starts_with("applying ConfigMap Not_A_Name: ConfigMap"),
+            "{wrapped}"
+        );
+    }
 
     #[test]
     fn panic_messages() {

@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 
 use crate::Shared;
 use crate::diff;
-use crate::error::{Error, kube_err, panic_message};
+use crate::error::{Error, describe, kube_err, panic_message};
 use crate::metrics::label;
 use crate::selector;
 use crate::watches::{InstanceKey, Interest, WatchMode};
@@ -428,10 +428,11 @@ async fn reconcile_instance(
                     }
                 }
                 Err(e) => apply_errors.push(format!(
-                    "{}: applying {} {}: {e}",
+                    "{}: applying {} {}: {}",
                     d.node_id,
                     d.kind(),
-                    d.name()
+                    d.name(),
+                    describe(&e)
                 )),
             }
         }
@@ -519,9 +520,13 @@ async fn reconcile_instance(
                     tracing::info!(kind = %r.kind, name = %r.name, node = %r.node_id, "pruned");
                 }
                 Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
-                Err(e) => {
-                    apply_errors.push(format!("{}: pruning {} {}: {e}", r.node_id, r.kind, r.name))
-                }
+                Err(e) => apply_errors.push(format!(
+                    "{}: pruning {} {}: {}",
+                    r.node_id,
+                    r.kind,
+                    r.name,
+                    describe(&e)
+                )),
             }
         }
         if apply_errors.is_empty()

@@ -137,7 +137,10 @@ pub async fn install_static_crds(client: &Client) -> anyhow::Result<()> {
     )
     .await
     .map_err(|e| {
-        anyhow::anyhow!("installing CRD {name}: {e}; the operator needs permission to create CRDs")
+        anyhow::anyhow!(
+            "installing CRD {name}: {}; the operator needs permission to create CRDs",
+            error::describe(&e)
+        )
     })?;
     tokio::time::timeout(
         std::time::Duration::from_secs(60),
