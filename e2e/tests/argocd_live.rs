@@ -18,7 +18,9 @@ use kro_aws::rds::db_subnet_group::DBSubnetGroup;
 use kro_aws::s3::bucket::Bucket;
 use kube::Client;
 use kube::api::Api;
-use operator_support::{Operator, apply, get, rgd_name, unique_kind, wait_for, wait_rgd_active};
+use operator_support::{
+    Operator, apply, get, rgd_name, unique_kind, wait_for, wait_rgd_active, wait_rgd_state,
+};
 use serde_json::{Value, json};
 
 /// An RGD in kro's default group `kro.run` (which the `kro.run/*` entry covers), labelled for
@@ -42,21 +44,6 @@ async fn wait_state(
 ) -> Result<Value> {
     wait_for(&format!("{kind} {ns}/{name} {state}"), || async {
         let r = get(client, "kro.run/v1alpha1", kind, Some(ns), name).await?;
-        Ok(r.filter(|r| r["status"]["state"] == state))
-    })
-    .await
-}
-
-async fn wait_rgd(client: &Client, name: &str, state: &str) -> Result<Value> {
-    wait_for(&format!("RGD {name} {state}"), || async {
-        let r = get(
-            client,
-            "kro.run/v1alpha1",
-            "ResourceGraphDefinition",
-            None,
-            name,
-        )
-        .await?;
         Ok(r.filter(|r| r["status"]["state"] == state))
     })
     .await
@@ -205,7 +192,7 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
         ),
     )
     .await?;
-    let live = wait_rgd(&client, &rgd_name(&bad_kind), "Inactive").await?;
+    let live = wait_rgd_state(&client, &rgd_name(&bad_kind), "Inactive").await?;
     let h = health_of(&live);
     assert_eq!(h.status, "Degraded", "{live}");
     assert!(h.message.contains("nope"), "{}", h.message);

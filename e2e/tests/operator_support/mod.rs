@@ -235,7 +235,12 @@ where
 
 /// Waits until the RGD's `Ready` condition is True and returns the RGD.
 pub async fn wait_rgd_active(client: &Client, name: &str) -> Result<Value> {
-    wait_for(&format!("RGD {name} Active"), || async {
+    wait_rgd_state(client, name, "Active").await
+}
+
+/// Waits until the RGD's `status.state` is `state` (`Active`, `Inactive`) and returns the RGD.
+pub async fn wait_rgd_state(client: &Client, name: &str, state: &str) -> Result<Value> {
+    wait_for(&format!("RGD {name} {state}"), || async {
         let r = get(
             client,
             "kro.run/v1alpha1",
@@ -244,7 +249,7 @@ pub async fn wait_rgd_active(client: &Client, name: &str) -> Result<Value> {
             name,
         )
         .await?;
-        Ok(r.filter(|r| r["status"]["state"] == "Active"))
+        Ok(r.filter(|r| r["status"]["state"] == state))
     })
     .await
 }
