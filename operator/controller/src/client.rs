@@ -68,6 +68,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let method = req.method().as_str().to_string();
+        tracing::trace!(target: "kro::requests", %method, uri = %req.uri(), "request");
         let sent = self.inner.call(req);
         async move {
             let result = sent.await;

@@ -28,7 +28,7 @@ use crate::diff;
 use crate::error::{Error, describe, kube_err, panic_message};
 use crate::metrics::label;
 use crate::selector;
-use crate::watches::{InstanceKey, Interest, WatchMode};
+use crate::watches::{InstanceKey, Interest, WatchMode, resource_version};
 
 /// Everything the controller of one generated kind needs.
 #[derive(Debug)]
@@ -43,9 +43,47 @@ pub struct KindContext {
     pub rgd_name: String,
     /// UID of the RGD.
     pub rgd_uid: String,
+    /// resourceVersion of kro's last write to each instance (by uid) that the watch has not
+    /// shown yet.
+    pub written: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl KindContext {
+    /// Whether the watch's copy of an instance is as new as kro's last write to it (so a
+    /// reconcile can start from it without reading the API server).
+    fn watched_is_current(&self, obj: &DynamicObject) -> bool {
+        let Some(uid) = obj.metadata.uid.as_deref() else {
+            return false;
+        };
+        let Ok(mut written) = self.written.lock() else {
+            return false;
+        };
+        let Some(&wrote) = written.get(uid) else {
+            return true;
+        };
+        if resource_version(obj).is_some_and(|rv| rv >= wrote) {
+            written.remove(uid);
+            return true;
+        }
+        false
+    }
+
+    /// Notes the resourceVersion the API server gave kro's write to an instance.
+    fn wrote(&self, obj: &DynamicObject) {
+        if let (Some(uid), Some(rv)) = (obj.metadata.uid.as_deref(), resource_version(obj))
+            && let Ok(mut written) = self.written.lock()
+        {
+            written.insert(uid.to_string(), rv);
+        }
+    }
+
+    /// Drops what [`Self::wrote`] noted of an instance that is gone.
+    fn forget_written(&self, obj: &DynamicObject) {
+        if let (Some(uid), Ok(mut written)) = (obj.metadata.uid.as_deref(), self.written.lock()) {
+            written.remove(uid);
+        }
+    }
+
     fn gvr(&self) -> String {
         format!("{}/{}/{}", self.ar.group, self.ar.version, self.ar.plural)
     }
@@ -60,6 +98,40 @@ impl KindContext {
     }
 }
 
+/// What of an instance wakes its reconcile: generation (the spec, and deletion), deletion, and
+/// the labels and annotations other than those kro writes itself (CEL may read them; the
+/// `kro.run/reconcile` annotation suspends). Status writes, kro's own metadata and the
+/// resourceVersion alone wake nothing, so kro's writes do not reconcile the instance again.
+pub fn wake_hash(obj: &DynamicObject) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    const KRO_LABELS: [&str; 5] = [
+        labels::OWNED,
+        labels::KRO_VERSION,
+        labels::RESOURCE_GRAPH_DEFINITION_ID,
+        labels::RESOURCE_GRAPH_DEFINITION_NAME,
+        labels::APPLYSET_ID,
+    ];
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    obj.metadata.generation.hash(&mut h);
+    obj.metadata.deletion_timestamp.is_some().hash(&mut h);
+    for (k, v) in obj.labels() {
+        if !KRO_LABELS.contains(&k.as_str()) {
+            (k, v).hash(&mut h);
+        }
+    }
+    for (k, v) in obj.annotations() {
+        if !k.starts_with("applyset.kubernetes.io/") {
+            (k, v).hash(&mut h);
+        }
+    }
+    Some(h.finish())
+}
+
+/// The instance as the controller's store keeps it: without managedFields.
+pub fn slim(obj: &mut DynamicObject) {
+    obj.metadata.managed_fields = None;
+}
+
 /// kube's reconcile callback: global cap, panic containment, metrics, backoff bookkeeping.
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action, Error> {
     let shared = ctx.shared.clone();
@@ -69,9 +141,20 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
     let gvr = ctx.gvr();
     let started = Instant::now();
     let key = failure_key(&obj);
-    let result = AssertUnwindSafe(reconcile_instance(obj.clone(), ctx.clone()))
-        .catch_unwind()
-        .await;
+    // CPU time of this reconcile's own polls, on the thread each ran on.
+    let mut cpu = Duration::ZERO;
+    let mut work = std::pin::pin!(
+        AssertUnwindSafe(reconcile_instance(obj.clone(), ctx.clone())).catch_unwind()
+    );
+    let result = futures::future::poll_fn(|cx| {
+        let before = cpu_time::ThreadTime::try_now().ok();
+        let polled = work.as_mut().poll(cx);
+        if let Some(spent) = before.and_then(|b| b.try_elapsed().ok()) {
+            cpu += spent;
+        }
+        polled
+    })
+    .await;
     let result = match result {
         Ok(r) => r,
         Err(payload) => {
@@ -108,6 +191,11 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
         .instance_reconcile_duration
         .get_or_create(&label("gvk", &gvk))
         .observe(secs);
+    shared
+        .metrics
+        .instance_reconcile_cpu
+        .get_or_create(&label("gvk", &gvk))
+        .observe(cpu.as_secs_f64());
     if result.is_ok() {
         shared.clear_failures(&key);
     }
@@ -251,22 +339,24 @@ async fn reconcile_instance(
     let ns = obj.namespace();
     let api = ctx.api(ns.as_deref());
     let name = obj.name_any();
-    // Live read: the cache may be behind our own last write.
-    let Some(live) = api
-        .get_opt(&name)
-        .await
-        .map_err(kube_err(format!("reading {} {name}", ctx.ar.kind)))?
-    else {
-        ctx.shared.router.forget(&instance_key(&ctx, &obj)).await;
-        return Ok(Action::await_change());
+    // The watch's copy, unless it is still behind a write of ours: then read it live.
+    let live = if ctx.watched_is_current(&obj) {
+        (*obj).clone()
+    } else {
+        let Some(live) = api
+            .get_opt(&name)
+            .await
+            .map_err(kube_err(format!("reading {} {name}", ctx.ar.kind)))?
+        else {
+            ctx.shared.router.forget(&instance_key(&ctx, &obj)).await;
+            return Ok(Action::await_change());
+        };
+        live
     };
     if live.metadata.deletion_timestamp.is_some() {
         return cleanup(&ctx, &live).await;
     }
     let mut live = live;
-    if let Some(updated) = ensure_managed(&ctx, &api, &live).await? {
-        live = updated;
-    }
 
     let suspended = live
         .annotations()
@@ -284,7 +374,7 @@ async fn reconcile_instance(
             "reconciliation is suspended by the kro.run/reconcile annotation",
         );
         set_condition(&mut status, cond, live.metadata.generation.unwrap_or(0));
-        write_status(&api, &live, status).await?;
+        write_status(&ctx, &api, &live, status).await?;
         return Ok(Action::await_change());
     }
 
@@ -302,7 +392,6 @@ async fn reconcile_instance(
     let mut fetched: HashSet<String> = HashSet::new();
     let mut applied: HashSet<String> = HashSet::new();
     let mut apply_errors: Vec<String> = Vec::new();
-    let mut mutated = false;
     let mut parent_prepared = false;
     let mut plan = kro_runtime::evaluate_with(&ctx.graph, &instance_value, &observed, &options);
     let max_passes = ctx.graph.nodes.len() * 3 + 4;
@@ -417,15 +506,16 @@ async fn reconcile_instance(
             let r = ctx.shared.resolve(d.api_version(), d.kind()).await?;
             let child = child_api(&ctx, &r, d.namespace());
             let pp = PatchParams::apply(field_managers::APPLYSET).force();
-            let live_version = live_child.and_then(|l| l["metadata"]["resourceVersion"].as_str());
             match child.patch(d.name(), &pp, &Patch::Apply(&desired)).await {
                 Ok(o) => {
-                    // An apply the apiserver found to change nothing keeps the resourceVersion:
-                    // that is no progress to wait on, so it must not keep the instance requeued.
-                    mutated |= o.metadata.resource_version.as_deref() != live_version;
                     if let Ok(v) = serde_json::to_value(&o) {
                         record_observed(&mut observed, &d.node_id, d.collection_index.is_some(), v);
                     }
+                    // Readiness of what was just written is judged from the answer above; later
+                    // changes by others arrive on the watch, not our own echo.
+                    ctx.shared
+                        .router
+                        .remember_child(d.api_version(), d.kind(), o);
                 }
                 Err(e) => apply_errors.push(format!(
                     "{}: applying {} {}: {}",
@@ -516,7 +606,6 @@ async fn reconcile_instance(
             };
             match child.delete(&r.name, &dp).await {
                 Ok(_) => {
-                    mutated = true;
                     tracing::info!(kind = %r.kind, name = %r.name, node = %r.node_id, "pruned");
                 }
                 Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
@@ -581,7 +670,9 @@ async fn reconcile_instance(
         .pointer("/status/state")
         .and_then(Value::as_str)
         .map(str::to_string);
-    if write_status(&api, &live, status).await? && old_state.as_deref() != Some(state.as_str()) {
+    if write_status(&ctx, &api, &live, status).await?
+        && old_state.as_deref() != Some(state.as_str())
+    {
         ctx.shared
             .metrics
             .instance_state_transitions_total
@@ -616,7 +707,9 @@ async fn reconcile_instance(
         return Err(Error::Children(apply_errors.join("; ")));
     }
     let interval = ctx.shared.opts.instance_requeue_interval;
-    let waiting = plan.requeue || state != InstanceState::Active || mutated;
+    // Waiting on readiness or not yet Active: look again soon. Children kro created or changed
+    // need no poll: their watch wakes the instance when anybody else changes them.
+    let waiting = plan.requeue || state != InstanceState::Active;
     if waiting && !interval.is_zero() {
         Ok(Action::requeue(interval))
     } else {
@@ -716,50 +809,11 @@ async fn read_external(
     Ok(())
 }
 
-/// Finalizer and kro's labels on the instance (field manager `kro.run/labeller`), only when
-/// missing.
-async fn ensure_managed(
-    ctx: &KindContext,
-    api: &Api<DynamicObject>,
-    live: &DynamicObject,
-) -> Result<Option<DynamicObject>, Error> {
-    let want: BTreeMap<&str, String> = [
-        (labels::OWNED, labels::OWNED_VALUE.to_string()),
-        (
-            labels::KRO_VERSION,
-            kro_api::metadata::version_label_value(&ctx.shared.kro_version),
-        ),
-        (labels::RESOURCE_GRAPH_DEFINITION_ID, ctx.rgd_uid.clone()),
-        (labels::RESOURCE_GRAPH_DEFINITION_NAME, ctx.rgd_name.clone()),
-    ]
-    .into();
-    let have = live.labels();
-    let has_finalizer = live.finalizers().iter().any(|f| f == FINALIZER);
-    if has_finalizer && want.iter().all(|(k, v)| have.get(*k) == Some(v)) {
-        return Ok(None);
-    }
-    let patch = json!({
-        "apiVersion": ctx.ar.api_version,
-        "kind": ctx.ar.kind,
-        "metadata": {"name": live.name_any(), "finalizers": [FINALIZER], "labels": want},
-    });
-    let updated = api
-        .patch(
-            &live.name_any(),
-            &PatchParams::apply(field_managers::LABELLER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(kube_err(format!(
-            "adding finalizer and labels to {}",
-            live.name_any()
-        )))?;
-    Ok(Some(updated))
-}
-
-/// Writes the ApplySet parent metadata; `grow` keeps what was recorded before (before apply),
-/// otherwise it records exactly the plan (after a successful prune). Writes nothing when
-/// already current.
+/// Writes what kro keeps on the instance in one apply (field manager `kro.run/applyset`
+/// parent): its finalizer, kro's labels, and the ApplySet parent metadata. `grow` keeps the
+/// group-kinds and namespaces recorded before (before applying children), otherwise it records
+/// exactly the plan (after a successful prune). Writes nothing when all of it is current; runs
+/// before the first child is applied, so no child exists without the finalizer.
 async fn prepare_parent(
     ctx: &KindContext,
     api: &Api<DynamicObject>,
@@ -788,7 +842,20 @@ async fn prepare_parent(
     let nss = nss.into_iter().collect::<Vec<_>>().join(",");
     let tooling = format!("kro/{}", ctx.shared.kro_version);
     let hash = diff::inventory_hash(&plan.applyset.id, &gks, &nss);
-    let current = live.labels().get(labels::APPLYSET_ID) == Some(&plan.applyset.id)
+    let mut want: BTreeMap<&str, String> = [
+        (labels::OWNED, labels::OWNED_VALUE.to_string()),
+        (
+            labels::KRO_VERSION,
+            kro_api::metadata::version_label_value(&ctx.shared.kro_version),
+        ),
+        (labels::RESOURCE_GRAPH_DEFINITION_ID, ctx.rgd_uid.clone()),
+        (labels::RESOURCE_GRAPH_DEFINITION_NAME, ctx.rgd_name.clone()),
+    ]
+    .into();
+    want.insert(labels::APPLYSET_ID, plan.applyset.id.clone());
+    let have = live.labels();
+    let current = live.finalizers().iter().any(|f| f == FINALIZER)
+        && want.iter().all(|(k, v)| have.get(*k) == Some(v))
         && ann
             .get(annotations::APPLYSET_CONTAINS_GROUP_KINDS)
             .map(String::as_str)
@@ -809,7 +876,8 @@ async fn prepare_parent(
         "kind": ctx.ar.kind,
         "metadata": {
             "name": live.name_any(),
-            "labels": {labels::APPLYSET_ID: plan.applyset.id},
+            "finalizers": [FINALIZER],
+            "labels": want,
             "annotations": {
                 annotations::APPLYSET_TOOLING: tooling,
                 annotations::APPLYSET_CONTAINS_GROUP_KINDS: gks,
@@ -826,9 +894,10 @@ async fn prepare_parent(
         )
         .await
         .map_err(kube_err(format!(
-            "writing ApplySet metadata on {}",
+            "writing finalizer, labels and ApplySet metadata on {}",
             live.name_any()
         )))?;
+    ctx.wrote(&updated);
     Ok(Some(updated))
 }
 
@@ -946,7 +1015,7 @@ async fn cleanup(ctx: &KindContext, live: &DynamicObject) -> Result<Action, Erro
         ),
         generation,
     );
-    write_status(&api, live, status).await?;
+    write_status(ctx, &api, live, status).await?;
     ctx.shared.router.forget(&instance_key(ctx, live)).await;
 
     if remaining.is_empty() {
@@ -973,8 +1042,8 @@ async fn cleanup(ctx: &KindContext, live: &DynamicObject) -> Result<Action, Erro
             )
             .await
         {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Ok(_) => ctx.forget_written(live),
+            Err(kube::Error::Api(s)) if s.code == 404 => ctx.forget_written(live),
             Err(e) => {
                 return Err(kube_err(format!(
                     "removing finalizer of {}",
@@ -1057,6 +1126,7 @@ fn set_condition(status: &mut Value, mut c: Condition, generation: i64) {
 
 /// Replaces `status` when it differs from the live one; returns whether it wrote.
 async fn write_status(
+    ctx: &KindContext,
     api: &Api<DynamicObject>,
     live: &DynamicObject,
     status: Value,
@@ -1081,7 +1151,10 @@ async fn write_status(
         )
         .await
     {
-        Ok(_) => Ok(true),
+        Ok(written) => {
+            ctx.wrote(&written);
+            Ok(true)
+        }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
         Err(e) => Err(kube_err(format!("writing status of {}", live.name_any()))(
             e,
@@ -1096,6 +1169,59 @@ mod json_patch_type {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn instance(patch: impl FnOnce(&mut DynamicObject)) -> DynamicObject {
+        let mut o: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "e2e.kro.run/v1alpha1",
+            "kind": "Web",
+            "metadata": {
+                "name": "a", "namespace": "ns", "uid": "u1", "generation": 1,
+                "resourceVersion": "10", "labels": {"team": "x"},
+            },
+            "spec": {"replicas": 1},
+        }))
+        .expect("valid instance");
+        patch(&mut o);
+        o
+    }
+
+    #[test]
+    fn kros_own_writes_do_not_wake_the_instance_but_users_changes_do() {
+        let base = wake_hash(&instance(|_| {}));
+        let kro_wrote = instance(|o| {
+            o.metadata.resource_version = Some("12".into());
+            o.data["status"] = json!({"state": "ACTIVE"});
+            o.metadata.finalizers = Some(vec![FINALIZER.into()]);
+            let l = o.metadata.labels.get_or_insert_with(Default::default);
+            l.insert(labels::OWNED.into(), labels::OWNED_VALUE.into());
+            l.insert(labels::APPLYSET_ID.into(), "applyset-x-v1".into());
+            o.metadata.annotations = Some(
+                [(
+                    annotations::APPLYSET_TOOLING.to_string(),
+                    "kro/v0".to_string(),
+                )]
+                .into(),
+            );
+        });
+        assert_eq!(wake_hash(&kro_wrote), base);
+        let user_changes: [fn(&mut DynamicObject); 4] = [
+            |o| o.metadata.generation = Some(2),
+            |o| o.metadata.deletion_timestamp = Some(Time(Default::default())),
+            |o| {
+                o.metadata
+                    .labels
+                    .get_or_insert_with(Default::default)
+                    .insert("team".into(), "y".into());
+            },
+            |o| {
+                o.metadata.annotations =
+                    Some([(annotations::RECONCILE.to_string(), "suspended".to_string())].into());
+            },
+        ];
+        for change in user_changes {
+            assert_ne!(wake_hash(&instance(change)), base);
+        }
+    }
 
     fn obj(ns: &str, name: &str, v: i64) -> Value {
         json!({"metadata": {"namespace": ns, "name": name}, "data": {"v": v}})

@@ -18,8 +18,9 @@ use kro_graph::{CompileOptions, CompiledGraph};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::watcher;
+use kube::runtime::{PredicateConfig, WatchStreamExt};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc};
@@ -356,6 +357,7 @@ fn spawn_kind(
         ar: ar.clone(),
         rgd_name: rgd.name_any(),
         rgd_uid: rgd.uid().unwrap_or_default(),
+        written: Default::default(),
     });
     let router = shared.router.clone();
     let (k2, ar2, tx2) = (kind.clone(), ar.clone(), tx.clone());
@@ -365,7 +367,17 @@ fn spawn_kind(
         let api: Api<DynamicObject> = Api::all_with(kctx.shared.client.clone(), &ar2);
         let trigger =
             futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
-        Controller::new_with(api, watcher::Config::default().any_semantic(), ar2)
+        // The controller's own watch: kept without managedFields, and waking a reconcile only
+        // for what `instance::wake_hash` covers (not kro's own status and metadata writes).
+        let writer = reflector::store::Writer::new(ar2.clone());
+        let reader = writer.as_reader();
+        let instances = watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .modify(instance::slim)
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(instance::wake_hash, PredicateConfig::default());
+        Controller::for_stream_with(instances, reader, ar2)
             .reconcile_on(trigger)
             .graceful_shutdown_on(async move { stop.cancelled().await })
             .run(instance::reconcile, instance::error_policy, kctx)

@@ -285,6 +285,16 @@ impl Router {
         )
     }
 
+    /// Records a child kro has just applied, as the API server answered, so the next reconcile
+    /// reads it from the cache and its own watch event does not wake the instance again.
+    pub fn remember_child(&self, api_version: &str, kind: &str, obj: DynamicObject) {
+        if let Some(cache) = self.cache(api_version, kind)
+            && let Ok(mut c) = cache.write()
+        {
+            c.remember(obj);
+        }
+    }
+
     fn cache(&self, api_version: &str, kind: &str) -> Option<Arc<std::sync::RwLock<ChildCache>>> {
         self.caches
             .read()
@@ -384,8 +394,12 @@ impl ChildCache {
         match event {
             watcher::Event::Apply(o) => {
                 let o = slim(o);
+                // The echo of a write kro already took in (`remember`) changes nothing.
+                let echo = self.objects.get(&key_of(&o)).is_some_and(|old| {
+                    old.metadata.resource_version == o.metadata.resource_version
+                });
                 self.insert(o.clone());
-                vec![o]
+                if echo { Vec::new() } else { vec![o] }
             }
             watcher::Event::Delete(o) => {
                 let o = slim(o);
@@ -433,6 +447,24 @@ impl ChildCache {
         }
     }
 
+    /// Takes in an object kro just wrote (the API server's answer), unless the cache already
+    /// holds that version or a newer one. Its watch event then finds nothing new.
+    fn remember(&mut self, o: DynamicObject) {
+        if !self.ready || instance_of(&o).is_none() {
+            return;
+        }
+        let Some(rv) = resource_version(&o) else {
+            return;
+        };
+        let newer = match self.objects.get(&key_of(&o)) {
+            None => true,
+            Some(old) => resource_version(old).is_some_and(|old| old < rv),
+        };
+        if newer {
+            self.insert(slim(o));
+        }
+    }
+
     fn insert(&mut self, o: Arc<DynamicObject>) {
         let key = key_of(&o);
         if let Some(old) = self.objects.get(&key).cloned()
@@ -468,6 +500,13 @@ impl ChildCache {
 fn slim(mut o: DynamicObject) -> Arc<DynamicObject> {
     o.metadata.managed_fields = None;
     Arc::new(o)
+}
+
+/// The resourceVersion as a number: the API server's etcd revision. Ordering them is what
+/// keeps a late write-through from replacing a newer watched version; an API server whose
+/// versions are not numbers simply gets no write-through.
+pub(crate) fn resource_version(o: &DynamicObject) -> Option<u64> {
+    o.metadata.resource_version.as_deref()?.parse().ok()
 }
 
 fn key_of(o: &DynamicObject) -> ObjectKey {
@@ -551,6 +590,51 @@ mod tests {
         assert_eq!(c.by_instance["u2"].len(), 2);
         c.apply(watcher::Event::Delete(child("c", "u1", "4")));
         assert!(!c.by_instance.contains_key("u1"));
+        assert_eq!(c.objects.len(), 2);
+    }
+
+    #[test]
+    fn kros_own_writes_are_served_at_once_and_their_echo_wakes_nobody() {
+        let mut c = ChildCache::default();
+        c.remember(child("early", "u1", "5"));
+        assert!(
+            c.objects.is_empty(),
+            "nothing is remembered before the first list"
+        );
+        listed(&mut c, vec![child("a", "u1", "3")]);
+        c.remember(child("a", "u1", "5"));
+        c.remember(child("b", "u1", "6"));
+        assert_eq!(
+            c.by_instance["u1"].len(),
+            2,
+            "served before the watch sees them"
+        );
+        assert!(
+            c.apply(watcher::Event::Apply(child("a", "u1", "5")))
+                .is_empty()
+        );
+        assert!(
+            c.apply(watcher::Event::Apply(child("b", "u1", "6")))
+                .is_empty()
+        );
+        // Somebody else's edit wakes the instance.
+        assert_eq!(
+            names(&c.apply(watcher::Event::Apply(child("a", "u1", "9")))),
+            ["a"]
+        );
+        // A write answered after the watch already showed a newer version is not taken.
+        c.remember(child("a", "u1", "8"));
+        assert_eq!(
+            c.objects[&("ns".to_string(), "a".to_string())]
+                .metadata
+                .resource_version
+                .as_deref(),
+            Some("9")
+        );
+        // Objects that are not kro's are never remembered.
+        let mut foreign = child("x", "u1", "10");
+        foreign.metadata.labels = None;
+        c.remember(foreign);
         assert_eq!(c.objects.len(), 2);
     }
 
