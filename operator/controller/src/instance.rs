@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kro_api::NodeState;
 use kro_api::condition::{reasons, types};
 use kro_api::metadata::{FINALIZER, annotations, field_managers, labels};
 use kro_api::{Condition, ConditionStatus, InstanceState};
 use kro_graph::CompiledGraph;
 use kro_runtime::{
-    ExternalRead, InstanceIdentity, ObjectRef as PlanRef, Observed, ObservedNode, Plan,
+    DesiredObject, ExternalRead, InstanceIdentity, ObjectRef as PlanRef, Observed, ObservedNode,
+    Plan,
 };
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, Preconditions,
@@ -120,7 +122,7 @@ pub fn wake_hash(obj: &DynamicObject) -> Option<u64> {
         }
     }
     for (k, v) in obj.annotations() {
-        if !k.starts_with("applyset.kubernetes.io/") {
+        if !(k.starts_with("applyset.kubernetes.io/") || k.starts_with("internal.kro.run/")) {
             (k, v).hash(&mut h);
         }
     }
@@ -170,6 +172,13 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
         }
     };
     let secs = started.elapsed().as_secs_f64();
+    tracing::debug!(
+        instance = %key,
+        seconds = secs,
+        cpu_seconds = cpu.as_secs_f64(),
+        ok = result.is_ok(),
+        "reconciled"
+    );
     shared
         .metrics
         .reconcile_total
@@ -388,16 +397,24 @@ async fn reconcile_instance(
         max_collection_size: ctx.shared.opts.rgd_max_collection_size,
     };
 
+    // What the shared watch caches already hold of this instance's children goes in before the
+    // first evaluation, so an up-to-date instance is evaluated once, not once per graph level.
     let mut observed = Observed::new();
     let mut fetched: HashSet<String> = HashSet::new();
+    prefill_observed(&ctx, &id.uid, &mut observed, &mut fetched);
     let mut applied: HashSet<String> = HashSet::new();
     let mut apply_errors: Vec<String> = Vec::new();
     let mut parent_prepared = false;
-    let mut plan = kro_runtime::evaluate_with(&ctx.graph, &instance_value, &observed, &options);
     let max_passes = ctx.graph.nodes.len() * 3 + 4;
-    for _ in 0..max_passes {
-        plan = kro_runtime::evaluate_with(&ctx.graph, &instance_value, &observed, &options);
-        // Observe whatever the plan names that we have not read yet.
+    let mut passes = 0;
+    let plan = loop {
+        let plan = kro_runtime::evaluate_with(&ctx.graph, &instance_value, &observed, &options);
+        passes += 1;
+        if passes >= max_passes {
+            break plan;
+        }
+        // Observe whatever the plan names that we have not read yet; evaluate again only when
+        // that changed what was observed.
         let mut progressed = false;
         for d in &plan.apply {
             let key = match d.collection_index {
@@ -413,7 +430,6 @@ async fn reconcile_instance(
             if !fetched.insert(key) {
                 continue;
             }
-            progressed = true;
             let r = ctx.shared.resolve(d.api_version(), d.kind()).await?;
             // Children come from the shared watch cache; the API server is asked only while
             // that cache is still filling.
@@ -448,8 +464,15 @@ async fn reconcile_instance(
                                 .collect()
                         }
                     };
-                observed.insert_list(d.node_id.clone(), values);
+                let list = ObservedNode::List(values);
+                if observed.nodes.get(&d.node_id) != Some(&list) {
+                    observed.nodes.insert(d.node_id.clone(), list);
+                    progressed = true;
+                }
             } else {
+                if find_observed(&observed, &d.node_id, d.namespace(), d.name()).is_some() {
+                    continue;
+                }
                 let ns = if r.namespaced { d.namespace() } else { None };
                 let found = match router.cached_child(d.api_version(), d.kind(), ns, d.name()) {
                     Some(cached) => cached.and_then(|o| serde_json::to_value(&*o).ok()),
@@ -462,8 +485,14 @@ async fn reconcile_instance(
                             .and_then(|o| serde_json::to_value(&o).ok())
                     }
                 };
-                if let Some(v) = found {
-                    observed.insert(d.node_id.clone(), v);
+                // Found: observed now. Not found: whatever the cache held for the node was
+                // another object (the template's name changed) and is not this node's.
+                match found {
+                    Some(v) => {
+                        observed.insert(d.node_id.clone(), v);
+                        progressed = true;
+                    }
+                    None => progressed |= observed.nodes.remove(&d.node_id).is_some(),
                 }
             }
         }
@@ -495,7 +524,7 @@ async fn reconcile_instance(
             if live_child.is_some_and(|l| diff::is_up_to_date(&desired, l)) {
                 continue;
             }
-            if !parent_prepared {
+            if !parent_prepared || !parent_covers(&live, d) {
                 if let Some(updated) = prepare_parent(&ctx, &api, &live, &plan, true).await? {
                     live = updated;
                 }
@@ -527,10 +556,17 @@ async fn reconcile_instance(
             }
         }
         if !progressed {
-            break;
+            break plan;
         }
-    }
+    };
 
+    tracing::debug!(
+        instance = %name,
+        passes,
+        applied = applied.len(),
+        prefilled = observed.nodes.len(),
+        "evaluated"
+    );
     // Watches: every kind the plan applies (cached), externalRefs by name/selector.
     let kinds: BTreeSet<(&str, &str)> = plan
         .apply
@@ -831,6 +867,17 @@ async fn prepare_parent(
         .map(str::to_string)
         .collect();
     if grow {
+        // Every kind the graph may still apply (not excluded by includeWhen), so that later
+        // passes of the same reconcile find the parent already covering them.
+        for n in &ctx.graph.nodes {
+            let skipped = plan
+                .node(&n.id)
+                .is_some_and(|s| s.state == NodeState::Skipped);
+            if n.kind.is_managed() && !skipped {
+                let (g, _) = crate::discovery::split_api_version(&n.api_version);
+                gks.insert((g.to_string(), n.object_kind.clone()));
+            }
+        }
         if let Some(old) = ann.get(annotations::APPLYSET_CONTAINS_GROUP_KINDS) {
             gks.extend(diff::parse_group_kinds(old));
         }
@@ -899,6 +946,57 @@ async fn prepare_parent(
         )))?;
     ctx.wrote(&updated);
     Ok(Some(updated))
+}
+
+/// Puts into `observed` what the watch caches hold of the instance's children: for a
+/// collection its whole list (marked as read), for a single resource the one object labelled
+/// with its node id (checked against the name the template asks for once evaluated).
+fn prefill_observed(
+    ctx: &KindContext,
+    instance_uid: &str,
+    observed: &mut Observed,
+    fetched: &mut HashSet<String>,
+) {
+    for n in ctx.graph.nodes.iter().filter(|n| n.kind.is_managed()) {
+        let Some(children) =
+            ctx.shared
+                .router
+                .cached_children(&n.api_version, &n.object_kind, instance_uid)
+        else {
+            continue;
+        };
+        let mut mine = children
+            .iter()
+            .filter(|o| o.labels().get(labels::NODE_ID) == Some(&n.id))
+            .filter_map(|o| serde_json::to_value(&**o).ok());
+        if n.kind.is_list() {
+            observed.insert_list(n.id.clone(), mine.collect());
+            fetched.insert(format!("list/{}", n.id));
+        } else if let (Some(one), None) = (mine.next(), mine.next()) {
+            observed.insert(n.id.clone(), one);
+        }
+    }
+}
+
+/// Whether the instance's ApplySet metadata already records the group-kind and namespace of
+/// `d` (and carries the finalizer): the ApplySet contract is that the parent names a kind
+/// before any object of it is applied.
+fn parent_covers(live: &DynamicObject, d: &DesiredObject) -> bool {
+    let ann = live.annotations();
+    let (group, _) = crate::discovery::split_api_version(d.api_version());
+    let kind_recorded = ann
+        .get(annotations::APPLYSET_CONTAINS_GROUP_KINDS)
+        .is_some_and(|v| {
+            diff::parse_group_kinds(v).contains(&(group.to_string(), d.kind().to_string()))
+        });
+    let namespace_recorded = match d.namespace() {
+        None | Some("") => true,
+        Some(ns) if Some(ns) == live.metadata.namespace.as_deref() => true,
+        Some(ns) => ann
+            .get(annotations::APPLYSET_ADDITIONAL_NAMESPACES)
+            .is_some_and(|v| v.split(',').any(|x| x == ns)),
+    };
+    kind_recorded && namespace_recorded && live.finalizers().iter().any(|f| f == FINALIZER)
 }
 
 /// Every child carrying this instance's `applyset.kubernetes.io/part-of`, over the recorded and
@@ -1196,10 +1294,12 @@ mod tests {
             l.insert(labels::OWNED.into(), labels::OWNED_VALUE.into());
             l.insert(labels::APPLYSET_ID.into(), "applyset-x-v1".into());
             o.metadata.annotations = Some(
-                [(
-                    annotations::APPLYSET_TOOLING.to_string(),
-                    "kro/v0".to_string(),
-                )]
+                [
+                    (annotations::APPLYSET_TOOLING, "kro/v0"),
+                    (annotations::APPLYSET_CONTAINS_GROUP_KINDS, "ConfigMap"),
+                    (annotations::APPLYSET_INVENTORY_HASH, "sha256:x"),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .into(),
             );
         });

@@ -206,10 +206,14 @@ impl Router {
                 _ = self.stop.cancelled() => break,
                 next = stream.next() => match next {
                     Some(Ok(event)) => {
+                        let listed = matches!(event, watcher::Event::InitDone);
                         let touched = match cache.write() {
                             Ok(mut c) => c.apply(event),
                             Err(_) => Vec::new(),
                         };
+                        if listed {
+                            tracing::debug!(kind = %gvk.1, changed = touched.len(), "child watch listed");
+                        }
                         for o in touched {
                             self.route(&gvk, &o.metadata, Delivery::Owner).await;
                         }
