@@ -10,6 +10,26 @@ use serde_json::Value;
 
 use crate::GraphFormat;
 
+/// `println!` to stdout, returning the write error (a closed pipe, as in `kro crds | head`, ends
+/// the command quietly in `main` instead of panicking).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+/// `print!` to stdout, returning the write error as [`out!`] does.
+macro_rules! outp {
+    ($($arg:tt)*) => {
+        emit(&format!($($arg)*))?
+    };
+}
+
+fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    std::io::stdout().lock().write_all(text.as_bytes())
+}
+
 /// Reads every YAML/JSON document of a file.
 fn read_docs(path: &Path) -> anyhow::Result<Vec<Value>> {
     let text =
@@ -78,7 +98,7 @@ pub fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow::Result
         match read_docs(f) {
             Ok(d) => docs.extend(d.into_iter().enumerate().map(|(i, d)| (f.clone(), i, d))),
             Err(e) => {
-                println!("{}: error: {e:#}", f.display());
+                out!("{}: error: {e:#}", f.display());
                 failed = true;
             }
         }
@@ -94,9 +114,9 @@ pub fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow::Result
         match compile_doc(d, &schemas) {
             Ok(g) => {
                 for w in &g.warnings {
-                    println!("{}: {name}: warning: {w}", f.display());
+                    out!("{}: {name}: warning: {w}", f.display());
                 }
-                println!(
+                out!(
                     "{}: {name}: valid ({} resources; order: {})",
                     f.display(),
                     g.nodes.len(),
@@ -106,12 +126,12 @@ pub fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow::Result
             Err(errs) => {
                 failed = true;
                 for w in &errs.warnings {
-                    println!("{}: {name}: warning: {w}", f.display());
+                    out!("{}: {name}: warning: {w}", f.display());
                 }
                 for e in &errs.errors {
-                    println!("{}: {name}: error: {}{e}", f.display(), location(e));
+                    out!("{}: {name}: error: {}{e}", f.display(), location(e));
                 }
-                println!(
+                out!(
                     "{}: {name}: invalid ({} error{})",
                     f.display(),
                     errs.errors.len(),
@@ -224,14 +244,14 @@ pub fn render(
     inst.insert("status".into(), plan.status.clone());
     out.push_str("---\n");
     out.push_str(&to_yaml(&Value::Object(inst))?);
-    print!("{out}");
+    outp!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
 /// `kro graph`: the DAG as Mermaid or dot.
 pub fn graph(rgd: &Path, format: GraphFormat) -> anyhow::Result<ExitCode> {
     let g = compile_file(rgd, None)?;
-    print!("{}", draw(&g, format));
+    outp!("{}", draw(&g, format));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -301,9 +321,9 @@ pub fn crds() -> anyhow::Result<ExitCode> {
         .chain(kro_aws::static_crds());
     for (i, crd) in all.enumerate() {
         if i > 0 {
-            println!("---");
+            out!("---");
         }
-        print!("{}", crd.to_yaml().context("rendering the static CRDs")?);
+        outp!("{}", crd.to_yaml().context("rendering the static CRDs")?);
     }
     Ok(ExitCode::SUCCESS)
 }

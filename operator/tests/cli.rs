@@ -234,6 +234,23 @@ fn crds_prints_kro_and_ack_crds() {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `kro crds | head -1`: the reader goes away before kro writes (its end is closed right
+    // after the spawn, while kro is still starting), so the write meets a closed pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kro"))
+        .arg("crds")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run kro");
+    drop(child.stdout.take());
+    let o = child.wait_with_output().expect("wait for kro");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "exit {:?}: {err}", o.status);
+    assert!(err.is_empty(), "nothing on stderr, got: {err}");
+}
+
+#[test]
 fn run_names_the_bad_flag_or_the_missing_cluster() {
     let o = kro(&["run", "--aws-controllers", "bucket,lambda"]);
     assert_eq!(o.status.code(), Some(1));
@@ -252,4 +269,36 @@ fn run_names_the_bad_flag_or_the_missing_cluster() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no Kubernetes cluster"), "{err}");
+}
+
+#[test]
+fn text_logs_into_a_pipe_have_no_colour_codes() {
+    // A cluster that is not there: kro logs its start, then fails to install its CRD.
+    let dir = std::env::temp_dir().join(format!("kro-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\n\
+         clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {token: x}}]\n\
+         contexts: [{name: c, context: {cluster: c, user: u}}]\n\
+         current-context: c\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_kro"))
+        .args(["run", "--log-format", "text"])
+        .args(["--metrics-bind-address", "127.0.0.1:0"])
+        .args(["--health-probe-bind-address", "127.0.0.1:0"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let log = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{log}");
+    assert!(log.contains(" INFO "), "kro logged its start: {log}");
+    assert!(!log.contains('\x1b'), "no ANSI escapes in {log:?}");
 }

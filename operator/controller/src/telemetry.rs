@@ -12,8 +12,14 @@ pub fn filter(opts: &Options) -> EnvFilter {
 }
 
 /// Installs the global subscriber; a second call (or one after another subscriber) is a no-op.
+/// Text logs are coloured only on a terminal (not in a file or a pod's log), and never with
+/// `NO_COLOR` set.
 pub fn init(opts: &Options) {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter(opts));
+    use std::io::IsTerminal;
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter(opts))
+        .with_ansi(colour);
     let _ = match opts.log_format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
