@@ -26,7 +26,7 @@ fi
 
 log "building the kro binary"
 (cd "$root" && cargo build --quiet -p kro-rs) || die "cargo build -p kro-rs failed"
-kro=$root/target/debug/kro
+kro=${CARGO_TARGET_DIR:-$root/target}/debug/kro
 
 "$here/controlplane.sh" start "$state"
 "$here/moto.sh" start "$state" || { stop_all; exit 1; }
