@@ -101,28 +101,28 @@ impl KindContext {
 }
 
 /// What of an instance wakes its reconcile: generation (the spec, and deletion), deletion, and
-/// the labels and annotations other than those kro writes itself (CEL may read them; the
-/// `kro.run/reconcile` annotation suspends). Status writes, kro's own metadata and the
-/// resourceVersion alone wake nothing, so kro's writes do not reconcile the instance again.
+/// its labels and annotations (CEL may read them) except those under kro's own prefixes, which
+/// kro writes itself: `kro.run/`, `internal.kro.run/`, `applyset.kubernetes.io/`. The
+/// `kro.run/reconcile` annotation (suspend) is the user's and counts. Status writes, kro's own
+/// metadata and the resourceVersion alone wake nothing, so kro's writes do not reconcile the
+/// instance again.
 pub fn wake_hash(obj: &DynamicObject) -> Option<u64> {
     use std::hash::{Hash, Hasher};
-    const KRO_LABELS: [&str; 5] = [
-        labels::OWNED,
-        labels::KRO_VERSION,
-        labels::RESOURCE_GRAPH_DEFINITION_ID,
-        labels::RESOURCE_GRAPH_DEFINITION_NAME,
-        labels::APPLYSET_ID,
-    ];
+    let kros = |k: &str| {
+        ["kro.run/", "internal.kro.run/", "applyset.kubernetes.io/"]
+            .iter()
+            .any(|p| k.starts_with(p))
+    };
     let mut h = std::collections::hash_map::DefaultHasher::new();
     obj.metadata.generation.hash(&mut h);
     obj.metadata.deletion_timestamp.is_some().hash(&mut h);
     for (k, v) in obj.labels() {
-        if !KRO_LABELS.contains(&k.as_str()) {
+        if !kros(k) {
             (k, v).hash(&mut h);
         }
     }
     for (k, v) in obj.annotations() {
-        if !(k.starts_with("applyset.kubernetes.io/") || k.starts_with("internal.kro.run/")) {
+        if !kros(k) || k == annotations::RECONCILE {
             (k, v).hash(&mut h);
         }
     }
@@ -436,12 +436,9 @@ async fn reconcile_instance(
             let router = &ctx.shared.router;
             if d.collection_index.is_some() {
                 let values: Vec<Value> =
-                    match router.cached_children(d.api_version(), d.kind(), &id.uid) {
-                        Some(objs) => objs
-                            .iter()
-                            .filter(|o| o.labels().get(labels::NODE_ID) == Some(&d.node_id))
-                            .filter_map(|o| serde_json::to_value(&**o).ok())
-                            .collect(),
+                    match cached_node_objects(&ctx, d.api_version(), d.kind(), &id.uid, &d.node_id)
+                    {
+                        Some(values) => values,
                         None => {
                             let all: Api<DynamicObject> =
                                 Api::all_with(ctx.shared.client.clone(), &r.ar);
@@ -958,24 +955,42 @@ fn prefill_observed(
     fetched: &mut HashSet<String>,
 ) {
     for n in ctx.graph.nodes.iter().filter(|n| n.kind.is_managed()) {
-        let Some(children) =
-            ctx.shared
-                .router
-                .cached_children(&n.api_version, &n.object_kind, instance_uid)
+        let Some(mut mine) =
+            cached_node_objects(ctx, &n.api_version, &n.object_kind, instance_uid, &n.id)
         else {
             continue;
         };
-        let mut mine = children
-            .iter()
-            .filter(|o| o.labels().get(labels::NODE_ID) == Some(&n.id))
-            .filter_map(|o| serde_json::to_value(&**o).ok());
         if n.kind.is_list() {
-            observed.insert_list(n.id.clone(), mine.collect());
+            observed.insert_list(n.id.clone(), mine);
             fetched.insert(format!("list/{}", n.id));
-        } else if let (Some(one), None) = (mine.next(), mine.next()) {
+        } else if mine.len() == 1
+            && let Some(one) = mine.pop()
+        {
             observed.insert(n.id.clone(), one);
         }
     }
+}
+
+/// The objects of one node of an instance as the watch cache holds them, as JSON for
+/// evaluation; `None` while no synced cache exists for the kind.
+fn cached_node_objects(
+    ctx: &KindContext,
+    api_version: &str,
+    kind: &str,
+    instance_uid: &str,
+    node_id: &str,
+) -> Option<Vec<Value>> {
+    let children = ctx
+        .shared
+        .router
+        .cached_children(api_version, kind, instance_uid)?;
+    Some(
+        children
+            .iter()
+            .filter(|o| o.labels().get(labels::NODE_ID).map(String::as_str) == Some(node_id))
+            .filter_map(|o| serde_json::to_value(&**o).ok())
+            .collect(),
+    )
 }
 
 /// Whether the instance's ApplySet metadata already records the group-kind and namespace of
