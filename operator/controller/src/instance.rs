@@ -561,7 +561,7 @@ async fn reconcile_instance(
         instance = %name,
         passes,
         applied = applied.len(),
-        prefilled = observed.nodes.len(),
+        observed = observed.nodes.len(),
         "evaluated"
     );
     // Watches: every kind the plan applies (cached), externalRefs by name/selector.
