@@ -35,6 +35,7 @@ fn kro_instance(kind: &str, ns: &str, name: &str, spec: Value) -> Value {
     json!({"apiVersion": "kro.run/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": spec})
 }
 
+/// The instance's `status.state` reaching `state` (kinds here are in group kro.run).
 async fn wait_state(
     client: &Client,
     kind: &str,
@@ -42,11 +43,7 @@ async fn wait_state(
     name: &str,
     state: &str,
 ) -> Result<Value> {
-    wait_for(&format!("{kind} {ns}/{name} {state}"), || async {
-        let r = get(client, "kro.run/v1alpha1", kind, Some(ns), name).await?;
-        Ok(r.filter(|r| r["status"]["state"] == state))
-    })
-    .await
+    operator_support::wait_state(client, "kro.run/v1alpha1", kind, ns, name, state).await
 }
 
 fn message_of(obj: &Value, type_: &str) -> String {

@@ -270,9 +270,20 @@ pub async fn wait_instance_state(
     name: &str,
     state: &str,
 ) -> Result<Value> {
-    let av = format!("{GROUP}/v1alpha1");
+    wait_state(client, &format!("{GROUP}/v1alpha1"), kind, ns, name, state).await
+}
+
+/// Waits until the object's `status.state` is `state` and returns it, for any group.
+pub async fn wait_state(
+    client: &Client,
+    api_version: &str,
+    kind: &str,
+    ns: &str,
+    name: &str,
+    state: &str,
+) -> Result<Value> {
     wait_for(&format!("{kind} {ns}/{name} {state}"), || async {
-        let r = get(client, &av, kind, Some(ns), name).await?;
+        let r = get(client, api_version, kind, Some(ns), name).await?;
         Ok(r.filter(|r| r["status"]["state"] == state))
     })
     .await
