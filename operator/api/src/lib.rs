@@ -9,7 +9,7 @@ pub mod metadata;
 pub mod rgd;
 pub mod state;
 
-pub use condition::{Condition, ConditionStatus};
+pub use condition::{Condition, ConditionStatus, Conditions};
 pub use rgd::{
     CrdMetadata, Dependency, ExternalRef, ExternalRefMetadata, Resource, ResourceGraphDefinition,
     ResourceGraphDefinitionSpec, ResourceGraphDefinitionStatus, ResourceInformation, ResourceScope,

@@ -1,0 +1,22 @@
+//! What every kro-rs reconciler needs once, shared by the kro controllers (`kro-controller`)
+//! and the ACK controllers (`kro-aws`): a panic guard, event publishing, per-object backoff and
+//! a clock.
+//!
+//! - [`guard`] runs one reconcile so that a panic becomes an error ([`Panicked`]), counted and
+//!   logged once, instead of taking the controller down.
+//! - [`events`] publishes Kubernetes events with notes cut to what events.k8s.io accepts.
+//! - [`backoff`] counts consecutive failures per object ([`Failures`]) and turns a count into a
+//!   delay ([`Backoff`]).
+//! - [`clock`] is where "now" comes from ([`Clock`]), so condition stamping is testable.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod backoff;
+pub mod clock;
+pub mod events;
+pub mod guard;
+
+pub use backoff::{Backoff, Failures};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use events::publish;
+pub use guard::{Panicked, guard, panic_message};
