@@ -7,6 +7,7 @@
 
 pub mod compile;
 pub mod dag;
+mod draft;
 pub mod error;
 pub mod expr;
 pub mod input;
