@@ -837,3 +837,30 @@ fn comparable(a: &CelType, b: &CelType) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library;
+
+    #[test]
+    fn every_signature_parses_and_every_own_function_is_known_to_the_checker() {
+        let sigs = Signatures::build();
+        for line in library::BUILTIN_SIGNATURES
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            assert!(line.contains("->"), "{line}");
+        }
+        for decl in library::own_decls() {
+            if decl.name.starts_with('@') {
+                continue;
+            }
+            assert!(
+                sigs.knows(decl.name),
+                "{} has no checker signature",
+                decl.name
+            );
+        }
+    }
+}

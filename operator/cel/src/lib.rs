@@ -53,8 +53,10 @@
 
 pub mod checker;
 pub mod cost;
+mod decl;
 mod error;
 mod library;
+mod opaque;
 mod program;
 pub mod references;
 pub mod types;

@@ -1,89 +1,20 @@
 //! The Kubernetes CEL libraries kro enables (`k8s.io/apiserver/pkg/cel/library`): URLs, IP,
-//! CIDR, Quantity and Semver, as opaque CEL types with their functions.
+//! CIDR, Quantity and Semver: the functions over the opaque types of `crate::opaque`.
 
-use std::any::Any;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use cel::ExecutionError;
-use cel::common::types::{
-    self, CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelString, Type,
-};
+use cel::common::types::{self, CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelString};
 use cel::common::value::{CowVal, StaticVal, Val};
-use serde_json::Value as Json;
 
-use super::{Decl, arg_int, arg_str};
+use crate::decl::{Decl, arg_str};
+use crate::opaque::{
+    CIDR_TYPE, Cidr, IP_TYPE, Ip, QUANTITY_TYPE, Quantity, SEMVER_TYPE, Semver, URL_TYPE, Url,
+};
 
 type R<'b, 'v> = Result<CowVal<'b, 'v>, ExecutionError>;
-
-macro_rules! opaque {
-    ($ty:ident, $static:ident, $name:literal) => {
-        pub(crate) static $static: Type = Type::new_unspecified_type($name);
-        impl Val for $ty {
-            fn get_type(&self) -> &Type {
-                &$static
-            }
-            fn cel_type() -> &'static Type {
-                &$static
-            }
-            fn equals(&self, other: &dyn Val) -> bool {
-                other.downcast_ref::<$ty>().is_some_and(|o| o == self)
-            }
-            fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v> {
-                Box::new(self.clone())
-            }
-            fn as_any(&self) -> Option<&dyn Any> {
-                Some(self)
-            }
-        }
-        impl StaticVal for $ty {}
-    };
-}
-
-/// A parsed URL (Go `url.ParseRequestURI` rules: an absolute URI or an absolute path).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Url {
-    raw: String,
-    scheme: String,
-    host: String,
-    path: String,
-    query: String,
-}
-opaque!(Url, URL_TYPE, "kubernetes.URL");
-
-/// An IP address (no zones, no IPv4-mapped IPv6).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ip(IpAddr);
-opaque!(Ip, IP_TYPE, "net.IP");
-
-/// A CIDR prefix, as written (address part may have host bits).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-opaque!(Cidr, CIDR_TYPE, "net.CIDR");
-
-/// A semantic version.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Semver(semver::Version);
-opaque!(Semver, SEMVER_TYPE, "kubernetes.Semver");
-
-/// A Kubernetes quantity, held exactly as `mantissa * 10^exp`.
-#[derive(Debug, Clone)]
-pub struct Quantity {
-    raw: String,
-    mantissa: i128,
-    exp: i32,
-}
-opaque!(Quantity, QUANTITY_TYPE, "kubernetes.Quantity");
-
-impl PartialEq for Quantity {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp_value(other) == Ordering::Equal
-    }
-}
 
 fn err(f: &str, msg: impl std::fmt::Display) -> ExecutionError {
     ExecutionError::function_error(f, msg)
@@ -168,22 +99,6 @@ fn parse_url(raw: &str) -> Result<Url, String> {
         path,
         query,
     })
-}
-
-impl Url {
-    fn hostname(&self) -> &str {
-        if let Some(rest) = self.host.strip_prefix('[') {
-            return rest.split(']').next().unwrap_or_default();
-        }
-        self.host.rsplit_once(':').map_or(&self.host, |(h, _)| h)
-    }
-
-    fn port(&self) -> &str {
-        if self.host.starts_with('[') {
-            return self.host.rsplit_once("]:").map_or("", |(_, p)| p);
-        }
-        self.host.rsplit_once(':').map_or("", |(_, p)| p)
-    }
 }
 
 fn url_new<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
@@ -513,82 +428,6 @@ fn parse_quantity(raw: &str) -> Result<Quantity, String> {
     })
 }
 
-impl Quantity {
-    /// Both values scaled to a common exponent, or `None` when that overflows.
-    fn aligned(&self, other: &Quantity) -> Option<(i128, i128, i32)> {
-        let e = self.exp.min(other.exp);
-        let scale = |m: i128, from: i32| -> Option<i128> {
-            let d = u32::try_from(from - e).ok()?;
-            m.checked_mul(10i128.checked_pow(d)?)
-        };
-        Some((
-            scale(self.mantissa, self.exp)?,
-            scale(other.mantissa, other.exp)?,
-            e,
-        ))
-    }
-
-    fn approx(&self) -> f64 {
-        self.mantissa as f64 * 10f64.powi(self.exp)
-    }
-
-    fn cmp_value(&self, other: &Quantity) -> Ordering {
-        match self.aligned(other) {
-            Some((a, b, _)) => a.cmp(&b),
-            None => self
-                .approx()
-                .partial_cmp(&other.approx())
-                .unwrap_or(Ordering::Equal),
-        }
-    }
-
-    /// The exact integer value, if the quantity is integral.
-    fn integer(&self) -> Option<i128> {
-        if self.exp >= 0 {
-            self.mantissa
-                .checked_mul(10i128.checked_pow(u32::try_from(self.exp).ok()?)?)
-        } else {
-            let d = 10i128.checked_pow(u32::try_from(-self.exp).ok()?)?;
-            (self.mantissa % d == 0).then_some(self.mantissa / d)
-        }
-    }
-
-    fn combine(&self, other: &Quantity, negate: bool) -> Option<Quantity> {
-        let (a, b, e) = self.aligned(other)?;
-        let m = if negate {
-            a.checked_sub(b)?
-        } else {
-            a.checked_add(b)?
-        };
-        Some(Quantity {
-            raw: String::new(),
-            mantissa: m,
-            exp: e,
-        })
-    }
-
-    fn canonical(&self) -> String {
-        if !self.raw.is_empty() {
-            return self.raw.clone();
-        }
-        match self.integer() {
-            Some(i) => i.to_string(),
-            None => {
-                // milli-units as Kubernetes prints small decimals, else plain decimal
-                let milli = Quantity {
-                    raw: String::new(),
-                    mantissa: self.mantissa,
-                    exp: self.exp + 3,
-                };
-                match milli.integer() {
-                    Some(m) => format!("{m}m"),
-                    None => format!("{}e{}", self.mantissa, self.exp),
-                }
-            }
-        }
-    }
-}
-
 fn quantity_arg(args: &[CowVal<'_, '_>], i: usize, f: &str) -> Result<Quantity, ExecutionError> {
     if let Some(n) = args.get(i).and_then(|a| a.downcast_ref::<CelInt>()) {
         return Ok(Quantity {
@@ -658,50 +497,6 @@ fn quantity_sign<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
     i(ordering_int(
         quantity_arg(&args, 0, "sign")?.mantissa.cmp(&0),
     ))
-}
-
-/// Keeps `arg_int` linked for the libraries that take counts.
-#[allow(dead_code)]
-fn _int(args: &[CowVal<'_, '_>]) -> Result<i64, ExecutionError> {
-    arg_int(args, 0, "")
-}
-
-pub(crate) fn clone_custom(any: &dyn Any) -> Option<Box<dyn Val>> {
-    if let Some(v) = any.downcast_ref::<Url>() {
-        return Some(Box::new(v.clone()));
-    }
-    if let Some(v) = any.downcast_ref::<Ip>() {
-        return Some(Box::new(v.clone()));
-    }
-    if let Some(v) = any.downcast_ref::<Cidr>() {
-        return Some(Box::new(v.clone()));
-    }
-    if let Some(v) = any.downcast_ref::<Semver>() {
-        return Some(Box::new(v.clone()));
-    }
-    any.downcast_ref::<Quantity>()
-        .map(|v| Box::new(v.clone()) as Box<dyn Val>)
-}
-
-/// How the opaque types render into objects (kro has no rule; we write their string form).
-pub(crate) fn render(v: &dyn Val) -> Option<Result<Json, String>> {
-    let any = v.as_any()?;
-    if let Some(u) = any.downcast_ref::<Url>() {
-        return Some(Ok(Json::String(u.raw.clone())));
-    }
-    if let Some(ip) = any.downcast_ref::<Ip>() {
-        return Some(Ok(Json::String(ip.0.to_string())));
-    }
-    if let Some(c) = any.downcast_ref::<Cidr>() {
-        return Some(Ok(Json::String(format!("{}/{}", c.addr, c.prefix))));
-    }
-    if let Some(s) = any.downcast_ref::<Semver>() {
-        return Some(Ok(Json::String(s.0.to_string())));
-    }
-    if let Some(q) = any.downcast_ref::<Quantity>() {
-        return Some(Ok(Json::String(q.canonical())));
-    }
-    None
 }
 
 /// The declarations of this library.
