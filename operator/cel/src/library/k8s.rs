@@ -501,12 +501,18 @@ fn quantity_sign<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
 
 /// The declarations of this library.
 pub(crate) fn decls() -> Vec<Decl> {
-    use types::{INT_TYPE, STRING_TYPE};
-    let url = || URL_TYPE.to_owned();
-    let ip = || IP_TYPE.to_owned();
-    let cidr = || CIDR_TYPE.to_owned();
-    let sv = || SEMVER_TYPE.to_owned();
-    let q = || QUANTITY_TYPE.to_owned();
+    let mut out = url_decls();
+    out.extend(ip_decls());
+    out.extend(cidr_decls());
+    out.extend(semver_decls());
+    out.extend(quantity_decls());
+    out
+}
+
+/// `url`, `isURL` and the `kubernetes.URL` accessors.
+fn url_decls() -> Vec<Decl> {
+    use types::STRING_TYPE;
+    let url_type = || URL_TYPE.to_owned();
     vec![
         Decl::global(
             "url",
@@ -518,45 +524,53 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "getScheme",
             "<kubernetes.URL>.getScheme() -> string",
-            url(),
+            url_type(),
             vec![],
             url_scheme,
         ),
         Decl::member(
             "getHost",
             "<kubernetes.URL>.getHost() -> string",
-            url(),
+            url_type(),
             vec![],
             url_host,
         ),
         Decl::member(
             "getHostname",
             "<kubernetes.URL>.getHostname() -> string",
-            url(),
+            url_type(),
             vec![],
             url_hostname,
         ),
         Decl::member(
             "getPort",
             "<kubernetes.URL>.getPort() -> string",
-            url(),
+            url_type(),
             vec![],
             url_port,
         ),
         Decl::member(
             "getEscapedPath",
             "<kubernetes.URL>.getEscapedPath() -> string",
-            url(),
+            url_type(),
             vec![],
             url_path,
         ),
         Decl::member(
             "getQuery",
             "<kubernetes.URL>.getQuery() -> map(string, list(string))",
-            url(),
+            url_type(),
             vec![],
             url_query,
         ),
+    ]
+}
+
+/// `ip`, `isIP`, `ip.isCanonical` and the `net.IP` predicates.
+fn ip_decls() -> Vec<Decl> {
+    use types::STRING_TYPE;
+    let ip_type = || IP_TYPE.to_owned();
+    vec![
         Decl::global("ip", "ip(string) -> net.IP", vec![STRING_TYPE], ip_new),
         Decl::global("isIP", "isIP(string) -> bool", vec![STRING_TYPE], is_ip),
         Decl::global(
@@ -568,46 +582,60 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "family",
             "<net.IP>.family() -> int",
-            ip(),
+            ip_type(),
             vec![],
             ip_family,
         ),
         Decl::member(
             "isUnspecified",
             "<net.IP>.isUnspecified() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_unspecified,
         ),
         Decl::member(
             "isLoopback",
             "<net.IP>.isLoopback() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_loopback,
         ),
         Decl::member(
             "isLinkLocalMulticast",
             "<net.IP>.isLinkLocalMulticast() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_link_local_multicast,
         ),
         Decl::member(
             "isLinkLocalUnicast",
             "<net.IP>.isLinkLocalUnicast() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_link_local_unicast,
         ),
         Decl::member(
             "isGlobalUnicast",
             "<net.IP>.isGlobalUnicast() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_global_unicast,
         ),
-        Decl::global("string", "string(net.IP) -> string", vec![ip()], ip_string),
+        Decl::global(
+            "string",
+            "string(net.IP) -> string",
+            vec![ip_type()],
+            ip_string,
+        ),
+    ]
+}
+
+/// `cidr`, `isCIDR` and the `net.CIDR` containment and accessors.
+fn cidr_decls() -> Vec<Decl> {
+    use types::STRING_TYPE;
+    let cidr_type = || CIDR_TYPE.to_owned();
+    let ip_type = || IP_TYPE.to_owned();
+    vec![
         Decl::global(
             "cidr",
             "cidr(string) -> net.CIDR",
@@ -623,52 +651,66 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "containsIP",
             "<net.CIDR>.containsIP(string) -> bool",
-            cidr(),
+            cidr_type(),
             vec![STRING_TYPE],
             cidr_contains_ip,
         ),
         Decl::member(
             "containsIP",
             "<net.CIDR>.containsIP(net.IP) -> bool",
-            cidr(),
-            vec![ip()],
+            cidr_type(),
+            vec![ip_type()],
             cidr_contains_ip,
         ),
         Decl::member(
             "containsCIDR",
             "<net.CIDR>.containsCIDR(string) -> bool",
-            cidr(),
+            cidr_type(),
             vec![STRING_TYPE],
             cidr_contains_cidr,
         ),
         Decl::member(
             "containsCIDR",
             "<net.CIDR>.containsCIDR(net.CIDR) -> bool",
-            cidr(),
-            vec![cidr()],
+            cidr_type(),
+            vec![cidr_type()],
             cidr_contains_cidr,
         ),
-        Decl::member("ip", "<net.CIDR>.ip() -> net.IP", cidr(), vec![], cidr_ip),
+        Decl::member(
+            "ip",
+            "<net.CIDR>.ip() -> net.IP",
+            cidr_type(),
+            vec![],
+            cidr_ip,
+        ),
         Decl::member(
             "prefixLength",
             "<net.CIDR>.prefixLength() -> int",
-            cidr(),
+            cidr_type(),
             vec![],
             cidr_prefix,
         ),
         Decl::member(
             "masked",
             "<net.CIDR>.masked() -> net.CIDR",
-            cidr(),
+            cidr_type(),
             vec![],
             cidr_masked,
         ),
         Decl::global(
             "string",
             "string(net.CIDR) -> string",
-            vec![cidr()],
+            vec![cidr_type()],
             cidr_string,
         ),
+    ]
+}
+
+/// `semver`, `isSemver` and the `kubernetes.Semver` accessors and comparisons.
+fn semver_decls() -> Vec<Decl> {
+    use types::STRING_TYPE;
+    let semver_type = || SEMVER_TYPE.to_owned();
+    vec![
         Decl::global(
             "semver",
             "semver(string) -> kubernetes.Semver",
@@ -684,45 +726,53 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "major",
             "<kubernetes.Semver>.major() -> int",
-            sv(),
+            semver_type(),
             vec![],
             semver_major,
         ),
         Decl::member(
             "minor",
             "<kubernetes.Semver>.minor() -> int",
-            sv(),
+            semver_type(),
             vec![],
             semver_minor,
         ),
         Decl::member(
             "patch",
             "<kubernetes.Semver>.patch() -> int",
-            sv(),
+            semver_type(),
             vec![],
             semver_patch,
         ),
         Decl::member(
             "isGreaterThan",
             "<kubernetes.Semver>.isGreaterThan(kubernetes.Semver) -> bool",
-            sv(),
-            vec![sv()],
+            semver_type(),
+            vec![semver_type()],
             semver_gt,
         ),
         Decl::member(
             "isLessThan",
             "<kubernetes.Semver>.isLessThan(kubernetes.Semver) -> bool",
-            sv(),
-            vec![sv()],
+            semver_type(),
+            vec![semver_type()],
             semver_lt,
         ),
         Decl::member(
             "compareTo",
             "<kubernetes.Semver>.compareTo(kubernetes.Semver) -> int",
-            sv(),
-            vec![sv()],
+            semver_type(),
+            vec![semver_type()],
             semver_compare,
         ),
+    ]
+}
+
+/// `quantity`, `isQuantity` and the `kubernetes.Quantity` arithmetic and comparisons.
+fn quantity_decls() -> Vec<Decl> {
+    use types::{INT_TYPE, STRING_TYPE};
+    let quantity_type = || QUANTITY_TYPE.to_owned();
+    vec![
         Decl::global(
             "quantity",
             "quantity(string) -> kubernetes.Quantity",
@@ -738,83 +788,83 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "add",
             "<kubernetes.Quantity>.add(kubernetes.Quantity) -> kubernetes.Quantity",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_add,
         ),
         Decl::member(
             "add",
             "<kubernetes.Quantity>.add(int) -> kubernetes.Quantity",
-            q(),
+            quantity_type(),
             vec![INT_TYPE],
             quantity_add,
         ),
         Decl::member(
             "sub",
             "<kubernetes.Quantity>.sub(kubernetes.Quantity) -> kubernetes.Quantity",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_sub,
         ),
         Decl::member(
             "sub",
             "<kubernetes.Quantity>.sub(int) -> kubernetes.Quantity",
-            q(),
+            quantity_type(),
             vec![INT_TYPE],
             quantity_sub,
         ),
         Decl::member(
             "isLessThan",
             "<kubernetes.Quantity>.isLessThan(kubernetes.Quantity) -> bool",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_lt,
         ),
         Decl::member(
             "isGreaterThan",
             "<kubernetes.Quantity>.isGreaterThan(kubernetes.Quantity) -> bool",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_gt,
         ),
         Decl::member(
             "compareTo",
             "<kubernetes.Quantity>.compareTo(kubernetes.Quantity) -> int",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_compare,
         ),
         Decl::member(
             "asInteger",
             "<kubernetes.Quantity>.asInteger() -> int",
-            q(),
+            quantity_type(),
             vec![],
             quantity_as_integer,
         ),
         Decl::member(
             "asApproximateFloat",
             "<kubernetes.Quantity>.asApproximateFloat() -> double",
-            q(),
+            quantity_type(),
             vec![],
             quantity_as_float,
         ),
         Decl::member(
             "isInteger",
             "<kubernetes.Quantity>.isInteger() -> bool",
-            q(),
+            quantity_type(),
             vec![],
             quantity_is_integer,
         ),
         Decl::global(
             "sign",
             "sign(kubernetes.Quantity) -> int",
-            vec![q()],
+            vec![quantity_type()],
             quantity_sign,
         ),
         Decl::member(
             "sign",
             "<kubernetes.Quantity>.sign() -> int",
-            q(),
+            quantity_type(),
             vec![],
             quantity_sign,
         ),
