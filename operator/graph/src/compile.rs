@@ -256,26 +256,26 @@ impl Compiler<'_> {
     }
 
     fn check_schema(&mut self, input: &RgdInput) -> InstanceKind {
-        let s = &input.schema;
-        if !s.kind.is_empty() && !names::is_upper_camel(&s.kind) {
+        let schema = &input.schema;
+        if !schema.kind.is_empty() && !names::is_upper_camel(&schema.kind) {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidSchema,
                     format!(
                         "naming convention violation: kind '{}' is not a valid KRO kind name: must be UpperCamelCase",
-                        s.kind
+                        schema.kind
                     ),
                 )
                 .at("spec.schema.kind"),
             );
         }
-        if !s.api_version.is_empty() && !names::is_kube_version(&s.api_version) {
+        if !schema.api_version.is_empty() && !names::is_kube_version(&schema.api_version) {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidSchema,
                     format!(
                         "version {} is not a valid Kubernetes version",
-                        s.api_version
+                        schema.api_version
                     ),
                 )
                 .at("spec.schema.apiVersion")
@@ -283,58 +283,61 @@ impl Compiler<'_> {
             );
         }
         InstanceKind {
-            group: s.group.clone(),
-            version: s.api_version.clone(),
-            kind: s.kind.clone(),
-            namespaced: !s.cluster_scoped,
+            group: schema.group.clone(),
+            version: schema.api_version.clone(),
+            kind: schema.kind.clone(),
+            namespaced: !schema.cluster_scoped,
         }
     }
 
     /// Every resource id that is usable in expressions (duplicates count once).
     fn check_ids(&mut self, input: &RgdInput) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
-        for r in &input.resources {
-            if r.id.is_empty() {
+        for resource in &input.resources {
+            if resource.id.is_empty() {
                 continue;
             }
-            let at = format!("spec.resources[{}].id", r.index);
-            if names::is_reserved(&r.id) {
+            let at = format!("spec.resources[{}].id", resource.index);
+            if names::is_reserved(&resource.id) {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidId,
                         format!(
                             "naming convention violation: id {} is a reserved keyword in KRO",
-                            r.id
+                            resource.id
                         ),
                     )
-                    .resource(&r.id)
+                    .resource(&resource.id)
                     .at(&at)
-                    .hint(format!("rename it, for example to my{}", capitalize(&r.id))),
+                    .hint(format!(
+                        "rename it, for example to my{}",
+                        capitalize(&resource.id)
+                    )),
                 );
-            } else if !names::is_lower_camel(&r.id) {
+            } else if !names::is_lower_camel(&resource.id) {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidId,
                         format!(
                             "naming convention violation: id {} is not a valid KRO resource id: must be lower camelCase",
-                            r.id
+                            resource.id
                         ),
                     )
-                    .resource(&r.id)
+                    .resource(&resource.id)
                     .at(&at)
                     .hint("use letters and digits only, starting with a lowercase letter"),
                 );
             }
-            if !seen.insert(r.id.clone()) {
+            if !seen.insert(resource.id.clone()) {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidId,
                         format!(
                             "naming convention violation: found duplicate resource IDs {}",
-                            r.id
+                            resource.id
                         ),
                     )
-                    .resource(&r.id)
+                    .resource(&resource.id)
                     .at(&at),
                 );
             }
@@ -342,16 +345,16 @@ impl Compiler<'_> {
         seen
     }
 
-    fn check_for_each_names(&mut self, r: &ResourceInput, ids: &BTreeSet<String>) {
-        let id = &r.id;
-        if r.for_each.len() > self.options.max_collection_dimensions {
+    fn check_for_each_names(&mut self, resource: &ResourceInput, ids: &BTreeSet<String>) {
+        let id = &resource.id;
+        if resource.for_each.len() > self.options.max_collection_dimensions {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidForEach,
                     format!(
                         "resource {id:?}: forEach cannot have more than {} dimensions, got {}",
                         self.options.max_collection_dimensions,
-                        r.for_each.len()
+                        resource.for_each.len()
                     ),
                 )
                 .resource(id)
@@ -359,7 +362,7 @@ impl Compiler<'_> {
             );
         }
         let mut seen = BTreeSet::new();
-        for (name, _) in &r.for_each {
+        for (name, _) in &resource.for_each {
             let msg = if !names::is_lower_camel(name) {
                 Some(format!(
                     "resource {id:?}: forEach iterator name {name:?} is not valid: must be lowerCamelCase"
@@ -379,9 +382,9 @@ impl Compiler<'_> {
             } else {
                 None
             };
-            if let Some(m) = msg {
+            if let Some(message) = msg {
                 self.err(
-                    GraphError::new(ErrorCode::InvalidForEach, m)
+                    GraphError::new(ErrorCode::InvalidForEach, message)
                         .resource(id)
                         .at(format!("forEach.{name}")),
                 );
@@ -406,18 +409,18 @@ impl Compiler<'_> {
         }
     }
 
-    fn compile_value(&mut self, id: &str, at: &str, v: &FieldValue) -> Option<CompiledValue> {
-        match v {
+    fn compile_value(&mut self, id: &str, at: &str, value: &FieldValue) -> Option<CompiledValue> {
+        match value {
             FieldValue::Literal => None,
             FieldValue::Standalone(e) => self.compile_expr(id, at, e).map(CompiledValue::Expr),
             FieldValue::Template(parts) => {
                 let mut out = Vec::new();
                 let mut ok = true;
-                for p in parts {
-                    match p {
-                        Part::Text(t) => out.push(TemplatePart::Text(t.clone())),
+                for part in parts {
+                    match part {
+                        Part::Text(text) => out.push(TemplatePart::Text(text.clone())),
                         Part::Expr(e) => match self.compile_expr(id, at, e) {
-                            Some(c) => out.push(TemplatePart::Expr(c)),
+                            Some(compiled) => out.push(TemplatePart::Expr(compiled)),
                             None => ok = false,
                         },
                     }
@@ -429,19 +432,19 @@ impl Compiler<'_> {
 
     fn conditions(&mut self, id: &str, what: &str, items: &[String]) -> Vec<CompiledExpr> {
         let mut out = Vec::new();
-        for (i, s) in items.iter().enumerate() {
+        for (i, source) in items.iter().enumerate() {
             let at = format!("{what}[{i}]");
-            match scan::standalone(s) {
+            match scan::standalone(source) {
                 Ok(Some(e)) => {
-                    if let Some(c) = self.compile_expr(id, &at, &e) {
-                        out.push(c);
+                    if let Some(compiled) = self.compile_expr(id, &at, &e) {
+                        out.push(compiled);
                     }
                 }
                 Ok(None) => self.err(
                     GraphError::new(
                         ErrorCode::InvalidExpression,
                         format!(
-                            "resource {id:?}: failed to parse {what} expressions: only standalone expressions are allowed: {s:?}"
+                            "resource {id:?}: failed to parse {what} expressions: only standalone expressions are allowed: {source:?}"
                         ),
                     )
                     .resource(id)
@@ -647,9 +650,13 @@ impl Compiler<'_> {
 
     /// `{apiVersion, kind, metadata{name|selector, namespace}}` from an externalRef, and whether it
     /// selects by label.
-    fn external_template(&mut self, id: &str, x: Option<&Value>) -> Option<(Value, bool)> {
-        let x = x?;
-        let Some(m) = x.as_object() else {
+    fn external_template(
+        &mut self,
+        id: &str,
+        external_ref: Option<&Value>,
+    ) -> Option<(Value, bool)> {
+        let external_ref = external_ref?;
+        let Some(fields) = external_ref.as_object() else {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidTemplate,
@@ -661,12 +668,12 @@ impl Compiler<'_> {
             return None;
         };
         let mut missing = Vec::new();
-        for k in ["apiVersion", "kind"] {
-            if !m.get(k).is_some_and(Value::is_string) {
-                missing.push(k);
+        for key in ["apiVersion", "kind"] {
+            if !fields.get(key).is_some_and(Value::is_string) {
+                missing.push(key);
             }
         }
-        let meta = m.get("metadata").and_then(Value::as_object);
+        let meta = fields.get("metadata").and_then(Value::as_object);
         if meta.is_none() {
             missing.push("metadata");
         }
@@ -688,7 +695,7 @@ impl Compiler<'_> {
         let has_name = meta
             .get("name")
             .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty());
+            .is_some_and(|source| !source.is_empty());
         let has_selector = meta.get("selector").is_some_and(|v| !v.is_null());
         if has_name == has_selector {
             self.err(
@@ -704,12 +711,12 @@ impl Compiler<'_> {
             );
             return None;
         }
-        if let Some(sel) = meta.get("selector") {
-            let shape_ok = match sel {
-                Value::String(s) => matches!(scan::standalone(s), Ok(Some(_))),
-                Value::Object(o) => o
+        if let Some(selector) = meta.get("selector") {
+            let shape_ok = match selector {
+                Value::String(source) => matches!(scan::standalone(source), Ok(Some(_))),
+                Value::Object(object) => object
                     .keys()
-                    .all(|k| k == "matchLabels" || k == "matchExpressions"),
+                    .all(|key| key == "matchLabels" || key == "matchExpressions"),
                 _ => false,
             };
             if !shape_ok {
@@ -725,8 +732,8 @@ impl Compiler<'_> {
             }
         }
         let mut out = Map::new();
-        out.insert("apiVersion".into(), m["apiVersion"].clone());
-        out.insert("kind".into(), m["kind"].clone());
+        out.insert("apiVersion".into(), fields["apiVersion"].clone());
+        out.insert("kind".into(), fields["kind"].clone());
         out.insert("metadata".into(), Value::Object(meta));
         Some((Value::Object(out), has_selector))
     }
@@ -857,10 +864,10 @@ impl Compiler<'_> {
                 );
                 continue;
             };
-            let Some(c) = self.compile_expr("instance", &at, &e) else {
+            let Some(condition) = self.compile_expr("instance", &at, &e) else {
                 continue;
             };
-            if c.uses_omit() {
+            if condition.uses_omit() {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidFunction,
@@ -869,7 +876,7 @@ impl Compiler<'_> {
                     .at(&at),
                 );
             }
-            for ident in &c.references().identifiers {
+            for ident in &condition.references().identifiers {
                 if ident != SCHEMA_VAR && ident != RUNTIME_VAR && !ids.contains(ident) {
                     self.err(
                         GraphError::new(
@@ -880,29 +887,34 @@ impl Compiler<'_> {
                     );
                 }
             }
-            out.push((i, c));
+            out.push((i, condition));
         }
         out
     }
 
     fn build_status(&mut self, input: &RgdInput, ids: &BTreeSet<String>) -> Vec<TemplateField> {
-        let Some(status) = input.schema.raw.get("status").filter(|v| !v.is_null()) else {
+        let Some(status) = input
+            .schema
+            .raw
+            .get("status")
+            .filter(|value| !value.is_null())
+        else {
             return Vec::new();
         };
         let mut status = status.clone();
         // `status.conditions` as a list is the author-conditions block (kept for later).
-        if let Value::Object(m) = &mut status
-            && m.get("conditions").is_some_and(Value::is_array)
+        if let Value::Object(fields) = &mut status
+            && fields.get("conditions").is_some_and(Value::is_array)
         {
-            m.remove("conditions");
+            fields.remove("conditions");
         }
         let base = FieldPath::root();
-        let w = walk(&status, &base);
+        let walked = walk(&status, &base);
         let mut out = Vec::new();
-        let literals: Vec<String> = w
+        let literals: Vec<String> = walked
             .literals
             .iter()
-            .filter(|p| !p.0.is_empty())
+            .filter(|path| !path.0.is_empty())
             .map(ToString::to_string)
             .collect();
         if !literals.is_empty() {
@@ -918,37 +930,37 @@ impl Compiler<'_> {
                 .hint("every status field must be a ${…} expression"),
             );
         }
-        for (p, e) in &w.errors {
+        for (path, e) in &walked.errors {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidExpression,
-                    format!("status field {:?}: {e}", p.to_string()),
+                    format!("status field {:?}: {e}", path.to_string()),
                 )
-                .at(format!("spec.schema.status.{p}")),
+                .at(format!("spec.schema.status.{path}")),
             );
         }
-        for f in &w.fields {
-            let at = format!("status.{}", f.path);
-            let Some(v) = self.compile_value("instance", &at, &f.value) else {
+        for field in &walked.fields {
+            let at = format!("status.{}", field.path);
+            let Some(value) = self.compile_value("instance", &at, &field.value) else {
                 continue;
             };
             let mut refers = false;
-            for e in v.expressions() {
-                let r = e.references();
+            for e in value.expressions() {
+                let references = e.references();
                 if e.uses_omit() {
                     self.err(
                         GraphError::new(
                             ErrorCode::InvalidFunction,
                             format!(
                                 "status field {:?} expression {:?}: omit() can only be used in resource template expressions",
-                                f.path.to_string(),
+                                field.path.to_string(),
                                 e.source()
                             ),
                         )
                         .at(&at),
                     );
                 }
-                for ident in &r.identifiers {
+                for ident in &references.identifiers {
                     if ident == SCHEMA_VAR || ids.contains(ident) {
                         refers = true;
                     } else if ident == RUNTIME_VAR {
@@ -965,7 +977,7 @@ impl Compiler<'_> {
                                 ErrorCode::UnknownIdentifier,
                                 format!(
                                     "status field {:?} expression {:?}: references unknown identifiers: [{ident}]",
-                                    f.path.to_string(),
+                                    field.path.to_string(),
                                     e.source()
                                 ),
                             )
@@ -984,8 +996,8 @@ impl Compiler<'_> {
                 );
             }
             out.push(TemplateField {
-                path: f.path.clone(),
-                value: v,
+                path: field.path.clone(),
+                value,
             });
         }
         out
