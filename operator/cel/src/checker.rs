@@ -11,6 +11,7 @@ use std::sync::Arc;
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, LiteralValue, SourceInfo, operators};
 
 use crate::error::{CheckError, CheckErrorKind};
+use crate::library::macros;
 use crate::references::FUNCTION_NAMESPACES;
 use crate::types::{CelType, FieldLookup, parse_type, split_top};
 
@@ -599,132 +600,149 @@ impl Checker<'_> {
         );
     }
 
-    fn call(&mut self, e: &IdedExpr, c: &cel::common::ast::CallExpr) -> CelType {
-        let name = c.func_name.as_str();
-        if c.target.is_none() {
-            match name {
-                operators::CONDITIONAL if c.args.len() == 3 => {
-                    let cond = self.check(&c.args[0]);
-                    if !cond.is_bool_like() {
-                        self.no_overload(e.id, name, std::slice::from_ref(&cond));
-                    }
-                    let a = self.check(&c.args[1]);
-                    let b = self.check(&c.args[2]);
-                    return join_strict(&a, &b);
+    fn call(&mut self, e: &IdedExpr, call: &cel::common::ast::CallExpr) -> CelType {
+        if call.target.is_none()
+            && let Some(result) = self.operator(e, call)
+        {
+            return result;
+        }
+        self.function_call(e, call)
+    }
+
+    /// The operators and internal macro helpers with their own typing rules; `None` for an
+    /// ordinary function, which is checked against its declared overloads.
+    fn operator(&mut self, e: &IdedExpr, call: &cel::common::ast::CallExpr) -> Option<CelType> {
+        let name = call.func_name.as_str();
+        let args = &call.args;
+        let result = match name {
+            operators::CONDITIONAL if args.len() == 3 => {
+                let condition = self.check(&args[0]);
+                if !condition.is_bool_like() {
+                    self.no_overload(e.id, name, std::slice::from_ref(&condition));
                 }
-                operators::LOGICAL_AND | operators::LOGICAL_OR => {
-                    let types: Vec<CelType> = c.args.iter().map(|a| self.check(a)).collect();
-                    if types.iter().any(|t| !t.is_bool_like()) {
-                        self.no_overload(e.id, name, &types);
-                    }
-                    return CelType::Bool;
+                let then_type = self.check(&args[1]);
+                let else_type = self.check(&args[2]);
+                join_strict(&then_type, &else_type)
+            }
+            operators::LOGICAL_AND | operators::LOGICAL_OR => {
+                let types: Vec<CelType> = args.iter().map(|arg| self.check(arg)).collect();
+                if types.iter().any(|t| !t.is_bool_like()) {
+                    self.no_overload(e.id, name, &types);
                 }
-                operators::NOT_STRICTLY_FALSE => {
-                    c.args.iter().for_each(|a| {
-                        self.check(a);
-                    });
-                    return CelType::Bool;
+                CelType::Bool
+            }
+            operators::NOT_STRICTLY_FALSE => {
+                args.iter().for_each(|arg| {
+                    self.check(arg);
+                });
+                CelType::Bool
+            }
+            operators::EQUALS | operators::NOT_EQUALS if args.len() == 2 => {
+                let left = self.check(&args[0]);
+                let right = self.check(&args[1]);
+                if !comparable(&left, &right) {
+                    self.no_overload(e.id, name, &[left, right]);
                 }
-                operators::EQUALS | operators::NOT_EQUALS if c.args.len() == 2 => {
-                    let a = self.check(&c.args[0]);
-                    let b = self.check(&c.args[1]);
-                    if !comparable(&a, &b) {
-                        self.no_overload(e.id, name, &[a, b]);
-                    }
-                    return CelType::Bool;
+                CelType::Bool
+            }
+            operators::INDEX | operators::OPT_INDEX if args.len() == 2 => {
+                let operand = self.check(&args[0]);
+                let index = self.check(&args[1]);
+                let element = self.index(e, &args[0], &operand, &args[1], &index);
+                if name == operators::OPT_INDEX {
+                    CelType::Optional(Box::new(element.unwrap_optional().clone()))
+                } else {
+                    element
                 }
-                operators::INDEX | operators::OPT_INDEX if c.args.len() == 2 => {
-                    let operand = self.check(&c.args[0]);
-                    let index = self.check(&c.args[1]);
-                    let t = self.index(e, &c.args[0], &operand, &c.args[1], &index);
-                    return if name == operators::OPT_INDEX {
-                        CelType::Optional(Box::new(t.unwrap_optional().clone()))
-                    } else {
-                        t
-                    };
+            }
+            operators::OPT_SELECT if args.len() == 2 => {
+                let operand = self.check(&args[0]);
+                let Expr::Literal(LiteralValue::String(field)) = &args[1].expr else {
+                    return Some(CelType::Optional(Box::new(CelType::Dyn)));
+                };
+                let selected =
+                    self.select(e.id, &args[0], operand.unwrap_optional(), field.inner());
+                CelType::Optional(Box::new(selected.unwrap_optional().clone()))
+            }
+            operators::IN if args.len() == 2 => {
+                let element = self.check(&args[0]);
+                let container = self.check(&args[1]);
+                let ok = match container.unwrap_optional() {
+                    CelType::List(item) => comparable(&element, item),
+                    CelType::Map(key, _) => comparable(&element, key),
+                    CelType::Object(_) => true,
+                    other => other.is_dyn(),
+                };
+                if !ok {
+                    self.no_overload(e.id, name, &[element, container]);
                 }
-                operators::OPT_SELECT if c.args.len() == 2 => {
-                    let operand = self.check(&c.args[0]);
-                    let field = match &c.args[1].expr {
-                        Expr::Literal(LiteralValue::String(s)) => s.inner().to_owned(),
-                        _ => return CelType::Optional(Box::new(CelType::Dyn)),
-                    };
-                    let t = self.select(e.id, &c.args[0], operand.unwrap_optional(), &field);
-                    return CelType::Optional(Box::new(t.unwrap_optional().clone()));
-                }
-                operators::IN if c.args.len() == 2 => {
-                    let elem = self.check(&c.args[0]);
-                    let container = self.check(&c.args[1]);
-                    let ok = match container.unwrap_optional() {
-                        CelType::List(t) => comparable(&elem, t),
-                        CelType::Map(k, _) => comparable(&elem, k),
-                        CelType::Object(_) => true,
-                        t => t.is_dyn(),
-                    };
-                    if !ok {
-                        self.no_overload(e.id, name, &[elem, container]);
-                    }
-                    return CelType::Bool;
-                }
-                crate::library::macros::ENTRIES => {
-                    let t = c.args.first().map_or(CelType::Dyn, |a| self.check(a));
-                    let pair = match t.unwrap_optional() {
-                        CelType::List(x) => CelType::Pair(Box::new(CelType::Int), x.clone()),
-                        CelType::Map(k, v) => CelType::Pair(k.clone(), v.clone()),
-                        CelType::Object(_) => {
-                            CelType::Pair(Box::new(CelType::String), Box::new(CelType::Dyn))
-                        }
-                        other if other.is_dyn() => {
-                            CelType::Pair(Box::new(CelType::Dyn), Box::new(CelType::Dyn))
-                        }
-                        other => {
-                            let other = other.clone();
-                            self.error(
-                                e.id,
-                                CheckErrorKind::TypeMismatch {
-                                    expected: "list or map".to_owned(),
-                                    found: other.to_string(),
-                                },
-                                format!(
-                                    "expression of type '{other}' cannot be range of a comprehension (must be list, map, or dynamic)"
-                                ),
-                            );
-                            CelType::Pair(Box::new(CelType::Dyn), Box::new(CelType::Dyn))
-                        }
-                    };
-                    return CelType::List(Box::new(pair));
-                }
-                crate::library::macros::MAP_INSERT => {
-                    let types: Vec<CelType> = c.args.iter().map(|a| self.check(a)).collect();
-                    let acc = types.first().cloned().unwrap_or(CelType::Dyn);
-                    let added = match types.as_slice() {
-                        [_, k, v] => CelType::Map(Box::new(k.clone()), Box::new(v.clone())),
-                        [_, m] => m.clone(),
-                        _ => CelType::Dyn,
-                    };
-                    return join(&acc, &added);
-                }
-                _ => {}
+                CelType::Bool
+            }
+            macros::ENTRIES => {
+                let range = args.first().map_or(CelType::Dyn, |arg| self.check(arg));
+                CelType::List(Box::new(self.entry_pair(e.id, &range)))
+            }
+            macros::MAP_INSERT => {
+                let types: Vec<CelType> = args.iter().map(|arg| self.check(arg)).collect();
+                let accumulator = types.first().cloned().unwrap_or(CelType::Dyn);
+                let added = match types.as_slice() {
+                    [_, key, value] => CelType::Map(Box::new(key.clone()), Box::new(value.clone())),
+                    [_, map] => map.clone(),
+                    _ => CelType::Dyn,
+                };
+                join(&accumulator, &added)
+            }
+            _ => return None,
+        };
+        Some(result)
+    }
+
+    /// The `(key, value)` pair a two-variable comprehension sees for each entry of `range`.
+    fn entry_pair(&mut self, id: u64, range: &CelType) -> CelType {
+        let dyn_pair = || CelType::Pair(Box::new(CelType::Dyn), Box::new(CelType::Dyn));
+        match range.unwrap_optional() {
+            CelType::List(item) => CelType::Pair(Box::new(CelType::Int), item.clone()),
+            CelType::Map(key, value) => CelType::Pair(key.clone(), value.clone()),
+            CelType::Object(_) => CelType::Pair(Box::new(CelType::String), Box::new(CelType::Dyn)),
+            other if other.is_dyn() => dyn_pair(),
+            other => {
+                let other = other.clone();
+                self.error(
+                    id,
+                    CheckErrorKind::TypeMismatch {
+                        expected: "list or map".to_owned(),
+                        found: other.to_string(),
+                    },
+                    format!(
+                        "expression of type '{other}' cannot be range of a comprehension (must be list, map, or dynamic)"
+                    ),
+                );
+                dyn_pair()
             }
         }
+    }
+
+    /// A function call checked against the declared overloads of the function.
+    fn function_call(&mut self, e: &IdedExpr, call: &cel::common::ast::CallExpr) -> CelType {
+        let name = call.func_name.as_str();
         // Namespaced global functions: `optional.of(x)`, `lists.range(n)`, ...
-        let mut member_target = c.target.as_deref();
+        let mut member_target = call.target.as_deref();
         let mut qualified = name.to_owned();
-        if let Some(t) = member_target
-            && let Expr::Ident(ns) = &t.expr
-            && self.lookup(ns).is_none()
-            && (FUNCTION_NAMESPACES.contains(&ns.as_str())
-                || self.sigs.funcs.contains_key(&format!("{ns}.{name}")))
+        if let Some(target) = member_target
+            && let Expr::Ident(namespace) = &target.expr
+            && self.lookup(namespace).is_none()
+            && (FUNCTION_NAMESPACES.contains(&namespace.as_str())
+                || self.sigs.funcs.contains_key(&format!("{namespace}.{name}")))
         {
-            qualified = format!("{ns}.{name}");
+            qualified = format!("{namespace}.{name}");
             member_target = None;
         }
         let mut arg_types: Vec<CelType> = Vec::new();
-        if let Some(t) = member_target {
-            arg_types.push(self.check(t));
+        if let Some(target) = member_target {
+            arg_types.push(self.check(target));
         }
-        for a in &c.args {
-            arg_types.push(self.check(a));
+        for arg in &call.args {
+            arg_types.push(self.check(arg));
         }
         let member = member_target.is_some();
         let Some(overloads) = self.sigs.funcs.get(&qualified) else {
@@ -738,62 +756,28 @@ impl Checker<'_> {
             return CelType::Dyn;
         };
         let mut results: Vec<CelType> = Vec::new();
-        for o in overloads
+        for overload in overloads
             .iter()
             .filter(|o| o.member == member && o.params.len() == arg_types.len())
         {
-            let mut b = Bindings::new();
-            if o.params
+            let mut bindings = Bindings::new();
+            if overload
+                .params
                 .iter()
                 .zip(&arg_types)
-                .all(|(p, a)| unify(p, a, &mut b))
+                .all(|(param, arg)| unify(param, arg, &mut bindings))
             {
-                results.push(substitute(&o.result, &b));
+                results.push(substitute(&overload.result, &bindings));
             }
         }
         match results.as_slice() {
             [] => {
-                let display = if member {
-                    let recv = arg_types
-                        .first()
-                        .map(ToString::to_string)
-                        .unwrap_or_default();
-                    format!(
-                        "{recv}.({})",
-                        arg_types[1..]
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                } else {
-                    format!(
-                        "({})",
-                        arg_types
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                let qualified = if qualified == crate::library::macros::MATCHES {
-                    "matches".to_owned()
-                } else {
-                    qualified
-                };
-                self.error(
-                    e.id,
-                    CheckErrorKind::NoMatchingOverload {
-                        function: qualified.clone(),
-                        argument_types: arg_types.iter().map(ToString::to_string).collect(),
-                    },
-                    format!("found no matching overload for '{qualified}' applied to '{display}'"),
-                );
+                self.no_matching_overload(e.id, &qualified, member, &arg_types);
                 CelType::Dyn
             }
             [one] => one.clone(),
             [first, rest @ ..] => {
-                if rest.iter().all(|r| r == first) {
+                if rest.iter().all(|other| other == first) {
                     first.clone()
                 } else if arg_types.iter().any(CelType::is_dyn) {
                     CelType::Dyn
@@ -802,6 +786,46 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+
+    /// Reports that no overload of `qualified` accepts `arg_types` (the receiver first when
+    /// `member`), in cel-go's wording.
+    fn no_matching_overload(
+        &mut self,
+        id: u64,
+        qualified: &str,
+        member: bool,
+        arg_types: &[CelType],
+    ) {
+        let joined = |types: &[CelType]| {
+            types
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let display = if member {
+            let receiver = arg_types
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            format!("{receiver}.({})", joined(&arg_types[1..]))
+        } else {
+            format!("({})", joined(arg_types))
+        };
+        let qualified = if qualified == macros::MATCHES {
+            "matches"
+        } else {
+            qualified
+        };
+        self.error(
+            id,
+            CheckErrorKind::NoMatchingOverload {
+                function: qualified.to_owned(),
+                argument_types: arg_types.iter().map(ToString::to_string).collect(),
+            },
+            format!("found no matching overload for '{qualified}' applied to '{display}'"),
+        );
     }
 }
 
@@ -836,4 +860,31 @@ fn comparable(a: &CelType, b: &CelType) -> bool {
         return a == b;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::library;
+
+    #[test]
+    fn every_signature_parses_and_every_own_function_is_known_to_the_checker() {
+        let sigs = Signatures::build();
+        for line in library::BUILTIN_SIGNATURES
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            assert!(line.contains("->"), "{line}");
+        }
+        for decl in library::own_decls() {
+            if decl.name.starts_with('@') {
+                continue;
+            }
+            assert!(
+                sigs.knows(decl.name),
+                "{} has no checker signature",
+                decl.name
+            );
+        }
+    }
 }

@@ -13,9 +13,10 @@ use std::cell::Cell;
 use cel::ExecutionError;
 use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr, operators};
 use cel::common::types;
-use cel::common::value::CowVal;
+use cel::common::types::{CelBytes, CelString};
+use cel::common::value::{CowVal, Val};
 
-use crate::library::{Decl, size_of};
+use crate::decl::Decl;
 
 /// The default budget of one evaluation, in cost units (Kubernetes' per-expression limit for
 /// validation rules is of the same order).
@@ -72,6 +73,18 @@ impl Metered {
         let b = BUDGET.with(|b| b.replace(self.previous));
         (b.used, b.exceeded)
     }
+}
+
+/// A size measure of a value for the cost budget: string and bytes length, list and map size.
+pub(crate) fn size_of(v: &dyn Val) -> u64 {
+    if let Some(s) = v.downcast_ref::<CelString>() {
+        return s.inner().len() as u64;
+    }
+    if let Some(b) = v.downcast_ref::<CelBytes>() {
+        return b.inner().len() as u64;
+    }
+    v.as_sizer()
+        .map_or(1, |s| u64::try_from(*s.size().inner()).unwrap_or(0))
 }
 
 const COST: &str = "@cost";

@@ -22,6 +22,10 @@
 //! * `random.seededString` reproduces kro's output byte for byte, including its quirk that the
 //!   characters repeat every 8 (kro reads the hash at `(i*4) mod 32` and never re-hashes).
 //!
+//! Modules, each using only those before it: `error`, `opaque` (the value types kro-cel adds),
+//! `decl`, `library::macros` → `types`, `references`, `value`, `cost` → `library` → `checker`
+//! → `program`.
+//!
 //! # Compatibility with kro's environment (cel-go v0.31 + k8s.io/apiserver v0.36 libraries)
 //!
 //! | Library | Status here |
@@ -53,8 +57,10 @@
 
 pub mod checker;
 pub mod cost;
+mod decl;
 mod error;
 mod library;
+mod opaque;
 mod program;
 pub mod references;
 pub mod types;

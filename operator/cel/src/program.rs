@@ -512,7 +512,7 @@ impl Activation {
     pub fn bind_runtime(&mut self, instance_conditions: Vec<Json>) -> &mut Activation {
         self.vars.insert(
             "runtime".to_owned(),
-            CelValue(crate::library::kro::runtime_value(instance_conditions)),
+            CelValue(crate::opaque::runtime_value(instance_conditions)),
         );
         self
     }

@@ -22,7 +22,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use serde_json::Value as Json;
 
-use crate::library::kro::Omit;
+use crate::opaque::{Omit, clone_opaque, render_opaque};
 
 /// A CEL value, already converted, cheap to clone and to bind into many evaluations.
 #[derive(Clone)]
@@ -299,7 +299,7 @@ pub(crate) fn to_static(v: &dyn Val) -> Result<Box<dyn Val>, String> {
     if v.get_type().kind() == Kind::NullType {
         return Ok(Box::new(CelNull));
     }
-    if let Some(custom) = v.as_any().and_then(crate::library::clone_custom) {
+    if let Some(custom) = v.as_any().and_then(clone_opaque) {
         return Ok(custom);
     }
     let owned = cel::Value::try_from(v).map_err(|e| e.to_string())?;
@@ -394,7 +394,7 @@ pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
             Json::Object(entries.into_iter().collect())
         }
         _ => {
-            if let Some(j) = crate::library::render_custom(v) {
+            if let Some(j) = render_opaque(v) {
                 return j.map(Some);
             }
             return Err(format!(

@@ -4,9 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps,
+};
 use serde_json::{Map, Value};
 
 use crate::dag::Dag;
+use crate::draft::Draft;
 use crate::error::{CompileErrors, ErrorCode, GraphError, Warning};
 use crate::expr::CompiledExpr;
 use crate::input::{ResourceInput, RgdInput, read_rgd};
@@ -17,7 +21,7 @@ use crate::model::{
 use crate::names::{self, EACH_VAR, RUNTIME_VAR, SCHEMA_VAR};
 use crate::path::{FieldPath, walk};
 use crate::scan::{self, FieldValue, Part};
-use crate::schemas::{ResolvedKind, SchemaSource, default_namespaced, group_of};
+use crate::schemas::{SchemaSource, default_namespaced, group_of};
 use crate::typecheck;
 
 /// Limits and feature gates of the compiler (kro's controller flags).
@@ -82,26 +86,43 @@ struct Compiler<'a> {
     warnings: Vec<Warning>,
 }
 
-/// A node being built.
-pub(crate) struct Draft {
-    pub(crate) input: ResourceInput,
-    pub(crate) kind: NodeKind,
-    pub(crate) api_version: String,
-    pub(crate) object_kind: String,
-    pub(crate) namespaced: bool,
-    pub(crate) resolved: Option<ResolvedKind>,
-    pub(crate) template: Value,
-    pub(crate) fields: Vec<TemplateField>,
-    pub(crate) include_when: Vec<CompiledExpr>,
-    pub(crate) ready_when: Vec<CompiledExpr>,
-    pub(crate) for_each: Vec<ForEachDimension>,
-    pub(crate) deps: BTreeSet<String>,
-    /// False when the node could not be built well enough to go further.
-    pub(crate) ok: bool,
-}
-
 fn go_list(items: &[String]) -> String {
     format!("[{}]", items.join(" "))
+}
+
+/// The dependency graph of the drafts: an edge from each node to every node it reads.
+fn dependency_dag(drafts: &[Draft]) -> Dag {
+    let mut dag = Dag::new(drafts.iter().map(|draft| draft.input.id.clone()));
+    for draft in drafts {
+        dag.add_dependencies(draft.id(), draft.deps.iter().map(String::as_str));
+    }
+    dag
+}
+
+/// The finished nodes in topological `order`, each with its dependencies in `spec.resources`
+/// order and its apply order.
+fn finish_nodes(drafts: Vec<Draft>, order: &[String], dag: &Dag) -> Vec<Node> {
+    let apply_orders: BTreeMap<String, u32> =
+        dag.apply_orders().unwrap_or_default().into_iter().collect();
+    let index_of: BTreeMap<String, usize> = drafts
+        .iter()
+        .map(|draft| (draft.input.id.clone(), draft.input.index))
+        .collect();
+    let mut by_id: BTreeMap<String, Draft> = drafts
+        .into_iter()
+        .map(|draft| (draft.input.id.clone(), draft))
+        .collect();
+    let mut nodes = Vec::with_capacity(order.len());
+    for id in order {
+        let Some(draft) = by_id.remove(id) else {
+            continue;
+        };
+        let mut dependencies: Vec<String> = draft.deps.iter().cloned().collect();
+        dependencies.sort_by_key(|dep| index_of.get(dep).copied().unwrap_or(usize::MAX));
+        let apply_order = apply_orders.get(id).copied().unwrap_or(1);
+        nodes.push(draft.into_node(dependencies, apply_order));
+    }
+    nodes
 }
 
 impl Compiler<'_> {
@@ -112,83 +133,29 @@ impl Compiler<'_> {
     fn run(mut self, input: RgdInput) -> Result<CompiledGraph, CompileErrors> {
         let instance = self.check_schema(&input);
         let ids = self.check_ids(&input);
-        for r in &input.resources {
-            self.check_for_each_names(r, &ids);
+        for resource in &input.resources {
+            self.check_for_each_names(resource, &ids);
         }
 
         let mut drafts: Vec<Draft> = input
             .resources
             .iter()
-            .map(|r| self.build_node(r, instance.namespaced))
+            .map(|resource| self.build_node(resource, instance.namespaced))
             .collect();
-
-        // References and dependencies.
-        for d in drafts.iter_mut() {
-            if d.ok {
-                self.resolve_references(d, &ids);
-            }
+        for draft in drafts.iter_mut().filter(|draft| draft.is_ok()) {
+            self.resolve_references(draft, &ids);
         }
-
-        let mut dag = Dag::new(drafts.iter().map(|d| d.input.id.clone()));
-        for d in &drafts {
-            dag.add_dependencies(&d.input.id, d.deps.iter().map(String::as_str));
-        }
-        let order = match dag.topological_order() {
-            Ok(o) => o,
-            Err(c) => {
-                self.err(
-                    GraphError::new(
-                        ErrorCode::Cycle,
-                        format!("failed to build dependency graph: {c}"),
-                    )
-                    .hint("break the cycle: one of these resources must not read the other"),
-                );
-                Vec::new()
-            }
-        };
+        let dag = dependency_dag(&drafts);
+        let order = self.topological_order(&dag);
 
         let mut status_fields = self.build_status(&input, &ids);
         let mut status_conditions = self.build_status_conditions(&input, &ids);
-
-        // Static type checks.
-        let mut crd = None;
-        let mut instance_schema = None;
-        match typecheck::instance_spec(&input.schema.raw) {
-            Ok((schema, spec)) => {
-                let schema_type = typecheck::schema_type(&spec);
-                instance_schema = Some(Arc::new(spec));
-                self.errors.extend(typecheck::check_literals(&drafts));
-                self.errors
-                    .extend(typecheck::check_nodes(&mut drafts, &schema_type));
-                let (status_schemas, errs) =
-                    typecheck::check_status(&mut status_fields, &drafts, &schema_type);
-                self.errors.extend(errs);
-                self.errors.extend(typecheck::check_status_conditions(
-                    &mut status_conditions,
-                    &drafts,
-                    &schema_type,
-                ));
-                if self.errors.is_empty() {
-                    let owner = kro_schema::CrdOwner {
-                        rgd_name: &input.name,
-                        rgd_uid: input.uid.as_str(),
-                        kro_version: &self.options.kro_version,
-                    };
-                    match kro_schema::build_instance_crd(&schema, status_schemas, &owner) {
-                        Ok(c) => crd = Some(c),
-                        Err(errs) => {
-                            for e in errs.0 {
-                                self.err(
-                                    GraphError::new(ErrorCode::SimpleSchema, e.to_string())
-                                        .at(e.path.clone()),
-                                );
-                            }
-                        }
-                    }
-                }
-            }
-            Err(errs) => self.errors.extend(errs),
-        }
+        let (crd, instance_schema) = self.type_check(
+            &input,
+            &mut drafts,
+            &mut status_fields,
+            &mut status_conditions,
+        );
 
         if !self.errors.is_empty() {
             return Err(CompileErrors {
@@ -197,43 +164,14 @@ impl Compiler<'_> {
             });
         }
 
-        let apply_orders: BTreeMap<String, u32> =
-            dag.apply_orders().unwrap_or_default().into_iter().collect();
-        let index_of: BTreeMap<String, usize> = drafts
-            .iter()
-            .map(|d| (d.input.id.clone(), d.input.index))
+        let mut nodes = finish_nodes(drafts, &order, &dag);
+        let status_conditions: Vec<CompiledExpr> = status_conditions
+            .into_iter()
+            .map(|(_, condition)| condition)
             .collect();
-        let mut by_id: BTreeMap<String, Draft> =
-            drafts.drain(..).map(|d| (d.input.id.clone(), d)).collect();
-        let mut nodes = Vec::with_capacity(order.len());
-        for id in &order {
-            let Some(d) = by_id.remove(id) else { continue };
-            let mut dependencies: Vec<String> = d.deps.iter().cloned().collect();
-            dependencies.sort_by_key(|x| index_of.get(x).copied().unwrap_or(usize::MAX));
-            nodes.push(Node {
-                id: id.clone(),
-                index: d.input.index,
-                kind: d.kind,
-                api_version: d.api_version,
-                object_kind: d.object_kind,
-                namespaced: d.namespaced,
-                schema: d.resolved.map(|r| r.schema),
-                template: d.template,
-                fields: d.fields,
-                include_when: d.include_when,
-                ready_when: d.ready_when,
-                for_each: d.for_each,
-                dependencies,
-                apply_order: apply_orders.get(id).copied().unwrap_or(1),
-                reads: Vec::new(),
-            });
-        }
-
-        let status_conditions: Vec<CompiledExpr> =
-            status_conditions.into_iter().map(|(_, e)| e).collect();
         let mut reads = crate::model::collect_reads(&nodes, &status_fields, &status_conditions);
-        for n in nodes.iter_mut() {
-            n.reads = reads.remove(&n.id).unwrap_or_default();
+        for node in nodes.iter_mut() {
+            node.reads = reads.remove(&node.id).unwrap_or_default();
         }
         Ok(CompiledGraph(Arc::new(GraphData {
             name: input.name,
@@ -248,27 +186,96 @@ impl Compiler<'_> {
         })))
     }
 
+    /// The nodes in dependency order, or a cycle error and no order.
+    fn topological_order(&mut self, dag: &Dag) -> Vec<String> {
+        match dag.topological_order() {
+            Ok(order) => order,
+            Err(cycle) => {
+                self.err(
+                    GraphError::new(
+                        ErrorCode::Cycle,
+                        format!("failed to build dependency graph: {cycle}"),
+                    )
+                    .hint("break the cycle: one of these resources must not read the other"),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// Static type checks of every expression against the instance schema and the resolved
+    /// kinds; when all pass, the instance CRD. Returns the CRD and the instance spec schema.
+    fn type_check(
+        &mut self,
+        input: &RgdInput,
+        drafts: &mut [Draft],
+        status_fields: &mut [TemplateField],
+        status_conditions: &mut [(usize, CompiledExpr)],
+    ) -> (
+        Option<CustomResourceDefinition>,
+        Option<Arc<JSONSchemaProps>>,
+    ) {
+        let (schema, spec) = match typecheck::instance_spec(&input.schema.raw) {
+            Ok(parsed) => parsed,
+            Err(errs) => {
+                self.errors.extend(errs);
+                return (None, None);
+            }
+        };
+        let schema_type = typecheck::schema_type(&spec);
+        let instance_schema = Some(Arc::new(spec));
+        self.errors.extend(typecheck::check_literals(drafts));
+        self.errors
+            .extend(typecheck::check_nodes(drafts, &schema_type));
+        let (status_schemas, errs) = typecheck::check_status(status_fields, drafts, &schema_type);
+        self.errors.extend(errs);
+        self.errors.extend(typecheck::check_status_conditions(
+            status_conditions,
+            drafts,
+            &schema_type,
+        ));
+        if !self.errors.is_empty() {
+            return (None, instance_schema);
+        }
+        let owner = kro_schema::CrdOwner {
+            rgd_name: &input.name,
+            rgd_uid: input.uid.as_str(),
+            kro_version: &self.options.kro_version,
+        };
+        match kro_schema::build_instance_crd(&schema, status_schemas, &owner) {
+            Ok(crd) => (Some(crd), instance_schema),
+            Err(errs) => {
+                for e in errs.0 {
+                    self.err(
+                        GraphError::new(ErrorCode::SimpleSchema, e.to_string()).at(e.path.clone()),
+                    );
+                }
+                (None, instance_schema)
+            }
+        }
+    }
+
     fn check_schema(&mut self, input: &RgdInput) -> InstanceKind {
-        let s = &input.schema;
-        if !s.kind.is_empty() && !names::is_upper_camel(&s.kind) {
+        let schema = &input.schema;
+        if !schema.kind.is_empty() && !names::is_upper_camel(&schema.kind) {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidSchema,
                     format!(
                         "naming convention violation: kind '{}' is not a valid KRO kind name: must be UpperCamelCase",
-                        s.kind
+                        schema.kind
                     ),
                 )
                 .at("spec.schema.kind"),
             );
         }
-        if !s.api_version.is_empty() && !names::is_kube_version(&s.api_version) {
+        if !schema.api_version.is_empty() && !names::is_kube_version(&schema.api_version) {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidSchema,
                     format!(
                         "version {} is not a valid Kubernetes version",
-                        s.api_version
+                        schema.api_version
                     ),
                 )
                 .at("spec.schema.apiVersion")
@@ -276,58 +283,61 @@ impl Compiler<'_> {
             );
         }
         InstanceKind {
-            group: s.group.clone(),
-            version: s.api_version.clone(),
-            kind: s.kind.clone(),
-            namespaced: !s.cluster_scoped,
+            group: schema.group.clone(),
+            version: schema.api_version.clone(),
+            kind: schema.kind.clone(),
+            namespaced: !schema.cluster_scoped,
         }
     }
 
     /// Every resource id that is usable in expressions (duplicates count once).
     fn check_ids(&mut self, input: &RgdInput) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
-        for r in &input.resources {
-            if r.id.is_empty() {
+        for resource in &input.resources {
+            if resource.id.is_empty() {
                 continue;
             }
-            let at = format!("spec.resources[{}].id", r.index);
-            if names::is_reserved(&r.id) {
+            let at = format!("spec.resources[{}].id", resource.index);
+            if names::is_reserved(&resource.id) {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidId,
                         format!(
                             "naming convention violation: id {} is a reserved keyword in KRO",
-                            r.id
+                            resource.id
                         ),
                     )
-                    .resource(&r.id)
+                    .resource(&resource.id)
                     .at(&at)
-                    .hint(format!("rename it, for example to my{}", capitalize(&r.id))),
+                    .hint(format!(
+                        "rename it, for example to my{}",
+                        capitalize(&resource.id)
+                    )),
                 );
-            } else if !names::is_lower_camel(&r.id) {
+            } else if !names::is_lower_camel(&resource.id) {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidId,
                         format!(
                             "naming convention violation: id {} is not a valid KRO resource id: must be lower camelCase",
-                            r.id
+                            resource.id
                         ),
                     )
-                    .resource(&r.id)
+                    .resource(&resource.id)
                     .at(&at)
                     .hint("use letters and digits only, starting with a lowercase letter"),
                 );
             }
-            if !seen.insert(r.id.clone()) {
+            if !seen.insert(resource.id.clone()) {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidId,
                         format!(
                             "naming convention violation: found duplicate resource IDs {}",
-                            r.id
+                            resource.id
                         ),
                     )
-                    .resource(&r.id)
+                    .resource(&resource.id)
                     .at(&at),
                 );
             }
@@ -335,16 +345,16 @@ impl Compiler<'_> {
         seen
     }
 
-    fn check_for_each_names(&mut self, r: &ResourceInput, ids: &BTreeSet<String>) {
-        let id = &r.id;
-        if r.for_each.len() > self.options.max_collection_dimensions {
+    fn check_for_each_names(&mut self, resource: &ResourceInput, ids: &BTreeSet<String>) {
+        let id = &resource.id;
+        if resource.for_each.len() > self.options.max_collection_dimensions {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidForEach,
                     format!(
                         "resource {id:?}: forEach cannot have more than {} dimensions, got {}",
                         self.options.max_collection_dimensions,
-                        r.for_each.len()
+                        resource.for_each.len()
                     ),
                 )
                 .resource(id)
@@ -352,7 +362,7 @@ impl Compiler<'_> {
             );
         }
         let mut seen = BTreeSet::new();
-        for (name, _) in &r.for_each {
+        for (name, _) in &resource.for_each {
             let msg = if !names::is_lower_camel(name) {
                 Some(format!(
                     "resource {id:?}: forEach iterator name {name:?} is not valid: must be lowerCamelCase"
@@ -372,9 +382,9 @@ impl Compiler<'_> {
             } else {
                 None
             };
-            if let Some(m) = msg {
+            if let Some(message) = msg {
                 self.err(
-                    GraphError::new(ErrorCode::InvalidForEach, m)
+                    GraphError::new(ErrorCode::InvalidForEach, message)
                         .resource(id)
                         .at(format!("forEach.{name}")),
                 );
@@ -399,18 +409,18 @@ impl Compiler<'_> {
         }
     }
 
-    fn compile_value(&mut self, id: &str, at: &str, v: &FieldValue) -> Option<CompiledValue> {
-        match v {
+    fn compile_value(&mut self, id: &str, at: &str, value: &FieldValue) -> Option<CompiledValue> {
+        match value {
             FieldValue::Literal => None,
             FieldValue::Standalone(e) => self.compile_expr(id, at, e).map(CompiledValue::Expr),
             FieldValue::Template(parts) => {
                 let mut out = Vec::new();
                 let mut ok = true;
-                for p in parts {
-                    match p {
-                        Part::Text(t) => out.push(TemplatePart::Text(t.clone())),
+                for part in parts {
+                    match part {
+                        Part::Text(text) => out.push(TemplatePart::Text(text.clone())),
                         Part::Expr(e) => match self.compile_expr(id, at, e) {
-                            Some(c) => out.push(TemplatePart::Expr(c)),
+                            Some(compiled) => out.push(TemplatePart::Expr(compiled)),
                             None => ok = false,
                         },
                     }
@@ -422,19 +432,19 @@ impl Compiler<'_> {
 
     fn conditions(&mut self, id: &str, what: &str, items: &[String]) -> Vec<CompiledExpr> {
         let mut out = Vec::new();
-        for (i, s) in items.iter().enumerate() {
+        for (i, source) in items.iter().enumerate() {
             let at = format!("{what}[{i}]");
-            match scan::standalone(s) {
+            match scan::standalone(source) {
                 Ok(Some(e)) => {
-                    if let Some(c) = self.compile_expr(id, &at, &e) {
-                        out.push(c);
+                    if let Some(compiled) = self.compile_expr(id, &at, &e) {
+                        out.push(compiled);
                     }
                 }
                 Ok(None) => self.err(
                     GraphError::new(
                         ErrorCode::InvalidExpression,
                         format!(
-                            "resource {id:?}: failed to parse {what} expressions: only standalone expressions are allowed: {s:?}"
+                            "resource {id:?}: failed to parse {what} expressions: only standalone expressions are allowed: {source:?}"
                         ),
                     )
                     .resource(id)
@@ -454,152 +464,136 @@ impl Compiler<'_> {
         out
     }
 
-    fn build_node(&mut self, r: &ResourceInput, instance_namespaced: bool) -> Draft {
-        let id = r.id.clone();
-        let mut d = Draft {
-            input: r.clone(),
-            kind: NodeKind::Resource,
-            api_version: String::new(),
-            object_kind: String::new(),
-            namespaced: true,
-            resolved: None,
-            template: Value::Null,
-            fields: Vec::new(),
-            include_when: Vec::new(),
-            ready_when: Vec::new(),
-            for_each: Vec::new(),
-            deps: BTreeSet::new(),
-            ok: true,
-        };
-        let has_t = r.template.is_some();
-        let has_x = r.external_ref.is_some();
-        let combo = if !has_t && !has_x {
-            Some("exactly one of template or externalRef must be provided")
-        } else if has_t && has_x {
-            Some("cannot use externalRef with template")
-        } else if has_x && !r.for_each.is_empty() {
-            Some("cannot use externalRef with forEach")
-        } else {
-            None
-        };
-        if let Some(c) = combo {
+    /// Builds the draft of one `spec.resources[]` entry, reporting every error found in it.
+    fn build_node(&mut self, resource: &ResourceInput, instance_namespaced: bool) -> Draft {
+        let id = resource.id.clone();
+        let mut draft = Draft::new(resource);
+        if let Some(problem) = field_combination_problem(resource) {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidCombination,
-                    format!("invalid combination of resource fields: resource {id:?}: {c}"),
+                    format!("invalid combination of resource fields: resource {id:?}: {problem}"),
                 )
                 .resource(&id)
-                .at(format!("spec.resources[{}]", r.index)),
+                .at(format!("spec.resources[{}]", resource.index)),
             );
-            d.ok = false;
-            return d;
+            draft.reject();
+            return draft;
         }
-
-        let obj = if let Some(t) = &r.template {
-            t.clone()
-        } else {
-            match self.external_template(&id, r.external_ref.as_ref()) {
-                Some((o, selector)) => {
-                    d.kind = if selector {
-                        NodeKind::ExternalCollection
-                    } else {
-                        NodeKind::External
-                    };
-                    o
-                }
-                None => {
-                    d.ok = false;
-                    return d;
-                }
-            }
+        let Some(object) = self.node_object(&mut draft, resource) else {
+            draft.reject();
+            return draft;
         };
-        if d.kind == NodeKind::Resource && !r.for_each.is_empty() {
-            d.kind = NodeKind::Collection;
+        if draft.kind == NodeKind::Resource && !resource.for_each.is_empty() {
+            draft.kind = NodeKind::Collection;
         }
-        if r.for_each_invalid {
-            d.ok = false;
+        if resource.for_each_invalid {
+            draft.reject();
         }
-
-        // Structure.
-        let structure = match &obj {
-            Value::Object(m) => match (m.get("apiVersion"), m.get("kind"), m.get("metadata")) {
-                (None, _, _) => Some("apiVersion field not found"),
-                (Some(v), _, _) if !v.is_string() => Some("apiVersion field is not a string"),
-                (_, None, _) => Some("kind field not found"),
-                (_, Some(v), _) if !v.is_string() => Some("kind field is not a string"),
-                (_, _, None) => Some("metadata field not found"),
-                (_, _, Some(v)) if !v.is_object() => Some("metadata field is not a map"),
-                _ => None,
-            },
-            _ => Some("template is not a map"),
-        };
-        if let Some(s) = structure {
+        if let Some(problem) = object_structure_problem(&object) {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidTemplate,
-                    format!("resource {id} is not a valid Kubernetes object: {s}"),
+                    format!("resource {id} is not a valid Kubernetes object: {problem}"),
                 )
                 .resource(&id)
                 .at("template")
                 .hint("a template needs apiVersion (string), kind (string) and metadata (map)"),
             );
-            d.ok = false;
-            return d;
+            draft.reject();
+            return draft;
         }
-        d.api_version = obj["apiVersion"].as_str().unwrap_or_default().to_string();
-        d.object_kind = obj["kind"].as_str().unwrap_or_default().to_string();
-        if !names::is_dns1035_label(&d.object_kind.to_lowercase()) {
+        self.read_kind(&mut draft, &object);
+        self.template_constraints(&mut draft, &object, instance_namespaced);
+        self.compile_template_fields(&mut draft, &object);
+        draft.template = object;
+        draft.include_when = self.conditions(&id, "includeWhen", &resource.include_when);
+        draft.ready_when = self.conditions(&id, "readyWhen", &resource.ready_when);
+        if draft.include_when.len() != resource.include_when.len()
+            || draft.ready_when.len() != resource.ready_when.len()
+        {
+            draft.reject();
+        }
+        self.compile_for_each(&mut draft, resource);
+        draft
+    }
+
+    /// The object the node stands for: its template, or the object an externalRef names
+    /// (which also decides whether the node is an external collection).
+    fn node_object(&mut self, draft: &mut Draft, resource: &ResourceInput) -> Option<Value> {
+        if let Some(template) = &resource.template {
+            return Some(template.clone());
+        }
+        let (object, by_selector) =
+            self.external_template(&resource.id, resource.external_ref.as_ref())?;
+        draft.kind = if by_selector {
+            NodeKind::ExternalCollection
+        } else {
+            NodeKind::External
+        };
+        Some(object)
+    }
+
+    /// `apiVersion` and `kind` of the object, its schema from the schema source and its scope.
+    fn read_kind(&mut self, draft: &mut Draft, object: &Value) {
+        let id = draft.id().to_string();
+        draft.api_version = object["apiVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        draft.object_kind = object["kind"].as_str().unwrap_or_default().to_string();
+        if !names::is_dns1035_label(&draft.object_kind.to_lowercase()) {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidTemplate,
                     format!(
                         "resource {id:?}: kind {:?} is not valid: its lowercase form must be a DNS-1035 label",
-                        d.object_kind
+                        draft.object_kind
                     ),
                 )
                 .resource(&id)
                 .at("kind"),
             );
         }
-
-        // Schema and scope.
-        d.resolved = self.schemas.resolve(&d.api_version, &d.object_kind);
-        d.namespaced = match &d.resolved {
-            Some(r) => r.namespaced,
-            None => default_namespaced(&d.api_version, &d.object_kind),
+        draft.resolved = self.schemas.resolve(&draft.api_version, &draft.object_kind);
+        draft.namespaced = match &draft.resolved {
+            Some(resolved) => resolved.namespaced,
+            None => default_namespaced(&draft.api_version, &draft.object_kind),
         };
-        if d.resolved.is_none() {
+        if draft.resolved.is_none() {
             self.warnings.push(Warning {
                 resource: Some(id.clone()),
                 message: format!(
                     "resource {id:?}: no schema known for {} {}; its fields and expressions are checked structurally only (give --schemas DIR with its CRD or OpenAPI document for full type checks)",
-                    d.api_version, d.object_kind
+                    draft.api_version, draft.object_kind
                 ),
             });
         }
-        self.template_constraints(&mut d, &obj, instance_namespaced);
+    }
 
-        // Expressions.
-        let w = walk(&obj, &FieldPath::root());
-        for (p, e) in &w.errors {
+    /// Finds and compiles every `${}` field of the object.
+    fn compile_template_fields(&mut self, draft: &mut Draft, object: &Value) {
+        let id = draft.id().to_string();
+        let walked = walk(object, &FieldPath::root());
+        for (path, e) in &walked.errors {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidExpression,
                     format!(
                         "resource {id:?}: invalid expression at path {:?}: {e}",
-                        p.to_string()
+                        path.to_string()
                     ),
                 )
                 .resource(&id)
-                .at(p.to_string()),
+                .at(path.to_string()),
             );
-            d.ok = false;
+            draft.reject();
         }
-        let is_crd = group_of(&d.api_version) == "apiextensions.k8s.io"
-            && d.object_kind == "CustomResourceDefinition";
-        for f in &w.fields {
-            let at = f.path.to_string();
-            if is_crd && !f.path.starts_with(&["metadata"]) {
+        let is_crd = group_of(&draft.api_version) == "apiextensions.k8s.io"
+            && draft.object_kind == "CustomResourceDefinition";
+        for field in &walked.fields {
+            let at = field.path.to_string();
+            if is_crd && !field.path.starts_with(&["metadata"]) {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidExpression,
@@ -610,33 +604,31 @@ impl Compiler<'_> {
                     .resource(&id)
                     .at(&at),
                 );
-                d.ok = false;
+                draft.reject();
                 continue;
             }
-            match self.compile_value(&id, &at, &f.value) {
-                Some(v) => d.fields.push(TemplateField {
-                    path: f.path.clone(),
-                    value: v,
+            match self.compile_value(&id, &at, &field.value) {
+                Some(value) => draft.fields.push(TemplateField {
+                    path: field.path.clone(),
+                    value,
                 }),
-                None => d.ok = false,
+                None => draft.reject(),
             }
         }
-        d.template = obj;
-        d.include_when = self.conditions(&id, "includeWhen", &r.include_when);
-        d.ready_when = self.conditions(&id, "readyWhen", &r.ready_when);
-        if d.include_when.len() != r.include_when.len() || d.ready_when.len() != r.ready_when.len()
-        {
-            d.ok = false;
-        }
-        for (name, src) in &r.for_each {
+    }
+
+    /// Compiles the `forEach` dimensions: each must be one standalone `${}` list expression.
+    fn compile_for_each(&mut self, draft: &mut Draft, resource: &ResourceInput) {
+        let id = &resource.id;
+        for (name, source) in &resource.for_each {
             let at = format!("forEach.{name}");
-            match scan::standalone(src) {
-                Ok(Some(e)) => match self.compile_expr(&id, &at, &e) {
-                    Some(c) => d.for_each.push(ForEachDimension {
+            match scan::standalone(source) {
+                Ok(Some(e)) => match self.compile_expr(id, &at, &e) {
+                    Some(expr) => draft.for_each.push(ForEachDimension {
                         name: name.clone(),
-                        expr: c,
+                        expr,
                     }),
-                    None => d.ok = false,
+                    None => draft.reject(),
                 },
                 Ok(None) | Err(_) => {
                     self.err(
@@ -646,22 +638,25 @@ impl Compiler<'_> {
                                 "failed to parse forEach dimensions: invalid forEach expression for dimension {name:?}: only standalone expressions are allowed"
                             ),
                         )
-                        .resource(&id)
+                        .resource(id)
                         .at(&at)
                         .hint("write the list as one ${…}, e.g. \"${schema.spec.regions}\""),
                     );
-                    d.ok = false;
+                    draft.reject();
                 }
             }
         }
-        d
     }
 
     /// `{apiVersion, kind, metadata{name|selector, namespace}}` from an externalRef, and whether it
     /// selects by label.
-    fn external_template(&mut self, id: &str, x: Option<&Value>) -> Option<(Value, bool)> {
-        let x = x?;
-        let Some(m) = x.as_object() else {
+    fn external_template(
+        &mut self,
+        id: &str,
+        external_ref: Option<&Value>,
+    ) -> Option<(Value, bool)> {
+        let external_ref = external_ref?;
+        let Some(fields) = external_ref.as_object() else {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidTemplate,
@@ -673,12 +668,12 @@ impl Compiler<'_> {
             return None;
         };
         let mut missing = Vec::new();
-        for k in ["apiVersion", "kind"] {
-            if !m.get(k).is_some_and(Value::is_string) {
-                missing.push(k);
+        for key in ["apiVersion", "kind"] {
+            if !fields.get(key).is_some_and(Value::is_string) {
+                missing.push(key);
             }
         }
-        let meta = m.get("metadata").and_then(Value::as_object);
+        let meta = fields.get("metadata").and_then(Value::as_object);
         if meta.is_none() {
             missing.push("metadata");
         }
@@ -700,7 +695,7 @@ impl Compiler<'_> {
         let has_name = meta
             .get("name")
             .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty());
+            .is_some_and(|source| !source.is_empty());
         let has_selector = meta.get("selector").is_some_and(|v| !v.is_null());
         if has_name == has_selector {
             self.err(
@@ -716,12 +711,12 @@ impl Compiler<'_> {
             );
             return None;
         }
-        if let Some(sel) = meta.get("selector") {
-            let shape_ok = match sel {
-                Value::String(s) => matches!(scan::standalone(s), Ok(Some(_))),
-                Value::Object(o) => o
+        if let Some(selector) = meta.get("selector") {
+            let shape_ok = match selector {
+                Value::String(source) => matches!(scan::standalone(source), Ok(Some(_))),
+                Value::Object(object) => object
                     .keys()
-                    .all(|k| k == "matchLabels" || k == "matchExpressions"),
+                    .all(|key| key == "matchLabels" || key == "matchExpressions"),
                 _ => false,
             };
             if !shape_ok {
@@ -737,16 +732,16 @@ impl Compiler<'_> {
             }
         }
         let mut out = Map::new();
-        out.insert("apiVersion".into(), m["apiVersion"].clone());
-        out.insert("kind".into(), m["kind"].clone());
+        out.insert("apiVersion".into(), fields["apiVersion"].clone());
+        out.insert("kind".into(), fields["kind"].clone());
         out.insert("metadata".into(), Value::Object(meta));
         Some((Value::Object(out), has_selector))
     }
 
-    fn template_constraints(&mut self, d: &mut Draft, obj: &Value, instance_namespaced: bool) {
-        let id = d.input.id.clone();
+    fn template_constraints(&mut self, draft: &mut Draft, obj: &Value, instance_namespaced: bool) {
+        let id = draft.id().to_string();
         let ns = obj.pointer("/metadata/namespace");
-        if !d.namespaced && ns.is_some() {
+        if !draft.namespaced && ns.is_some() {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidMetadata,
@@ -759,7 +754,7 @@ impl Compiler<'_> {
                 .hint("remove metadata.namespace"),
             );
         }
-        if d.namespaced && !instance_namespaced && d.kind != NodeKind::ExternalCollection {
+        if draft.namespaced && !instance_namespaced && draft.kind != NodeKind::ExternalCollection {
             let ok = ns
                 .and_then(Value::as_str)
                 .is_some_and(|s| !s.trim().is_empty());
@@ -804,211 +799,29 @@ impl Compiler<'_> {
         }
     }
 
-    fn resolve_references(&mut self, d: &mut Draft, ids: &BTreeSet<String>) {
-        let id = d.input.id.clone();
-        let iterators: Vec<String> = d.for_each.iter().map(|f| f.name.clone()).collect();
-        let mut identity_iterators = BTreeSet::new();
-        let mut errs = Vec::new();
-
-        // Template fields.
-        for f in &d.fields {
-            let at = f.path.to_string();
-            let identity = f.path.is(&["metadata", "name"])
-                || (d.namespaced && f.path.is(&["metadata", "namespace"]));
-            for e in f.value.expressions() {
-                let r = e.references();
-                if e.uses_omit() {
-                    if !self.options.omit_enabled {
-                        errs.push((
-                            ErrorCode::InvalidFunction,
-                            at.clone(),
-                            "omit() requires the CELOmitFunction feature gate to be enabled \
-                             (kro run --feature-gates CELOmitFunction=true)"
-                                .to_string(),
-                        ));
-                    } else if f.path.is(&["metadata", "name"])
-                        || (f.path.is(&["metadata", "namespace"]) && d.namespaced)
-                    {
-                        errs.push((
-                            ErrorCode::InvalidFunction,
-                            at.clone(),
-                            format!("omit() cannot be used at path {at:?} — the field is required and must resolve to a concrete value"),
-                        ));
-                    }
-                }
-                for ident in &r.identifiers {
-                    if ident == &id {
-                        errs.push((
-                            ErrorCode::SelfReference,
-                            at.clone(),
-                            format!(
-                                "expression {:?} at path {at:?}: self references are not allowed",
-                                e.source()
-                            ),
-                        ));
-                    } else if ident == SCHEMA_VAR {
-                    } else if ids.contains(ident) {
-                        d.deps.insert(ident.clone());
-                    } else if iterators.contains(ident) {
-                        if identity {
-                            identity_iterators.insert(ident.clone());
-                        }
-                    } else if ident == RUNTIME_VAR {
-                        errs.push((
-                            ErrorCode::UnknownIdentifier,
-                            at.clone(),
-                            "runtime is only available in status.conditions expressions".into(),
-                        ));
-                    } else {
-                        errs.push((
-                            ErrorCode::UnknownIdentifier,
-                            at.clone(),
-                            format!(
-                                "failed to extract dependencies: expression {:?} at path {at:?} references unknown identifiers: [{ident}]",
-                                e.source()
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-        if !iterators.is_empty() {
-            let missing: Vec<String> = iterators
-                .iter()
-                .filter(|i| !identity_iterators.contains(*i))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                errs.push((
-                    ErrorCode::InvalidForEach,
-                    "metadata.name".into(),
-                    format!(
-                        "node {id:?}: all forEach dimensions must be used to produce a unique resource identity, missing: {}",
-                        go_list(&missing)
-                    ),
-                ));
-            }
-        }
-
-        // forEach.
-        for dim in &d.for_each {
-            let at = format!("forEach.{}", dim.name);
-            let r = dim.expr.references();
-            if dim.expr.uses_omit() {
-                errs.push((
-                    ErrorCode::InvalidFunction,
-                    at.clone(),
-                    "omit() can only be used in resource template expressions".into(),
-                ));
-            }
-            let iter_refs: Vec<String> = r
-                .identifiers
-                .iter()
-                .filter(|i| iterators.contains(i))
-                .cloned()
-                .collect();
-            if !iter_refs.is_empty() {
-                errs.push((
-                    ErrorCode::InvalidForEach,
-                    at.clone(),
-                    format!(
-                        "node {id:?}: forEach iterator {:?} cannot reference other iterators {} - forEach iterators are independent (cartesian product)",
-                        dim.name,
-                        go_list(&iter_refs)
-                    ),
-                ));
-            }
-            for ident in &r.identifiers {
-                if ident == &id {
-                    errs.push((
-                        ErrorCode::SelfReference,
-                        at.clone(),
-                        "self references are not allowed".into(),
-                    ));
-                } else if ids.contains(ident) {
-                    d.deps.insert(ident.clone());
-                } else if ident != SCHEMA_VAR && !iterators.contains(ident) {
-                    errs.push((
-                        ErrorCode::UnknownIdentifier,
-                        at.clone(),
-                        format!(
-                            "failed to extract dependencies from forEach iterator {:?}: references unknown identifiers: [{ident}]",
-                            dim.name
-                        ),
-                    ));
-                }
-            }
-        }
-
-        // includeWhen: schema and other resources (which become dependencies).
-        for (i, e) in d.include_when.iter().enumerate() {
-            let at = format!("includeWhen[{i}]");
-            let r = e.references();
-            if e.uses_omit() {
-                errs.push((
-                    ErrorCode::InvalidFunction,
-                    at.clone(),
-                    format!("resource {id:?} includeWhen: omit() can only be used in resource template expressions"),
-                ));
-            }
-            for ident in &r.identifiers {
-                if ident == &id {
-                    errs.push((
-                        ErrorCode::SelfReference,
-                        at.clone(),
-                        format!("resource {id:?} includeWhen: self references are not allowed"),
-                    ));
-                } else if ids.contains(ident) {
-                    d.deps.insert(ident.clone());
-                } else if ident != SCHEMA_VAR {
-                    errs.push((
-                        ErrorCode::UnknownIdentifier,
-                        at.clone(),
-                        format!(
-                            "resource {id:?} includeWhen: references unknown identifiers: [{ident}]"
-                        ),
-                    ));
-                }
-            }
-        }
-
-        // readyWhen: only the node itself (or `each` for collections).
-        let allowed = if d.kind == NodeKind::Collection {
-            EACH_VAR.to_string()
-        } else {
-            id.clone()
+    /// Checks what every expression of `draft` reads and records the nodes it depends on.
+    fn resolve_references(&mut self, draft: &mut Draft, ids: &BTreeSet<String>) {
+        let id = draft.id().to_string();
+        let mut check = ReferenceCheck {
+            id: &id,
+            ids,
+            iterators: draft.for_each.iter().map(|dim| dim.name.clone()).collect(),
+            errors: Vec::new(),
         };
-        for (i, e) in d.ready_when.iter().enumerate() {
-            let at = format!("readyWhen[{i}]");
-            let r = e.references();
-            for ident in &r.identifiers {
-                if ident != &allowed {
-                    errs.push((
-                        ErrorCode::UnknownIdentifier,
-                        at.clone(),
-                        format!(
-                            "resource {id:?} readyWhen: references unknown identifiers: [{ident}]"
-                        ),
-                    ));
-                }
-            }
-            if e.uses_omit() {
-                errs.push((
-                    ErrorCode::InvalidFunction,
-                    at.clone(),
-                    format!("resource {id:?} readyWhen: omit() can only be used in resource template expressions"),
-                ));
-            }
-        }
+        check.template_fields(draft, self.options.omit_enabled);
+        check.for_each(draft);
+        check.include_when(draft);
+        let allowed = check.ready_when(draft);
 
+        let errors = check.errors;
+        if !errors.is_empty() {
+            draft.reject();
+        }
         let hint_ready = format!(
             "readyWhen may only read {allowed}; to wait on another resource, reference it from the template instead"
         );
-        if !errs.is_empty() {
-            d.ok = false;
-        }
-        for (code, at, message) in errs {
-            let mut e = GraphError::new(
+        for (code, at, message) in errors {
+            let mut error = GraphError::new(
                 code,
                 if message.starts_with("resource ") || message.starts_with("node ") {
                     message
@@ -1019,9 +832,9 @@ impl Compiler<'_> {
             .resource(&id)
             .at(&at);
             if at.starts_with("readyWhen") && code == ErrorCode::UnknownIdentifier {
-                e = e.hint(hint_ready.clone());
+                error = error.hint(hint_ready.clone());
             }
-            self.err(e);
+            self.err(error);
         }
     }
 
@@ -1051,10 +864,10 @@ impl Compiler<'_> {
                 );
                 continue;
             };
-            let Some(c) = self.compile_expr("instance", &at, &e) else {
+            let Some(condition) = self.compile_expr("instance", &at, &e) else {
                 continue;
             };
-            if c.uses_omit() {
+            if condition.uses_omit() {
                 self.err(
                     GraphError::new(
                         ErrorCode::InvalidFunction,
@@ -1063,7 +876,7 @@ impl Compiler<'_> {
                     .at(&at),
                 );
             }
-            for ident in &c.references().identifiers {
+            for ident in &condition.references().identifiers {
                 if ident != SCHEMA_VAR && ident != RUNTIME_VAR && !ids.contains(ident) {
                     self.err(
                         GraphError::new(
@@ -1074,29 +887,34 @@ impl Compiler<'_> {
                     );
                 }
             }
-            out.push((i, c));
+            out.push((i, condition));
         }
         out
     }
 
     fn build_status(&mut self, input: &RgdInput, ids: &BTreeSet<String>) -> Vec<TemplateField> {
-        let Some(status) = input.schema.raw.get("status").filter(|v| !v.is_null()) else {
+        let Some(status) = input
+            .schema
+            .raw
+            .get("status")
+            .filter(|value| !value.is_null())
+        else {
             return Vec::new();
         };
         let mut status = status.clone();
         // `status.conditions` as a list is the author-conditions block (kept for later).
-        if let Value::Object(m) = &mut status
-            && m.get("conditions").is_some_and(Value::is_array)
+        if let Value::Object(fields) = &mut status
+            && fields.get("conditions").is_some_and(Value::is_array)
         {
-            m.remove("conditions");
+            fields.remove("conditions");
         }
         let base = FieldPath::root();
-        let w = walk(&status, &base);
+        let walked = walk(&status, &base);
         let mut out = Vec::new();
-        let literals: Vec<String> = w
+        let literals: Vec<String> = walked
             .literals
             .iter()
-            .filter(|p| !p.0.is_empty())
+            .filter(|path| !path.0.is_empty())
             .map(ToString::to_string)
             .collect();
         if !literals.is_empty() {
@@ -1112,37 +930,37 @@ impl Compiler<'_> {
                 .hint("every status field must be a ${…} expression"),
             );
         }
-        for (p, e) in &w.errors {
+        for (path, e) in &walked.errors {
             self.err(
                 GraphError::new(
                     ErrorCode::InvalidExpression,
-                    format!("status field {:?}: {e}", p.to_string()),
+                    format!("status field {:?}: {e}", path.to_string()),
                 )
-                .at(format!("spec.schema.status.{p}")),
+                .at(format!("spec.schema.status.{path}")),
             );
         }
-        for f in &w.fields {
-            let at = format!("status.{}", f.path);
-            let Some(v) = self.compile_value("instance", &at, &f.value) else {
+        for field in &walked.fields {
+            let at = format!("status.{}", field.path);
+            let Some(value) = self.compile_value("instance", &at, &field.value) else {
                 continue;
             };
             let mut refers = false;
-            for e in v.expressions() {
-                let r = e.references();
+            for e in value.expressions() {
+                let references = e.references();
                 if e.uses_omit() {
                     self.err(
                         GraphError::new(
                             ErrorCode::InvalidFunction,
                             format!(
                                 "status field {:?} expression {:?}: omit() can only be used in resource template expressions",
-                                f.path.to_string(),
+                                field.path.to_string(),
                                 e.source()
                             ),
                         )
                         .at(&at),
                     );
                 }
-                for ident in &r.identifiers {
+                for ident in &references.identifiers {
                     if ident == SCHEMA_VAR || ids.contains(ident) {
                         refers = true;
                     } else if ident == RUNTIME_VAR {
@@ -1159,7 +977,7 @@ impl Compiler<'_> {
                                 ErrorCode::UnknownIdentifier,
                                 format!(
                                     "status field {:?} expression {:?}: references unknown identifiers: [{ident}]",
-                                    f.path.to_string(),
+                                    field.path.to_string(),
                                     e.source()
                                 ),
                             )
@@ -1178,11 +996,42 @@ impl Compiler<'_> {
                 );
             }
             out.push(TemplateField {
-                path: f.path.clone(),
-                value: v,
+                path: field.path.clone(),
+                value,
             });
         }
         out
+    }
+}
+
+/// Why the entry's `template`/`externalRef`/`forEach` combination is invalid, if it is.
+fn field_combination_problem(resource: &ResourceInput) -> Option<&'static str> {
+    let has_template = resource.template.is_some();
+    let has_external = resource.external_ref.is_some();
+    if !has_template && !has_external {
+        Some("exactly one of template or externalRef must be provided")
+    } else if has_template && has_external {
+        Some("cannot use externalRef with template")
+    } else if has_external && !resource.for_each.is_empty() {
+        Some("cannot use externalRef with forEach")
+    } else {
+        None
+    }
+}
+
+/// Why the object is not a Kubernetes object (apiVersion, kind and metadata), if it is not.
+fn object_structure_problem(object: &Value) -> Option<&'static str> {
+    match object {
+        Value::Object(m) => match (m.get("apiVersion"), m.get("kind"), m.get("metadata")) {
+            (None, _, _) => Some("apiVersion field not found"),
+            (Some(v), _, _) if !v.is_string() => Some("apiVersion field is not a string"),
+            (_, None, _) => Some("kind field not found"),
+            (_, Some(v), _) if !v.is_string() => Some("kind field is not a string"),
+            (_, _, None) => Some("metadata field not found"),
+            (_, _, Some(v)) if !v.is_object() => Some("metadata field is not a map"),
+            _ => None,
+        },
+        _ => Some("template is not a map"),
     }
 }
 
@@ -1191,5 +1040,227 @@ fn capitalize(s: &str) -> String {
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
+    }
+}
+
+/// The reference checks of one node's expressions. Errors are `(code, path, message)` and are
+/// reported together once every expression has been looked at.
+struct ReferenceCheck<'a> {
+    /// The node's id.
+    id: &'a str,
+    /// Every resource id usable in expressions.
+    ids: &'a BTreeSet<String>,
+    /// The node's `forEach` iterator names.
+    iterators: Vec<String>,
+    errors: Vec<(ErrorCode, String, String)>,
+}
+
+impl ReferenceCheck<'_> {
+    fn push(&mut self, code: ErrorCode, at: &str, message: impl Into<String>) {
+        self.errors.push((code, at.to_string(), message.into()));
+    }
+
+    /// Template fields: they may read the schema, other resources (which become dependencies)
+    /// and the iterators; the identity fields must use every iterator.
+    fn template_fields(&mut self, draft: &mut Draft, omit_enabled: bool) {
+        let mut identity_iterators = BTreeSet::new();
+        for field in &draft.fields {
+            let at = field.path.to_string();
+            let is_name = field.path.is(&["metadata", "name"]);
+            let is_namespace = draft.namespaced && field.path.is(&["metadata", "namespace"]);
+            for e in field.value.expressions() {
+                if e.uses_omit() {
+                    self.omit_in_template(&at, is_name || is_namespace, omit_enabled);
+                }
+                for ident in &e.references().identifiers {
+                    if ident == self.id {
+                        self.push(
+                            ErrorCode::SelfReference,
+                            &at,
+                            format!(
+                                "expression {:?} at path {at:?}: self references are not allowed",
+                                e.source()
+                            ),
+                        );
+                    } else if ident == SCHEMA_VAR {
+                    } else if self.ids.contains(ident) {
+                        draft.deps.insert(ident.clone());
+                    } else if self.iterators.contains(ident) {
+                        if is_name || is_namespace {
+                            identity_iterators.insert(ident.clone());
+                        }
+                    } else if ident == RUNTIME_VAR {
+                        self.push(
+                            ErrorCode::UnknownIdentifier,
+                            &at,
+                            "runtime is only available in status.conditions expressions",
+                        );
+                    } else {
+                        self.push(
+                            ErrorCode::UnknownIdentifier,
+                            &at,
+                            format!(
+                                "failed to extract dependencies: expression {:?} at path {at:?} references unknown identifiers: [{ident}]",
+                                e.source()
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let missing: Vec<String> = self
+            .iterators
+            .iter()
+            .filter(|iterator| !identity_iterators.contains(*iterator))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let id = self.id;
+            self.push(
+                ErrorCode::InvalidForEach,
+                "metadata.name",
+                format!(
+                    "node {id:?}: all forEach dimensions must be used to produce a unique resource identity, missing: {}",
+                    go_list(&missing)
+                ),
+            );
+        }
+    }
+
+    /// `omit()` in a template field: behind a feature gate, and never in the object's identity.
+    fn omit_in_template(&mut self, at: &str, identity: bool, omit_enabled: bool) {
+        if !omit_enabled {
+            self.push(
+                ErrorCode::InvalidFunction,
+                at,
+                "omit() requires the CELOmitFunction feature gate to be enabled \
+                 (kro run --feature-gates CELOmitFunction=true)",
+            );
+        } else if identity {
+            self.push(
+                ErrorCode::InvalidFunction,
+                at,
+                format!("omit() cannot be used at path {at:?} — the field is required and must resolve to a concrete value"),
+            );
+        }
+    }
+
+    /// `forEach` lists: the schema and other resources, never another iterator.
+    fn for_each(&mut self, draft: &mut Draft) {
+        let id = self.id;
+        for dim in &draft.for_each {
+            let at = format!("forEach.{}", dim.name);
+            let references = dim.expr.references();
+            if dim.expr.uses_omit() {
+                self.push(
+                    ErrorCode::InvalidFunction,
+                    &at,
+                    "omit() can only be used in resource template expressions",
+                );
+            }
+            let iterator_refs: Vec<String> = references
+                .identifiers
+                .iter()
+                .filter(|ident| self.iterators.contains(ident))
+                .cloned()
+                .collect();
+            if !iterator_refs.is_empty() {
+                self.push(
+                    ErrorCode::InvalidForEach,
+                    &at,
+                    format!(
+                        "node {id:?}: forEach iterator {:?} cannot reference other iterators {} - forEach iterators are independent (cartesian product)",
+                        dim.name,
+                        go_list(&iterator_refs)
+                    ),
+                );
+            }
+            for ident in &references.identifiers {
+                if ident == id {
+                    self.push(
+                        ErrorCode::SelfReference,
+                        &at,
+                        "self references are not allowed",
+                    );
+                } else if self.ids.contains(ident) {
+                    draft.deps.insert(ident.clone());
+                } else if ident != SCHEMA_VAR && !self.iterators.contains(ident) {
+                    self.push(
+                        ErrorCode::UnknownIdentifier,
+                        &at,
+                        format!(
+                            "failed to extract dependencies from forEach iterator {:?}: references unknown identifiers: [{ident}]",
+                            dim.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `includeWhen`: the schema and other resources (which become dependencies).
+    fn include_when(&mut self, draft: &mut Draft) {
+        let id = self.id;
+        for (i, e) in draft.include_when.iter().enumerate() {
+            let at = format!("includeWhen[{i}]");
+            if e.uses_omit() {
+                self.push(
+                    ErrorCode::InvalidFunction,
+                    &at,
+                    format!("resource {id:?} includeWhen: omit() can only be used in resource template expressions"),
+                );
+            }
+            for ident in &e.references().identifiers {
+                if ident == id {
+                    self.push(
+                        ErrorCode::SelfReference,
+                        &at,
+                        format!("resource {id:?} includeWhen: self references are not allowed"),
+                    );
+                } else if self.ids.contains(ident) {
+                    draft.deps.insert(ident.clone());
+                } else if ident != SCHEMA_VAR {
+                    self.push(
+                        ErrorCode::UnknownIdentifier,
+                        &at,
+                        format!(
+                            "resource {id:?} includeWhen: references unknown identifiers: [{ident}]"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `readyWhen`: only the node itself (or `each` for collections). Returns that name.
+    fn ready_when(&mut self, draft: &Draft) -> String {
+        let id = self.id;
+        let allowed = if draft.kind == NodeKind::Collection {
+            EACH_VAR.to_string()
+        } else {
+            id.to_string()
+        };
+        for (i, e) in draft.ready_when.iter().enumerate() {
+            let at = format!("readyWhen[{i}]");
+            for ident in &e.references().identifiers {
+                if ident != &allowed {
+                    self.push(
+                        ErrorCode::UnknownIdentifier,
+                        &at,
+                        format!(
+                            "resource {id:?} readyWhen: references unknown identifiers: [{ident}]"
+                        ),
+                    );
+                }
+            }
+            if e.uses_omit() {
+                self.push(
+                    ErrorCode::InvalidFunction,
+                    &at,
+                    format!("resource {id:?} readyWhen: omit() can only be used in resource template expressions"),
+                );
+            }
+        }
+        allowed
     }
 }

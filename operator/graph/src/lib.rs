@@ -2,11 +2,15 @@
 //!
 //! The entry point is [`compile`] (or [`compile_rgd`] for the typed kro-api object): it checks
 //! every rule kro enforces and returns a [`CompiledGraph`] (cheap to clone) or every error found.
+//!
+//! Modules, each using only those before it: `error`, `expr`, `names`, `scan`, `schemas`, `dag`
+//! → `path`, `input` → `model` → `draft` (a node being built) → `typecheck` → `compile`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod compile;
 pub mod dag;
+mod draft;
 pub mod error;
 pub mod expr;
 pub mod input;

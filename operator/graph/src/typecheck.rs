@@ -8,10 +8,10 @@ use serde_json::Value;
 
 use kro_cel::{CelError, CelType, TypeEnv};
 
-use crate::compile::Draft;
+use crate::draft::Draft;
 use crate::error::{ErrorCode, GraphError};
 use crate::expr::CompiledExpr;
-use crate::model::{CompiledValue, NodeKind, TemplateField, TemplatePart};
+use crate::model::{CompiledValue, ForEachDimension, NodeKind, TemplateField, TemplatePart};
 use crate::names;
 use crate::path::{FieldPath, Segment};
 use crate::scan::{self, FieldValue};
@@ -70,10 +70,7 @@ fn node_type(id: &str, kind: NodeKind, schema: Option<&ResolvedKind>) -> CelType
 }
 
 fn check_error(id: &str, what: &str, at: &str, e: &CompiledExpr, err: &CelError) -> GraphError {
-    let detail = match err {
-        CelError::Check { errors, .. } => errors.to_string(),
-        other => other.to_string(),
-    };
+    let detail = error_detail(err);
     GraphError::new(
         ErrorCode::TypeMismatch,
         format!(
@@ -123,149 +120,226 @@ fn schema_at<'a>(root: &'a JSONSchemaProps, path: &FieldPath) -> Option<&'a JSON
     Some(cur)
 }
 
-/// Type-checks every expression of the nodes that were built without errors.
-pub(crate) fn check_nodes(nodes: &mut [Draft], schema: &CelType) -> Vec<GraphError> {
+/// The checker environment every node and status expression sees: `schema` and each node by id.
+fn node_env(nodes: &[Draft], schema: &CelType) -> TypeEnv {
     let mut env = TypeEnv::new();
     env.declare(names::SCHEMA_VAR, schema.clone());
-    for n in nodes.iter() {
+    for node in nodes {
         env.declare(
-            n.input.id.clone(),
-            node_type(&n.input.id, n.kind, n.resolved.as_ref()),
+            node.id().to_string(),
+            node_type(node.id(), node.kind, node.resolved.as_ref()),
         );
     }
+    env
+}
+
+/// Type-checks every expression of the nodes that were built without errors.
+pub(crate) fn check_nodes(nodes: &mut [Draft], schema: &CelType) -> Vec<GraphError> {
+    let env = node_env(nodes, schema);
     let mut errors = Vec::new();
-    for n in nodes.iter_mut() {
-        if !n.ok {
-            continue;
+    for node in nodes.iter_mut().filter(|node| node.is_ok()) {
+        let id = node.id().to_string();
+        let local = check_for_each(&id, &mut node.for_each, &env, &mut errors);
+        let checked_fields = matches!(node.kind, NodeKind::Resource | NodeKind::Collection);
+        let field_schema = node
+            .resolved
+            .as_ref()
+            .map(|resolved| &*resolved.schema)
+            .filter(|_| checked_fields);
+        for field in node.fields.iter_mut() {
+            check_template_field(&id, field, field_schema, &local, &mut errors);
         }
-        let id = n.input.id.clone();
-        let mut local = env.clone();
-        for dim in n.for_each.iter_mut() {
-            let at = format!("forEach.{}", dim.name);
-            match dim.expr.program().check(&env) {
-                Ok(t) => {
-                    let elem = t.unwrap_optional().list_element();
-                    match elem {
-                        Some(el) => {
-                            local.declare(dim.name.clone(), el);
-                        }
-                        None if t.is_dyn() => {
-                            local.declare(dim.name.clone(), CelType::Dyn);
-                        }
-                        None => errors.push(
-                            GraphError::new(
-                                ErrorCode::InvalidForEach,
-                                format!(
-                                    "failed to validate resource {id:?}: forEach iterator {:?} must return a list, got {:?}",
-                                    dim.name,
-                                    t.to_string()
-                                ),
-                            )
-                            .resource(&id)
-                            .at(&at),
-                        ),
+        check_include_when(&id, &mut node.include_when, &env, &mut errors);
+        let ready_env = ready_env(&id, node.kind, node.resolved.as_ref());
+        check_ready_when(&id, &mut node.ready_when, &ready_env, &mut errors);
+    }
+    errors
+}
+
+/// Checks the `forEach` dimensions of node `id`; returns `env` with each iterator declared as
+/// the element type of its list.
+fn check_for_each(
+    id: &str,
+    dimensions: &mut [ForEachDimension],
+    env: &TypeEnv,
+    errors: &mut Vec<GraphError>,
+) -> TypeEnv {
+    let mut local = env.clone();
+    for dim in dimensions.iter_mut() {
+        let at = format!("forEach.{}", dim.name);
+        match dim.expr.program().check(env) {
+            Ok(output) => {
+                match output.unwrap_optional().list_element() {
+                    Some(element) => {
+                        local.declare(dim.name.clone(), element);
                     }
-                    dim.expr.set_output_type(t);
+                    None if output.is_dyn() => {
+                        local.declare(dim.name.clone(), CelType::Dyn);
+                    }
+                    None => errors.push(
+                        GraphError::new(
+                            ErrorCode::InvalidForEach,
+                            format!(
+                                "failed to validate resource {id:?}: forEach iterator {:?} must return a list, got {:?}",
+                                dim.name,
+                                output.to_string()
+                            ),
+                        )
+                        .resource(id)
+                        .at(&at),
+                    ),
                 }
-                Err(e) => {
-                    errors.push(check_error(&id, "forEach", &at, &dim.expr, &e));
-                    local.declare(dim.name.clone(), CelType::Dyn);
-                }
+                dim.expr.set_output_type(output);
             }
-        }
-        let node_schema = n.resolved.as_ref().map(|r| r.schema.clone());
-        let checked_fields = matches!(n.kind, NodeKind::Resource | NodeKind::Collection);
-        for f in n.fields.iter_mut() {
-            let at = f.path.to_string();
-            let expected = node_schema
-                .as_ref()
-                .filter(|_| checked_fields)
-                .and_then(|s| schema_at(s, &f.path))
-                .map(|s| CelType::from_schema(&format!("{id}.{at}"), s))
-                .unwrap_or(CelType::Dyn);
-            match &mut f.value {
-                CompiledValue::Expr(e) => match e.program().check(&local) {
-                    Ok(t) => {
-                        if let Err(why) = t.assignable_to(&expected) {
-                            errors.push(mismatch(&id, &at, e, &t, &expected, &why));
-                        }
-                        e.set_output_type(t);
-                    }
-                    Err(err) => errors.push(check_error(&id, "template", &at, e, &err)),
-                },
-                CompiledValue::Template(parts) => {
-                    for p in parts.iter_mut() {
-                        let TemplatePart::Expr(e) = p else { continue };
-                        match e.program().check(&local) {
-                            Ok(t) => {
-                                if let Err(why) = t.assignable_to(&CelType::String) {
-                                    errors.push(mismatch(
-                                        &id,
-                                        &at,
-                                        e,
-                                        &t,
-                                        &CelType::String,
-                                        &format!("every expression inside a string template must be a string ({why}); wrap it in string()"),
-                                    ));
-                                }
-                                e.set_output_type(t);
-                            }
-                            Err(err) => errors.push(check_error(&id, "template", &at, e, &err)),
-                        }
-                    }
-                }
-            }
-        }
-        for (i, e) in n.include_when.iter_mut().enumerate() {
-            let at = format!("includeWhen[{i}]");
-            match e.program().check(&env) {
-                Ok(t) => {
-                    if !t.is_bool_like() && !t.is_dyn() {
-                        errors.push(mismatch(
-                            &id,
-                            &at,
-                            e,
-                            &t,
-                            &CelType::Bool,
-                            "includeWhen must return bool",
-                        ));
-                    }
-                    e.set_output_type(t);
-                }
-                Err(err) => errors.push(check_error(&id, "includeWhen", &at, e, &err)),
-            }
-        }
-        let mut ready_env = TypeEnv::new();
-        let single = node_type(&id, NodeKind::Resource, n.resolved.as_ref());
-        if n.kind == NodeKind::Collection {
-            ready_env.declare(names::EACH_VAR, single);
-        } else {
-            ready_env.declare(id.clone(), node_type(&id, n.kind, n.resolved.as_ref()));
-            if n.kind == NodeKind::ExternalCollection {
-                ready_env.declare(names::EACH_VAR, single);
-            }
-        }
-        for (i, e) in n.ready_when.iter_mut().enumerate() {
-            let at = format!("readyWhen[{i}]");
-            match e.program().check(&ready_env) {
-                Ok(t) => {
-                    if !t.is_bool_like() && !t.is_dyn() {
-                        errors.push(mismatch(
-                            &id,
-                            &at,
-                            e,
-                            &t,
-                            &CelType::Bool,
-                            "readyWhen must return bool",
-                        ));
-                    }
-                    e.set_output_type(t);
-                }
-                Err(err) => errors.push(check_error(&id, "readyWhen", &at, e, &err)),
+            Err(e) => {
+                errors.push(check_error(id, "forEach", &at, &dim.expr, &e));
+                local.declare(dim.name.clone(), CelType::Dyn);
             }
         }
     }
-    errors
+    local
+}
+
+/// Checks one templated field of node `id` against the field's schema (`dyn` when unknown).
+fn check_template_field(
+    id: &str,
+    field: &mut TemplateField,
+    node_schema: Option<&JSONSchemaProps>,
+    env: &TypeEnv,
+    errors: &mut Vec<GraphError>,
+) {
+    let at = field.path.to_string();
+    let expected = node_schema
+        .and_then(|schema| schema_at(schema, &field.path))
+        .map(|schema| CelType::from_schema(&format!("{id}.{at}"), schema))
+        .unwrap_or(CelType::Dyn);
+    match &mut field.value {
+        CompiledValue::Expr(e) => match e.program().check(env) {
+            Ok(output) => {
+                if let Err(why) = output.assignable_to(&expected) {
+                    errors.push(mismatch(id, &at, e, &output, &expected, &why));
+                }
+                e.set_output_type(output);
+            }
+            Err(err) => errors.push(check_error(id, "template", &at, e, &err)),
+        },
+        CompiledValue::Template(parts) => {
+            for part in parts.iter_mut() {
+                let TemplatePart::Expr(e) = part else {
+                    continue;
+                };
+                match e.program().check(env) {
+                    Ok(output) => {
+                        if let Err(why) = output.assignable_to(&CelType::String) {
+                            errors.push(mismatch(
+                                id,
+                                &at,
+                                e,
+                                &output,
+                                &CelType::String,
+                                &format!("every expression inside a string template must be a string ({why}); wrap it in string()"),
+                            ));
+                        }
+                        e.set_output_type(output);
+                    }
+                    Err(err) => errors.push(check_error(id, "template", &at, e, &err)),
+                }
+            }
+        }
+    }
+}
+
+/// Checks that each `includeWhen` condition of node `id` returns a bool.
+fn check_include_when(
+    id: &str,
+    conditions: &mut [CompiledExpr],
+    env: &TypeEnv,
+    errors: &mut Vec<GraphError>,
+) {
+    for (i, e) in conditions.iter_mut().enumerate() {
+        let at = format!("includeWhen[{i}]");
+        match e.program().check(env) {
+            Ok(output) => {
+                if !output.is_bool_like() && !output.is_dyn() {
+                    errors.push(mismatch(
+                        id,
+                        &at,
+                        e,
+                        &output,
+                        &CelType::Bool,
+                        "includeWhen must return bool",
+                    ));
+                }
+                e.set_output_type(output);
+            }
+            Err(err) => errors.push(check_error(id, "includeWhen", &at, e, &err)),
+        }
+    }
+}
+
+/// What `readyWhen` of node `id` sees: the node itself, or `each` item of a collection.
+fn ready_env(id: &str, kind: NodeKind, resolved: Option<&ResolvedKind>) -> TypeEnv {
+    let mut env = TypeEnv::new();
+    let single = node_type(id, NodeKind::Resource, resolved);
+    if kind == NodeKind::Collection {
+        env.declare(names::EACH_VAR, single);
+    } else {
+        env.declare(id.to_string(), node_type(id, kind, resolved));
+        if kind == NodeKind::ExternalCollection {
+            env.declare(names::EACH_VAR, single);
+        }
+    }
+    env
+}
+
+/// Checks that each `readyWhen` condition of node `id` returns a bool.
+fn check_ready_when(
+    id: &str,
+    conditions: &mut [CompiledExpr],
+    ready_env: &TypeEnv,
+    errors: &mut Vec<GraphError>,
+) {
+    for (i, e) in conditions.iter_mut().enumerate() {
+        let at = format!("readyWhen[{i}]");
+        match e.program().check(ready_env) {
+            Ok(output) => {
+                if !output.is_bool_like() && !output.is_dyn() {
+                    errors.push(mismatch(
+                        id,
+                        &at,
+                        e,
+                        &output,
+                        &CelType::Bool,
+                        "readyWhen must return bool",
+                    ));
+                }
+                e.set_output_type(output);
+            }
+            Err(err) => errors.push(check_error(id, "readyWhen", &at, e, &err)),
+        }
+    }
+}
+
+/// The text of a checker error: the type errors themselves, or the error's message.
+fn error_detail(err: &CelError) -> String {
+    match err {
+        CelError::Check { errors, .. } => errors.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A status expression the checker rejected.
+fn status_check_error(field: &FieldPath, at: &str, e: &CompiledExpr, err: &CelError) -> GraphError {
+    GraphError::new(
+        ErrorCode::TypeMismatch,
+        format!(
+            "failed to build instance status schema: failed to type-check status expression {:?} at path {:?}: {}",
+            e.source(),
+            field.to_string(),
+            error_detail(err)
+        ),
+    )
+    .at(at)
 }
 
 /// Type-checks the status fields and returns the inferred schema of each.
@@ -274,81 +348,30 @@ pub(crate) fn check_status(
     nodes: &[Draft],
     schema: &CelType,
 ) -> (Vec<(Vec<String>, JSONSchemaProps)>, Vec<GraphError>) {
-    let mut env = TypeEnv::new();
-    env.declare(names::SCHEMA_VAR, schema.clone());
-    for n in nodes {
-        env.declare(
-            n.input.id.clone(),
-            node_type(&n.input.id, n.kind, n.resolved.as_ref()),
-        );
-    }
+    let env = node_env(nodes, schema);
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    for f in fields.iter_mut() {
-        let at = format!("status.{}", f.path);
-        let path: Vec<String> = f
+    for field in fields.iter_mut() {
+        let at = format!("status.{}", field.path);
+        let path: Vec<String> = field
             .path
             .0
             .iter()
-            .map(|s| match s {
-                Segment::Field(k) => k.clone(),
+            .map(|segment| match segment {
+                Segment::Field(key) => key.clone(),
                 Segment::Index(i) => i.to_string(),
             })
             .collect();
-        match &mut f.value {
+        match &mut field.value {
             CompiledValue::Expr(e) => match e.program().check(&env) {
-                Ok(t) => {
-                    out.push((path, t.to_schema()));
-                    e.set_output_type(t);
+                Ok(output) => {
+                    out.push((path, output.to_schema()));
+                    e.set_output_type(output);
                 }
-                Err(err) => errors.push(
-                    GraphError::new(
-                        ErrorCode::TypeMismatch,
-                        format!(
-                            "failed to build instance status schema: failed to type-check status expression {:?} at path {:?}: {}",
-                            e.source(),
-                            f.path.to_string(),
-                            match &err { CelError::Check { errors, .. } => errors.to_string(), o => o.to_string() }
-                        ),
-                    )
-                    .at(&at),
-                ),
+                Err(err) => errors.push(status_check_error(&field.path, &at, e, &err)),
             },
             CompiledValue::Template(parts) => {
-                for p in parts.iter_mut() {
-                    let TemplatePart::Expr(e) = p else { continue };
-                    match e.program().check(&env) {
-                        Ok(t) => {
-                            if t.assignable_to(&CelType::String).is_err() {
-                                errors.push(
-                                    GraphError::new(
-                                        ErrorCode::TypeMismatch,
-                                        format!(
-                                            "status field {:?}: expression {:?} returns type {:?} but every expression inside a string template must be a string; wrap it in string()",
-                                            f.path.to_string(),
-                                            e.source(),
-                                            t.to_string()
-                                        ),
-                                    )
-                                    .at(&at),
-                                );
-                            }
-                            e.set_output_type(t);
-                        }
-                        Err(err) => errors.push(
-                            GraphError::new(
-                                ErrorCode::TypeMismatch,
-                                format!(
-                                    "failed to build instance status schema: failed to type-check status expression {:?} at path {:?}: {}",
-                                    e.source(),
-                                    f.path.to_string(),
-                                    match &err { CelError::Check { errors, .. } => errors.to_string(), o => o.to_string() }
-                                ),
-                            )
-                            .at(&at),
-                        ),
-                    }
-                }
+                check_status_template(&field.path, &at, parts, &env, &mut errors);
                 out.push((
                     path,
                     JSONSchemaProps {
@@ -362,28 +385,56 @@ pub(crate) fn check_status(
     (out, errors)
 }
 
+/// Checks that every expression inside the string template of status field `field` is a string.
+fn check_status_template(
+    field: &FieldPath,
+    at: &str,
+    parts: &mut [TemplatePart],
+    env: &TypeEnv,
+    errors: &mut Vec<GraphError>,
+) {
+    for part in parts.iter_mut() {
+        let TemplatePart::Expr(e) = part else {
+            continue;
+        };
+        match e.program().check(env) {
+            Ok(output) => {
+                if output.assignable_to(&CelType::String).is_err() {
+                    errors.push(
+                        GraphError::new(
+                            ErrorCode::TypeMismatch,
+                            format!(
+                                "status field {:?}: expression {:?} returns type {:?} but every expression inside a string template must be a string; wrap it in string()",
+                                field.to_string(),
+                                e.source(),
+                                output.to_string()
+                            ),
+                        )
+                        .at(at),
+                    );
+                }
+                e.set_output_type(output);
+            }
+            Err(err) => errors.push(status_check_error(field, at, e, &err)),
+        }
+    }
+}
+
 /// Type-checks the author's `status.conditions` expressions (`runtime` in scope).
 pub(crate) fn check_status_conditions(
     exprs: &mut [(usize, CompiledExpr)],
     nodes: &[Draft],
     schema: &CelType,
 ) -> Vec<GraphError> {
-    let mut env = TypeEnv::new();
-    env.declare(names::SCHEMA_VAR, schema.clone());
+    let mut env = node_env(nodes, schema);
     env.declare_runtime();
-    for n in nodes {
-        env.declare(
-            n.input.id.clone(),
-            node_type(&n.input.id, n.kind, n.resolved.as_ref()),
-        );
-    }
     let mut errors = Vec::new();
     for (i, e) in exprs.iter_mut() {
         let at = format!("status.conditions[{i}]");
         match e.program().check(&env) {
-            Ok(t) => {
-                let name = t.to_string();
-                let ok = t.is_dyn()
+            Ok(output) => {
+                let name = output.to_string();
+                let ok = output.is_dyn()
                     || matches!(
                         name.as_str(),
                         "kro.run.Condition" | "list(kro.run.Condition)" | "list(dyn)"
@@ -400,7 +451,7 @@ pub(crate) fn check_status_conditions(
                         .at(&at),
                     );
                 }
-                e.set_output_type(t);
+                e.set_output_type(output);
             }
             Err(err) => errors.push(
                 GraphError::new(
@@ -408,10 +459,7 @@ pub(crate) fn check_status_conditions(
                     format!(
                         "failed to type-check status condition {:?}: {}",
                         e.source(),
-                        match &err {
-                            CelError::Check { errors, .. } => errors.to_string(),
-                            o => o.to_string(),
-                        }
+                        error_detail(&err)
                     ),
                 )
                 .at(&at),
@@ -428,7 +476,7 @@ pub(crate) fn check_literals(nodes: &[Draft]) -> Vec<GraphError> {
         let Some(resolved) = n.resolved.as_ref() else {
             continue;
         };
-        if !n.ok || !matches!(n.kind, NodeKind::Resource | NodeKind::Collection) {
+        if !n.is_ok() || !matches!(n.kind, NodeKind::Resource | NodeKind::Collection) {
             continue;
         }
         let mut errs = Vec::new();
@@ -455,10 +503,10 @@ pub(crate) fn check_literals(nodes: &[Draft]) -> Vec<GraphError> {
                     ErrorCode::TypeMismatch,
                     format!(
                         "failed to extract CEL expressions from schema for resource {}: {message}",
-                        n.input.id
+                        n.id()
                     ),
                 )
-                .resource(&n.input.id)
+                .resource(n.id())
                 .at(path),
             );
         }

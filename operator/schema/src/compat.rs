@@ -278,10 +278,39 @@ fn json_text(v: &serde_json::Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-fn compare(path: String, old: &JSONSchemaProps, new: &JSONSchemaProps, r: &mut CompatReport) {
+/// Compares one schema node of the old and new CRD at `path`, recursing into properties,
+/// items and additionalProperties.
+fn compare(path: String, old: &JSONSchemaProps, new: &JSONSchemaProps, report: &mut CompatReport) {
+    use ChangeType::*;
+    compare_annotations(&path, old, new, report);
+    let old_type = old.type_.clone().unwrap_or_default();
+    let new_type = new.type_.clone().unwrap_or_default();
+    if old_type != new_type {
+        report.breaking(format!("{path}.type"), TypeChanged, old_type, new_type);
+        return;
+    }
+    compare_pattern(&path, old, new, report);
+    compare_bounds(&path, old, new, report);
+    compare_properties(&path, old, new, report);
+    compare_required(&path, old, new, report);
+    compare_enum(&path, old, new, report);
+
+    if old_type == "array" {
+        compare_items(&path, old, new, report);
+    }
+    compare_additional_properties(&path, old, new, report);
+}
+
+/// `description` and `default`: never breaking.
+fn compare_annotations(
+    path: &str,
+    old: &JSONSchemaProps,
+    new: &JSONSchemaProps,
+    report: &mut CompatReport,
+) {
     use ChangeType::*;
     if old.description != new.description {
-        r.non_breaking(
+        report.non_breaking(
             format!("{path}.description"),
             DescriptionChanged,
             old.description.clone().unwrap_or_default(),
@@ -289,29 +318,35 @@ fn compare(path: String, old: &JSONSchemaProps, new: &JSONSchemaProps, r: &mut C
         );
     }
     if old.default != new.default {
-        r.non_breaking(
+        report.non_breaking(
             format!("{path}.default"),
             DefaultChanged,
             old.default
                 .as_ref()
-                .map(|d| json_text(&d.0))
+                .map(|default| json_text(&default.0))
                 .unwrap_or_default(),
             new.default
                 .as_ref()
-                .map(|d| json_text(&d.0))
+                .map(|default| json_text(&default.0))
                 .unwrap_or_default(),
         );
     }
-    let old_type = old.type_.clone().unwrap_or_default();
-    let new_type = new.type_.clone().unwrap_or_default();
-    if old_type != new_type {
-        r.breaking(format!("{path}.type"), TypeChanged, old_type, new_type);
-        return;
-    }
+}
+
+/// `pattern`: adding or changing one is breaking, removing one is not.
+fn compare_pattern(
+    path: &str,
+    old: &JSONSchemaProps,
+    new: &JSONSchemaProps,
+    report: &mut CompatReport,
+) {
+    use ChangeType::*;
     match (&old.pattern, &new.pattern) {
-        (None, Some(p)) => r.breaking(format!("{path}.pattern"), PatternAdded, "", p.clone()),
-        (Some(p), None) => r.non_breaking(format!("{path}.pattern"), PatternRemoved, p.clone(), ""),
-        (Some(a), Some(b)) if a != b => r.breaking(
+        (None, Some(p)) => report.breaking(format!("{path}.pattern"), PatternAdded, "", p.clone()),
+        (Some(p), None) => {
+            report.non_breaking(format!("{path}.pattern"), PatternRemoved, p.clone(), "")
+        }
+        (Some(a), Some(b)) if a != b => report.breaking(
             format!("{path}.pattern"),
             PatternChanged,
             a.clone(),
@@ -319,8 +354,18 @@ fn compare(path: String, old: &JSONSchemaProps, new: &JSONSchemaProps, r: &mut C
         ),
         _ => {}
     }
+}
+
+/// `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`: tightening is breaking.
+fn compare_bounds(
+    path: &str,
+    old: &JSONSchemaProps,
+    new: &JSONSchemaProps,
+    report: &mut CompatReport,
+) {
+    use ChangeType::*;
     compare_lower_bound(
-        &path,
+        path,
         "minimum",
         old.minimum,
         new.minimum,
@@ -330,10 +375,10 @@ fn compare(path: String, old: &JSONSchemaProps, new: &JSONSchemaProps, r: &mut C
             MinimumRemoved,
             MinimumDecreased,
         ],
-        r,
+        report,
     );
     compare_upper_bound(
-        &path,
+        path,
         "maximum",
         old.maximum,
         new.maximum,
@@ -343,83 +388,96 @@ fn compare(path: String, old: &JSONSchemaProps, new: &JSONSchemaProps, r: &mut C
             MaximumRemoved,
             MaximumIncreased,
         ],
-        r,
+        report,
     );
-    let f = |v: Option<i64>| v.map(|x| x as f64);
+    let as_float = |value: Option<i64>| value.map(|count| count as f64);
     compare_lower_bound(
-        &path,
+        path,
         "minLength",
-        f(old.min_length),
-        f(new.min_length),
+        as_float(old.min_length),
+        as_float(new.min_length),
         [
             MinLengthAdded,
             MinLengthIncreased,
             MinLengthRemoved,
             MinLengthDecreased,
         ],
-        r,
+        report,
     );
     compare_upper_bound(
-        &path,
+        path,
         "maxLength",
-        f(old.max_length),
-        f(new.max_length),
+        as_float(old.max_length),
+        as_float(new.max_length),
         [
             MaxLengthAdded,
             MaxLengthDecreased,
             MaxLengthRemoved,
             MaxLengthIncreased,
         ],
-        r,
+        report,
     );
     compare_lower_bound(
-        &path,
+        path,
         "minItems",
-        f(old.min_items),
-        f(new.min_items),
+        as_float(old.min_items),
+        as_float(new.min_items),
         [
             MinItemsAdded,
             MinItemsIncreased,
             MinItemsRemoved,
             MinItemsDecreased,
         ],
-        r,
+        report,
     );
     compare_upper_bound(
-        &path,
+        path,
         "maxItems",
-        f(old.max_items),
-        f(new.max_items),
+        as_float(old.max_items),
+        as_float(new.max_items),
         [
             MaxItemsAdded,
             MaxItemsDecreased,
             MaxItemsRemoved,
             MaxItemsIncreased,
         ],
-        r,
+        report,
     );
+}
 
-    compare_properties(&path, old, new, r);
-    compare_required(&path, old, new, r);
-    compare_enum(&path, old, new, r);
-
-    if old_type == "array" {
-        match (item_schema(old), item_schema(new)) {
-            (Some(a), Some(b)) => compare(format!("{path}.items"), a, b, r),
-            (Some(_), None) => r.breaking(format!("{path}.items"), PropertyRemoved, "", ""),
-            (None, Some(_)) => r.non_breaking(format!("{path}.items"), PropertyAdded, "", ""),
-            (None, None) => {}
-        }
+/// The `items` schema of an array.
+fn compare_items(
+    path: &str,
+    old: &JSONSchemaProps,
+    new: &JSONSchemaProps,
+    report: &mut CompatReport,
+) {
+    use ChangeType::*;
+    match (item_schema(old), item_schema(new)) {
+        (Some(a), Some(b)) => compare(format!("{path}.items"), a, b, report),
+        (Some(_), None) => report.breaking(format!("{path}.items"), PropertyRemoved, "", ""),
+        (None, Some(_)) => report.non_breaking(format!("{path}.items"), PropertyAdded, "", ""),
+        (None, None) => {}
     }
+}
+
+/// The `additionalProperties` schema of a map.
+fn compare_additional_properties(
+    path: &str,
+    old: &JSONSchemaProps,
+    new: &JSONSchemaProps,
+    report: &mut CompatReport,
+) {
+    use ChangeType::*;
     match (additional_schema(old), additional_schema(new)) {
-        (Some(a), Some(b)) => compare(format!("{path}.additionalProperties"), a, b, r),
-        (Some(_), None) => r.breaking(
+        (Some(a), Some(b)) => compare(format!("{path}.additionalProperties"), a, b, report),
+        (Some(_), None) => report.breaking(
             format!("{path}.additionalProperties"),
             PropertyRemoved,
             "",
             "",
         ),
-        (None, Some(_)) => r.non_breaking(
+        (None, Some(_)) => report.non_breaking(
             format!("{path}.additionalProperties"),
             PropertyAdded,
             "",

@@ -47,6 +47,27 @@ impl From<SchemaError> for SchemaErrors {
     }
 }
 
+/// Every marker kro supports, in the order kro documents them (the unknown-marker error lists
+/// them; `markers::MARKER_NAMES` is the same list).
+pub const MARKER_NAMES: [&str; 16] = [
+    "required",
+    "default",
+    "description",
+    "enum",
+    "minimum",
+    "maximum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "uniqueItems",
+    "minItems",
+    "maxItems",
+    "listType",
+    "listMapKey",
+    "immutable",
+    "validation",
+];
+
 /// Problems in a marker list (the text after `|` in a field's type string).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MarkerSyntaxError {
@@ -56,7 +77,7 @@ pub enum MarkerSyntaxError {
     /// A key kro does not know.
     #[error(
         "invalid marker key {0:?}: unknown marker: {0} (known markers: {known})",
-        known = crate::markers::MARKER_NAMES.join(", ")
+        known = MARKER_NAMES.join(", ")
     )]
     UnknownMarker(String),
     /// A key with no `=value` (also an empty marker list after `|`).
@@ -106,7 +127,7 @@ pub enum ErrorKind {
         "type nesting too deep (max 16): {0:?}; use a custom type from spec.schema.types to flatten it"
     )]
     NestingTooDeep(String),
-    /// Nested field maps deeper than [`crate::transform::MAX_OBJECT_NESTING`].
+    /// Nested field maps deeper than `MAX_OBJECT_NESTING` (64 levels, see `transform`).
     #[error("object nesting too deep (max {0} levels); flatten the schema or use a custom type")]
     ObjectNestingTooDeep(usize),
     /// A field whose value is not a type string or a nested map.

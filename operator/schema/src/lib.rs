@@ -6,6 +6,9 @@
 //!   expressions, plus kro's `state` and `conditions`.
 //! - [`instance_crd`] / [`build_instance_crd`]: the generated CRD.
 //! - [`compat`]: the breaking-change check run before a CRD update.
+//!
+//! Modules, each using only those before it: `error` → `types`, `markers`, `pluralize`,
+//! `status`, `compat` → `transform` → `crd`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

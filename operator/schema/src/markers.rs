@@ -7,25 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 
 use crate::error::{ErrorKind, MarkerSyntaxError};
 
-/// Every marker kro supports, in the order kro documents them.
-pub const MARKER_NAMES: [&str; 16] = [
-    "required",
-    "default",
-    "description",
-    "enum",
-    "minimum",
-    "maximum",
-    "pattern",
-    "minLength",
-    "maxLength",
-    "uniqueItems",
-    "minItems",
-    "maxItems",
-    "listType",
-    "listMapKey",
-    "immutable",
-    "validation",
-];
+pub use crate::error::MARKER_NAMES;
 
 /// A marker kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -409,40 +391,7 @@ fn apply_marker(
                     });
             }
         }
-        MarkerKind::Enum => {
-            let ty = schema_type(schema).to_string();
-            let mut values = Vec::new();
-            for item in value.split(',') {
-                let item = item.trim();
-                if item.is_empty() {
-                    return Err(invalid(
-                        kind,
-                        "empty enum values are not allowed; write comma-separated values, e.g. enum=\"a,b,c\"",
-                    ));
-                }
-                match ty.as_str() {
-                    "string" => values.push(JSON(serde_json::Value::String(item.to_string()))),
-                    "integer" => {
-                        let n = item.parse::<i64>().map_err(|_| {
-                            invalid(
-                                kind,
-                                format!("{item:?} is not an integer; an integer field's enum lists integers, e.g. enum=\"1,2,3\""),
-                            )
-                        })?;
-                        values.push(JSON(serde_json::Value::from(n)));
-                    }
-                    _ => {
-                        return Err(invalid(
-                            kind,
-                            format!(
-                                "enum values only supported for string and integer types, got type: {ty}"
-                            ),
-                        ));
-                    }
-                }
-            }
-            schema.enum_ = Some(values);
-        }
+        MarkerKind::Enum => schema.enum_ = Some(enum_values(kind, schema, value)?),
         MarkerKind::MinLength => {
             require_type(kind, schema, "string")?;
             schema.min_length = Some(parse_int(kind, value)?);
@@ -452,19 +401,7 @@ fn apply_marker(
             schema.max_length = Some(parse_int(kind, value)?);
         }
         MarkerKind::Pattern => {
-            if value.is_empty() {
-                return Err(invalid(
-                    kind,
-                    "pattern marker value cannot be empty; write e.g. pattern=\"^[a-z]+$\"",
-                ));
-            }
-            require_type(kind, schema, "string")?;
-            if let Err(e) = regex::Regex::new(value) {
-                return Err(invalid(
-                    kind,
-                    format!("invalid pattern regex {value:?}: {e}"),
-                ));
-            }
+            require_pattern(kind, schema, value)?;
             schema.pattern = Some(value.to_string());
         }
         MarkerKind::UniqueItems => {
@@ -494,26 +431,96 @@ fn apply_marker(
             }
             set_list_type(schema, kind, value)?;
         }
-        MarkerKind::ListMapKey => {
-            require_type(kind, schema, "array")?;
-            if value.is_empty() {
+        MarkerKind::ListMapKey => add_list_map_key(kind, schema, value)?,
+    }
+    Ok(())
+}
+
+/// The values of an `enum` marker, typed after the field (strings or integers only).
+fn enum_values(
+    kind: MarkerKind,
+    schema: &JSONSchemaProps,
+    value: &str,
+) -> Result<Vec<JSON>, ErrorKind> {
+    let field_type = schema_type(schema).to_string();
+    let mut values = Vec::new();
+    for item in value.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            return Err(invalid(
+                kind,
+                "empty enum values are not allowed; write comma-separated values, e.g. enum=\"a,b,c\"",
+            ));
+        }
+        match field_type.as_str() {
+            "string" => values.push(JSON(serde_json::Value::String(item.to_string()))),
+            "integer" => {
+                let number = item.parse::<i64>().map_err(|_| {
+                    invalid(
+                        kind,
+                        format!("{item:?} is not an integer; an integer field's enum lists integers, e.g. enum=\"1,2,3\""),
+                    )
+                })?;
+                values.push(JSON(serde_json::Value::from(number)));
+            }
+            _ => {
                 return Err(invalid(
                     kind,
-                    "the key is empty; write e.g. listMapKey=name",
+                    format!(
+                        "enum values only supported for string and integer types, got type: {field_type}"
+                    ),
                 ));
             }
-            let keys = schema
-                .x_kubernetes_list_map_keys
-                .get_or_insert_with(Vec::new);
-            if keys.iter().any(|k| k == value) {
-                return Err(invalid(
-                    kind,
-                    format!("duplicate listMapKey {value:?}; list each key once"),
-                ));
-            }
-            keys.push(value.to_string());
         }
     }
+    Ok(values)
+}
+
+/// Checks a `pattern` marker: a non-empty regex on a string field.
+fn require_pattern(
+    kind: MarkerKind,
+    schema: &JSONSchemaProps,
+    value: &str,
+) -> Result<(), ErrorKind> {
+    if value.is_empty() {
+        return Err(invalid(
+            kind,
+            "pattern marker value cannot be empty; write e.g. pattern=\"^[a-z]+$\"",
+        ));
+    }
+    require_type(kind, schema, "string")?;
+    if let Err(e) = regex::Regex::new(value) {
+        return Err(invalid(
+            kind,
+            format!("invalid pattern regex {value:?}: {e}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a `listMapKey` marker's key to an array field (each key once).
+fn add_list_map_key(
+    kind: MarkerKind,
+    schema: &mut JSONSchemaProps,
+    value: &str,
+) -> Result<(), ErrorKind> {
+    require_type(kind, schema, "array")?;
+    if value.is_empty() {
+        return Err(invalid(
+            kind,
+            "the key is empty; write e.g. listMapKey=name",
+        ));
+    }
+    let keys = schema
+        .x_kubernetes_list_map_keys
+        .get_or_insert_with(Vec::new);
+    if keys.iter().any(|key| key == value) {
+        return Err(invalid(
+            kind,
+            format!("duplicate listMapKey {value:?}; list each key once"),
+        ));
+    }
+    keys.push(value.to_string());
     Ok(())
 }
 

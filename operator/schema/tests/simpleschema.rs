@@ -136,6 +136,7 @@ fn invalid_types() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one table of cases, one entry per rule
 fn every_marker_valid() {
     let cases: Vec<(&str, Value, Value)> = vec![
         (
@@ -322,6 +323,7 @@ fn every_marker_valid() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one table of cases, one entry per rule
 fn every_marker_invalid() {
     let cases = [
         (

@@ -1,89 +1,20 @@
 //! The Kubernetes CEL libraries kro enables (`k8s.io/apiserver/pkg/cel/library`): URLs, IP,
-//! CIDR, Quantity and Semver, as opaque CEL types with their functions.
+//! CIDR, Quantity and Semver: the functions over the opaque types of `crate::opaque`.
 
-use std::any::Any;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
 use cel::ExecutionError;
-use cel::common::types::{
-    self, CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelString, Type,
-};
+use cel::common::types::{self, CelBool, CelDouble, CelInt, CelList, CelMap, CelMapKey, CelString};
 use cel::common::value::{CowVal, StaticVal, Val};
-use serde_json::Value as Json;
 
-use super::{Decl, arg_int, arg_str};
+use crate::decl::{Decl, arg_str};
+use crate::opaque::{
+    CIDR_TYPE, Cidr, IP_TYPE, Ip, QUANTITY_TYPE, Quantity, SEMVER_TYPE, Semver, URL_TYPE, Url,
+};
 
 type R<'b, 'v> = Result<CowVal<'b, 'v>, ExecutionError>;
-
-macro_rules! opaque {
-    ($ty:ident, $static:ident, $name:literal) => {
-        pub(crate) static $static: Type = Type::new_unspecified_type($name);
-        impl Val for $ty {
-            fn get_type(&self) -> &Type {
-                &$static
-            }
-            fn cel_type() -> &'static Type {
-                &$static
-            }
-            fn equals(&self, other: &dyn Val) -> bool {
-                other.downcast_ref::<$ty>().is_some_and(|o| o == self)
-            }
-            fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v> {
-                Box::new(self.clone())
-            }
-            fn as_any(&self) -> Option<&dyn Any> {
-                Some(self)
-            }
-        }
-        impl StaticVal for $ty {}
-    };
-}
-
-/// A parsed URL (Go `url.ParseRequestURI` rules: an absolute URI or an absolute path).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Url {
-    raw: String,
-    scheme: String,
-    host: String,
-    path: String,
-    query: String,
-}
-opaque!(Url, URL_TYPE, "kubernetes.URL");
-
-/// An IP address (no zones, no IPv4-mapped IPv6).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Ip(IpAddr);
-opaque!(Ip, IP_TYPE, "net.IP");
-
-/// A CIDR prefix, as written (address part may have host bits).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-opaque!(Cidr, CIDR_TYPE, "net.CIDR");
-
-/// A semantic version.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Semver(semver::Version);
-opaque!(Semver, SEMVER_TYPE, "kubernetes.Semver");
-
-/// A Kubernetes quantity, held exactly as `mantissa * 10^exp`.
-#[derive(Debug, Clone)]
-pub struct Quantity {
-    raw: String,
-    mantissa: i128,
-    exp: i32,
-}
-opaque!(Quantity, QUANTITY_TYPE, "kubernetes.Quantity");
-
-impl PartialEq for Quantity {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp_value(other) == Ordering::Equal
-    }
-}
 
 fn err(f: &str, msg: impl std::fmt::Display) -> ExecutionError {
     ExecutionError::function_error(f, msg)
@@ -168,22 +99,6 @@ fn parse_url(raw: &str) -> Result<Url, String> {
         path,
         query,
     })
-}
-
-impl Url {
-    fn hostname(&self) -> &str {
-        if let Some(rest) = self.host.strip_prefix('[') {
-            return rest.split(']').next().unwrap_or_default();
-        }
-        self.host.rsplit_once(':').map_or(&self.host, |(h, _)| h)
-    }
-
-    fn port(&self) -> &str {
-        if self.host.starts_with('[') {
-            return self.host.rsplit_once("]:").map_or("", |(_, p)| p);
-        }
-        self.host.rsplit_once(':').map_or("", |(_, p)| p)
-    }
 }
 
 fn url_new<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
@@ -513,82 +428,6 @@ fn parse_quantity(raw: &str) -> Result<Quantity, String> {
     })
 }
 
-impl Quantity {
-    /// Both values scaled to a common exponent, or `None` when that overflows.
-    fn aligned(&self, other: &Quantity) -> Option<(i128, i128, i32)> {
-        let e = self.exp.min(other.exp);
-        let scale = |m: i128, from: i32| -> Option<i128> {
-            let d = u32::try_from(from - e).ok()?;
-            m.checked_mul(10i128.checked_pow(d)?)
-        };
-        Some((
-            scale(self.mantissa, self.exp)?,
-            scale(other.mantissa, other.exp)?,
-            e,
-        ))
-    }
-
-    fn approx(&self) -> f64 {
-        self.mantissa as f64 * 10f64.powi(self.exp)
-    }
-
-    fn cmp_value(&self, other: &Quantity) -> Ordering {
-        match self.aligned(other) {
-            Some((a, b, _)) => a.cmp(&b),
-            None => self
-                .approx()
-                .partial_cmp(&other.approx())
-                .unwrap_or(Ordering::Equal),
-        }
-    }
-
-    /// The exact integer value, if the quantity is integral.
-    fn integer(&self) -> Option<i128> {
-        if self.exp >= 0 {
-            self.mantissa
-                .checked_mul(10i128.checked_pow(u32::try_from(self.exp).ok()?)?)
-        } else {
-            let d = 10i128.checked_pow(u32::try_from(-self.exp).ok()?)?;
-            (self.mantissa % d == 0).then_some(self.mantissa / d)
-        }
-    }
-
-    fn combine(&self, other: &Quantity, negate: bool) -> Option<Quantity> {
-        let (a, b, e) = self.aligned(other)?;
-        let m = if negate {
-            a.checked_sub(b)?
-        } else {
-            a.checked_add(b)?
-        };
-        Some(Quantity {
-            raw: String::new(),
-            mantissa: m,
-            exp: e,
-        })
-    }
-
-    fn canonical(&self) -> String {
-        if !self.raw.is_empty() {
-            return self.raw.clone();
-        }
-        match self.integer() {
-            Some(i) => i.to_string(),
-            None => {
-                // milli-units as Kubernetes prints small decimals, else plain decimal
-                let milli = Quantity {
-                    raw: String::new(),
-                    mantissa: self.mantissa,
-                    exp: self.exp + 3,
-                };
-                match milli.integer() {
-                    Some(m) => format!("{m}m"),
-                    None => format!("{}e{}", self.mantissa, self.exp),
-                }
-            }
-        }
-    }
-}
-
 fn quantity_arg(args: &[CowVal<'_, '_>], i: usize, f: &str) -> Result<Quantity, ExecutionError> {
     if let Some(n) = args.get(i).and_then(|a| a.downcast_ref::<CelInt>()) {
         return Ok(Quantity {
@@ -660,58 +499,20 @@ fn quantity_sign<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
     ))
 }
 
-/// Keeps `arg_int` linked for the libraries that take counts.
-#[allow(dead_code)]
-fn _int(args: &[CowVal<'_, '_>]) -> Result<i64, ExecutionError> {
-    arg_int(args, 0, "")
-}
-
-pub(crate) fn clone_custom(any: &dyn Any) -> Option<Box<dyn Val>> {
-    if let Some(v) = any.downcast_ref::<Url>() {
-        return Some(Box::new(v.clone()));
-    }
-    if let Some(v) = any.downcast_ref::<Ip>() {
-        return Some(Box::new(v.clone()));
-    }
-    if let Some(v) = any.downcast_ref::<Cidr>() {
-        return Some(Box::new(v.clone()));
-    }
-    if let Some(v) = any.downcast_ref::<Semver>() {
-        return Some(Box::new(v.clone()));
-    }
-    any.downcast_ref::<Quantity>()
-        .map(|v| Box::new(v.clone()) as Box<dyn Val>)
-}
-
-/// How the opaque types render into objects (kro has no rule; we write their string form).
-pub(crate) fn render(v: &dyn Val) -> Option<Result<Json, String>> {
-    let any = v.as_any()?;
-    if let Some(u) = any.downcast_ref::<Url>() {
-        return Some(Ok(Json::String(u.raw.clone())));
-    }
-    if let Some(ip) = any.downcast_ref::<Ip>() {
-        return Some(Ok(Json::String(ip.0.to_string())));
-    }
-    if let Some(c) = any.downcast_ref::<Cidr>() {
-        return Some(Ok(Json::String(format!("{}/{}", c.addr, c.prefix))));
-    }
-    if let Some(s) = any.downcast_ref::<Semver>() {
-        return Some(Ok(Json::String(s.0.to_string())));
-    }
-    if let Some(q) = any.downcast_ref::<Quantity>() {
-        return Some(Ok(Json::String(q.canonical())));
-    }
-    None
-}
-
 /// The declarations of this library.
 pub(crate) fn decls() -> Vec<Decl> {
-    use types::{INT_TYPE, STRING_TYPE};
-    let url = || URL_TYPE.to_owned();
-    let ip = || IP_TYPE.to_owned();
-    let cidr = || CIDR_TYPE.to_owned();
-    let sv = || SEMVER_TYPE.to_owned();
-    let q = || QUANTITY_TYPE.to_owned();
+    let mut out = url_decls();
+    out.extend(ip_decls());
+    out.extend(cidr_decls());
+    out.extend(semver_decls());
+    out.extend(quantity_decls());
+    out
+}
+
+/// `url`, `isURL` and the `kubernetes.URL` accessors.
+fn url_decls() -> Vec<Decl> {
+    use types::STRING_TYPE;
+    let url_type = || URL_TYPE.to_owned();
     vec![
         Decl::global(
             "url",
@@ -723,45 +524,53 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "getScheme",
             "<kubernetes.URL>.getScheme() -> string",
-            url(),
+            url_type(),
             vec![],
             url_scheme,
         ),
         Decl::member(
             "getHost",
             "<kubernetes.URL>.getHost() -> string",
-            url(),
+            url_type(),
             vec![],
             url_host,
         ),
         Decl::member(
             "getHostname",
             "<kubernetes.URL>.getHostname() -> string",
-            url(),
+            url_type(),
             vec![],
             url_hostname,
         ),
         Decl::member(
             "getPort",
             "<kubernetes.URL>.getPort() -> string",
-            url(),
+            url_type(),
             vec![],
             url_port,
         ),
         Decl::member(
             "getEscapedPath",
             "<kubernetes.URL>.getEscapedPath() -> string",
-            url(),
+            url_type(),
             vec![],
             url_path,
         ),
         Decl::member(
             "getQuery",
             "<kubernetes.URL>.getQuery() -> map(string, list(string))",
-            url(),
+            url_type(),
             vec![],
             url_query,
         ),
+    ]
+}
+
+/// `ip`, `isIP`, `ip.isCanonical` and the `net.IP` predicates.
+fn ip_decls() -> Vec<Decl> {
+    use types::STRING_TYPE;
+    let ip_type = || IP_TYPE.to_owned();
+    vec![
         Decl::global("ip", "ip(string) -> net.IP", vec![STRING_TYPE], ip_new),
         Decl::global("isIP", "isIP(string) -> bool", vec![STRING_TYPE], is_ip),
         Decl::global(
@@ -773,46 +582,60 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "family",
             "<net.IP>.family() -> int",
-            ip(),
+            ip_type(),
             vec![],
             ip_family,
         ),
         Decl::member(
             "isUnspecified",
             "<net.IP>.isUnspecified() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_unspecified,
         ),
         Decl::member(
             "isLoopback",
             "<net.IP>.isLoopback() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_loopback,
         ),
         Decl::member(
             "isLinkLocalMulticast",
             "<net.IP>.isLinkLocalMulticast() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_link_local_multicast,
         ),
         Decl::member(
             "isLinkLocalUnicast",
             "<net.IP>.isLinkLocalUnicast() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_link_local_unicast,
         ),
         Decl::member(
             "isGlobalUnicast",
             "<net.IP>.isGlobalUnicast() -> bool",
-            ip(),
+            ip_type(),
             vec![],
             ip_global_unicast,
         ),
-        Decl::global("string", "string(net.IP) -> string", vec![ip()], ip_string),
+        Decl::global(
+            "string",
+            "string(net.IP) -> string",
+            vec![ip_type()],
+            ip_string,
+        ),
+    ]
+}
+
+/// `cidr`, `isCIDR` and the `net.CIDR` containment and accessors.
+fn cidr_decls() -> Vec<Decl> {
+    use types::STRING_TYPE;
+    let cidr_type = || CIDR_TYPE.to_owned();
+    let ip_type = || IP_TYPE.to_owned();
+    vec![
         Decl::global(
             "cidr",
             "cidr(string) -> net.CIDR",
@@ -828,52 +651,66 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "containsIP",
             "<net.CIDR>.containsIP(string) -> bool",
-            cidr(),
+            cidr_type(),
             vec![STRING_TYPE],
             cidr_contains_ip,
         ),
         Decl::member(
             "containsIP",
             "<net.CIDR>.containsIP(net.IP) -> bool",
-            cidr(),
-            vec![ip()],
+            cidr_type(),
+            vec![ip_type()],
             cidr_contains_ip,
         ),
         Decl::member(
             "containsCIDR",
             "<net.CIDR>.containsCIDR(string) -> bool",
-            cidr(),
+            cidr_type(),
             vec![STRING_TYPE],
             cidr_contains_cidr,
         ),
         Decl::member(
             "containsCIDR",
             "<net.CIDR>.containsCIDR(net.CIDR) -> bool",
-            cidr(),
-            vec![cidr()],
+            cidr_type(),
+            vec![cidr_type()],
             cidr_contains_cidr,
         ),
-        Decl::member("ip", "<net.CIDR>.ip() -> net.IP", cidr(), vec![], cidr_ip),
+        Decl::member(
+            "ip",
+            "<net.CIDR>.ip() -> net.IP",
+            cidr_type(),
+            vec![],
+            cidr_ip,
+        ),
         Decl::member(
             "prefixLength",
             "<net.CIDR>.prefixLength() -> int",
-            cidr(),
+            cidr_type(),
             vec![],
             cidr_prefix,
         ),
         Decl::member(
             "masked",
             "<net.CIDR>.masked() -> net.CIDR",
-            cidr(),
+            cidr_type(),
             vec![],
             cidr_masked,
         ),
         Decl::global(
             "string",
             "string(net.CIDR) -> string",
-            vec![cidr()],
+            vec![cidr_type()],
             cidr_string,
         ),
+    ]
+}
+
+/// `semver`, `isSemver` and the `kubernetes.Semver` accessors and comparisons.
+fn semver_decls() -> Vec<Decl> {
+    use types::STRING_TYPE;
+    let semver_type = || SEMVER_TYPE.to_owned();
+    vec![
         Decl::global(
             "semver",
             "semver(string) -> kubernetes.Semver",
@@ -889,45 +726,53 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "major",
             "<kubernetes.Semver>.major() -> int",
-            sv(),
+            semver_type(),
             vec![],
             semver_major,
         ),
         Decl::member(
             "minor",
             "<kubernetes.Semver>.minor() -> int",
-            sv(),
+            semver_type(),
             vec![],
             semver_minor,
         ),
         Decl::member(
             "patch",
             "<kubernetes.Semver>.patch() -> int",
-            sv(),
+            semver_type(),
             vec![],
             semver_patch,
         ),
         Decl::member(
             "isGreaterThan",
             "<kubernetes.Semver>.isGreaterThan(kubernetes.Semver) -> bool",
-            sv(),
-            vec![sv()],
+            semver_type(),
+            vec![semver_type()],
             semver_gt,
         ),
         Decl::member(
             "isLessThan",
             "<kubernetes.Semver>.isLessThan(kubernetes.Semver) -> bool",
-            sv(),
-            vec![sv()],
+            semver_type(),
+            vec![semver_type()],
             semver_lt,
         ),
         Decl::member(
             "compareTo",
             "<kubernetes.Semver>.compareTo(kubernetes.Semver) -> int",
-            sv(),
-            vec![sv()],
+            semver_type(),
+            vec![semver_type()],
             semver_compare,
         ),
+    ]
+}
+
+/// `quantity`, `isQuantity` and the `kubernetes.Quantity` arithmetic and comparisons.
+fn quantity_decls() -> Vec<Decl> {
+    use types::{INT_TYPE, STRING_TYPE};
+    let quantity_type = || QUANTITY_TYPE.to_owned();
+    vec![
         Decl::global(
             "quantity",
             "quantity(string) -> kubernetes.Quantity",
@@ -943,83 +788,83 @@ pub(crate) fn decls() -> Vec<Decl> {
         Decl::member(
             "add",
             "<kubernetes.Quantity>.add(kubernetes.Quantity) -> kubernetes.Quantity",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_add,
         ),
         Decl::member(
             "add",
             "<kubernetes.Quantity>.add(int) -> kubernetes.Quantity",
-            q(),
+            quantity_type(),
             vec![INT_TYPE],
             quantity_add,
         ),
         Decl::member(
             "sub",
             "<kubernetes.Quantity>.sub(kubernetes.Quantity) -> kubernetes.Quantity",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_sub,
         ),
         Decl::member(
             "sub",
             "<kubernetes.Quantity>.sub(int) -> kubernetes.Quantity",
-            q(),
+            quantity_type(),
             vec![INT_TYPE],
             quantity_sub,
         ),
         Decl::member(
             "isLessThan",
             "<kubernetes.Quantity>.isLessThan(kubernetes.Quantity) -> bool",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_lt,
         ),
         Decl::member(
             "isGreaterThan",
             "<kubernetes.Quantity>.isGreaterThan(kubernetes.Quantity) -> bool",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_gt,
         ),
         Decl::member(
             "compareTo",
             "<kubernetes.Quantity>.compareTo(kubernetes.Quantity) -> int",
-            q(),
-            vec![q()],
+            quantity_type(),
+            vec![quantity_type()],
             quantity_compare,
         ),
         Decl::member(
             "asInteger",
             "<kubernetes.Quantity>.asInteger() -> int",
-            q(),
+            quantity_type(),
             vec![],
             quantity_as_integer,
         ),
         Decl::member(
             "asApproximateFloat",
             "<kubernetes.Quantity>.asApproximateFloat() -> double",
-            q(),
+            quantity_type(),
             vec![],
             quantity_as_float,
         ),
         Decl::member(
             "isInteger",
             "<kubernetes.Quantity>.isInteger() -> bool",
-            q(),
+            quantity_type(),
             vec![],
             quantity_is_integer,
         ),
         Decl::global(
             "sign",
             "sign(kubernetes.Quantity) -> int",
-            vec![q()],
+            vec![quantity_type()],
             quantity_sign,
         ),
         Decl::member(
             "sign",
             "<kubernetes.Quantity>.sign() -> int",
-            q(),
+            quantity_type(),
             vec![],
             quantity_sign,
         ),

@@ -2,72 +2,21 @@
 //! `deepMerge`, `lists.*AtIndex`, `omit()`, `runtime.newCondition`/`runtime.condition`, plus
 //! the internal helpers the two-variable macros expand to.
 
-use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use cel::ExecutionError;
-use cel::common::types::{self, CelBytes, CelInt, CelList, CelMap, CelMapKey, CelString, Type};
-use cel::common::value::{CowVal, StaticVal, Val};
+use cel::common::types::{self, CelBytes, CelInt, CelList, CelMap, CelMapKey, CelString};
+use cel::common::value::{CowVal, Val};
 use md5::Md5;
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use super::{Decl, arg_int, arg_str, charge};
+use crate::cost::{charge, size_of};
+use crate::decl::{Decl, arg_int, arg_str};
+use crate::opaque::{Omit, RUNTIME_TYPE, Runtime};
 use crate::value::{json_to_val, val_to_json};
 
 type R<'b, 'v> = Result<CowVal<'b, 'v>, ExecutionError>;
-
-/// The `kro.omit` sentinel `omit()` returns: the renderer drops the field or element.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Omit;
-
-pub(crate) static OMIT_TYPE: Type = Type::new_unspecified_type("kro.omit");
-pub(crate) static RUNTIME_TYPE: Type = Type::new_unspecified_type("kro.run.Runtime");
-
-impl Val for Omit {
-    fn get_type(&self) -> &Type {
-        &OMIT_TYPE
-    }
-    fn cel_type() -> &'static Type {
-        &OMIT_TYPE
-    }
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v> {
-        Box::new(Omit)
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
-}
-impl StaticVal for Omit {}
-
-/// The value of the `runtime` variable in `status.conditions` expressions. It carries the
-/// instance's own conditions, which `runtime.condition(schema, type)` reads (the `schema`
-/// variable has no status).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Runtime {
-    /// The instance's current `status.conditions`.
-    pub instance_conditions: Vec<Json>,
-}
-
-impl Val for Runtime {
-    fn get_type(&self) -> &Type {
-        &RUNTIME_TYPE
-    }
-    fn cel_type() -> &'static Type {
-        &RUNTIME_TYPE
-    }
-    fn equals(&self, other: &dyn Val) -> bool {
-        other.downcast_ref::<Runtime>().is_some_and(|o| o == self)
-    }
-    fn clone_as_boxed<'v>(&self) -> Box<dyn Val + 'v> {
-        Box::new(self.clone())
-    }
-    fn as_any(&self) -> Option<&dyn Any> {
-        Some(self)
-    }
-}
-impl StaticVal for Runtime {}
 
 const ALNUM: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
@@ -173,7 +122,7 @@ fn json_unmarshal<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
     let parsed = go_json_numbers(parsed);
     // Keys stay strings; floats that hold integers stay doubles, as in kro.
     let val = json_to_val(&parsed, None);
-    charge(super::size_of(val.as_ref()), "json.unmarshal")?;
+    charge(size_of(val.as_ref()), "json.unmarshal")?;
     Ok(CowVal::Owned(val))
 }
 
@@ -587,11 +536,4 @@ pub(crate) fn decls() -> Vec<Decl> {
             map_insert,
         ),
     ]
-}
-
-/// Keeps `Arc` in use for the runtime value constructor.
-pub(crate) fn runtime_value(instance_conditions: Vec<Json>) -> Arc<dyn Val> {
-    Arc::new(Runtime {
-        instance_conditions,
-    })
 }

@@ -6,80 +6,17 @@ pub(crate) mod kro;
 pub(crate) mod macros;
 pub(crate) mod stdext;
 
-use cel::common::functions::Function;
-use cel::common::types::{CelBytes, CelInt, CelString, Type};
-use cel::common::value::{CowVal, Val};
-use cel::{DeclarationError, Env, ExecutionError, extensions};
-use serde_json::Value as Json;
+use cel::{DeclarationError, Env, extensions};
 
-pub(crate) use crate::cost::charge;
-
-/// One overload: its checker signature (in the small syntax of `crate::types::parse_signature`)
-/// and, when we implement it, its runtime registration.
-pub(crate) struct Decl {
-    pub(crate) name: &'static str,
-    pub(crate) signature: Option<&'static str>,
-    pub(crate) member: bool,
-    pub(crate) runtime_types: Vec<Type>,
-    pub(crate) function: Function,
-}
-
-impl Decl {
-    pub(crate) fn global(
-        name: &'static str,
-        signature: &'static str,
-        runtime_types: Vec<Type>,
-        function: Function,
-    ) -> Decl {
-        Decl {
-            name,
-            signature: Some(signature),
-            member: false,
-            runtime_types,
-            function,
-        }
-    }
-
-    /// A runtime overload whose checker signature is declared by another `Decl`.
-    pub(crate) fn global_alt(
-        name: &'static str,
-        _id: &'static str,
-        runtime_types: Vec<Type>,
-        function: Function,
-    ) -> Decl {
-        Decl {
-            name,
-            signature: None,
-            member: false,
-            runtime_types,
-            function,
-        }
-    }
-
-    pub(crate) fn member(
-        name: &'static str,
-        signature: &'static str,
-        receiver: Type,
-        mut args: Vec<Type>,
-        function: Function,
-    ) -> Decl {
-        args.insert(0, receiver);
-        Decl {
-            name,
-            signature: Some(signature),
-            member: true,
-            runtime_types: args,
-            function,
-        }
-    }
-}
+use crate::cost;
+use crate::decl::Decl;
 
 /// Every overload kro-cel registers itself.
 pub(crate) fn own_decls() -> Vec<Decl> {
     let mut out = stdext::decls();
     out.extend(kro::decls());
     out.extend(k8s::decls());
-    out.extend(crate::cost::decls());
+    out.extend(cost::decls());
     out
 }
 
@@ -242,86 +179,14 @@ base64.encode(bytes) -> string
 base64.decode(string) -> bytes
 "#;
 
-/// `args[i]` as a string.
-pub(crate) fn arg_str<'a>(
-    args: &'a [CowVal<'_, '_>],
-    i: usize,
-    f: &str,
-) -> Result<&'a str, ExecutionError> {
-    args.get(i)
-        .and_then(|a| a.downcast_ref::<CelString>())
-        .map(|s| s.inner())
-        .ok_or_else(|| bad_arg(args, i, f, "string"))
-}
-
-/// `args[i]` as an int.
-pub(crate) fn arg_int(args: &[CowVal<'_, '_>], i: usize, f: &str) -> Result<i64, ExecutionError> {
-    args.get(i)
-        .and_then(|a| a.downcast_ref::<CelInt>())
-        .map(|s| *s.inner())
-        .ok_or_else(|| bad_arg(args, i, f, "int"))
-}
-
-fn bad_arg(args: &[CowVal<'_, '_>], i: usize, f: &str, want: &str) -> ExecutionError {
-    let got = args
-        .get(i)
-        .map_or("nothing", |a| a.get_type().name())
-        .to_owned();
-    ExecutionError::function_error(f, format!("argument {} must be {want}, got {got}", i + 1))
-}
-
-/// A size measure of a value for the cost budget: string and bytes length, list and map size.
-pub(crate) fn size_of(v: &dyn Val) -> u64 {
-    if let Some(s) = v.downcast_ref::<CelString>() {
-        return s.inner().len() as u64;
-    }
-    if let Some(b) = v.downcast_ref::<CelBytes>() {
-        return b.inner().len() as u64;
-    }
-    v.as_sizer()
-        .map_or(1, |s| u64::try_from(*s.size().inner()).unwrap_or(0))
-}
-
-/// Renders the Kubernetes opaque types (URL, IP, CIDR, Quantity, Semver) and kro's condition
-/// type as JSON; `None` for anything else.
-pub(crate) fn render_custom(v: &dyn Val) -> Option<Result<Json, String>> {
-    k8s::render(v)
-}
-
-/// Clones one of this crate's own value types (which own all their data).
-pub(crate) fn clone_custom(any: &dyn std::any::Any) -> Option<Box<dyn Val>> {
-    if let Some(v) = any.downcast_ref::<kro::Omit>() {
-        return Some(Box::new(v.clone()));
-    }
-    if let Some(v) = any.downcast_ref::<kro::Runtime>() {
-        return Some(Box::new(v.clone()));
-    }
-    k8s::clone_custom(any)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checker::Signatures;
 
     #[test]
     fn the_environment_builds_without_declaration_conflicts() {
         if let Err(e) = build_env() {
             panic!("{e}");
-        }
-    }
-
-    #[test]
-    fn every_signature_parses_and_every_own_function_is_known_to_the_checker() {
-        let sigs = Signatures::build();
-        for line in BUILTIN_SIGNATURES.lines().filter(|l| !l.trim().is_empty()) {
-            assert!(line.contains("->"), "{line}");
-        }
-        for d in own_decls() {
-            if d.name.starts_with('@') {
-                continue;
-            }
-            assert!(sigs.knows(d.name), "{} has no checker signature", d.name);
         }
     }
 }

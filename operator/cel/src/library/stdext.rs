@@ -12,7 +12,7 @@ use cel::common::types::{
 };
 use cel::common::value::{CowVal, Val};
 
-use super::{Decl, arg_int, arg_str};
+use crate::decl::{Decl, arg_int, arg_str};
 
 type R<'b, 'v> = Result<CowVal<'b, 'v>, ExecutionError>;
 

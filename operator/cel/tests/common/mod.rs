@@ -4,7 +4,7 @@
 use kro_cel::{Activation, CelError, CelValue, Environment, Rendered};
 use serde_json::{Value as Json, json};
 
-pub fn schema_json() -> Json {
+pub(crate) fn schema_json() -> Json {
     json!({
         "apiVersion": "kro.run/v1alpha1", "kind": "WebApp",
         "metadata": {"name": "my-app", "namespace": "default",
@@ -16,7 +16,7 @@ pub fn schema_json() -> Json {
     })
 }
 
-pub fn deployment_json() -> Json {
+pub(crate) fn deployment_json() -> Json {
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "awesome-app", "namespace": "default", "generation": 4,
@@ -33,12 +33,12 @@ pub fn deployment_json() -> Json {
     })
 }
 
-pub fn configmap_json() -> Json {
+pub(crate) fn configmap_json() -> Json {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"},
            "data": {"DATABASE_URL": "postgres://db:5432/app", "settings": "{\"database\":{\"host\":\"db\",\"port\":5432}}"}})
 }
 
-pub fn activation() -> Activation {
+pub(crate) fn activation() -> Activation {
     let mut a = Activation::new();
     a.bind("schema", CelValue::from_json(&schema_json()))
         .bind("deployment", CelValue::from_json(&deployment_json()))
@@ -48,7 +48,7 @@ pub fn activation() -> Activation {
 }
 
 /// Compiles and evaluates `expr` against the fixtures, rendered as kro renders it.
-pub fn eval(expr: &str) -> Result<Json, CelError> {
+pub(crate) fn eval(expr: &str) -> Result<Json, CelError> {
     let program = Environment::new().compile(expr)?;
     match program.eval_json(&activation())? {
         Rendered::Value(v) => Ok(v),
