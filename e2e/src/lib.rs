@@ -28,8 +28,9 @@ fn state_dir() -> PathBuf {
     std::env::temp_dir().join(format!("kro-e2e-{}", std::process::id()))
 }
 
-/// Runs one of the e2e scripts and fails with its output when it fails.
-fn run_script(script: &str, args: &[&str]) -> Result<()> {
+/// Runs one of the e2e scripts and returns its standard output; fails with all its output when
+/// it fails.
+pub fn run_script(script: &str, args: &[&str]) -> Result<String> {
     let path = scripts_dir().join(script);
     let out = Command::new(&path)
         .args(args)
@@ -45,14 +46,31 @@ fn run_script(script: &str, args: &[&str]) -> Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Starts what `script` (`controlplane.sh`, `moto.sh`) starts, with its state in `dir`, watched
+/// by the script so that it stops when this process exits.
+pub fn start_in(script: &str, dir: &Path) -> Result<()> {
+    let dir = dir.to_str().context("state directory path is not UTF-8")?;
+    let pid = std::process::id().to_string();
+    run_script(script, &["start", dir, "--owner-pid", &pid])?;
     Ok(())
+}
+
+/// The endpoint of the moto started with its state in `dir` (from its `moto.env`).
+pub fn moto_endpoint_in(dir: &Path) -> Result<String> {
+    let env = std::fs::read_to_string(dir.join("moto.env"))
+        .with_context(|| format!("reading {}/moto.env", dir.display()))?;
+    env.trim()
+        .strip_prefix("AWS_ENDPOINT_URL=")
+        .map(str::to_owned)
+        .context("moto.env holds no AWS_ENDPOINT_URL")
 }
 
 fn start_owned(script: &str) -> Result<PathBuf> {
     let dir = state_dir();
-    let pid = std::process::id().to_string();
-    let dir_str = dir.to_string_lossy().into_owned();
-    run_script(script, &["start", &dir_str, "--owner-pid", &pid])?;
+    start_in(script, &dir)?;
     Ok(dir)
 }
 
@@ -85,28 +103,33 @@ pub fn aws_endpoint() -> &'static str {
         {
             return url;
         }
-        let read = || -> Result<String> {
-            let dir = start_owned("moto.sh")?;
-            let env = std::fs::read_to_string(dir.join("moto.env"))?;
-            env.trim()
-                .strip_prefix("AWS_ENDPOINT_URL=")
-                .map(str::to_owned)
-                .context("moto.env holds no AWS_ENDPOINT_URL")
-        };
-        read().unwrap_or_else(|e| panic!("no moto for the e2e tests: {e:#}"))
+        start_owned("moto.sh")
+            .and_then(|dir| moto_endpoint_in(&dir))
+            .unwrap_or_else(|e| panic!("no moto for the e2e tests: {e:#}"))
     })
 }
 
 /// A kube client for the test cluster, bound to the calling test's runtime.
 pub async fn client() -> Result<Client> {
-    Ok(Client::try_from(config().await?)?)
+    client_for(kubeconfig()).await
+}
+
+/// A kube client for the cluster of another kubeconfig (a test's own control plane, or a
+/// ServiceAccount's token).
+pub async fn client_for(kubeconfig: &Path) -> Result<Client> {
+    Ok(Client::try_from(config_for(kubeconfig).await?)?)
 }
 
 /// The client configuration of the test cluster (for clients built another way, such as the
 /// operator's request-counting client).
 pub async fn config() -> Result<Config> {
-    let kubeconfig = Kubeconfig::read_from(kubeconfig())?;
-    Ok(Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await?)
+    config_for(kubeconfig()).await
+}
+
+async fn config_for(kubeconfig: &Path) -> Result<Config> {
+    let parsed = Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    Ok(Config::from_custom_kubeconfig(parsed, &KubeConfigOptions::default()).await?)
 }
 
 /// A name no other test in any run has used, from a prefix: `PREFIX-<pid>-<n>`.
@@ -200,10 +223,7 @@ pub struct MotoNetwork {
 /// Creates a VPC with two subnets in moto (through boto3 in moto's virtualenv, so the tests do not
 /// need the large EC2 SDK).
 pub fn moto_network() -> Result<MotoNetwork> {
-    let python = Command::new(scripts_dir().join("moto.sh"))
-        .arg("python")
-        .output()?;
-    let python = String::from_utf8(python.stdout)?.trim().to_owned();
+    let python = run_script("moto.sh", &["python"])?.trim().to_owned();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto/network.py");
     let out = Command::new(python)
         .arg(script)

@@ -1,36 +1,14 @@
 //! RGD lifecycle through the operator: invalid RGDs reported without blocking valid ones,
 //! compatible and breaking schema changes, RGD deletion, and an operator restart mid-way.
 
-mod operator_support;
-
 use anyhow::Result;
 use kro_e2e::{client, namespace};
-use operator_support::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-fn cm(name: &str, data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
-}
-
-async fn wait_rgd_condition(
-    client: &kube::Client,
-    name: &str,
-    type_: &str,
-    status: &str,
-) -> Result<Value> {
-    wait_for(&format!("RGD {name} {type_}={status}"), || async {
-        let r = get(
-            client,
-            "kro.run/v1alpha1",
-            "ResourceGraphDefinition",
-            None,
-            name,
-        )
-        .await?;
-        Ok(r.filter(|r| condition(r, type_).is_some_and(|c| c["status"] == status)))
-    })
-    .await
-}
+use crate::support::operator::*;
+use crate::support::{
+    api_for, apply, condition, delete, get, wait_for, wait_object, wait_object_gone,
+};
 
 #[tokio::test]
 async fn invalid_rgds_get_a_condition_while_a_valid_one_keeps_working() -> Result<()> {
@@ -42,7 +20,7 @@ async fn invalid_rgds_get_a_condition_while_a_valid_one_keeps_working() -> Resul
     apply(
         &client,
         &op.rgd(&bad_cel, json!({"name": "string"}), json!({}),
-            json!([{"id": "cfg", "template": cm("${schema.spec.name", json!({"a": "${schema.spec.nope}"}))}])),
+            json!([{"id": "cfg", "template": config_map("${schema.spec.name", json!({"a": "${schema.spec.nope}"}))}])),
     )
     .await?;
     let cycle = unique_kind("Cycle");
@@ -53,8 +31,8 @@ async fn invalid_rgds_get_a_condition_while_a_valid_one_keeps_working() -> Resul
             json!({}),
             json!({}),
             json!([
-                {"id": "a", "template": cm("a", json!({"peer": "${b.metadata.name}"}))},
-                {"id": "b", "template": cm("b", json!({"peer": "${a.metadata.name}"}))}
+                {"id": "a", "template": config_map("a", json!({"peer": "${b.metadata.name}"}))},
+                {"id": "b", "template": config_map("b", json!({"peer": "${a.metadata.name}"}))}
             ]),
         ),
     )
@@ -75,7 +53,7 @@ async fn invalid_rgds_get_a_condition_while_a_valid_one_keeps_working() -> Resul
     let good = unique_kind("Good");
     apply(
         &client,
-        &op.rgd(&good, json!({}), json!({}), json!([{"id": "cfg", "template": cm("${schema.metadata.name}-good", json!({"k": "v"}))}])),
+        &op.rgd(&good, json!({}), json!({}), json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-good", json!({"k": "v"}))}])),
     )
     .await?;
 
@@ -98,18 +76,7 @@ async fn invalid_rgds_get_a_condition_while_a_valid_one_keeps_working() -> Resul
         );
         assert_eq!(r["status"]["state"], "Inactive");
         assert_eq!(condition(&r, "Ready").unwrap()["status"], "False");
-        let crd = format!("{}s.{GROUP}", kind.to_ascii_lowercase());
-        assert!(
-            get(
-                &client,
-                "apiextensions.k8s.io/v1",
-                "CustomResourceDefinition",
-                None,
-                &crd
-            )
-            .await?
-            .is_none()
-        );
+        assert!(instance_crd(&client, kind).await?.is_none());
     }
     op.stop().await
 }
@@ -121,7 +88,7 @@ async fn rgd_update_compatible_rolls_out_and_breaking_is_refused() -> Result<()>
     let op = Operator::start(client.clone());
     let kind = unique_kind("Evolve");
     let v1 = op.rgd(&kind, json!({"name": "string"}), json!({}),
-        json!([{"id": "cfg", "template": cm("${schema.metadata.name}-cfg", json!({"name": "${schema.spec.name}"}))}]));
+        json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-cfg", json!({"name": "${schema.spec.name}"}))}]));
     apply(&client, &v1).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
     apply(&client, &instance(&kind, &ns, "i", json!({"name": "a"}))).await?;
@@ -135,7 +102,7 @@ async fn rgd_update_compatible_rolls_out_and_breaking_is_refused() -> Result<()>
         &kind,
         json!({"name": "string", "color": "string | default=\"blue\""}),
         json!({}),
-        json!([{"id": "cfg", "template": cm("${schema.metadata.name}-cfg",
+        json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-cfg",
             json!({"name": "${schema.spec.name}", "color": "${schema.spec.color}"}))}]),
     );
     apply(&client, &v2).await?;
@@ -143,22 +110,13 @@ async fn rgd_update_compatible_rolls_out_and_breaking_is_refused() -> Result<()>
         c["data"]["color"] == "blue"
     })
     .await?;
-    let crd = format!("{}s.{GROUP}", kind.to_ascii_lowercase());
-    let c = get(
-        &client,
-        "apiextensions.k8s.io/v1",
-        "CustomResourceDefinition",
-        None,
-        &crd,
-    )
-    .await?
-    .unwrap();
+    let c = instance_crd(&client, &kind).await?.unwrap();
     assert!(c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["color"].is_object());
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
 
     // Breaking: a field changes type. Refused; the running controller keeps the old graph.
     let v3 = op.rgd(&kind, json!({"name": "integer", "color": "string | default=\"blue\""}), json!({}),
-        json!([{"id": "cfg", "template": cm("${schema.metadata.name}-cfg", json!({"name": "${string(schema.spec.name)}"}))}]));
+        json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-cfg", json!({"name": "${string(schema.spec.name)}"}))}]));
     apply(&client, &v3).await?;
     let r = wait_rgd_condition(&client, &rgd_name(&kind), "KindReady", "False").await?;
     let msg = condition(&r, "KindReady").unwrap()["message"]
@@ -167,15 +125,7 @@ async fn rgd_update_compatible_rolls_out_and_breaking_is_refused() -> Result<()>
         .to_string();
     assert!(msg.contains("breaking changes detected"), "{msg}");
     assert_eq!(r["status"]["state"], "Inactive");
-    let c = get(
-        &client,
-        "apiextensions.k8s.io/v1",
-        "CustomResourceDefinition",
-        None,
-        &crd,
-    )
-    .await?
-    .unwrap();
+    let c = instance_crd(&client, &kind).await?.unwrap();
     assert_eq!(
         c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["name"]
             ["type"],
@@ -192,15 +142,7 @@ async fn rgd_update_compatible_rolls_out_and_breaking_is_refused() -> Result<()>
     v3["metadata"]["annotations"] = json!({"kro.run/allow-breaking-changes": "true"});
     apply(&client, &v3).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
-    let c = get(
-        &client,
-        "apiextensions.k8s.io/v1",
-        "CustomResourceDefinition",
-        None,
-        &crd,
-    )
-    .await?
-    .unwrap();
+    let c = instance_crd(&client, &kind).await?.unwrap();
     assert_eq!(
         c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["name"]
             ["type"],
@@ -216,40 +158,15 @@ async fn rgd_delete_keeps_crd_and_instances_unless_allowed() -> Result<()> {
     let op = Operator::start(client.clone());
     let kind = unique_kind("Keep");
     apply(&client, &op.rgd(&kind, json!({}), json!({}),
-        json!([{"id": "cfg", "template": cm("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
+        json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
     apply(&client, &instance(&kind, &ns, "i", json!({}))).await?;
     wait_instance_state(&client, &kind, &ns, "i", "ACTIVE").await?;
-    delete(
-        &client,
-        "kro.run/v1alpha1",
-        "ResourceGraphDefinition",
-        None,
-        &rgd_name(&kind),
-    )
-    .await?;
-    wait_gone(
-        &client,
-        "kro.run/v1alpha1",
-        "ResourceGraphDefinition",
-        None,
-        &rgd_name(&kind),
-    )
-    .await?;
-    let crd = format!("{}s.{GROUP}", kind.to_ascii_lowercase());
+    delete(&client, KRO_API, RGD_KIND, None, &rgd_name(&kind)).await?;
+    wait_object_gone(&client, KRO_API, RGD_KIND, None, &rgd_name(&kind)).await?;
+    assert!(instance_crd(&client, &kind).await?.is_some());
     assert!(
-        get(
-            &client,
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            None,
-            &crd
-        )
-        .await?
-        .is_some()
-    );
-    assert!(
-        get(&client, &format!("{GROUP}/v1alpha1"), &kind, Some(&ns), "i")
+        get(&client, &instance_api(), &kind, Some(&ns), "i")
             .await?
             .is_some()
     );
@@ -270,27 +187,11 @@ async fn rgd_delete_keeps_crd_and_instances_unless_allowed() -> Result<()> {
     );
     let kind = unique_kind("Drop");
     apply(&client, &op.rgd(&kind, json!({}), json!({}),
-        json!([{"id": "cfg", "template": cm("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
+        json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
-    delete(
-        &client,
-        "kro.run/v1alpha1",
-        "ResourceGraphDefinition",
-        None,
-        &rgd_name(&kind),
-    )
-    .await?;
-    let crd = format!("{}s.{GROUP}", kind.to_ascii_lowercase());
+    delete(&client, KRO_API, RGD_KIND, None, &rgd_name(&kind)).await?;
     wait_for("CRD deleted or terminating", || async {
-        let c = get(
-            &client,
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            None,
-            &crd,
-        )
-        .await?;
-        Ok(match c {
+        Ok(match instance_crd(&client, &kind).await? {
             None => Some(()),
             Some(c) if c["metadata"]["deletionTimestamp"].is_string() => Some(()),
             Some(_) => None,
@@ -309,7 +210,7 @@ async fn operator_restart_mid_way_converges_without_duplicates() -> Result<()> {
     let kind = unique_kind("Restart");
     apply(&client, &op.rgd(&kind, json!({"regions": "[]string"}), json!({}), json!([
         {"id": "configs", "forEach": [{"region": "${schema.spec.regions}"}],
-         "template": cm("${schema.metadata.name}-${region}", json!({"region": "${region}"}))},
+         "template": config_map("${schema.metadata.name}-${region}", json!({"region": "${region}"}))},
         {"id": "deployment", "template": deployment_template("${schema.metadata.name}", "${size(configs)}", None),
          "readyWhen": ["${deployment.status.?availableReplicas.orValue(0) >= 1}"]}
     ]))).await?;
@@ -332,7 +233,7 @@ async fn operator_restart_mid_way_converges_without_duplicates() -> Result<()> {
     make_deployment_ready(&client, &ns, "r").await?;
 
     let op = Operator::start_as(client.clone(), kro_controller::Options::for_tests(), id);
-    wait_gone(&client, "v1", "ConfigMap", Some(&ns), "r-a").await?;
+    wait_object_gone(&client, "v1", "ConfigMap", Some(&ns), "r-a").await?;
     wait_object(&client, "v1", "ConfigMap", Some(&ns), "r-b", |_| true).await?;
     wait_object(&client, "v1", "ConfigMap", Some(&ns), "r-c", |_| true).await?;
     wait_instance_state(&client, &kind, &ns, "r", "ACTIVE").await?;

@@ -4,15 +4,21 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod aws_common;
+use std::time::Duration;
 
 use anyhow::Result;
-use aws_common::*;
 use k8s_openapi::api::core::v1::Secret;
 use kro_aws::rds::db_instance::DBInstance;
 use kro_aws::rds::db_subnet_group::DBSubnetGroup;
 use kube::api::{Api, DeleteParams};
 use serde_json::json;
+
+use crate::support::aws::*;
+use crate::support::events::{events_of, wait_event};
+use crate::support::{
+    condition, condition_is, condition_message, delete_and_wait, wait_condition, wait_for,
+    wait_gone, wait_json,
+};
 
 async fn group_in_aws(
     rds: &aws_sdk_rds::Client,
@@ -80,7 +86,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_condition(&api, "db-subnets", "ACK.ResourceSynced", "True", 30).await?;
+    let obj = wait_condition(&api, "db-subnets", "ACK.ResourceSynced", "True").await?;
     assert_eq!(obj["status"]["vpcID"], json!(net.vpc_id));
     assert_eq!(obj["status"]["subnetGroupStatus"], "Complete");
     assert_eq!(
@@ -107,7 +113,6 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         "db-subnets",
         "Created",
         &name,
-        10,
     )
     .await?;
     assert_eq!(
@@ -122,7 +127,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         json!({"spec": {"description": "more subnets", "subnetIDs": net.subnet_ids}}),
     )
     .await?;
-    eventually(20, "subnet group modified", || {
+    wait_for("subnet group modified", || {
         let rds = rds.clone();
         let name = name.clone();
         let want = sorted(net.subnet_ids.clone());
@@ -148,7 +153,6 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         "db-subnets",
         "Updated",
         "ModifyDBSubnetGroup",
-        10,
     )
     .await?;
 
@@ -163,7 +167,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         )
         .send()
         .await?;
-    eventually(20, "tag drift corrected", || {
+    wait_for("tag drift corrected", || {
         let rds = rds.clone();
         let arn = arn.clone();
         async move {
@@ -176,7 +180,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
     .await?;
 
     // Delete (default policy).
-    delete_and_wait(&api, "db-subnets", 20).await?;
+    delete_and_wait(&api, "db-subnets").await?;
     assert!(
         group_in_aws(&rds, &name).await.is_none(),
         "subnet group {name} still exists"
@@ -204,9 +208,8 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_json(&api, "legacy", 30, "adopted", |v| {
-        condition(v, "ACK.ResourceSynced").is_some_and(|(s, _)| s == "True")
-            && v["spec"]["description"] == "made by hand"
+    let obj = wait_json(&api, "legacy", "adopted", |v| {
+        condition_is(v, "ACK.ResourceSynced", "True") && v["spec"]["description"] == "made by hand"
     })
     .await?;
     assert_eq!(
@@ -217,7 +220,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         obj["metadata"]["annotations"]["services.k8s.aws/adopted"],
         "true"
     );
-    delete_and_wait(&api, "legacy", 20).await?;
+    delete_and_wait(&api, "legacy").await?;
     assert!(
         group_in_aws(&rds, &existing).await.is_some(),
         "a retained group survives"
@@ -270,18 +273,22 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
 
     // No Secret yet: the instance waits with a clear, recoverable condition; nothing is created.
     // (It may first wait for the subnet group reference to be synced.)
-    let obj = wait_json(&api, "app-db", 30, "waiting for the Secret", |v| {
-        condition(v, "ACK.Recoverable").is_some_and(|(s, m)| s == "True" && m.contains("Secret"))
+    let obj = wait_json(&api, "app-db", "waiting for the Secret", |v| {
+        condition_is(v, "ACK.Recoverable", "True")
+            && condition_message(v, "ACK.Recoverable").contains("Secret")
     })
     .await?;
-    let (_, msg) = condition(&obj, "ACK.Recoverable").unwrap();
+    let msg = condition_message(&obj, "ACK.Recoverable");
     assert!(
         msg.contains(&format!("Secret {ns}/app-db-password not found")),
         "{msg}"
     );
     assert!(condition(&obj, "ACK.Terminal").is_none());
-    assert_eq!(condition(&obj, "ReferencesResolved").map(|c| c.0), None);
-    assert_eq!(condition(&obj, "ACK.ReferencesResolved").unwrap().0, "True");
+    assert_eq!(condition(&obj, "ReferencesResolved"), None);
+    assert_eq!(
+        condition(&obj, "ACK.ReferencesResolved").unwrap()["status"],
+        "True"
+    );
     assert!(instance_in_aws(&rds, &id).await.is_none());
     assert!(
         obj["metadata"].get("finalizers").is_none(),
@@ -296,14 +303,15 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         "app-db",
         "RecoverableError",
         &secret_msg,
-        10,
     )
     .await?;
     assert_eq!(
         (warning.type_.as_str(), warning.reporter.as_str()),
         ("Warning", "kro-rs-ack-rds")
     );
-    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    // Proving that the retried wait adds no second event takes a while: several retries (1 s
+    // requeues, backoff up to 3 s here) go by first.
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let same = events_of(&client, &ns, "DBInstance", "app-db")
         .await?
         .into_iter()
@@ -317,10 +325,10 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-db-password"}, "type": "Opaque", "stringData": {"password": "s3cret-pass"}}),
     )
     .await?;
-    let obj = wait_condition(&api, "app-db", "ACK.ResourceSynced", "True", 45).await?;
-    assert_eq!(condition(&obj, "Ready").unwrap().0, "True");
-    wait_event(&client, &ns, "DBInstance", "app-db", "Created", &id, 10).await?;
-    wait_event(&client, &ns, "DBInstance", "app-db", "Synced", "", 10).await?;
+    let obj = wait_condition(&api, "app-db", "ACK.ResourceSynced", "True").await?;
+    assert_eq!(condition(&obj, "Ready").unwrap()["status"], "True");
+    wait_event(&client, &ns, "DBInstance", "app-db", "Created", &id).await?;
+    wait_event(&client, &ns, "DBInstance", "app-db", "Synced", "").await?;
     assert!(
         condition(&obj, "ACK.Recoverable").is_none(),
         "conditions are reset each sync"
@@ -349,7 +357,7 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     assert_eq!(inst.engine_version(), Some("16"));
 
     // Late initialization: server defaults land in the spec; the written fields stay as written.
-    let obj = wait_condition(&api, "app-db", "ACK.LateInitialized", "True", 10).await?;
+    let obj = wait_condition(&api, "app-db", "ACK.LateInitialized", "True").await?;
     assert_eq!(obj["spec"]["engineVersion"], "16");
     assert!(
         obj["spec"]["backupRetentionPeriod"].is_number(),
@@ -365,7 +373,7 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         json!({"spec": {"allocatedStorage": 30, "tags": [{"key": "team", "value": "b"}]}}),
     )
     .await?;
-    eventually(20, "storage and tags updated", || {
+    wait_for("storage and tags updated", || {
         let rds = rds.clone();
         let id = id.clone();
         let arn = arn.clone();
@@ -386,7 +394,6 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         "app-db",
         "Updated",
         "ModifyDBInstance",
-        10,
     )
     .await?;
     assert!(updated.message.contains("tags"), "{}", updated.message);
@@ -398,7 +405,7 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         .apply_immediately(true)
         .send()
         .await?;
-    eventually(20, "backup retention drift corrected", || {
+    wait_for("backup retention drift corrected", || {
         let rds = rds.clone();
         let id = id.clone();
         async move {
@@ -424,21 +431,21 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     )
     .await?;
     let want = format!("{ns}/app-db-password-2.pw");
-    wait_json(&api, "app-db", 20, "password reference applied", |v| {
+    wait_json(&api, "app-db", "password reference applied", |v| {
         v["metadata"]["annotations"]["rds.services.k8s.aws/last-applied-secret-reference"]
             == json!(want)
-            && condition(v, "ACK.ResourceSynced").is_some_and(|(s, _)| s == "True")
+            && condition_is(v, "ACK.ResourceSynced", "True")
     })
     .await?;
 
     // Delete with the default policy.
-    delete_and_wait(&api, "app-db", 20).await?;
+    delete_and_wait(&api, "app-db").await?;
     assert!(
         instance_in_aws(&rds, &id).await.is_none(),
         "instance {id} still exists"
     );
-    wait_event(&client, &ns, "DBInstance", "app-db", "Deleted", &id, 10).await?;
-    delete_and_wait(&groups, "db-subnets", 20).await?;
+    wait_event(&client, &ns, "DBInstance", "app-db", "Deleted", &id).await?;
+    delete_and_wait(&groups, "db-subnets").await?;
     wait_event(
         &client,
         &ns,
@@ -446,7 +453,6 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         "db-subnets",
         "Deleted",
         &group,
-        10,
     )
     .await?;
     controllers.stop().await;
@@ -468,18 +474,22 @@ async fn db_instance_invalid_engine_is_terminal() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_condition(&api, "bad-db", "ACK.Terminal", "True", 30).await?;
-    let (_, msg) = condition(&obj, "ACK.Terminal").unwrap();
+    let obj = wait_condition(&api, "bad-db", "ACK.Terminal", "True").await?;
+    let msg = condition_message(&obj, "ACK.Terminal");
     assert!(msg.contains("InvalidParameterValue"), "{msg}");
     assert!(
         msg.contains("Value no-such-engine for parameter Engine is invalid"),
         "{msg}"
     );
+    let ready = condition(&obj, "Ready").unwrap();
     assert_eq!(
-        condition(&obj, "Ready").unwrap(),
-        ("False".to_string(), msg.clone())
+        (&ready["status"], &ready["message"]),
+        (&json!("False"), &json!(msg))
     );
-    assert_eq!(condition(&obj, "ACK.ResourceSynced").unwrap().0, "False");
+    assert_eq!(
+        condition(&obj, "ACK.ResourceSynced").unwrap()["status"],
+        "False"
+    );
     let terminal = wait_event(
         &client,
         &ns,
@@ -487,7 +497,6 @@ async fn db_instance_invalid_engine_is_terminal() -> Result<()> {
         "bad-db",
         "TerminalError",
         "Value no-such-engine for parameter Engine is invalid",
-        10,
     )
     .await?;
     assert_eq!(terminal.type_, "Warning");
@@ -524,9 +533,8 @@ async fn db_instance_adopt_and_retain() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_json(&api, "legacy-db", 30, "adopted", |v| {
-        condition(v, "ACK.ResourceSynced").is_some_and(|(s, _)| s == "True")
-            && v["spec"]["engine"] == "mysql"
+    let obj = wait_json(&api, "legacy-db", "adopted", |v| {
+        condition_is(v, "ACK.ResourceSynced", "True") && v["spec"]["engine"] == "mysql"
     })
     .await?;
     assert_eq!(obj["spec"]["dbInstanceClass"], "db.t3.small");
@@ -539,7 +547,7 @@ async fn db_instance_adopt_and_retain() -> Result<()> {
         Some("db.t3.small"),
         "adopting changes nothing in AWS"
     );
-    delete_and_wait(&api, "legacy-db", 20).await?;
+    delete_and_wait(&api, "legacy-db").await?;
     assert!(
         instance_in_aws(&rds, &id).await.is_some(),
         "a retained instance survives"
@@ -565,10 +573,10 @@ async fn deletion_protection_blocks_delete_until_lifted() -> Result<()> {
         }),
     )
     .await?;
-    wait_condition(&api, "protected", "ACK.ResourceSynced", "True", 30).await?;
+    wait_condition(&api, "protected", "ACK.ResourceSynced", "True").await?;
     api.delete("protected", &DeleteParams::default()).await?;
-    let obj = wait_condition(&api, "protected", "ACK.Terminal", "True", 30).await?;
-    let (_, msg) = condition(&obj, "ACK.Terminal").unwrap();
+    let obj = wait_condition(&api, "protected", "ACK.Terminal", "True").await?;
+    let msg = condition_message(&obj, "ACK.Terminal");
     assert!(msg.contains("InvalidParameterCombination"), "{msg}");
     assert!(
         instance_in_aws(&rds, &id).await.is_some(),
@@ -582,7 +590,7 @@ async fn deletion_protection_blocks_delete_until_lifted() -> Result<()> {
         json!({"spec": {"deletionProtection": false}}),
     )
     .await?;
-    wait_gone(&api, "protected", 30).await?;
+    wait_gone(&api, "protected").await?;
     assert!(instance_in_aws(&rds, &id).await.is_none());
     controllers.stop().await;
     Ok(())

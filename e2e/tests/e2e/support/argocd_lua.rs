@@ -5,7 +5,7 @@
 //! the libraries Argo CD opens (base, table, package: no string library), with `obj` converted
 //! from JSON as Argo CD converts it (objects to tables, arrays to 1-based tables, null to nil).
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

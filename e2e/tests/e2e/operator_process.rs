@@ -1,38 +1,16 @@
 //! The operator as a process: /metrics, /healthz, /readyz, events, a failing instance contained
 //! while its neighbour works, and leader election by Lease.
 
-mod operator_support;
-
 use std::time::Duration;
 
 use anyhow::Result;
 use kro_e2e::{client, namespace};
-use operator_support::*;
-use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use serde_json::json;
 
-fn cm(name: &str, data: Value) -> Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
-}
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-async fn http_get(port: u16, path: &str) -> Result<(String, String)> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
-        .await?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).await?;
-    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    Ok((
-        head.lines().next().unwrap_or("").to_string(),
-        body.to_string(),
-    ))
-}
+use crate::support::events::wait_event;
+use crate::support::operator::*;
+use crate::support::process::{free_port, http_get};
+use crate::support::{api_for, apply, condition, wait_for};
 
 #[tokio::test]
 async fn metrics_health_readiness_and_events() -> Result<()> {
@@ -50,12 +28,17 @@ async fn metrics_health_readiness_and_events() -> Result<()> {
     );
     let kind = unique_kind("Metric");
     apply(&client, &op.rgd(&kind, json!({}), json!({}),
-        json!([{"id": "cfg", "template": cm("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
+        json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
     apply(&client, &instance(&kind, &ns, "m", json!({}))).await?;
     wait_instance_state(&client, &kind, &ns, "m", "ACTIVE").await?;
 
-    assert_eq!(http_get(hport, "/healthz").await?.0, "HTTP/1.1 200 OK");
+    // The admin server answers as soon as it is bound: wait for an answer, then check it.
+    let healthz = wait_for("an answer on /healthz", || async {
+        Ok(http_get(hport, "/healthz").await.ok())
+    })
+    .await?;
+    assert_eq!(healthz.0, "HTTP/1.1 200 OK");
     wait_for("readyz 200", || async {
         Ok(http_get(hport, "/readyz")
             .await
@@ -64,10 +47,8 @@ async fn metrics_health_readiness_and_events() -> Result<()> {
             .map(|_| ()))
     })
     .await?;
-    let (status, body) = http_get(mport, "/metrics").await?;
-    assert_eq!(status, "HTTP/1.1 200 OK");
     let plural = format!("{}s", kind.to_ascii_lowercase());
-    for needle in [
+    let needles = [
         format!("dynamic_controller_reconcile_total{{gvr=\"{GROUP}/v1alpha1/{plural}\"}}"),
         format!("rgd_graph_build_total{{name=\"{}\"}}", rgd_name(&kind)),
         "dynamic_controller_gvr_count 1".to_string(),
@@ -76,21 +57,29 @@ async fn metrics_health_readiness_and_events() -> Result<()> {
         // children were applied (PATCH) and the instance read (GET).
         "rest_client_requests_total{method=\"PATCH\",code=\"200\"}".to_string(),
         "rest_client_requests_total{method=\"GET\",code=\"200\"}".to_string(),
-    ] {
-        assert!(body.contains(&needle), "{needle} not in\n{body}");
+    ];
+    // The instance turned ACTIVE with its last status write; the counters of that reconcile are
+    // bumped right after it, so wait for /metrics to show them all (and when they never do,
+    // check the last answer, so that the failure names what is missing).
+    let shown = wait_for("/metrics to show the instance's reconcile", || async {
+        let (status, body) = http_get(mport, "/metrics").await?;
+        Ok(needles
+            .iter()
+            .all(|n| body.contains(n.as_str()))
+            .then_some((status, body)))
+    })
+    .await;
+    let (status, body) = match shown {
+        Ok(answer) => answer,
+        Err(_) => http_get(mport, "/metrics").await?,
+    };
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    for needle in &needles {
+        assert!(body.contains(needle.as_str()), "{needle} not in\n{body}");
     }
 
     // Kubernetes events on the instance.
-    let events = api_for(&client, "events.k8s.io/v1", "Event", Some(&ns)).await?;
-    wait_for("an event on the instance", || async {
-        let list = events.list(&Default::default()).await?;
-        Ok(list
-            .items
-            .iter()
-            .find(|e| e.data["regarding"]["name"] == "m" && e.data["reason"] == "StateChanged")
-            .map(|_| ()))
-    })
-    .await?;
+    wait_event(&client, &ns, &kind, "m", "StateChanged", "").await?;
     op.stop().await
 }
 
@@ -106,7 +95,7 @@ async fn a_failing_instance_is_reported_and_does_not_block_its_neighbour() -> Re
             &kind,
             json!({"cmName": "string"}),
             json!({}),
-            json!([{"id": "cfg", "template": cm("${schema.spec.cmName}", json!({"k": "v"}))}]),
+            json!([{"id": "cfg", "template": config_map("${schema.spec.cmName}", json!({"k": "v"}))}]),
         ),
     )
     .await?;
@@ -170,7 +159,7 @@ async fn leader_election_hands_over_on_shutdown() -> Result<()> {
     let second = Operator::start_as(client.clone(), opts("second"), first.id.clone());
     let kind = unique_kind("Lease");
     apply(&client, &first.rgd(&kind, json!({}), json!({}),
-        json!([{"id": "cfg", "template": cm("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
+        json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
     first.stop().await?;
     wait_for("second holds the lease", holder("second")).await?;

@@ -7,21 +7,23 @@
 //! helm is built from its Go module by `e2e/scripts/helm.sh build` (run by `make test`); the
 //! `kro` binary is built here with cargo (a no-op when `cargo test --workspace` built it).
 
-mod operator_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kro_e2e::{client, namespace, unique_name};
 use kube::api::{Api, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use operator_support::{apply, get, wait_for, wait_gone, wait_rgd_active};
+use kube::config::Kubeconfig;
 use serde_json::{Value, json};
+
+use crate::support::aws::synced;
+use crate::support::events::wait_event;
+use crate::support::operator::{KRO_API, RGD_KIND, unique_kind, wait_rgd_active};
+use crate::support::process::{free_port, http_get};
+use crate::support::{apply, delete, get, wait_for, wait_object_gone, wait_state};
 
 const RELEASE_NS: &str = "kro-system";
 
@@ -37,12 +39,9 @@ fn chart_dir() -> PathBuf {
 fn helm_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        let out = Command::new(kro_e2e::scripts_dir().join("helm.sh"))
-            .arg("bin-dir")
-            .output()
-            .expect("running e2e/scripts/helm.sh bin-dir");
-        assert!(out.status.success(), "helm.sh bin-dir failed: {out:?}");
-        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("helm");
+        let dir = kro_e2e::run_script("helm.sh", &["bin-dir"])
+            .unwrap_or_else(|e| panic!("e2e/scripts/helm.sh bin-dir: {e:#}"));
+        let bin = PathBuf::from(dir.trim()).join("helm");
         assert!(
             bin.exists(),
             "helm is not built at {}: run `e2e/scripts/helm.sh build` (`make deps` and `make test` do)",
@@ -223,12 +222,12 @@ fn the_charts_crds_are_the_static_crds() -> Result<()> {
     assert_eq!(
         names(&chart_crds)?,
         want,
-        "charts/kro-rs/crds/ must hold exactly the files of crds/ (UPDATE_CRDS=1 cargo test -p kro-e2e --test chart links them)"
+        "charts/kro-rs/crds/ must hold exactly the files of crds/ (UPDATE_CRDS=1 cargo test -p kro-e2e --test e2e chart:: links them)"
     );
     for n in &want {
         assert!(
             std::fs::read(static_dir.join(n))? == std::fs::read(chart_crds.join(n))?,
-            "charts/kro-rs/crds/{n} differs from crds/{n} (UPDATE_CRDS=1 cargo test -p kro-e2e --test chart links it)"
+            "charts/kro-rs/crds/{n} differs from crds/{n} (UPDATE_CRDS=1 cargo test -p kro-e2e --test e2e chart:: links it)"
         );
     }
     Ok(())
@@ -674,12 +673,6 @@ impl Drop for KroProcess {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// A kubeconfig for the test cluster that authenticates with a ServiceAccount token from the
 /// TokenRequest API, as a pod's projected token does.
 async fn token_kubeconfig(client: &kube::Client, ns: &str, sa: &str) -> Result<PathBuf> {
@@ -718,22 +711,6 @@ async fn token_kubeconfig(client: &kube::Client, ns: &str, sa: &str) -> Result<P
     });
     std::fs::write(&path, serde_json::to_vec(&cfg)?)?;
     Ok(path)
-}
-
-async fn client_from(kubeconfig: &Path) -> Result<kube::Client> {
-    let kc = Kubeconfig::read_from(kubeconfig)?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
-    Ok(kube::Client::try_from(config)?)
-}
-
-async fn http_status(port: u16, path: &str) -> Result<String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).await?;
-    Ok(out.lines().next().unwrap_or("").to_string())
 }
 
 /// Which AWS controllers a case runs.
@@ -822,7 +799,7 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
     let kubeconfig = token_kubeconfig(&admin, &ns, &release).await?;
     if mode == "aggregation" {
         // The token really is the restricted ServiceAccount: a kind no rule names is forbidden.
-        let sa_client = client_from(&kubeconfig).await?;
+        let sa_client = kro_e2e::client_for(&kubeconfig).await?;
         let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
             Api::namespaced(sa_client, &ns);
         match deployments.list(&Default::default()).await {
@@ -858,10 +835,10 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
     };
 
     let ready = wait_for("kro /readyz 200 on the chart's health port", || async {
-        Ok(http_status(hport, "/readyz")
+        Ok(http_get(hport, "/readyz")
             .await
             .ok()
-            .filter(|s| s.contains(" 200")))
+            .filter(|(status, _)| status.contains(" 200")))
     })
     .await;
     if let Err(e) = ready {
@@ -879,7 +856,7 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
     .context("the controller.kro.run Lease")?;
     assert_eq!(lease["spec"]["holderIdentity"], pod_name.as_str());
 
-    let kind = operator_support::unique_kind("Chart");
+    let kind = unique_kind("Chart");
     let mut resources = json!([
         {"id": "config", "template": {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "${schema.metadata.name}-config"},
@@ -903,7 +880,7 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
     apply(
         &admin,
         &json!({
-            "apiVersion": "kro.run/v1alpha1", "kind": "ResourceGraphDefinition",
+            "apiVersion": KRO_API, "kind": RGD_KIND,
             "metadata": {"name": rgd_name, "labels": {"kro.run/e2e-chart": release}},
             "spec": {
                 // No group: the generated kind is in kro.run, which the base role covers.
@@ -915,37 +892,24 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
         }),
     )
     .await?;
+    // Each wait has its own deadline and says what it waited for; the log tells why.
     let step = async {
         wait_rgd_active(&admin, &rgd_name).await?;
         apply(
             &admin,
-            &json!({"apiVersion": "kro.run/v1alpha1", "kind": kind,
+            &json!({"apiVersion": KRO_API, "kind": kind,
                 "metadata": {"name": "app", "namespace": ns}, "spec": {"greeting": "hi"}}),
         )
         .await?;
-        let inst = wait_for(&format!("{kind} {ns}/app ACTIVE"), || async {
-            let i = get(&admin, "kro.run/v1alpha1", &kind, Some(&ns), "app").await?;
-            Ok(i.filter(|i| i["status"]["state"] == "ACTIVE"))
-        })
-        .await?;
-        anyhow::Ok(inst)
+        wait_state(&admin, KRO_API, &kind, Some(&ns), "app", "ACTIVE").await
     };
-    let inst = match tokio::time::timeout(Duration::from_secs(120), step).await {
-        Ok(Ok(i)) => i,
-        Ok(Err(e)) => bail!("{e:#}\nkro log:\n{}", kro.log()),
-        Err(_) => bail!("timed out\nkro log:\n{}", kro.log()),
+    let inst = match step.await {
+        Ok(i) => i,
+        Err(e) => bail!("{e:#}\nkro log:\n{}", kro.log()),
     };
     assert_eq!(inst["status"]["port"], 80, "{inst}");
     // The operator's Events reach the instance (`kubectl describe` shows them).
-    let events = operator_support::api_for(&admin, "events.k8s.io/v1", "Event", Some(&ns)).await?;
-    let event = wait_for("an Event on the instance", || async {
-        let list = events.list(&Default::default()).await?;
-        Ok(list
-            .items
-            .into_iter()
-            .find(|e| e.data["regarding"]["name"] == "app" && e.data["reason"] == "StateChanged"))
-    })
-    .await;
+    let event = wait_event(&admin, &ns, &kind, "app", "StateChanged", "").await;
     if let Err(e) = event {
         bail!("{e:#}\nkro log:\n{}", kro.log());
     }
@@ -973,16 +937,12 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
         )
         .await?
         .context("Bucket")?;
-        let synced = b["status"]["conditions"].as_array().is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c["type"] == "ACK.ResourceSynced" && c["status"] == "True")
-        });
-        assert!(synced, "{b}");
+        assert!(synced(&b), "{b}");
     }
 
     // Deleting the instance deletes its children with the same permissions.
-    operator_support::delete(&admin, "kro.run/v1alpha1", &kind, Some(&ns), "app").await?;
-    if let Err(e) = wait_gone(&admin, "kro.run/v1alpha1", &kind, Some(&ns), "app").await {
+    delete(&admin, KRO_API, &kind, Some(&ns), "app").await?;
+    if let Err(e) = wait_object_gone(&admin, KRO_API, &kind, Some(&ns), "app").await {
         bail!("{e:#}\nkro log:\n{}", kro.log());
     }
     for (av, k, name) in [
@@ -990,10 +950,10 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
         ("v1", "Secret", "app-secret"),
         ("v1", "Service", "app"),
     ] {
-        wait_gone(&admin, av, k, Some(&ns), name).await?;
+        wait_object_gone(&admin, av, k, Some(&ns), name).await?;
     }
     if aws == Aws::Moto {
-        wait_gone(
+        wait_object_gone(
             &admin,
             "s3.services.k8s.aws/v1alpha1",
             "Bucket",
@@ -1019,14 +979,7 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
     let _ = std::fs::remove_file(&kubeconfig);
     // The RGD's CRD and instance kind stay behind, like every e2e test's (the control plane is
     // thrown away after the run); the RGD goes, so no later operator picks it up.
-    operator_support::delete(
-        &admin,
-        "kro.run/v1alpha1",
-        "ResourceGraphDefinition",
-        None,
-        &rgd_name,
-    )
-    .await?;
+    delete(&admin, KRO_API, RGD_KIND, None, &rgd_name).await?;
     Ok(())
 }
 

@@ -1,12 +1,15 @@
 //! The operator's core path on a real apiserver: RGD accepted → CRD Established → instance
 //! Ready with projected status; spec updates; drift; deletion order.
 
-mod operator_support;
+use std::time::Duration;
 
 use anyhow::Result;
 use kro_e2e::{client, namespace};
-use operator_support::*;
+use kube::Client;
 use serde_json::{Value, json};
+
+use crate::support::operator::*;
+use crate::support::{apply, condition, delete, get, merge, wait_object, wait_object_gone};
 
 fn webapp_rgd(op: &Operator, kind: &str) -> Value {
     op.rgd(
@@ -25,14 +28,41 @@ fn webapp_rgd(op: &Operator, kind: &str) -> Value {
     )
 }
 
-#[tokio::test]
-async fn rgd_accepted_crd_established_instance_ready_with_projected_status() -> Result<()> {
+/// A fresh namespace, an operator, and the webapp RGD of a kind of its own, accepted.
+struct Webapp {
+    client: Client,
+    ns: String,
+    op: Operator,
+    kind: String,
+    /// The RGD as it was when it turned Active.
+    rgd: Value,
+}
+
+async fn webapp_accepted(ns_prefix: &str) -> Result<Webapp> {
     let client = client().await?;
-    let ns = namespace(&client, "op-core").await?;
+    let ns = namespace(&client, ns_prefix).await?;
     let op = Operator::start(client.clone());
     let kind = unique_kind("Web");
     apply(&client, &webapp_rgd(&op, &kind)).await?;
-    let r = wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    let rgd = wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    Ok(Webapp {
+        client,
+        ns,
+        op,
+        kind,
+        rgd,
+    })
+}
+
+#[tokio::test]
+async fn rgd_accepted_crd_established_instance_ready_with_projected_status() -> Result<()> {
+    let Webapp {
+        client,
+        ns,
+        op,
+        kind,
+        rgd: r,
+    } = webapp_accepted("op-core").await?;
     assert_eq!(
         r["status"]["topologicalOrder"],
         json!(["config", "deployment"])
@@ -54,16 +84,7 @@ async fn rgd_accepted_crd_established_instance_ready_with_projected_status() -> 
             .unwrap()
             .contains(&json!("kro.run/finalizer"))
     );
-    let crd_name = format!("{}s.{GROUP}", kind.to_ascii_lowercase());
-    let crd = get(
-        &client,
-        "apiextensions.k8s.io/v1",
-        "CustomResourceDefinition",
-        None,
-        &crd_name,
-    )
-    .await?
-    .expect("CRD");
+    let crd = instance_crd(&client, &kind).await?.expect("CRD");
     assert_eq!(
         crd["metadata"]["labels"]["kro.run/resource-graph-definition-name"],
         rgd_name(&kind)
@@ -135,16 +156,12 @@ async fn rgd_accepted_crd_established_instance_ready_with_projected_status() -> 
         .await?
         .unwrap()["metadata"]["resourceVersion"]
         .clone();
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let inst2 = get(
-        &client,
-        &format!("{GROUP}/v1alpha1"),
-        &kind,
-        Some(&ns),
-        "demo",
-    )
-    .await?
-    .unwrap();
+    // Proving that nothing happens takes a while: the operator is left idle for three of its
+    // 1 s test requeues before the resourceVersions are read again.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let inst2 = get(&client, &instance_api(), &kind, Some(&ns), "demo")
+        .await?
+        .unwrap();
     let dep2 = get(&client, "apps/v1", "Deployment", Some(&ns), "demo")
         .await?
         .unwrap();
@@ -161,12 +178,13 @@ async fn rgd_accepted_crd_established_instance_ready_with_projected_status() -> 
 
 #[tokio::test]
 async fn instance_spec_update_updates_children() -> Result<()> {
-    let client = client().await?;
-    let ns = namespace(&client, "op-update").await?;
-    let op = Operator::start(client.clone());
-    let kind = unique_kind("Web");
-    apply(&client, &webapp_rgd(&op, &kind)).await?;
-    wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    let Webapp {
+        client,
+        ns,
+        op,
+        kind,
+        ..
+    } = webapp_accepted("op-update").await?;
     apply(
         &client,
         &instance(&kind, &ns, "app", json!({"name": "app", "replicas": 1})),
@@ -196,12 +214,13 @@ async fn instance_spec_update_updates_children() -> Result<()> {
 
 #[tokio::test]
 async fn child_edited_by_hand_is_restored_and_deleted_child_recreated() -> Result<()> {
-    let client = client().await?;
-    let ns = namespace(&client, "op-drift").await?;
-    let op = Operator::start(client.clone());
-    let kind = unique_kind("Web");
-    apply(&client, &webapp_rgd(&op, &kind)).await?;
-    wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    let Webapp {
+        client,
+        ns,
+        op,
+        kind,
+        ..
+    } = webapp_accepted("op-drift").await?;
     apply(
         &client,
         &instance(&kind, &ns, "d", json!({"name": "d", "replicas": 2})),
@@ -256,12 +275,13 @@ async fn child_edited_by_hand_is_restored_and_deleted_child_recreated() -> Resul
 
 #[tokio::test]
 async fn instance_delete_removes_children_in_reverse_order() -> Result<()> {
-    let client = client().await?;
-    let ns = namespace(&client, "op-delete").await?;
-    let op = Operator::start(client.clone());
-    let kind = unique_kind("Web");
-    apply(&client, &webapp_rgd(&op, &kind)).await?;
-    wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    let Webapp {
+        client,
+        ns,
+        op,
+        kind,
+        ..
+    } = webapp_accepted("op-delete").await?;
     apply(&client, &instance(&kind, &ns, "x", json!({"name": "x"}))).await?;
     wait_object(&client, "apps/v1", "Deployment", Some(&ns), "x", |_| true).await?;
     // Hold the dependent (Deployment) with a finalizer of our own: while it is terminating the
@@ -276,7 +296,7 @@ async fn instance_delete_removes_children_in_reverse_order() -> Result<()> {
         false,
     )
     .await?;
-    delete(&client, &format!("{GROUP}/v1alpha1"), &kind, Some(&ns), "x").await?;
+    delete(&client, &instance_api(), &kind, Some(&ns), "x").await?;
     wait_object(&client, "apps/v1", "Deployment", Some(&ns), "x", |d| {
         d["metadata"]["deletionTimestamp"].is_string()
     })
@@ -286,7 +306,9 @@ async fn instance_delete_removes_children_in_reverse_order() -> Result<()> {
         condition(&inst, "ResourcesReady").map(|c| c["reason"].clone()),
         Some(json!("UnderDeletion"))
     );
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Proving that the dependency is NOT deleted takes a while: the deleting instance keeps
+    // reconciling (1 s test requeues) while its Deployment is held.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         get(&client, "v1", "ConfigMap", Some(&ns), "x-config")
             .await?
@@ -303,37 +325,42 @@ async fn instance_delete_removes_children_in_reverse_order() -> Result<()> {
         false,
     )
     .await?;
-    wait_gone(&client, "v1", "ConfigMap", Some(&ns), "x-config").await?;
-    wait_gone(&client, &format!("{GROUP}/v1alpha1"), &kind, Some(&ns), "x").await?;
+    wait_object_gone(&client, "v1", "ConfigMap", Some(&ns), "x-config").await?;
+    wait_object_gone(&client, &instance_api(), &kind, Some(&ns), "x").await?;
     op.stop().await
 }
 
 #[tokio::test]
 async fn suspended_instance_is_left_alone_until_resumed() -> Result<()> {
-    let client = client().await?;
-    let ns = namespace(&client, "op-suspend").await?;
-    let op = Operator::start(client.clone());
-    let kind = unique_kind("Web");
-    apply(&client, &webapp_rgd(&op, &kind)).await?;
-    wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    let Webapp {
+        client,
+        ns,
+        op,
+        kind,
+        ..
+    } = webapp_accepted("op-suspend").await?;
     apply(&client, &instance(&kind, &ns, "s", json!({"name": "s"}))).await?;
     wait_object(&client, "v1", "ConfigMap", Some(&ns), "s-config", |_| true).await?;
 
     let mut suspended = instance(&kind, &ns, "s", json!({"name": "s", "message": "later"}));
     suspended["metadata"]["annotations"] = json!({"kro.run/reconcile": "Suspended"});
     apply(&client, &suspended).await?;
-    let inst = wait_for("ReconciliationSuspended", || async {
-        let i = get(&client, &format!("{GROUP}/v1alpha1"), &kind, Some(&ns), "s").await?;
-        Ok(i.filter(|i| {
-            condition(i, "ResourcesReady").is_some_and(|c| c["reason"] == "ReconciliationSuspended")
-        }))
-    })
+    let inst = wait_instance_reason(
+        &client,
+        &kind,
+        &ns,
+        "s",
+        "ResourcesReady",
+        "ReconciliationSuspended",
+    )
     .await?;
     assert_eq!(
         condition(&inst, "ResourcesReady").unwrap()["status"],
         "False"
     );
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // Proving that a suspended instance is NOT reconciled takes a while: two seconds of 1 s
+    // test requeues before the ConfigMap is read again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let cm = get(&client, "v1", "ConfigMap", Some(&ns), "s-config")
         .await?
         .unwrap();

@@ -1,8 +1,6 @@
 //! Smoke tests of the harness itself: the real apiserver serves CRDs, server-side apply and
 //! watches, and moto serves S3 and RDS to the Rust SDKs as the controllers will use them.
 
-use std::time::Duration;
-
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kro_e2e::{client, namespace, unique_name};
@@ -13,7 +11,7 @@ use kube::runtime::wait::{await_condition, conditions};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
-const TIMEOUT: Duration = Duration::from_secs(60);
+use crate::support::DEADLINE;
 
 #[tokio::test]
 async fn crd_established_then_server_side_apply_read_back_and_watch() -> anyhow::Result<()> {
@@ -49,7 +47,7 @@ async fn crd_established_then_server_side_apply_read_back_and_watch() -> anyhow:
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     crds.create(&PostParams::default(), &crd).await?;
     let established = await_condition(crds, &crd_name, conditions::is_crd_established());
-    tokio::time::timeout(TIMEOUT, established).await??;
+    tokio::time::timeout(DEADLINE, established).await??;
 
     let gvk = GroupVersionKind::gvk(group, "v1alpha1", "Widget");
     let ar = ApiResource::from_gvk_with_plural(&gvk, &plural);
@@ -93,7 +91,7 @@ async fn crd_established_then_server_side_apply_read_back_and_watch() -> anyhow:
         "the object should be owned by the kro field manager through Apply, got {managers:?}"
     );
 
-    let seen = tokio::time::timeout(TIMEOUT, async {
+    let seen = tokio::time::timeout(DEADLINE, async {
         while let Some(obj) = events.try_next().await? {
             if obj.metadata.name.as_deref() == Some("first") {
                 return anyhow::Ok(obj);

@@ -3,13 +3,19 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod aws_common;
+use std::time::Duration;
 
 use anyhow::Result;
-use aws_common::*;
 use kro_aws::s3::bucket::Bucket;
 use kube::api::Api;
 use serde_json::json;
+
+use crate::support::aws::*;
+use crate::support::events::{event_reasons, events_of, wait_event};
+use crate::support::{
+    condition, condition_is, condition_message, delete_and_wait, wait_condition, wait_for,
+    wait_json,
+};
 
 /// Replaces the bucket's tags in S3 with the one tag `key=value`, behind the controller's back.
 async fn put_tag(s3: &aws_sdk_s3::Client, name: &str, key: &str, value: &str) -> Result<()> {
@@ -75,8 +81,8 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
     )
     .await?;
 
-    let obj = wait_condition(&api, "app-bucket", "ACK.ResourceSynced", "True", 30).await?;
-    assert_eq!(condition(&obj, "Ready").unwrap().0, "True");
+    let obj = wait_condition(&api, "app-bucket", "ACK.ResourceSynced", "True").await?;
+    assert_eq!(condition(&obj, "Ready").unwrap()["status"], "True");
     assert_eq!(
         obj["status"]["ackResourceMetadata"]["arn"],
         json!(format!("arn:aws:s3:::{name}"))
@@ -117,7 +123,7 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
 
     // What `kubectl get events` tells the user: created (configuring included), then synced,
     // reported by the S3 controller.
-    let created = wait_event(&client, &ns, "Bucket", "app-bucket", "Created", &name, 10).await?;
+    let created = wait_event(&client, &ns, "Bucket", "app-bucket", "Created", &name).await?;
     assert_eq!(
         (created.type_.as_str(), created.reporter.as_str()),
         ("Normal", "kro-rs-ack-s3")
@@ -126,7 +132,7 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         created.message,
         format!("Created Bucket {name:?} in AWS region us-west-2")
     );
-    wait_event(&client, &ns, "Bucket", "app-bucket", "Synced", "", 10).await?;
+    wait_event(&client, &ns, "Bucket", "app-bucket", "Synced", "").await?;
     let enc = s3.get_bucket_encryption().bucket(&name).send().await?;
     assert_eq!(
         enc.server_side_encryption_configuration().unwrap().rules()[0]
@@ -144,7 +150,7 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         json!({"spec": {"tagging": {"tagSet": [{"key": "team", "value": "b"}]}}}),
     )
     .await?;
-    eventually(20, "tags updated in S3", || {
+    wait_for("tags updated in S3", || {
         let s3 = s3.clone();
         let name = name.clone();
         async move { Ok((s3_tags(&s3, &name).await == pairs(&[("team", "b")])).then_some(())) }
@@ -162,7 +168,7 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         )
         .send()
         .await?;
-    eventually(20, "drift corrected", || {
+    wait_for("drift corrected", || {
         let s3 = s3.clone();
         let name = name.clone();
         async move {
@@ -180,7 +186,6 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         "app-bucket",
         "Updated",
         "PutBucketVersioning",
-        10,
     )
     .await?;
     assert!(
@@ -188,8 +193,9 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         "{}",
         updated.message
     );
-    // Idle resyncs (every 3 s here) add no events: still one Synced, one Created.
-    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    // Idle resyncs (every 3 s here) add no events: still one Synced, one Created. Proving that
+    // nothing is added takes a while: the controllers run two resyncs before events are listed.
+    tokio::time::sleep(Duration::from_secs(7)).await;
     let seen = events_of(&client, &ns, "Bucket", "app-bucket").await?;
     for reason in ["Created", "Synced"] {
         let same: Vec<_> = seen.iter().filter(|e| e.reason == reason).collect();
@@ -202,12 +208,12 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
     );
 
     // Delete (default policy): the bucket goes with its object.
-    delete_and_wait(&api, "app-bucket", 20).await?;
+    delete_and_wait(&api, "app-bucket").await?;
     assert!(
         !exists(&s3, &name).await,
         "bucket {name} still exists in S3"
     );
-    let deleted = wait_event(&client, &ns, "Bucket", "app-bucket", "Deleted", &name, 10).await?;
+    let deleted = wait_event(&client, &ns, "Bucket", "app-bucket", "Deleted", &name).await?;
     assert_eq!(deleted.message, format!("Deleted Bucket {name:?} from AWS"));
     controllers.stop().await;
     Ok(())
@@ -229,13 +235,13 @@ async fn bucket_with_retain_policy_survives_deletion() -> Result<()> {
         }),
     )
     .await?;
-    wait_condition(&api, "kept", "ACK.ResourceSynced", "True", 30).await?;
-    delete_and_wait(&api, "kept", 20).await?;
+    wait_condition(&api, "kept", "ACK.ResourceSynced", "True").await?;
+    delete_and_wait(&api, "kept").await?;
     assert!(
         exists(&s3, &name).await,
         "a retained bucket must survive its object"
     );
-    let retained = wait_event(&client, &ns, "Bucket", "kept", "Retained", &name, 10).await?;
+    let retained = wait_event(&client, &ns, "Bucket", "kept", "Retained", &name).await?;
     assert!(
         retained.message.contains("deletion policy is retain"),
         "{}",
@@ -271,14 +277,14 @@ async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_condition(&api, "squatter", "ACK.Terminal", "True", 30).await?;
-    let (_, msg) = condition(&obj, "ACK.Terminal").unwrap();
+    let obj = wait_condition(&api, "squatter", "ACK.Terminal", "True").await?;
+    let msg = condition_message(&obj, "ACK.Terminal");
     assert!(msg.contains("Resource already exists"), "{msg}");
     assert!(
         obj["metadata"].get("finalizers").is_none(),
         "an unmanaged object gets no finalizer"
     );
-    delete_and_wait(&api, "squatter", 10).await?;
+    delete_and_wait(&api, "squatter").await?;
     assert!(
         exists(&s3, &name).await,
         "deleting an unmanaged object leaves the bucket alone"
@@ -299,8 +305,8 @@ async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_json(&api, "adopted", 30, "adopted and synced", |v| {
-        condition(v, "ACK.ResourceSynced").is_some_and(|(s, _)| s == "True")
+    let obj = wait_json(&api, "adopted", "adopted and synced", |v| {
+        condition_is(v, "ACK.ResourceSynced", "True")
             && v["metadata"]["annotations"]["services.k8s.aws/adopted"] == "true"
             && v["spec"]["tagging"].is_object()
     })
@@ -314,7 +320,7 @@ async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
         pairs(&[("owner", "legacy")]),
         "adopt does not change AWS"
     );
-    let adopted = wait_event(&client, &ns, "Bucket", "adopted", "Adopted", &name, 10).await?;
+    let adopted = wait_event(&client, &ns, "Bucket", "adopted", "Adopted", &name).await?;
     assert_eq!(
         adopted.message,
         format!("Adopted the existing AWS Bucket {name:?}")
@@ -327,13 +333,13 @@ async fn bucket_adoption_and_unmanaged_conflict() -> Result<()> {
         json!({"spec": {"versioning": {"status": "Enabled"}}}),
     )
     .await?;
-    eventually(20, "versioning enabled on the adopted bucket", || {
+    wait_for("versioning enabled on the adopted bucket", || {
         let s3 = s3.clone();
         let name = name.clone();
         async move { Ok((s3_versioning(&s3, &name).await.as_deref() == Some("Enabled")).then_some(())) }
     })
     .await?;
-    delete_and_wait(&api, "adopted", 20).await?;
+    delete_and_wait(&api, "adopted").await?;
     assert!(exists(&s3, &name).await);
     controllers.stop().await;
     Ok(())
@@ -354,15 +360,18 @@ async fn invalid_bucket_is_terminal_with_aws_message() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_condition(&api, "bad", "ACK.Terminal", "True", 30).await?;
-    let (_, msg) = condition(&obj, "ACK.Terminal").unwrap();
+    let obj = wait_condition(&api, "bad", "ACK.Terminal", "True").await?;
+    let msg = condition_message(&obj, "ACK.Terminal");
     assert!(msg.contains("IllegalLocationConstraintException"), "{msg}");
     assert!(
         msg.contains("eu-west-1 location constraint is incompatible"),
         "AWS's message is kept: {msg}"
     );
-    assert_eq!(condition(&obj, "ACK.ResourceSynced").unwrap().0, "False");
-    assert_eq!(condition(&obj, "Ready").unwrap().0, "False");
+    assert_eq!(
+        condition(&obj, "ACK.ResourceSynced").unwrap()["status"],
+        "False"
+    );
+    assert_eq!(condition(&obj, "Ready").unwrap()["status"], "False");
     assert!(
         obj["metadata"].get("finalizers").is_none(),
         "nothing was created, so nothing is managed"
@@ -375,11 +384,11 @@ async fn invalid_bucket_is_terminal_with_aws_message() -> Result<()> {
         "bad",
         "TerminalError",
         "IllegalLocationConstraintException",
-        10,
     )
     .await?;
     assert_eq!(terminal.type_, "Warning");
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    // Proving that no second event comes takes a while: a resync (3 s here) goes by first.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let reasons = event_reasons(&client, &ns, "Bucket", "bad").await?;
     assert_eq!(reasons, ["TerminalError"]);
 
@@ -390,10 +399,10 @@ async fn invalid_bucket_is_terminal_with_aws_message() -> Result<()> {
         json!({"spec": {"createBucketConfiguration": {"locationConstraint": "us-west-2"}}}),
     )
     .await?;
-    let obj = wait_condition(&api, "bad", "ACK.ResourceSynced", "True", 30).await?;
+    let obj = wait_condition(&api, "bad", "ACK.ResourceSynced", "True").await?;
     assert!(condition(&obj, "ACK.Terminal").is_none());
-    wait_event(&client, &ns, "Bucket", "bad", "Created", &name, 10).await?;
-    delete_and_wait(&api, "bad", 20).await?;
+    wait_event(&client, &ns, "Bucket", "bad", "Created", &name).await?;
+    delete_and_wait(&api, "bad").await?;
     controllers.stop().await;
     Ok(())
 }
@@ -415,19 +424,20 @@ async fn read_only_bucket_reports_but_never_writes() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_condition(&api, "observed", "ACK.ResourceSynced", "True", 30).await?;
+    let obj = wait_condition(&api, "observed", "ACK.ResourceSynced", "True").await?;
     assert_eq!(
         obj["status"]["ackResourceMetadata"]["arn"],
         json!(format!("arn:aws:s3:::{name}"))
     );
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await; // one resync
+    // Proving that read-only never writes takes a while: a resync (3 s here) goes by first.
+    tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(
         s3_versioning(&s3, &name).await,
         None,
         "read-only never updates"
     );
     assert_eq!(s3_tags(&s3, &name).await, Vec::<(String, String)>::new());
-    delete_and_wait(&api, "observed", 20).await?;
+    delete_and_wait(&api, "observed").await?;
     assert!(exists(&s3, &name).await, "read-only never deletes");
     controllers.stop().await;
     Ok(())

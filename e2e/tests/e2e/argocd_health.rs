@@ -2,16 +2,15 @@
 //! exactly what the `.lua` files make, Argo CD finds the right script for each kind, and each
 //! script gives the expected health for objects captured from real runs
 //! (`e2e/tests/fixtures/argocd/`, written by `CAPTURE_ARGOCD_FIXTURES=1 cargo test -p kro-e2e
-//! --test argocd_live`) and for the edge cases below.
+//! --test e2e argocd_live::`) and for the edge cases below.
 
 #![allow(clippy::unwrap_used)]
 
-mod argocd_lua;
-
 use std::path::PathBuf;
 
-use argocd_lua::{ENTRIES, HealthConfig, evaluate, render_configmap, script};
 use serde_json::{Value, json};
+
+use crate::support::argocd_lua::{self, ENTRIES, HealthConfig, evaluate, render_configmap, script};
 
 #[test]
 fn the_configmap_snippet_is_made_of_the_lua_files() {
@@ -24,7 +23,7 @@ fn the_configmap_snippet_is_made_of_the_lua_files() {
     assert!(
         have == want,
         "docs/argocd/argocd-cm.yaml and docs/argocd/health/*.lua differ; regenerate with: \
-         UPDATE_ARGOCD=1 cargo test -p kro-e2e --test argocd_health"
+         UPDATE_ARGOCD=1 cargo test -p kro-e2e --test e2e argocd_health::"
     );
 }
 

@@ -3,70 +3,18 @@
 //! run by the AWS controllers against moto. Each instance turns Ready only once its AWS resources
 //! are synced, and the app gets their names, ARN and endpoint from CEL.
 
-mod aws_common;
-mod operator_support;
-
 use anyhow::{Context, Result};
-use kro_e2e::{client, namespace};
-use operator_support::{
-    Operator, apply, get, make_deployment_ready, wait_for, wait_object, wait_rgd_active,
+use serde_json::json;
+
+use crate::support::aws::{self, synced};
+use crate::support::operator::{
+    KRO_API, Operator, example_instance, example_rgd, make_deployment_ready, wait_rgd_active,
 };
-use serde_json::{Value, json};
-
-fn example(path: &str) -> Result<Value> {
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples")
-        .join(path);
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-    Ok(serde_saphyr::from_str(&text)?)
-}
-
-/// The example RGD, labelled for this test's operator.
-fn example_rgd(path: &str, op: &Operator) -> Result<Value> {
-    let mut rgd = example(path)?;
-    rgd["metadata"]["labels"] = json!({"e2e.kro.run/operator": op.id});
-    Ok(rgd)
-}
-
-/// The example instance in namespace `ns`, with the given spec fields replaced.
-fn example_instance(path: &str, ns: &str, spec: Value) -> Result<Value> {
-    let mut inst = example(path)?;
-    let meta = inst["metadata"].as_object_mut().context("metadata")?;
-    meta.retain(|k, _| k == "name");
-    meta.insert("namespace".into(), json!(ns));
-    for (k, v) in spec.as_object().context("spec")? {
-        inst["spec"][k] = v.clone();
-    }
-    Ok(inst)
-}
-
-fn synced(obj: &Value) -> bool {
-    obj["status"]["conditions"].as_array().is_some_and(|cs| {
-        cs.iter()
-            .any(|c| c["type"] == "ACK.ResourceSynced" && c["status"] == "True")
-    })
-}
-
-async fn wait_instance_active(
-    client: &kube::Client,
-    kind: &str,
-    ns: &str,
-    name: &str,
-) -> Result<Value> {
-    wait_for(&format!("{kind} {name} ACTIVE"), || async {
-        let i = get(client, "kro.run/v1alpha1", kind, Some(ns), name).await?;
-        Ok(i.filter(|i| i["status"]["state"] == "ACTIVE"))
-    })
-    .await
-}
+use crate::support::{apply, get, wait_object, wait_state};
 
 #[tokio::test]
 async fn app_with_bucket_gets_the_bucket_name_and_arn_once_synced() -> Result<()> {
-    let client = client().await?;
-    let ns = namespace(&client, "composed-s3").await?;
-    aws_common::install_crds(&client).await?;
-    let aws = aws_common::start(&client, aws_common::options(&ns, kro_e2e::aws_endpoint()));
+    let (client, ns, controllers) = aws::setup("composed-s3").await?;
     let op = Operator::start(client.clone());
 
     apply(&client, &example_rgd("s3-app/rgd.yaml", &op)?).await?;
@@ -122,7 +70,15 @@ async fn app_with_bucket_gets_the_bucket_name_and_arn_once_synced() -> Result<()
     );
 
     make_deployment_ready(&client, &ns, "photos").await?;
-    let done = wait_instance_active(&client, "AppWithBucket", &ns, "photos").await?;
+    let done = wait_state(
+        &client,
+        KRO_API,
+        "AppWithBucket",
+        Some(&ns),
+        "photos",
+        "ACTIVE",
+    )
+    .await?;
     assert_eq!(done["status"]["bucketName"], json!(bucket_name));
     assert_eq!(
         done["status"]["bucketARN"],
@@ -130,16 +86,13 @@ async fn app_with_bucket_gets_the_bucket_name_and_arn_once_synced() -> Result<()
     );
 
     op.stop().await?;
-    aws.stop().await;
+    controllers.stop().await;
     Ok(())
 }
 
 #[tokio::test]
 async fn app_with_database_gets_the_endpoint_in_a_config_map_once_available() -> Result<()> {
-    let client = client().await?;
-    let ns = namespace(&client, "composed-rds").await?;
-    aws_common::install_crds(&client).await?;
-    let aws = aws_common::start(&client, aws_common::options(&ns, kro_e2e::aws_endpoint()));
+    let (client, ns, controllers) = aws::setup("composed-rds").await?;
     let op = Operator::start(client.clone());
     let network = tokio::task::spawn_blocking(kro_e2e::moto_network).await??;
 
@@ -199,11 +152,19 @@ async fn app_with_database_gets_the_endpoint_in_a_config_map_once_available() ->
     assert!(secret["data"]["password"].is_string());
 
     make_deployment_ready(&client, &ns, &name).await?;
-    let done = wait_instance_active(&client, "AppWithDatabase", &ns, &name).await?;
+    let done = wait_state(
+        &client,
+        KRO_API,
+        "AppWithDatabase",
+        Some(&ns),
+        &name,
+        "ACTIVE",
+    )
+    .await?;
     assert_eq!(done["status"]["endpoint"], json!(host));
     assert_eq!(done["status"]["databaseStatus"], json!("available"));
 
     op.stop().await?;
-    aws.stop().await;
+    controllers.stop().await;
     Ok(())
 }

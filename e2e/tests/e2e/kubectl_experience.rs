@@ -4,25 +4,25 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod aws_common;
-mod operator_support;
-
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use kro_aws::s3::bucket::Bucket;
 use kube::api::Api;
-use operator_support::{Operator, apply, rgd_name, unique_kind, wait_for, wait_rgd_active};
 use serde_json::json;
+
+use crate::support::aws;
+use crate::support::operator::{
+    GROUP, Operator, instance, rgd_name, unique_kind, wait_instance_state, wait_rgd_active,
+};
+use crate::support::{apply, delete_and_wait, wait_condition, wait_for};
 
 /// The kubectl built by `e2e/scripts/controlplane.sh build`.
 fn kubectl_path() -> Result<PathBuf> {
-    let out = Command::new(kro_e2e::scripts_dir().join("controlplane.sh"))
-        .arg("bin-dir")
-        .output()
-        .context("controlplane.sh bin-dir")?;
-    let dir = String::from_utf8(out.stdout)?.trim().to_owned();
+    let dir = kro_e2e::run_script("controlplane.sh", &["bin-dir"])?
+        .trim()
+        .to_owned();
     let path = PathBuf::from(dir).join("kubectl");
     if !path.exists() {
         bail!(
@@ -81,9 +81,9 @@ async fn generated_kinds_explain_list_and_group_under_kro() -> Result<()> {
     rgd["spec"]["schema"]["shortNames"] = json!([short]);
     apply(&client, &rgd).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
-    let instance = operator_support::instance(&kind, &ns, "corner", json!({"name": "corner-shop"}));
+    let instance = instance(&kind, &ns, "corner", json!({"name": "corner-shop"}));
     apply(&client, &instance).await?;
-    operator_support::wait_instance_state(&client, &kind, &ns, "corner", "ACTIVE").await?;
+    wait_instance_state(&client, &kind, &ns, "corner", "ACTIVE").await?;
 
     // kubectl explain reads the generated schema, with the SimpleSchema descriptions.
     let lower = kind.to_ascii_lowercase();
@@ -112,10 +112,7 @@ async fn generated_kinds_explain_list_and_group_under_kro() -> Result<()> {
 
     // `kubectl get kro` lists every instance and the RGDs.
     let all = kubectl(&cache, &["get", "kro", "-A", "-o", "name"])?;
-    assert!(
-        all.contains(&format!("{lower}.{}/corner", operator_support::GROUP)),
-        "{all}"
-    );
+    assert!(all.contains(&format!("{lower}.{}/corner", GROUP)), "{all}");
     assert!(
         all.contains(&format!(
             "resourcegraphdefinition.kro.run/{}",
@@ -128,16 +125,16 @@ async fn generated_kinds_explain_list_and_group_under_kro() -> Result<()> {
 
 #[tokio::test]
 async fn ack_kinds_show_sync_state_and_events() -> Result<()> {
-    let (client, ns, controllers) = aws_common::setup("kubectl-ack").await?;
+    let (client, ns, controllers) = aws::setup("kubectl-ack").await?;
     let cache = std::env::temp_dir().join(kro_e2e::unique_name("kubectl-cache"));
     let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
-    let name = aws_common::bucket_name("kro-kubectl");
-    aws_common::create(
+    let name = aws::bucket_name("kro-kubectl");
+    aws::create(
         &api,
         json!({"apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket", "metadata": {"name": "files"}, "spec": {"name": name}}),
     )
     .await?;
-    aws_common::wait_condition(&api, "files", "ACK.ResourceSynced", "True", 30).await?;
+    wait_condition(&api, "files", "ACK.ResourceSynced", "True").await?;
 
     let table = kubectl(&cache, &["get", "bkt", "-n", &ns])?;
     assert_eq!(
@@ -198,7 +195,7 @@ async fn ack_kinds_show_sync_state_and_events() -> Result<()> {
         }),
         "{events}"
     );
-    aws_common::delete_and_wait(&api, "files", 20).await?;
+    delete_and_wait(&api, "files").await?;
     controllers.stop().await;
     Ok(())
 }

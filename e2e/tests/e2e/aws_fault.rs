@@ -10,76 +10,43 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod aws_common;
-
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use aws_common::*;
+use anyhow::{Context, Result};
 use kro_aws::s3::bucket::Bucket;
 use kube::api::Api;
 use serde_json::json;
 
-/// A moto started for this test only, in its own state directory.
+use crate::support::aws::*;
+use crate::support::process::PrivateService;
+use crate::support::{condition, condition_message, wait_condition};
+
+/// A moto started for this test only, in its own state directory, and where it answers.
 struct PrivateMoto {
-    dir: PathBuf,
+    service: PrivateService,
     endpoint: String,
 }
 
 impl PrivateMoto {
     fn start(dir: &Path) -> Result<Self> {
-        let mut cmd = Command::new(kro_e2e::scripts_dir().join("moto.sh"));
-        cmd.arg("start")
-            .arg(dir)
-            .arg("--owner-pid")
-            .arg(std::process::id().to_string());
-        let out = cmd.output().context("running moto.sh start")?;
-        if !out.status.success() {
-            bail!(
-                "moto.sh start failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        let env = std::fs::read_to_string(dir.join("moto.env"))?;
-        let endpoint = env
-            .trim()
-            .strip_prefix("AWS_ENDPOINT_URL=")
-            .context("moto.env holds no AWS_ENDPOINT_URL")?
-            .to_owned();
-        Ok(PrivateMoto {
-            dir: dir.to_owned(),
-            endpoint,
-        })
+        let service = PrivateService::start("moto.sh", dir)?;
+        let endpoint = kro_e2e::moto_endpoint_in(service.dir())?;
+        Ok(Self { service, endpoint })
     }
 
-    fn port(&self) -> u16 {
-        self.endpoint.rsplit(':').next().unwrap().parse().unwrap()
+    fn port(&self) -> Result<u16> {
+        self.endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .with_context(|| format!("no port in {}", self.endpoint))
     }
 
     fn stop(&self) -> Result<()> {
-        let out = Command::new(kro_e2e::scripts_dir().join("moto.sh"))
-            .arg("stop")
-            .arg(&self.dir)
-            .output()?;
-        if !out.status.success() {
-            bail!(
-                "moto.sh stop failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(())
-    }
-}
-
-impl Drop for PrivateMoto {
-    fn drop(&mut self) {
-        let _ = self.stop();
+        self.service.stop()
     }
 }
 
@@ -142,7 +109,7 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
     let state =
         std::env::temp_dir().join(format!("kro-e2e-fault-{}", kro_e2e::unique_name("moto")));
     let first_moto = PrivateMoto::start(&state.join("a"))?;
-    let upstream = Arc::new(AtomicU16::new(first_moto.port()));
+    let upstream = Arc::new(AtomicU16::new(first_moto.port()?));
     let endpoint = forwarder(upstream.clone())?;
     let controllers = start(&client, options(&ns, &endpoint));
     let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
@@ -150,7 +117,7 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
     let n2 = bucket_name("kro-fault-b");
 
     create(&api, bucket("first", &n1, "a")).await?;
-    wait_condition(&api, "first", "ACK.ResourceSynced", "True", 30).await?;
+    wait_condition(&api, "first", "ACK.ResourceSynced", "True").await?;
 
     // moto goes away: an update and a create both fail, recoverably.
     first_moto.stop()?;
@@ -162,15 +129,19 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
     .await?;
     create(&api, bucket("second", &n2, "c")).await?;
     for name in ["first", "second"] {
-        let obj = wait_condition(&api, name, "ACK.Recoverable", "True", 30).await?;
-        let (_, msg) = condition(&obj, "ACK.Recoverable").unwrap();
+        let obj = wait_condition(&api, name, "ACK.Recoverable", "True").await?;
+        let msg = condition_message(&obj, "ACK.Recoverable");
         assert!(!msg.is_empty());
         assert_eq!(
-            condition(&obj, "ACK.ResourceSynced").unwrap().0,
+            condition(&obj, "ACK.ResourceSynced").unwrap()["status"],
             "Unknown",
             "{name}"
         );
-        assert_eq!(condition(&obj, "Ready").unwrap().0, "False", "{name}");
+        assert_eq!(
+            condition(&obj, "Ready").unwrap()["status"],
+            "False",
+            "{name}"
+        );
         assert!(
             condition(&obj, "ACK.Terminal").is_none(),
             "{name}: an outage is never terminal"
@@ -179,10 +150,10 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
 
     // A new moto at the same endpoint (it starts empty): both converge, each bucket exists once.
     let second_moto = PrivateMoto::start(&state.join("b"))?;
-    upstream.store(second_moto.port(), Ordering::SeqCst);
+    upstream.store(second_moto.port()?, Ordering::SeqCst);
     let s3 = kro_e2e::s3_client_for(&second_moto.endpoint).await;
     for name in ["first", "second"] {
-        let obj = wait_condition(&api, name, "ACK.ResourceSynced", "True", 30).await?;
+        let obj = wait_condition(&api, name, "ACK.ResourceSynced", "True").await?;
         assert!(condition(&obj, "ACK.Recoverable").is_none(), "{name}");
     }
     let mut want = vec![n1.clone(), n2.clone()];
@@ -206,7 +177,7 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
     third["metadata"]["finalizers"] = json!(["finalizers.s3.services.k8s.aws/Bucket"]);
     create(&api, third).await?;
     let controllers = start(&client, options(&ns, &endpoint));
-    let obj = wait_condition(&api, "third", "ACK.ResourceSynced", "True", 30).await?;
+    let obj = wait_condition(&api, "third", "ACK.ResourceSynced", "True").await?;
     assert!(condition(&obj, "ACK.Terminal").is_none());
     assert_eq!(
         s3_tags(&s3, &n3).await,
@@ -217,7 +188,6 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
         1
     );
     controllers.stop().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
     drop(second_moto);
     drop(first_moto);
     Ok(())

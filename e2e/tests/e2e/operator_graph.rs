@@ -1,16 +1,14 @@
 //! Graph behaviour through the operator on a real apiserver: includeWhen, forEach, readyWhen
 //! gating, externalRef reads and watches, chained RGDs.
 
-mod operator_support;
+use std::time::Duration;
 
 use anyhow::Result;
 use kro_e2e::{client, namespace};
-use operator_support::*;
 use serde_json::json;
 
-fn cm(name: &str, data: serde_json::Value) -> serde_json::Value {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
-}
+use crate::support::operator::*;
+use crate::support::{apply, condition, get, wait_object, wait_object_gone};
 
 #[tokio::test]
 async fn include_when_flip_creates_then_prunes_the_child() -> Result<()> {
@@ -25,9 +23,9 @@ async fn include_when_flip_creates_then_prunes_the_child() -> Result<()> {
             json!({"extra": "boolean | default=false"}),
             json!({}),
             json!([
-                {"id": "base", "template": cm("${schema.metadata.name}-base", json!({"k": "v"}))},
+                {"id": "base", "template": config_map("${schema.metadata.name}-base", json!({"k": "v"}))},
                 {"id": "extra", "includeWhen": ["${schema.spec.extra}"],
-                 "template": cm("${schema.metadata.name}-extra", json!({"k": "v"}))}
+                 "template": config_map("${schema.metadata.name}-extra", json!({"k": "v"}))}
             ]),
         ),
     )
@@ -45,7 +43,7 @@ async fn include_when_flip_creates_then_prunes_the_child() -> Result<()> {
     wait_object(&client, "v1", "ConfigMap", Some(&ns), "i-extra", |_| true).await?;
 
     apply(&client, &instance(&kind, &ns, "i", json!({"extra": false}))).await?;
-    wait_gone(&client, "v1", "ConfigMap", Some(&ns), "i-extra").await?;
+    wait_object_gone(&client, "v1", "ConfigMap", Some(&ns), "i-extra").await?;
     assert!(
         get(&client, "v1", "ConfigMap", Some(&ns), "i-base")
             .await?
@@ -69,7 +67,7 @@ async fn for_each_grows_and_shrinks() -> Result<()> {
             json!({}),
             json!([
                 {"id": "configs", "forEach": [{"region": "${schema.spec.regions}"}],
-                 "template": cm("${schema.metadata.name}-${region}", json!({"region": "${region}"}))}
+                 "template": config_map("${schema.metadata.name}-${region}", json!({"region": "${region}"}))}
             ]),
         ),
     )
@@ -101,8 +99,8 @@ async fn for_each_grows_and_shrinks() -> Result<()> {
         &instance(&kind, &ns, "c", json!({"regions": ["ap"]})),
     )
     .await?;
-    wait_gone(&client, "v1", "ConfigMap", Some(&ns), "c-eu").await?;
-    wait_gone(&client, "v1", "ConfigMap", Some(&ns), "c-us").await?;
+    wait_object_gone(&client, "v1", "ConfigMap", Some(&ns), "c-eu").await?;
+    wait_object_gone(&client, "v1", "ConfigMap", Some(&ns), "c-us").await?;
     wait_object(&client, "v1", "ConfigMap", Some(&ns), "c-ap", |c| {
         c["metadata"]["labels"]["kro.run/collection-size"] == "1"
     })
@@ -126,7 +124,7 @@ async fn ready_when_gates_dependents_until_ready() -> Result<()> {
                 {"id": "deployment",
                  "template": deployment_template("${schema.metadata.name}", "${schema.spec.replicas}", None),
                  "readyWhen": ["${deployment.status.?availableReplicas.orValue(0) >= 1}"]},
-                {"id": "after", "template": cm("${schema.metadata.name}-after", json!({"dep": "${deployment.metadata.name}"}))}
+                {"id": "after", "template": config_map("${schema.metadata.name}-after", json!({"dep": "${deployment.metadata.name}"}))}
             ]),
         ),
     )
@@ -139,7 +137,9 @@ async fn ready_when_gates_dependents_until_ready() -> Result<()> {
         condition(&inst, "ResourcesReady").map(|c| c["status"].clone()),
         Some(json!("False"))
     );
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Proving that the dependent is NOT created takes a while: three seconds of 1 s test
+    // requeues with the Deployment still unready.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(
         get(&client, "v1", "ConfigMap", Some(&ns), "g-after")
             .await?
@@ -168,7 +168,7 @@ async fn external_ref_is_read_and_changes_propagate() -> Result<()> {
             json!([
                 {"id": "settings", "externalRef": {"apiVersion": "v1", "kind": "ConfigMap",
                     "metadata": {"name": "${schema.spec.settings}"}}},
-                {"id": "copy", "template": cm("${schema.metadata.name}-copy",
+                {"id": "copy", "template": config_map("${schema.metadata.name}-copy",
                     json!({"VALUE": "${settings.data.?VALUE.orValue(\"none\")}"}))}
             ]),
         ),
@@ -188,7 +188,7 @@ async fn external_ref_is_read_and_changes_propagate() -> Result<()> {
             .is_none()
     );
 
-    let mut shared = cm("shared", json!({"VALUE": "one"}));
+    let mut shared = config_map("shared", json!({"VALUE": "one"}));
     shared["metadata"]["namespace"] = json!(ns);
     apply(&client, &shared).await?;
     wait_object(&client, "v1", "ConfigMap", Some(&ns), "e-copy", |c| {
@@ -225,7 +225,7 @@ async fn chained_rgds_expand_both_levels() -> Result<()> {
             &inner,
             json!({"message": "string"}),
             json!({"echo": "${cfg.data.message}"}),
-            json!([{"id": "cfg", "template": cm("${schema.metadata.name}-inner", json!({"message": "${schema.spec.message}"}))}]),
+            json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-inner", json!({"message": "${schema.spec.message}"}))}]),
         ),
     )
     .await?;
@@ -238,7 +238,7 @@ async fn chained_rgds_expand_both_levels() -> Result<()> {
             json!({"innerState": "${child.status.?state.orValue(\"PENDING\")}"}),
             json!([
                 {"id": "child", "template": {
-                    "apiVersion": format!("{GROUP}/v1alpha1"), "kind": inner,
+                    "apiVersion": instance_api(), "kind": inner,
                     "metadata": {"name": "${schema.metadata.name}-child"},
                     "spec": {"message": "${schema.spec.message}"}},
                  "readyWhen": ["${child.status.?state.orValue(\"\") == \"ACTIVE\"}"]}

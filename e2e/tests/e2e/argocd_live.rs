@@ -7,21 +7,22 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod argocd_lua;
-mod aws_common;
-mod operator_support;
-
 use anyhow::Result;
-use argocd_lua::{capture, health_of};
 use kro_aws::rds::db_instance::DBInstance;
 use kro_aws::rds::db_subnet_group::DBSubnetGroup;
 use kro_aws::s3::bucket::Bucket;
-use kube::Client;
 use kube::api::Api;
-use operator_support::{
-    Operator, apply, get, rgd_name, unique_kind, wait_for, wait_rgd_active, wait_rgd_state,
-};
 use serde_json::{Value, json};
+
+use crate::support::argocd_lua::{capture, health_of};
+use crate::support::aws::{self, bucket_name, create};
+use crate::support::operator::{
+    KRO_API, Operator, rgd_name, unique_kind, wait_rgd_active, wait_rgd_state,
+};
+use crate::support::{
+    apply, condition_is, condition_message, delete_and_wait, wait_condition, wait_json,
+    wait_object, wait_state,
+};
 
 /// An RGD in kro's default group `kro.run` (which the `kro.run/*` entry covers), labelled for
 /// `op`.
@@ -32,29 +33,7 @@ fn kro_rgd(op: &Operator, kind: &str, spec: Value, resources: Value) -> Value {
 }
 
 fn kro_instance(kind: &str, ns: &str, name: &str, spec: Value) -> Value {
-    json!({"apiVersion": "kro.run/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": spec})
-}
-
-/// The instance's `status.state` reaching `state` (kinds here are in group kro.run).
-async fn wait_state(
-    client: &Client,
-    kind: &str,
-    ns: &str,
-    name: &str,
-    state: &str,
-) -> Result<Value> {
-    operator_support::wait_state(client, "kro.run/v1alpha1", kind, ns, name, state).await
-}
-
-fn message_of(obj: &Value, type_: &str) -> String {
-    obj["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == type_)
-        .and_then(|c| c["message"].as_str())
-        .unwrap_or_default()
-        .to_owned()
+    json!({"apiVersion": KRO_API, "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": spec})
 }
 
 #[tokio::test]
@@ -93,7 +72,7 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
         &kro_instance(&kind, &ns, "ok", json!({"cmName": "ok-cfg"})),
     )
     .await?;
-    let live = wait_state(&client, &kind, &ns, "ok", "ACTIVE").await?;
+    let live = wait_state(&client, KRO_API, &kind, Some(&ns), "ok", "ACTIVE").await?;
     let h = health_of(&live);
     assert_eq!(
         (h.status.as_str(), h.message.as_str()),
@@ -113,16 +92,14 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
         ),
     )
     .await?;
-    let live = wait_for("instance waiting on readyWhen", || async {
-        let r = get(&client, "kro.run/v1alpha1", &kind, Some(&ns), "waiting").await?;
-        Ok(r.filter(|r| {
-            r["status"]["state"] == "IN_PROGRESS" && !message_of(r, "Ready").is_empty()
-        }))
+    // The instance waiting on readyWhen, saying so.
+    let live = wait_object(&client, KRO_API, &kind, Some(&ns), "waiting", |r| {
+        r["status"]["state"] == "IN_PROGRESS" && !condition_message(r, "Ready").is_empty()
     })
     .await?;
     let h = health_of(&live);
     assert_eq!(h.status, "Progressing", "{live}");
-    assert_eq!(h.message, message_of(&live, "Ready"));
+    assert_eq!(h.message, condition_message(&live, "Ready"));
     assert!(
         h.message.contains("cfg"),
         "says which resource: {}",
@@ -136,7 +113,7 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
         &kro_instance(&kind, &ns, "bad", json!({"cmName": "Not_A_Valid_Name"})),
     )
     .await?;
-    let live = wait_state(&client, &kind, &ns, "bad", "ERROR").await?;
+    let live = wait_state(&client, KRO_API, &kind, Some(&ns), "bad", "ERROR").await?;
     let h = health_of(&live);
     assert_eq!(h.status, "Degraded", "{live}");
     assert!(h.message.contains("Not_A_Valid_Name"), "{}", h.message);
@@ -163,7 +140,7 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
         &kro_instance(&cel_kind, &ns, "zero", json!({"divisor": 0})),
     )
     .await?;
-    let live = wait_state(&client, &cel_kind, &ns, "zero", "ERROR").await?;
+    let live = wait_state(&client, KRO_API, &cel_kind, Some(&ns), "zero", "ERROR").await?;
     let h = health_of(&live);
     assert_eq!(h.status, "Degraded", "{live}");
     assert!(
@@ -200,9 +177,7 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
 
 #[tokio::test]
 async fn ack_kinds_in_argo_cd() -> Result<()> {
-    use aws_common::{bucket_name, create, delete_and_wait, wait_condition, wait_json};
-
-    let (client, ns, controllers) = aws_common::setup("argocd-ack").await?;
+    let (client, ns, controllers) = aws::setup("argocd-ack").await?;
     let buckets: Api<Bucket> = Api::namespaced(client.clone(), &ns);
     let groups: Api<DBSubnetGroup> = Api::namespaced(client.clone(), &ns);
     let dbs: Api<DBInstance> = Api::namespaced(client.clone(), &ns);
@@ -212,7 +187,7 @@ async fn ack_kinds_in_argo_cd() -> Result<()> {
         json!({"apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket", "metadata": {"name": "good"}, "spec": {"name": bucket_name("kro-argo")}}),
     )
     .await?;
-    let live = wait_condition(&buckets, "good", "ACK.ResourceSynced", "True", 30).await?;
+    let live = wait_condition(&buckets, "good", "ACK.ResourceSynced", "True").await?;
     let h = health_of(&live);
     assert_eq!(
         (h.status.as_str(), h.message.as_str()),
@@ -226,10 +201,10 @@ async fn ack_kinds_in_argo_cd() -> Result<()> {
         json!({"apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket", "metadata": {"name": "bad"}, "spec": {"name": bucket_name("kro-argo-bad"), "createBucketConfiguration": {"locationConstraint": "eu-west-1"}}}),
     )
     .await?;
-    let live = wait_condition(&buckets, "bad", "ACK.Terminal", "True", 30).await?;
+    let live = wait_condition(&buckets, "bad", "ACK.Terminal", "True").await?;
     let h = health_of(&live);
     assert_eq!(h.status, "Degraded");
-    assert_eq!(h.message, message_of(&live, "ACK.Terminal"));
+    assert_eq!(h.message, condition_message(&live, "ACK.Terminal"));
     assert!(
         h.message.contains("IllegalLocationConstraintException"),
         "{}",
@@ -244,7 +219,7 @@ async fn ack_kinds_in_argo_cd() -> Result<()> {
                "spec": {"name": kro_e2e::unique_name("kro-argo-sg").to_ascii_lowercase(), "description": "argo", "subnetIDs": net.subnet_ids}}),
     )
     .await?;
-    let live = wait_condition(&groups, "subnets", "ACK.ResourceSynced", "True", 30).await?;
+    let live = wait_condition(&groups, "subnets", "ACK.ResourceSynced", "True").await?;
     let h = health_of(&live);
     assert_eq!(
         (h.status.as_str(), h.message.as_str()),
@@ -262,14 +237,14 @@ async fn ack_kinds_in_argo_cd() -> Result<()> {
                         "dbSubnetGroupRef": {"from": {"name": "subnets"}}}}),
     )
     .await?;
-    let live = wait_json(&dbs, "db", 30, "waiting for the Secret", |v| {
-        aws_common::condition(v, "ACK.Recoverable")
-            .is_some_and(|(s, m)| s == "True" && m.contains("Secret"))
+    let live = wait_json(&dbs, "db", "waiting for the Secret", |v| {
+        condition_is(v, "ACK.Recoverable", "True")
+            && condition_message(v, "ACK.Recoverable").contains("Secret")
     })
     .await?;
     let h = health_of(&live);
     assert_eq!(h.status, "Progressing");
-    assert_eq!(h.message, message_of(&live, "ACK.Recoverable"));
+    assert_eq!(h.message, condition_message(&live, "ACK.Recoverable"));
     assert!(h.message.contains("db-password"), "{}", h.message);
     capture("dbinstance-waiting-secret.yaml", &live);
 
@@ -279,7 +254,7 @@ async fn ack_kinds_in_argo_cd() -> Result<()> {
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db-password"}, "stringData": {"password": "s3cret-pass"}}),
     )
     .await?;
-    let live = wait_condition(&dbs, "db", "ACK.ResourceSynced", "True", 45).await?;
+    let live = wait_condition(&dbs, "db", "ACK.ResourceSynced", "True").await?;
     assert_eq!(live["status"]["dbInstanceStatus"], "available");
     let h = health_of(&live);
     assert_eq!(
@@ -294,7 +269,7 @@ async fn ack_kinds_in_argo_cd() -> Result<()> {
                "spec": {"dbInstanceIdentifier": kro_e2e::unique_name("kro-argo-bad").to_ascii_lowercase(), "dbInstanceClass": "db.t3.micro", "engine": "no-such-engine", "allocatedStorage": 20}}),
     )
     .await?;
-    let live = wait_condition(&dbs, "bad-db", "ACK.Terminal", "True", 30).await?;
+    let live = wait_condition(&dbs, "bad-db", "ACK.Terminal", "True").await?;
     let h = health_of(&live);
     assert_eq!(h.status, "Degraded");
     assert!(
@@ -305,11 +280,11 @@ async fn ack_kinds_in_argo_cd() -> Result<()> {
     );
     capture("dbinstance-terminal.yaml", &live);
 
-    delete_and_wait(&dbs, "db", 45).await?;
-    delete_and_wait(&dbs, "bad-db", 20).await?;
-    delete_and_wait(&groups, "subnets", 30).await?;
-    delete_and_wait(&buckets, "good", 20).await?;
-    delete_and_wait(&buckets, "bad", 20).await?;
+    delete_and_wait(&dbs, "db").await?;
+    delete_and_wait(&dbs, "bad-db").await?;
+    delete_and_wait(&groups, "subnets").await?;
+    delete_and_wait(&buckets, "good").await?;
+    delete_and_wait(&buckets, "bad").await?;
     controllers.stop().await;
     Ok(())
 }

@@ -1,13 +1,13 @@
 //! The generated ResourceGraphDefinition CRD on a real apiserver: it becomes Established, accepts
 //! kro's RGDs with kro's defaults, and its validation rules reject what kro rejects.
 
-use std::time::Duration;
-
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kro_api::ResourceGraphDefinition;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 use serde_json::{Value, json};
+
+use crate::support::DEADLINE;
 
 async fn rgd_api() -> anyhow::Result<Api<ResourceGraphDefinition>> {
     let client = kro_e2e::client().await?;
@@ -22,7 +22,7 @@ async fn rgd_api() -> anyhow::Result<Api<ResourceGraphDefinition>> {
     )
     .await?;
     let established = await_condition(crds, &name, conditions::is_crd_established());
-    tokio::time::timeout(Duration::from_secs(60), established).await??;
+    tokio::time::timeout(DEADLINE, established).await??;
     Ok(Api::all(client))
 }
 

@@ -1,0 +1,130 @@
+//! The ACK controllers run in-process against moto for one namespace, the ACK CRDs they need,
+//! and what their tests read back from S3.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use anyhow::Result;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{DEADLINE, condition_is};
+
+/// Installs the ACK CRDs through `kro_aws::apply_crds` (server-side apply, so re-applying from
+/// every test is harmless) and waits until they are served.
+pub async fn install_crds(client: &Client) -> Result<()> {
+    let all = kro_aws::ControllerKind::ALL.into_iter().collect();
+    kro_aws::apply_crds(client, &all).await?;
+    Ok(())
+}
+
+/// Running controllers; dropping this stops them.
+pub struct Controllers {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), kro_aws::Error>>>,
+}
+
+impl Controllers {
+    /// Stops the controllers and waits (up to [`DEADLINE`]) for them to finish.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = tokio::time::timeout(DEADLINE, t).await;
+        }
+    }
+}
+
+impl Drop for Controllers {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Options for tests: moto, a fixed region, static credentials, quick resync and retries.
+pub fn options(namespace: &str, endpoint: &str) -> kro_aws::AwsOptions {
+    kro_aws::AwsOptions {
+        endpoint_url: Some(endpoint.to_owned()),
+        region: Some("us-west-2".into()),
+        force_path_style: true,
+        resync_period: Duration::from_secs(3),
+        requeue_not_synced: Duration::from_secs(1),
+        backoff_base: Duration::from_millis(500),
+        backoff_max: Duration::from_secs(3),
+        credentials: Some(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "kro-e2e",
+        )),
+        watch_namespace: Some(namespace.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// Starts the controllers in-process with `opts`.
+pub fn start(client: &Client, opts: kro_aws::AwsOptions) -> Controllers {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(kro_aws::run(client.clone(), opts, async move {
+        let _ = rx.await;
+    }));
+    Controllers {
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// Client, CRDs, a fresh namespace and controllers on the shared moto.
+pub async fn setup(prefix: &str) -> Result<(Client, String, Controllers)> {
+    let client = kro_e2e::client().await?;
+    install_crds(&client).await?;
+    let ns = kro_e2e::namespace(&client, prefix).await?;
+    let controllers = start(&client, options(&ns, kro_e2e::aws_endpoint()));
+    Ok((client, ns, controllers))
+}
+
+/// Creates an object from JSON.
+pub async fn create<K>(api: &Api<K>, v: Value) -> Result<K>
+where
+    K: Resource + Clone + Debug + Serialize + DeserializeOwned,
+{
+    let obj: K = serde_json::from_value(v)?;
+    Ok(api.create(&PostParams::default(), &obj).await?)
+}
+
+/// Merge-patches an object.
+pub async fn patch<K>(api: &Api<K>, name: &str, v: Value) -> Result<K>
+where
+    K: Resource + Clone + Debug + Serialize + DeserializeOwned,
+{
+    Ok(api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&v))
+        .await?)
+}
+
+/// Whether an ACK object reports `ACK.ResourceSynced=True`.
+pub fn synced(obj: &Value) -> bool {
+    condition_is(obj, "ACK.ResourceSynced", "True")
+}
+
+/// The bucket's tags in S3 as sorted `(key, value)` pairs; none when it has no tag set.
+pub async fn s3_tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(o) => o
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    tags.sort();
+    tags
+}
+
+/// A bucket name unique to this run (S3 names are lower case).
+pub fn bucket_name(prefix: &str) -> String {
+    kro_e2e::unique_name(prefix).to_ascii_lowercase()
+}
