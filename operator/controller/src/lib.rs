@@ -11,6 +11,8 @@ pub mod client;
 pub mod diff;
 pub mod discovery;
 pub mod error;
+#[cfg(test)]
+mod fake;
 pub mod instance;
 pub mod metrics;
 pub mod options;

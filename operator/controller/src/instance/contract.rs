@@ -1,0 +1,316 @@
+//! The instance reconciler's contract, against the fake API server (no control plane): the
+//! finalizer and ApplySet metadata before the first child, no write when everything is up to
+//! date, prune only after a clean apply, the status a user reads, suspended instances, and
+//! deletion that removes the children before the finalizer.
+
+use std::sync::Arc;
+
+use http::Method;
+use kro_api::condition::{reasons, types};
+use kro_api::metadata::{FINALIZER, annotations, labels};
+use kro_graph::{CompileOptions, NoSchemas};
+use kube::api::{ApiResource, DynamicObject};
+use serde_json::{Value, json};
+
+use super::{KindContext, reconcile};
+use crate::fake::{FakeApi, FakeKind, Recorded, shared_for_tests};
+
+const INSTANCE_PATH: &str = "/apis/kro.run/v1alpha1/namespaces/team/webs/demo";
+const CONFIGMAPS: &str = "/api/v1/namespaces/team/configmaps";
+
+fn kinds() -> [FakeKind; 2] {
+    [
+        FakeKind {
+            group: "",
+            version: "v1",
+            kind: "ConfigMap",
+            plural: "configmaps",
+            namespaced: true,
+        },
+        FakeKind {
+            group: "kro.run",
+            version: "v1alpha1",
+            kind: "Web",
+            plural: "webs",
+            namespaced: true,
+        },
+    ]
+}
+
+/// A fake API server holding one `Web` instance `team/demo` with `spec`, and the controller
+/// of kind `Web` for an RGD with `resources`.
+fn setup(resources: Value, spec: Value) -> (FakeApi, Arc<KindContext>) {
+    let schema = json!({"apiVersion": "v1alpha1", "kind": "Web",
+        "spec": {"name": "string", "value": "string | default=one",
+                 "withB": "boolean | default=false"}});
+    let graph = kro_graph::compile(
+        &json!({"spec": {"schema": schema, "resources": resources}}),
+        &NoSchemas,
+        &CompileOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let fake = FakeApi::new(&kinds());
+    fake.insert(json!({
+        "apiVersion": "kro.run/v1alpha1", "kind": "Web",
+        "metadata": {"name": "demo", "namespace": "team", "uid": "u-1"},
+        "spec": spec,
+    }));
+    let ctx = Arc::new(KindContext {
+        shared: shared_for_tests(fake.client()),
+        graph,
+        ar: ApiResource {
+            group: "kro.run".into(),
+            version: "v1alpha1".into(),
+            api_version: "kro.run/v1alpha1".into(),
+            kind: "Web".into(),
+            plural: "webs".into(),
+        },
+        rgd_name: "web".into(),
+        rgd_uid: "rgd-uid".into(),
+        written: Default::default(),
+    });
+    (fake, ctx)
+}
+
+fn config_map(id: &str, name: &str, data: Value) -> Value {
+    json!({"id": id, "template": {"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name}, "data": data}})
+}
+
+/// The instance as the controller's watch would hand it over.
+fn instance(fake: &FakeApi) -> Arc<DynamicObject> {
+    let stored = fake
+        .get("kro.run/v1alpha1", "Web", "team", "demo")
+        .expect("the instance is stored");
+    Arc::new(serde_json::from_value(stored).expect("a DynamicObject"))
+}
+
+fn stored_instance(fake: &FakeApi) -> Value {
+    fake.get("kro.run/v1alpha1", "Web", "team", "demo")
+        .expect("the instance is stored")
+}
+
+fn condition<'a>(instance: &'a Value, type_: &str) -> &'a Value {
+    instance["status"]["conditions"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["type"] == type_))
+        .unwrap_or_else(|| panic!("no {type_} condition in {instance:#}"))
+}
+
+/// Waits (generously: the machine may be loaded) until `done` holds.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+fn writes(fake: &FakeApi) -> Vec<Recorded> {
+    fake.requests()
+        .into_iter()
+        .filter(Recorded::is_write)
+        .collect()
+}
+
+fn describe(requests: &[Recorded]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_finalizer_and_applyset_metadata_are_written_before_the_first_child() {
+    let (fake, ctx) = setup(
+        json!([config_map(
+            "config",
+            "${schema.spec.name}-config",
+            json!({"v": "1"})
+        )]),
+        json!({"name": "demo"}),
+    );
+    reconcile(instance(&fake), ctx).await.expect("reconciled");
+
+    let writes = writes(&fake);
+    let parent = writes
+        .iter()
+        .position(|w| w.path == INSTANCE_PATH && w.method == Method::PATCH)
+        .unwrap_or_else(|| panic!("no write of the instance in {:?}", describe(&writes)));
+    let child = writes
+        .iter()
+        .position(|w| w.path.starts_with(CONFIGMAPS))
+        .unwrap_or_else(|| panic!("no ConfigMap written in {:?}", describe(&writes)));
+    assert!(parent < child, "{:?}", describe(&writes));
+    let metadata = &writes[parent].body.as_ref().expect("a body")["metadata"];
+    assert_eq!(metadata["finalizers"], json!([FINALIZER]));
+    assert!(
+        metadata["annotations"][annotations::APPLYSET_CONTAINS_GROUP_KINDS]
+            .as_str()
+            .is_some_and(|gks| gks.contains("ConfigMap")),
+        "{metadata:#}"
+    );
+
+    let child = fake
+        .get("v1", "ConfigMap", "team", "demo-config")
+        .expect("the ConfigMap was applied");
+    let applyset = stored_instance(&fake)["metadata"]["labels"][labels::APPLYSET_ID].clone();
+    assert_eq!(
+        child["metadata"]["labels"][labels::APPLYSET_PART_OF],
+        applyset
+    );
+    let stored = stored_instance(&fake);
+    assert_eq!(stored["status"]["state"], "ACTIVE", "{stored:#}");
+    assert_eq!(condition(&stored, types::READY)["status"], "True");
+}
+
+#[tokio::test]
+async fn an_up_to_date_instance_is_reconciled_without_a_write() {
+    let (fake, ctx) = setup(
+        json!([config_map(
+            "config",
+            "${schema.spec.name}-config",
+            json!({"v": "1"})
+        )]),
+        json!({"name": "demo"}),
+    );
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("reconciled");
+    fake.clear_requests();
+
+    reconcile(instance(&fake), ctx)
+        .await
+        .expect("reconciled again");
+    let writes = writes(&fake);
+    assert!(writes.is_empty(), "{:?}", describe(&writes));
+}
+
+#[tokio::test]
+async fn nothing_is_pruned_until_every_apply_succeeds() {
+    let (fake, ctx) = setup(
+        json!([
+            config_map("a", "${schema.spec.name}-a", json!({"v": "${schema.spec.value}"})),
+            {"id": "b", "includeWhen": ["${schema.spec.withB}"],
+             "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "${schema.spec.name}-b"}}},
+        ]),
+        json!({"name": "demo", "withB": true}),
+    );
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("reconciled");
+    assert!(fake.get("v1", "ConfigMap", "team", "demo-b").is_some());
+
+    // b drops out while a's apply is refused: b must stay, and the status says why.
+    let mut changed = stored_instance(&fake);
+    changed["spec"] = json!({"name": "demo", "withB": false, "value": "two"});
+    fake.insert(changed);
+    fake.refuse_writes_to("demo-a");
+    fake.clear_requests();
+    let failed = reconcile(instance(&fake), ctx.clone()).await;
+    assert!(failed.is_err(), "a refused apply fails the reconcile");
+    let deletes: Vec<Recorded> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == Method::DELETE)
+        .collect();
+    assert!(deletes.is_empty(), "{:?}", describe(&deletes));
+    assert!(fake.get("v1", "ConfigMap", "team", "demo-b").is_some());
+    let stored = stored_instance(&fake);
+    assert_eq!(stored["status"]["state"], "ERROR");
+    let ready = condition(&stored, types::RESOURCES_READY);
+    assert_eq!(ready["status"], "False");
+    assert!(
+        ready["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("a: applying ConfigMap demo-a")),
+        "{ready:#}"
+    );
+
+    // Once a applies, b is pruned.
+    fake.allow_all_writes();
+    reconcile(instance(&fake), ctx).await.expect("reconciled");
+    assert!(fake.get("v1", "ConfigMap", "team", "demo-b").is_none());
+    assert_eq!(
+        fake.get("v1", "ConfigMap", "team", "demo-a").expect("a")["data"]["v"],
+        "two"
+    );
+    assert_eq!(stored_instance(&fake)["status"]["state"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn a_suspended_instance_only_says_so_in_its_status() {
+    let (fake, ctx) = setup(
+        json!([config_map(
+            "config",
+            "${schema.spec.name}-config",
+            json!({"v": "1"})
+        )]),
+        json!({"name": "demo"}),
+    );
+    let mut suspended = stored_instance(&fake);
+    suspended["metadata"]["annotations"] = json!({annotations::RECONCILE: "Suspended"});
+    fake.insert(suspended);
+    reconcile(instance(&fake), ctx).await.expect("reconciled");
+
+    let writes = writes(&fake);
+    assert_eq!(
+        describe(&writes),
+        [format!("PATCH {INSTANCE_PATH}/status")],
+        "only the status is written"
+    );
+    let stored = stored_instance(&fake);
+    let ready = condition(&stored, types::RESOURCES_READY);
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], reasons::RECONCILIATION_SUSPENDED);
+    assert!(fake.get("v1", "ConfigMap", "team", "demo-config").is_none());
+}
+
+#[tokio::test]
+async fn deletion_removes_the_children_before_the_finalizer() {
+    let (fake, ctx) = setup(
+        json!([config_map(
+            "config",
+            "${schema.spec.name}-config",
+            json!({"v": "1"})
+        )]),
+        json!({"name": "demo"}),
+    );
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("reconciled");
+    let mut deleted = stored_instance(&fake);
+    deleted["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:01Z");
+    fake.insert(deleted);
+
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("first cleanup pass");
+    assert!(fake.get("v1", "ConfigMap", "team", "demo-config").is_none());
+    let stored = stored_instance(&fake);
+    assert_eq!(stored["metadata"]["finalizers"], json!([FINALIZER]));
+    assert_eq!(stored["status"]["state"], "DELETING");
+    assert_eq!(
+        condition(&stored, types::READY)["reason"],
+        reasons::UNDER_DELETION
+    );
+
+    // The next pass reads the children from the watch cache: wait until it saw the delete.
+    wait_until("the child watch shows the ConfigMap gone", || {
+        ctx.shared
+            .router
+            .cached_child("v1", "ConfigMap", Some("team"), "demo-config")
+            .is_some_and(|cached| cached.is_none())
+    })
+    .await;
+    reconcile(instance(&fake), ctx).await.expect("second pass");
+    assert!(
+        fake.get("kro.run/v1alpha1", "Web", "team", "demo")
+            .is_none(),
+        "the finalizer is removed once no child is left"
+    );
+}

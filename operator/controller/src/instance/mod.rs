@@ -1,0 +1,439 @@
+//! The instance controller of one generated kind. A reconcile is a short sequence of phases,
+//! one file each, with one [`InstanceRun`] flowing through them:
+//!
+//! 1. [`observe`]: the instance, then the children and externalRefs the plan names;
+//! 2. evaluate (pure, `kro-runtime`) and [`apply`] what differs, in topological order, until
+//!    nothing new is observed or applied;
+//! 3. [`applyset`]: the parent's finalizer, labels and ApplySet metadata, written before the
+//!    first child and shrunk after a clean prune;
+//! 4. [`prune`]: members of the ApplySet the plan no longer has;
+//! 5. [`status`]: state, conditions and events;
+//!
+//! and, when the instance is deleted, [`cleanup`]: children in reverse topological waves, then
+//! the finalizer.
+
+mod apply;
+mod applyset;
+mod cleanup;
+mod observe;
+mod prune;
+mod status;
+
+#[cfg(test)]
+mod contract;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use kro_api::InstanceState;
+use kro_api::metadata::annotations;
+use kro_graph::CompiledGraph;
+use kro_runtime::{InstanceIdentity, Observed, Plan};
+use kube::ResourceExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::controller::Action;
+use serde_json::Value;
+
+use crate::Shared;
+use crate::discovery::Resolved;
+use crate::error::{Error, panic_message};
+use crate::metrics::label;
+use crate::watches::{InstanceKey, resource_version};
+
+/// Everything the controller of one generated kind needs.
+#[derive(Debug)]
+pub struct KindContext {
+    /// Process-wide state.
+    pub shared: Arc<Shared>,
+    /// The compiled RGD.
+    pub graph: CompiledGraph,
+    /// The instance kind.
+    pub ar: ApiResource,
+    /// Name of the RGD.
+    pub rgd_name: String,
+    /// UID of the RGD.
+    pub rgd_uid: String,
+    /// resourceVersion of kro's last write to each instance (by uid) that the watch has not
+    /// shown yet.
+    pub written: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+}
+
+impl KindContext {
+    /// Whether the watch's copy of an instance is as new as kro's last write to it (so a
+    /// reconcile can start from it without reading the API server).
+    fn watched_is_current(&self, obj: &DynamicObject) -> bool {
+        let Some(uid) = obj.metadata.uid.as_deref() else {
+            return false;
+        };
+        let Ok(mut written) = self.written.lock() else {
+            return false;
+        };
+        let Some(&wrote) = written.get(uid) else {
+            return true;
+        };
+        if resource_version(obj).is_some_and(|rv| rv >= wrote) {
+            written.remove(uid);
+            return true;
+        }
+        false
+    }
+
+    /// Notes the resourceVersion the API server gave kro's write to an instance.
+    fn wrote(&self, obj: &DynamicObject) {
+        if let (Some(uid), Some(rv)) = (obj.metadata.uid.as_deref(), resource_version(obj))
+            && let Ok(mut written) = self.written.lock()
+        {
+            written.insert(uid.to_string(), rv);
+        }
+    }
+
+    /// Drops what [`Self::wrote`] noted of an instance that is gone.
+    fn forget_written(&self, obj: &DynamicObject) {
+        if let (Some(uid), Ok(mut written)) = (obj.metadata.uid.as_deref(), self.written.lock()) {
+            written.remove(uid);
+        }
+    }
+
+    /// `group/version/plural` of the instance kind, the `gvr` metric label.
+    fn gvr(&self) -> String {
+        format!("{}/{}/{}", self.ar.group, self.ar.version, self.ar.plural)
+    }
+
+    /// `apiVersion/kind` of the instance kind, the `gvk` metric label.
+    fn gvk(&self) -> String {
+        format!("{}/{}", self.ar.api_version, self.ar.kind)
+    }
+
+    /// The instances of this kind, in `namespace` when the kind is namespaced.
+    fn api(&self, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(ns) if self.graph.instance.namespaced => {
+                Api::namespaced_with(self.shared.client.clone(), ns, &self.ar)
+            }
+            _ => Api::all_with(self.shared.client.clone(), &self.ar),
+        }
+    }
+
+    /// The objects of a child kind, in `namespace` when that kind is namespaced.
+    fn child_api(&self, resolved: &Resolved, namespace: Option<&str>) -> Api<DynamicObject> {
+        match (resolved.namespaced, namespace) {
+            (true, Some(ns)) => Api::namespaced_with(self.shared.client.clone(), ns, &resolved.ar),
+            _ => Api::all_with(self.shared.client.clone(), &resolved.ar),
+        }
+    }
+
+    /// The key the child watches route this instance's events by.
+    fn instance_key(&self, obj: &DynamicObject) -> InstanceKey {
+        InstanceKey {
+            group: self.ar.group.clone(),
+            kind: self.ar.kind.clone(),
+            namespace: if self.graph.instance.namespaced {
+                obj.namespace().unwrap_or_default()
+            } else {
+                String::new()
+            },
+            name: obj.name_any(),
+        }
+    }
+
+    /// Who the instance is, as the runtime labels its children.
+    fn identity(&self, obj: &DynamicObject) -> InstanceIdentity {
+        let key = self.instance_key(obj);
+        InstanceIdentity {
+            name: key.name,
+            namespace: key.namespace,
+            uid: obj.uid().unwrap_or_default(),
+            group: self.graph.instance.group.clone(),
+            version: self.graph.instance.version.clone(),
+            kind: self.graph.instance.kind.clone(),
+        }
+    }
+}
+
+/// What of an instance wakes its reconcile: generation (the spec, and deletion), deletion, and
+/// its labels and annotations (CEL may read them) except those under kro's own prefixes, which
+/// kro writes itself: `kro.run/`, `internal.kro.run/`, `applyset.kubernetes.io/`. The
+/// `kro.run/reconcile` annotation (suspend) is the user's and counts. Status writes, kro's own
+/// metadata and the resourceVersion alone wake nothing, so kro's writes do not reconcile the
+/// instance again.
+pub fn wake_hash(obj: &DynamicObject) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let kros = |key: &str| {
+        ["kro.run/", "internal.kro.run/", "applyset.kubernetes.io/"]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    obj.metadata.generation.hash(&mut hasher);
+    obj.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    for (key, value) in obj.labels() {
+        if !kros(key) {
+            (key, value).hash(&mut hasher);
+        }
+    }
+    for (key, value) in obj.annotations() {
+        if !kros(key) || key == annotations::RECONCILE {
+            (key, value).hash(&mut hasher);
+        }
+    }
+    Some(hasher.finish())
+}
+
+/// The instance as the controller's store keeps it: without managedFields.
+pub fn slim(obj: &mut DynamicObject) {
+    obj.metadata.managed_fields = None;
+}
+
+/// kube's reconcile callback: global cap, panic containment, metrics, backoff bookkeeping.
+pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action, Error> {
+    let shared = ctx.shared.clone();
+    let Ok(_permit) = shared.semaphore.acquire().await else {
+        return Ok(Action::await_change());
+    };
+    let gvr = ctx.gvr();
+    let started = Instant::now();
+    let key = failure_key(&obj);
+    // CPU time of this reconcile's own polls, on the thread each ran on.
+    let mut cpu = Duration::ZERO;
+    let mut work = std::pin::pin!(
+        AssertUnwindSafe(reconcile_instance(obj.clone(), ctx.clone())).catch_unwind()
+    );
+    let result = futures::future::poll_fn(|cx| {
+        let before = cpu_time::ThreadTime::try_now().ok();
+        let polled = work.as_mut().poll(cx);
+        if let Some(spent) = before.and_then(|b| b.try_elapsed().ok()) {
+            cpu += spent;
+        }
+        polled
+    })
+    .await;
+    let result = match result {
+        Ok(result) => result,
+        Err(payload) => {
+            let msg = panic_message(&*payload);
+            shared
+                .metrics
+                .panics_total
+                .get_or_create(&label("gvr", &gvr))
+                .inc();
+            tracing::error!(instance = %key, panic = %msg, "instance reconcile panicked");
+            status::report_failure(&ctx, &obj, &format!("reconcile panicked: {msg}")).await;
+            Err(Error::Panic(msg))
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    tracing::debug!(
+        instance = %key,
+        seconds = secs,
+        cpu_seconds = cpu.as_secs_f64(),
+        ok = result.is_ok(),
+        "reconciled"
+    );
+    record_reconcile(&ctx, secs, cpu);
+    if result.is_ok() {
+        shared.clear_failures(&key);
+    }
+    result
+}
+
+/// The metrics of one finished reconcile, under kro's `gvr` and kro-rs's `gvk` labels.
+fn record_reconcile(ctx: &KindContext, secs: f64, cpu: Duration) {
+    let metrics = &ctx.shared.metrics;
+    let gvr = label("gvr", &ctx.gvr());
+    let gvk = label("gvk", &ctx.gvk());
+    metrics.reconcile_total.get_or_create(&gvr).inc();
+    metrics.reconcile_duration.get_or_create(&gvr).observe(secs);
+    metrics.instance_reconcile_total.get_or_create(&gvk).inc();
+    metrics
+        .instance_reconcile_duration
+        .get_or_create(&gvk)
+        .observe(secs);
+    metrics
+        .instance_reconcile_cpu
+        .get_or_create(&gvk)
+        .observe(cpu.as_secs_f64());
+}
+
+/// kube's error policy: per-object exponential backoff.
+pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>) -> Action {
+    let shared = ctx.shared.clone();
+    let gvr = ctx.gvr();
+    shared
+        .metrics
+        .handler_errors_total
+        .get_or_create(&label("gvr", &gvr))
+        .inc();
+    shared
+        .metrics
+        .instance_reconcile_errors_total
+        .get_or_create(&label("gvk", &ctx.gvk()))
+        .inc();
+    let key = failure_key(&obj);
+    let failures = shared.record_failure(&key);
+    let delay = shared.opts.backoff(failures);
+    tracing::warn!(instance = %key, error = %err, retry_in = ?delay, "instance reconcile failed");
+    shared
+        .metrics
+        .requeue_total
+        .get_or_create(&vec![
+            ("gvr".into(), gvr),
+            ("type".into(), "rate_limited".into()),
+        ])
+        .inc();
+    Action::requeue(delay)
+}
+
+/// `kind/namespace/name`: the key failures are counted by.
+fn failure_key(obj: &DynamicObject) -> String {
+    let kind = obj
+        .types
+        .as_ref()
+        .map(|t| t.kind.clone())
+        .unwrap_or_default();
+    format!(
+        "{kind}/{}/{}",
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    )
+}
+
+/// One reconcile of one live instance: what every phase reads and adds to.
+struct InstanceRun<'a> {
+    /// The controller of the instance's kind.
+    ctx: &'a KindContext,
+    /// The instance's own API (namespaced when the kind is).
+    api: Api<DynamicObject>,
+    /// The instance as last read or written by kro.
+    live: DynamicObject,
+    /// The instance as the evaluation reads it.
+    instance_value: Value,
+    /// Who the instance is, as its children are labelled.
+    identity: InstanceIdentity,
+    /// The runtime's limits.
+    options: kro_runtime::Options,
+    /// What has been observed of the children and externalRefs.
+    observed: Observed,
+    /// Keys of what was read already (so nothing is read twice in one reconcile).
+    fetched: HashSet<String>,
+    /// Keys of the children applied in this reconcile.
+    applied: HashSet<String>,
+    /// Failed applies and prunes, each naming the node and the object.
+    errors: Vec<String>,
+    /// Whether the ApplySet parent metadata was brought up to date in this reconcile.
+    parent_prepared: bool,
+    /// How many times the graph was evaluated.
+    passes: usize,
+}
+
+impl<'a> InstanceRun<'a> {
+    /// A run starting from `live`, with what the watch caches hold of its children.
+    fn new(ctx: &'a KindContext, live: DynamicObject) -> Result<Self, Error> {
+        let instance_value =
+            serde_json::to_value(&live).map_err(|source| Error::Serialization {
+                what: format!("instance {}", live.name_any()),
+                source,
+            })?;
+        let mut run = InstanceRun {
+            ctx,
+            api: ctx.api(live.namespace().as_deref()),
+            identity: ctx.identity(&live),
+            live,
+            instance_value,
+            options: kro_runtime::Options {
+                kro_version: ctx.shared.kro_version.clone(),
+                max_collection_size: ctx.shared.opts.rgd_max_collection_size,
+            },
+            observed: Observed::new(),
+            fetched: HashSet::new(),
+            applied: HashSet::new(),
+            errors: Vec::new(),
+            parent_prepared: false,
+            passes: 0,
+        };
+        // What the shared watch caches already hold of this instance's children goes in before
+        // the first evaluation, so an up-to-date instance is evaluated once, not once per level.
+        run.prefill_observed();
+        Ok(run)
+    }
+
+    /// Evaluates the graph against what is observed.
+    fn evaluate(&mut self) -> Plan {
+        self.passes += 1;
+        kro_runtime::evaluate_with(
+            &self.ctx.graph,
+            &self.instance_value,
+            &self.observed,
+            &self.options,
+        )
+    }
+
+    /// Evaluate → observe → apply until a pass neither observes nor applies anything new (or
+    /// the pass budget is spent); returns the last plan.
+    async fn converge(&mut self) -> Result<Plan, Error> {
+        let max_passes = self.ctx.graph.nodes.len() * 3 + 4;
+        loop {
+            let plan = self.evaluate();
+            if self.passes >= max_passes {
+                return Ok(plan);
+            }
+            if self.observe(&plan).await? {
+                continue;
+            }
+            if !self.apply(&plan).await? {
+                return Ok(plan);
+            }
+        }
+    }
+
+    /// Waiting on readiness or not yet Active: look again soon. Children kro created or
+    /// changed need no poll: their watch wakes the instance when anybody else changes them.
+    fn requeue(&self, plan: &Plan, state: InstanceState) -> Result<Action, Error> {
+        if !self.errors.is_empty() {
+            return Err(Error::Children(self.errors.join("; ")));
+        }
+        let opts = &self.ctx.shared.opts;
+        let waiting = plan.requeue || state != InstanceState::Active;
+        if waiting && !opts.instance_requeue_interval.is_zero() {
+            Ok(Action::requeue(opts.instance_requeue_interval))
+        } else {
+            Ok(Action::requeue(Duration::from_secs(
+                opts.dynamic_controller_default_resync_period.max(1),
+            )))
+        }
+    }
+}
+
+/// One reconcile: the instance is read, cleaned up if deleted, left alone but for its status
+/// if suspended, and otherwise converged, watched, pruned and reported.
+async fn reconcile_instance(
+    obj: Arc<DynamicObject>,
+    ctx: Arc<KindContext>,
+) -> Result<Action, Error> {
+    let Some(live) = observe::current_instance(&ctx, &obj).await? else {
+        return Ok(Action::await_change());
+    };
+    if live.metadata.deletion_timestamp.is_some() {
+        return cleanup::cleanup(&ctx, &live).await;
+    }
+    if status::is_suspended(&live) {
+        return status::suspend(&ctx, &live).await;
+    }
+    let mut run = InstanceRun::new(&ctx, live)?;
+    let plan = run.converge().await?;
+    tracing::debug!(
+        instance = %run.live.name_any(),
+        passes = run.passes,
+        applied = run.applied.len(),
+        observed = run.observed.nodes.len(),
+        "evaluated"
+    );
+    run.watch(&plan).await;
+    run.prune(&plan).await?;
+    let state = run.write_status(&plan).await?;
+    run.requeue(&plan, state)
+}

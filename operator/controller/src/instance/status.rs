@@ -1,0 +1,253 @@
+//! Status: the instance's state and conditions from the plan and the failures of this
+//! reconcile (written only when they differ from the live status), the state-transition
+//! metric and event, the suspended status, and the report after a panic.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kro_api::condition::{reasons, types};
+use kro_api::metadata::annotations;
+use kro_api::{Condition, ConditionStatus, InstanceState};
+use kro_runtime::Plan;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use super::{InstanceRun, KindContext};
+use crate::error::{Error, kube_err};
+
+/// Whether the user suspended reconciliation with the `kro.run/reconcile` annotation.
+pub(super) fn is_suspended(live: &DynamicObject) -> bool {
+    live.annotations()
+        .get(annotations::RECONCILE)
+        .map(|value| value.to_ascii_lowercase())
+        .is_some_and(|value| {
+            value == annotations::RECONCILE_SUSPENDED || value == annotations::RECONCILE_DISABLED
+        })
+}
+
+/// A suspended instance: only `ResourcesReady` says so; nothing else is read or written.
+pub(super) async fn suspend(ctx: &KindContext, live: &DynamicObject) -> Result<Action, Error> {
+    let mut status = live.data.get("status").cloned().unwrap_or(json!({}));
+    let suspended = Condition::new(
+        types::RESOURCES_READY,
+        ConditionStatus::False,
+        reasons::RECONCILIATION_SUSPENDED,
+        "reconciliation is suspended by the kro.run/reconcile annotation",
+    );
+    set_condition(
+        &mut status,
+        suspended,
+        live.metadata.generation.unwrap_or(0),
+    );
+    let api = ctx.api(live.namespace().as_deref());
+    write_status(ctx, &api, live, status).await?;
+    Ok(Action::await_change())
+}
+
+/// The current time, as conditions record it.
+fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now().to_string()
+}
+
+impl InstanceRun<'_> {
+    /// The plan's status, state and conditions, with this reconcile's failures folded into
+    /// `ResourcesReady` and `Ready` (state `ERROR`); transition times are kept where a
+    /// condition's status holds. Returns the state written.
+    pub(super) async fn write_status(&mut self, plan: &Plan) -> Result<InstanceState, Error> {
+        let generation = self.live.metadata.generation.unwrap_or(0);
+        let mut status = plan.status.clone();
+        let mut conditions = plan.conditions.clone();
+        let mut state = plan.state;
+        if !self.errors.is_empty() {
+            state = InstanceState::Error;
+            let message = format!("resource reconciliation failed: {}", self.errors.join("; "));
+            for condition in conditions
+                .iter_mut()
+                .filter(|c| c.type_ == types::RESOURCES_READY || c.type_ == types::READY)
+            {
+                condition.status = ConditionStatus::False;
+                condition.reason = Some(reasons::NOT_READY.into());
+                condition.message = Some(message.clone());
+            }
+        }
+        let previous: Vec<Condition> = self
+            .live
+            .data
+            .pointer("/status/conditions")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default();
+        for condition in conditions.iter_mut() {
+            condition.observed_generation = generation;
+        }
+        let merged = kro_runtime::merge_conditions(&previous, &conditions, &now());
+        if let Some(fields) = status.as_object_mut() {
+            fields.insert("state".into(), json!(state.as_str()));
+            fields.insert(
+                "conditions".into(),
+                serde_json::to_value(&merged).unwrap_or(json!([])),
+            );
+        }
+        let old_state = self
+            .live
+            .data
+            .pointer("/status/state")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if write_status(self.ctx, &self.api, &self.live, status).await?
+            && old_state.as_deref() != Some(state.as_str())
+        {
+            self.state_changed(old_state, state).await;
+        }
+        Ok(state)
+    }
+
+    /// The transition metric and a `StateChanged` event (Warning into `ERROR`, with why).
+    async fn state_changed(&self, old_state: Option<String>, state: InstanceState) {
+        let ctx = self.ctx;
+        ctx.shared
+            .metrics
+            .instance_state_transitions_total
+            .get_or_create(&vec![
+                ("gvk".into(), ctx.gvk()),
+                ("from".into(), old_state.clone().unwrap_or_default()),
+                ("to".into(), state.as_str().into()),
+            ])
+            .inc();
+        let (type_, note) = match state {
+            InstanceState::Error => (
+                EventType::Warning,
+                format!("state {}: {}", state.as_str(), self.errors.join("; ")),
+            ),
+            _ => (
+                EventType::Normal,
+                format!(
+                    "state {} -> {}",
+                    old_state.unwrap_or_else(|| "none".into()),
+                    state.as_str()
+                ),
+            ),
+        };
+        publish(ctx, &self.live, type_, "StateChanged", note).await;
+    }
+}
+
+/// Publishes an event about an instance; a failure to publish is only logged.
+pub(super) async fn publish(
+    ctx: &KindContext,
+    obj: &DynamicObject,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let reference = obj.object_ref(&ctx.ar);
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.shared.recorder.publish(&event, &reference).await {
+        tracing::debug!(error = %e, "cannot publish event");
+    }
+}
+
+/// Writes an ERROR status and a Warning event after a panic.
+pub(super) async fn report_failure(ctx: &KindContext, obj: &DynamicObject, message: &str) {
+    let api = ctx.api(obj.namespace().as_deref());
+    let text = format!("resource reconciliation failed: {message}");
+    let conditions = [types::RESOURCES_READY, types::READY].map(|type_| {
+        Condition::new(
+            type_,
+            ConditionStatus::False,
+            reasons::NOT_READY,
+            text.clone(),
+        )
+    });
+    let patch =
+        json!({"status": {"state": InstanceState::Error.as_str(), "conditions": conditions}});
+    let _ = api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await;
+    publish(
+        ctx,
+        obj,
+        EventType::Warning,
+        "ReconcileFailed",
+        message.to_string(),
+    )
+    .await;
+}
+
+/// Sets one condition in a status object, keeping `lastTransitionTime` when its status holds.
+pub(super) fn set_condition(status: &mut Value, mut condition: Condition, generation: i64) {
+    condition.observed_generation = generation;
+    let mut conditions: Vec<Condition> = status
+        .get("conditions")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    match conditions.iter_mut().find(|c| c.type_ == condition.type_) {
+        Some(old) => {
+            condition.last_transition_time = if old.status == condition.status {
+                old.last_transition_time.clone()
+            } else {
+                Some(Time(k8s_openapi::jiff::Timestamp::now()))
+            };
+            *old = condition;
+        }
+        None => {
+            condition.last_transition_time = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+            conditions.push(condition);
+        }
+    }
+    let conditions = serde_json::to_value(&conditions).unwrap_or(json!([]));
+    match status.as_object_mut() {
+        Some(fields) => {
+            fields.insert("conditions".into(), conditions);
+        }
+        None => *status = json!({ "conditions": conditions }),
+    }
+}
+
+/// Replaces `status` when it differs from the live one (stale keys dropped, as kro's
+/// UpdateStatus); returns whether it wrote.
+pub(super) async fn write_status(
+    ctx: &KindContext,
+    api: &Api<DynamicObject>,
+    live: &DynamicObject,
+    status: Value,
+) -> Result<bool, Error> {
+    if live.data.get("status") == Some(&status) {
+        return Ok(false);
+    }
+    let patch: json_patch::Patch =
+        serde_json::from_value(json!([{"op": "add", "path": "/status", "value": status}]))
+            .map_err(|source| Error::Serialization {
+                what: "status patch".into(),
+                source,
+            })?;
+    match api
+        .patch_status(
+            &live.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
+        .await
+    {
+        Ok(written) => {
+            ctx.wrote(&written);
+            Ok(true)
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(kube_err(format!("writing status of {}", live.name_any()))(
+            e,
+        )),
+    }
+}
