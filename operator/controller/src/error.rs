@@ -64,16 +64,8 @@ pub fn describe(e: &kube::Error) -> String {
     }
 }
 
-/// The message of a caught panic payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic payload".to_string()
-    }
-}
+/// The message of a caught panic payload (one implementation, in kro-reconcile).
+pub use kro_reconcile::guard::panic_message;
 
 #[cfg(test)]
 mod tests {

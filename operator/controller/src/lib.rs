@@ -21,7 +21,6 @@ pub mod selector;
 pub mod telemetry;
 pub mod watches;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -54,7 +53,7 @@ pub struct Shared {
     /// The global cap on concurrent instance reconciles.
     pub semaphore: Semaphore,
     /// Consecutive failures per object (backoff).
-    pub failures: std::sync::Mutex<HashMap<String, u32>>,
+    pub failures: kro_reconcile::Failures,
     /// Version written in labels.
     pub kro_version: String,
     /// Cancelled on shutdown.
@@ -70,23 +69,16 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// Counts one more consecutive failure of `key` and returns the count.
+    /// Counts one more consecutive failure of `key` and returns the count
+    /// (kept for the instance controller; the same as `self.failures.record(key)`).
     pub fn record_failure(&self, key: &str) -> u32 {
-        match self.failures.lock() {
-            Ok(mut f) => {
-                let n = f.entry(key.to_string()).or_insert(0);
-                *n = n.saturating_add(1);
-                *n
-            }
-            Err(_) => 1,
-        }
+        self.failures.record(key)
     }
 
-    /// Forgets the failures of `key` after a success.
+    /// Forgets the failures of `key` after a success
+    /// (kept for the instance controller; the same as `self.failures.clear(key)`).
     pub fn clear_failures(&self, key: &str) {
-        if let Ok(mut f) = self.failures.lock() {
-            f.remove(key);
-        }
+        self.failures.clear(key);
     }
 
     /// Resolves a kind through the discovery cache.
@@ -217,7 +209,7 @@ pub async fn run_with(
         semaphore: Semaphore::new(usize::from(
             opts.dynamic_controller_concurrent_reconciles.max(1),
         )),
-        failures: std::sync::Mutex::new(HashMap::new()),
+        failures: kro_reconcile::Failures::new(),
         kro_version: kro_version(),
         stop: stop.clone(),
         opts: opts.clone(),

@@ -175,10 +175,11 @@ impl Options {
 
     /// Retry delay after `failures` consecutive failures: min · 2^(n-1), capped at max.
     pub fn backoff(&self, failures: u32) -> Duration {
-        let min = self.dynamic_controller_rate_limiter_min_delay;
-        let max = self.dynamic_controller_rate_limiter_max_delay;
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(30));
-        min.saturating_mul(factor).min(max)
+        kro_reconcile::Backoff {
+            base: self.dynamic_controller_rate_limiter_min_delay,
+            max: self.dynamic_controller_rate_limiter_max_delay,
+        }
+        .delay(failures)
     }
 }
 

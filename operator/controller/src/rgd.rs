@@ -2,22 +2,29 @@
 //! until Established, breaking changes refused) → the kind's instance controller → status as
 //! kro writes it. Deletion stops the kind's controller and keeps the CRD unless
 //! `--allow-crd-deletion`.
+//!
+//! RGDs are read as the typed [`ResourceGraphDefinition`]: the CRD kro-rs installs validates
+//! every field the type requires, and the controller writes only merge patches (finalizers,
+//! status), so nothing the type does not know is dropped on a write.
 
 use std::collections::HashMap;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kro_api::condition::{messages, reasons, types};
+use kro_api::condition::types;
 use kro_api::metadata::{FINALIZER, annotations, labels};
-use kro_api::{Condition, ConditionStatus, FIELD_MANAGER};
+use kro_api::{
+    Condition, ConditionStatus, Conditions, FIELD_MANAGER, ResourceGraphDefinition,
+    ResourceGraphDefinitionStatus,
+};
 use kro_graph::{CompileOptions, CompiledGraph};
+use kro_reconcile::{Clock, SystemClock};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::watcher;
 use kube::runtime::{PredicateConfig, WatchStreamExt};
@@ -28,20 +35,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::Shared;
-use crate::error::{Error, kube_err, panic_message};
+use crate::error::{Error, kube_err};
 use crate::instance::{self, KindContext};
 use crate::metrics::label;
 use crate::watches::KindKey;
 
 /// The API resource of `ResourceGraphDefinition`.
 pub fn rgd_resource() -> ApiResource {
-    ApiResource {
-        group: kro_api::GROUP.into(),
-        version: kro_api::VERSION.into(),
-        api_version: format!("{}/{}", kro_api::GROUP, kro_api::VERSION),
-        kind: "ResourceGraphDefinition".into(),
-        plural: "resourcegraphdefinitions".into(),
-    }
+    ApiResource::erase::<ResourceGraphDefinition>(&())
 }
 
 /// A running instance controller.
@@ -60,15 +61,23 @@ struct Running {
 pub struct RgdContext {
     /// Process-wide state.
     pub shared: Arc<Shared>,
+    /// Where condition times come from.
+    pub clock: Arc<dyn Clock>,
     running: Mutex<HashMap<String, Running>>,
     compiled: Mutex<HashMap<(String, i64), CompiledGraph>>,
 }
 
 impl RgdContext {
-    /// A controller with nothing running yet.
+    /// A controller with nothing running yet, on the system clock.
     pub fn new(shared: Arc<Shared>) -> Arc<Self> {
+        Self::with_clock(shared, Arc::new(SystemClock))
+    }
+
+    /// A controller with nothing running yet, stamping condition times from `clock`.
+    pub fn with_clock(shared: Arc<Shared>, clock: Arc<dyn Clock>) -> Arc<Self> {
         Arc::new(Self {
             shared,
+            clock,
             running: Mutex::new(HashMap::new()),
             compiled: Mutex::new(HashMap::new()),
         })
@@ -93,8 +102,7 @@ pub async fn run(
     stop: CancellationToken,
     ready: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    let ar = rgd_resource();
-    let api: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), &ar);
+    let api: Api<ResourceGraphDefinition> = Api::all(ctx.shared.client.clone());
     let concurrency = ctx
         .shared
         .opts
@@ -103,20 +111,9 @@ pub async fn run(
     if !ctx.shared.opts.rgd_selector.is_empty() {
         wc = wc.labels(&ctx.shared.opts.rgd_selector);
     }
-    let controller = Controller::new_with(api, wc, ar)
+    let controller = Controller::new(api.clone(), wc)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
-    // Ready once the RGD kind can be listed (the watch starts from the same list).
-    let lister: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), &rgd_resource());
-    let ready_stop = stop.clone();
-    tokio::spawn(async move {
-        while !ready_stop.is_cancelled() {
-            if lister.list(&ListParams::default().limit(1)).await.is_ok() {
-                ready.store(true, std::sync::atomic::Ordering::Relaxed);
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
+    tokio::spawn(mark_ready_when_listable(api, ready, stop.clone()));
     let s = stop.clone();
     controller
         .graceful_shutdown_on(async move { s.cancelled().await })
@@ -125,65 +122,80 @@ pub async fn run(
         .await;
 }
 
-async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<RgdContext>) -> Result<Action, Error> {
-    let name = obj.name_any();
-    match AssertUnwindSafe(reconcile_rgd(obj.clone(), ctx.clone()))
-        .catch_unwind()
-        .await
-    {
-        Ok(r) => {
-            if r.is_ok() {
-                ctx.shared.clear_failures(&format!("rgd/{name}"));
-            }
-            r
+/// Sets `ready` once the RGD kind can be listed (the watch starts from the same list).
+async fn mark_ready_when_listable(
+    api: Api<ResourceGraphDefinition>,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+    stop: CancellationToken,
+) {
+    while !stop.is_cancelled() {
+        if api
+            .list_metadata(&ListParams::default().limit(1))
+            .await
+            .is_ok()
+        {
+            ready.store(true, std::sync::atomic::Ordering::Relaxed);
+            return;
         }
-        Err(payload) => {
-            let msg = panic_message(&*payload);
-            ctx.shared
-                .metrics
-                .panics_total
-                .get_or_create(&label("gvr", "kro.run/v1alpha1/resourcegraphdefinitions"))
-                .inc();
-            tracing::error!(rgd = %name, panic = %msg, "RGD reconcile panicked");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The backoff key of an RGD.
+fn failure_key(name: &str) -> String {
+    format!("rgd/{name}")
+}
+
+async fn reconcile(
+    rgd: Arc<ResourceGraphDefinition>,
+    ctx: Arc<RgdContext>,
+) -> Result<Action, Error> {
+    let name = rgd.name_any();
+    let key = failure_key(&name);
+    let count_panic = || {
+        ctx.shared
+            .metrics
+            .panics_total
+            .get_or_create(&label("gvr", "kro.run/v1alpha1/resourcegraphdefinitions"))
+            .inc();
+    };
+    match kro_reconcile::guard(&key, count_panic, reconcile_rgd(&rgd, &ctx)).await {
+        Ok(result) => {
+            if result.is_ok() {
+                ctx.shared.failures.clear(&key);
+            }
+            result
+        }
+        Err(panicked) => {
             publish(
                 &ctx,
-                &obj,
+                &rgd,
                 EventType::Warning,
                 "ReconcileFailed",
-                format!("reconcile panicked: {msg}"),
+                panicked.to_string(),
             )
             .await;
-            Err(Error::Panic(msg))
+            Err(Error::Panic(panicked.message))
         }
     }
 }
 
-fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<RgdContext>) -> Action {
-    let key = format!("rgd/{}", obj.name_any());
-    let n = ctx.shared.record_failure(&key);
-    let delay = ctx.shared.opts.backoff(n);
-    tracing::warn!(rgd = %obj.name_any(), error = %err, retry_in = ?delay, "RGD reconcile failed");
+fn error_policy(rgd: Arc<ResourceGraphDefinition>, err: &Error, ctx: Arc<RgdContext>) -> Action {
+    let failures = ctx.shared.failures.record(&failure_key(&rgd.name_any()));
+    let delay = ctx.shared.opts.backoff(failures);
+    tracing::warn!(rgd = %rgd.name_any(), error = %err, retry_in = ?delay, "RGD reconcile failed");
     Action::requeue(delay)
 }
 
 async fn publish(
     ctx: &RgdContext,
-    obj: &DynamicObject,
+    rgd: &ResourceGraphDefinition,
     type_: EventType,
     reason: &str,
     note: String,
 ) {
-    let reference = obj.object_ref(&rgd_resource());
-    let ev = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.shared.recorder.publish(&ev, &reference).await {
-        tracing::debug!(error = %e, "cannot publish event");
-    }
+    let regarding = rgd.object_ref(&());
+    kro_reconcile::publish(&ctx.shared.recorder, &regarding, type_, reason, note).await;
 }
 
 /// (apiVersion, kind) of every resource and externalRef in the RGD.
@@ -212,7 +224,7 @@ fn kinds_of(rgd: &Value) -> Vec<(String, String)> {
 
 async fn compile(
     ctx: &RgdContext,
-    rgd: &Value,
+    rgd: &ResourceGraphDefinition,
     uid: &str,
     generation: i64,
 ) -> Result<CompiledGraph, String> {
@@ -220,19 +232,17 @@ async fn compile(
     if let Some(g) = ctx.compiled.lock().await.get(&key) {
         return Ok(g.clone());
     }
-    let name = rgd
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let schemas = ctx.shared.discovery.schemas_for(&kinds_of(rgd)).await;
+    let name = rgd.name_any();
+    let value = serde_json::to_value(rgd)
+        .map_err(|e| format!("cannot serialize the ResourceGraphDefinition: {e}"))?;
+    let schemas = ctx.shared.discovery.schemas_for(&kinds_of(&value)).await;
     let options = CompileOptions {
         max_collection_dimensions: ctx.shared.opts.rgd_max_collection_dimension_size,
         omit_enabled: ctx.shared.opts.feature_gates.cel_omit_function,
         kro_version: ctx.shared.kro_version.clone(),
     };
     let started = Instant::now();
-    let result = kro_graph::compile(rgd, &schemas, &options);
+    let result = kro_graph::compile(&value, &schemas, &options);
     let m = &ctx.shared.metrics;
     m.rgd_graph_build_total
         .get_or_create(&label("name", &name))
@@ -260,7 +270,7 @@ async fn compile(
 /// refusal to report on `KindReady`.
 async fn ensure_crd(
     ctx: &RgdContext,
-    rgd: &DynamicObject,
+    rgd: &ResourceGraphDefinition,
     graph: &CompiledGraph,
 ) -> Result<Result<CustomResourceDefinition, String>, Error> {
     // Through JSON so this works whether kro-graph hands out the CRD typed or as JSON.
@@ -282,31 +292,9 @@ async fn ensure_crd(
         .get_opt(&name)
         .await
         .map_err(kube_err(format!("reading CRD {name}")))?
+        && let Some(refusal) = refuse_update(rgd, &existing, &crd)
     {
-        let l = existing.labels();
-        if l.get(labels::OWNED).map(String::as_str) != Some(labels::OWNED_VALUE) {
-            return Ok(Err(format!(
-                "CRD {name} already exists and is not owned by KRO"
-            )));
-        }
-        if let Some(owner) = l.get(labels::RESOURCE_GRAPH_DEFINITION_NAME)
-            && *owner != rgd.name_any()
-        {
-            return Ok(Err(format!(
-                "CRD {name} is owned by another ResourceGraphDefinition {owner}"
-            )));
-        }
-        let allow = rgd
-            .annotations()
-            .get(annotations::ALLOW_BREAKING_CHANGES)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let report = kro_schema::compare_crds(&existing, &crd);
-        if !report.is_compatible() && !allow {
-            return Ok(Err(format!(
-                "cannot update CRD {name}: breaking changes detected: {}",
-                report.summary()
-            )));
-        }
+        return Ok(Err(refusal));
     }
     crds.patch(
         &name,
@@ -315,13 +303,57 @@ async fn ensure_crd(
     )
     .await
     .map_err(kube_err(format!("applying CRD {name}")))?;
+    let established = wait_established(&crds, &name).await?;
+    let av = format!("{}/{}", graph.instance.group, graph.instance.version);
+    ctx.shared.discovery.forget(&av, &graph.instance.kind).await;
+    Ok(Ok(established))
+}
+
+/// Why `rgd` may not replace the `existing` CRD with `crd`: not kro's, another RGD's, or a
+/// breaking change without `kro.run/allow-breaking-changes: "true"`.
+fn refuse_update(
+    rgd: &ResourceGraphDefinition,
+    existing: &CustomResourceDefinition,
+    crd: &CustomResourceDefinition,
+) -> Option<String> {
+    let name = crd.name_any();
+    let existing_labels = existing.labels();
+    if existing_labels.get(labels::OWNED).map(String::as_str) != Some(labels::OWNED_VALUE) {
+        return Some(format!("CRD {name} already exists and is not owned by KRO"));
+    }
+    if let Some(owner) = existing_labels.get(labels::RESOURCE_GRAPH_DEFINITION_NAME)
+        && *owner != rgd.name_any()
+    {
+        return Some(format!(
+            "CRD {name} is owned by another ResourceGraphDefinition {owner}"
+        ));
+    }
+    let allow = rgd
+        .annotations()
+        .get(annotations::ALLOW_BREAKING_CHANGES)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let report = kro_schema::compare_crds(existing, crd);
+    if !report.is_compatible() && !allow {
+        return Some(format!(
+            "cannot update CRD {name}: breaking changes detected: {}",
+            report.summary()
+        ));
+    }
+    None
+}
+
+/// Polls CRD `name` until it is Established, for 60 s at most.
+async fn wait_established(
+    crds: &Api<CustomResourceDefinition>,
+    name: &str,
+) -> Result<CustomResourceDefinition, Error> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let c = crds
-            .get(&name)
+        let crd = crds
+            .get(name)
             .await
             .map_err(kube_err(format!("reading CRD {name}")))?;
-        let established = c
+        let established = crd
             .status
             .as_ref()
             .and_then(|s| s.conditions.as_ref())
@@ -330,12 +362,10 @@ async fn ensure_crd(
                     .any(|x| x.type_ == "Established" && x.status == "True")
             });
         if established {
-            let av = format!("{}/{}", graph.instance.group, graph.instance.version);
-            ctx.shared.discovery.forget(&av, &graph.instance.kind).await;
-            return Ok(Ok(c));
+            return Ok(crd);
         }
         if Instant::now() > deadline {
-            return Err(Error::NotEstablished(name));
+            return Err(Error::NotEstablished(name.to_string()));
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
@@ -343,7 +373,7 @@ async fn ensure_crd(
 
 fn spawn_kind(
     ctx: &RgdContext,
-    rgd: &DynamicObject,
+    rgd: &ResourceGraphDefinition,
     graph: CompiledGraph,
     ar: ApiResource,
 ) -> Running {
@@ -401,9 +431,10 @@ async fn stop_running(ctx: &RgdContext, r: Running) {
     let _ = tokio::time::timeout(ctx.shared.opts.graceful_shutdown_timeout, r.task).await;
 }
 
-async fn reconcile_rgd(obj: Arc<DynamicObject>, ctx: Arc<RgdContext>) -> Result<Action, Error> {
-    let ar = rgd_resource();
-    let api: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), &ar);
+/// One RGD reconcile: read it fresh, then finalizer → compile → CRD → instance controller →
+/// status, each failing step reported on its condition.
+async fn reconcile_rgd(obj: &ResourceGraphDefinition, ctx: &RgdContext) -> Result<Action, Error> {
+    let api: Api<ResourceGraphDefinition> = Api::all(ctx.shared.client.clone());
     let name = obj.name_any();
     let Some(rgd) = api
         .get_opt(&name)
@@ -413,91 +444,124 @@ async fn reconcile_rgd(obj: Arc<DynamicObject>, ctx: Arc<RgdContext>) -> Result<
         return Ok(Action::await_change());
     };
     if rgd.metadata.deletion_timestamp.is_some() {
-        return delete_rgd(&ctx, &api, &rgd).await;
+        return delete_rgd(ctx, &api, &rgd).await;
     }
-    if !rgd.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut fins = rgd.finalizers().to_vec();
-        fins.push(FINALIZER.to_string());
-        let patch =
-            json!({"metadata": {"finalizers": fins, "resourceVersion": rgd.resource_version()}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(kube_err(format!("adding finalizer to RGD {name}")))?;
-    }
+    ensure_finalizer(&api, &rgd).await?;
     let generation = rgd.metadata.generation.unwrap_or(0);
     let uid = rgd.uid().unwrap_or_default();
-    let value = serde_json::to_value(&rgd).map_err(|source| Error::Serialization {
-        what: format!("RGD {name}"),
-        source,
-    })?;
+    let mut status = StatusBuilder::new(&previous_conditions(&rgd), generation);
 
-    let previous: Vec<Condition> = rgd
-        .data
-        .pointer("/status/conditions")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    let mut st = StatusBuilder::new(&previous, generation);
-
-    let graph = match compile(&ctx, &value, &uid, generation).await {
+    let graph = match compile(ctx, &rgd, &uid, generation).await {
         Ok(g) => g,
-        Err(msg) => {
-            st.set(
-                types::GRAPH_REVISIONS_RESOLVED,
-                ConditionStatus::False,
-                reasons::FAILED,
-                &msg,
-            );
-            st.set(
-                types::GRAPH_ACCEPTED,
-                ConditionStatus::False,
-                reasons::INVALID_RESOURCE_GRAPH,
-                &msg,
-            );
-            let status = st.finish(None, rgd.data.get("status"));
-            if write_status(&ctx, &api, &rgd, status).await? {
-                publish(&ctx, &rgd, EventType::Warning, "InvalidResourceGraph", msg).await;
-            }
-            // Kinds it uses may appear later (chained RGDs): look again, slowly.
-            return Ok(Action::requeue(Duration::from_secs(10)));
-        }
+        Err(msg) => return report_invalid_graph(ctx, &api, &rgd, status, msg).await,
     };
-    st.set(
-        types::GRAPH_REVISIONS_RESOLVED,
-        ConditionStatus::True,
-        reasons::RESOLVED,
-        &messages::revision_active(generation),
-    );
-    st.set(
-        types::GRAPH_ACCEPTED,
-        ConditionStatus::True,
-        reasons::VALID,
-        messages::GRAPH_ACCEPTED,
-    );
+    status.set(Condition::revisions_resolved(generation));
+    status.set(Condition::graph_accepted());
 
-    let crd = match ensure_crd(&ctx, &rgd, &graph).await? {
+    let crd = match ensure_crd(ctx, &rgd, &graph).await? {
         Ok(crd) => crd,
-        Err(msg) => {
-            st.set(
-                types::KIND_READY,
-                ConditionStatus::False,
-                reasons::FAILED,
-                &msg,
-            );
-            let status = st.finish(Some(&graph), rgd.data.get("status"));
-            if write_status(&ctx, &api, &rgd, status).await? {
-                publish(&ctx, &rgd, EventType::Warning, "KindNotReady", msg).await;
-            }
-            return Ok(Action::requeue(Duration::from_secs(30)));
-        }
+        Err(msg) => return report_kind_not_ready(ctx, &api, &rgd, status, &graph, msg).await,
     };
-    st.set(
-        types::KIND_READY,
-        ConditionStatus::True,
-        reasons::READY,
-        &messages::kind_ready(&graph.instance.kind),
-    );
+    status.set(Condition::kind_ready(&graph.instance.kind));
 
+    ensure_running(ctx, &rgd, &graph, &crd).await;
+    status.set(Condition::controller_running());
+    report_active(ctx, &api, &rgd, status, &graph).await?;
+    Ok(Action::await_change())
+}
+
+/// Adds kro's finalizer when it is missing (resourceVersion-guarded).
+async fn ensure_finalizer(
+    api: &Api<ResourceGraphDefinition>,
+    rgd: &ResourceGraphDefinition,
+) -> Result<(), Error> {
+    if rgd.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    let name = rgd.name_any();
+    let mut fins = rgd.finalizers().to_vec();
+    fins.push(FINALIZER.to_string());
+    let patch =
+        json!({"metadata": {"finalizers": fins, "resourceVersion": rgd.resource_version()}});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(kube_err(format!("adding finalizer to RGD {name}")))?;
+    Ok(())
+}
+
+/// The RGD's current conditions.
+fn previous_conditions(rgd: &ResourceGraphDefinition) -> Vec<Condition> {
+    rgd.status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default()
+}
+
+/// The RGD's current status as JSON (what the status builder starts from).
+fn status_value(rgd: &ResourceGraphDefinition) -> Option<Value> {
+    rgd.status
+        .as_ref()
+        .and_then(|s| serde_json::to_value(s).ok())
+}
+
+/// The graph does not compile: `GraphRevisionsResolved` and `GraphAccepted` say why.
+async fn report_invalid_graph(
+    ctx: &RgdContext,
+    api: &Api<ResourceGraphDefinition>,
+    rgd: &ResourceGraphDefinition,
+    mut status: StatusBuilder,
+    msg: String,
+) -> Result<Action, Error> {
+    status.set(Condition::failed(types::GRAPH_REVISIONS_RESOLVED, &msg));
+    status.set(Condition::invalid_graph(&msg));
+    let status = status.finish(None, status_value(rgd).as_ref(), &ctx.clock.now());
+    if write_status(api, rgd, status).await? {
+        publish(ctx, rgd, EventType::Warning, "InvalidResourceGraph", msg).await;
+    }
+    // Kinds it uses may appear later (chained RGDs): look again, slowly.
+    Ok(Action::requeue(Duration::from_secs(10)))
+}
+
+/// The instance CRD was refused: `KindReady` says why.
+async fn report_kind_not_ready(
+    ctx: &RgdContext,
+    api: &Api<ResourceGraphDefinition>,
+    rgd: &ResourceGraphDefinition,
+    mut status: StatusBuilder,
+    graph: &CompiledGraph,
+    msg: String,
+) -> Result<Action, Error> {
+    status.set(Condition::failed(types::KIND_READY, &msg));
+    let status = status.finish(Some(graph), status_value(rgd).as_ref(), &ctx.clock.now());
+    if write_status(api, rgd, status).await? {
+        publish(ctx, rgd, EventType::Warning, "KindNotReady", msg).await;
+    }
+    Ok(Action::requeue(Duration::from_secs(30)))
+}
+
+/// Starts the kind's instance controller unless one runs for this RGD's uid and generation
+/// (a previous one is stopped first).
+async fn ensure_running(
+    ctx: &RgdContext,
+    rgd: &ResourceGraphDefinition,
+    graph: &CompiledGraph,
+    crd: &CustomResourceDefinition,
+) {
+    let name = rgd.name_any();
+    let uid = rgd.uid().unwrap_or_default();
+    let generation = rgd.metadata.generation.unwrap_or(0);
+    let mut running = ctx.running.lock().await;
+    let current = running
+        .get(&name)
+        .is_some_and(|r| r.uid == uid && r.generation == generation && !r.task.is_finished());
+    if current {
+        return;
+    }
+    let old = running.remove(&name);
+    drop(running);
+    if let Some(old) = old {
+        stop_running(ctx, old).await;
+    }
     let instance_ar = ApiResource {
         group: graph.instance.group.clone(),
         version: graph.instance.version.clone(),
@@ -505,69 +569,60 @@ async fn reconcile_rgd(obj: Arc<DynamicObject>, ctx: Arc<RgdContext>) -> Result<
         kind: graph.instance.kind.clone(),
         plural: crd.spec.names.plural.clone(),
     };
-    {
-        let mut running = ctx.running.lock().await;
-        let current = running
-            .get(&name)
-            .is_some_and(|r| r.uid == uid && r.generation == generation && !r.task.is_finished());
-        if !current {
-            let old = running.remove(&name);
-            drop(running);
-            if let Some(old) = old {
-                stop_running(&ctx, old).await;
-            }
-            let r = spawn_kind(&ctx, &rgd, graph.clone(), instance_ar);
-            tracing::info!(rgd = %name, kind = %graph.instance.kind, generation, "instance controller started");
-            let mut running = ctx.running.lock().await;
-            running.insert(name.clone(), r);
-            ctx.shared.metrics.gvr_count.set(running.len() as i64);
-        }
-    }
-    st.set(
-        types::CONTROLLER_READY,
-        ConditionStatus::True,
-        reasons::RUNNING,
-        messages::CONTROLLER_RUNNING,
-    );
-    let status = st.finish(Some(&graph), rgd.data.get("status"));
+    let started = spawn_kind(ctx, rgd, graph.clone(), instance_ar);
+    tracing::info!(rgd = %name, kind = %graph.instance.kind, generation, "instance controller started");
+    let mut running = ctx.running.lock().await;
+    running.insert(name, started);
+    ctx.shared.metrics.gvr_count.set(running.len() as i64);
+}
+
+/// Everything is up: writes the status, and on a change of state counts the transition and
+/// says so in an event.
+async fn report_active(
+    ctx: &RgdContext,
+    api: &Api<ResourceGraphDefinition>,
+    rgd: &ResourceGraphDefinition,
+    status: StatusBuilder,
+    graph: &CompiledGraph,
+) -> Result<(), Error> {
+    let status = status.finish(Some(graph), status_value(rgd).as_ref(), &ctx.clock.now());
     let old_state = rgd
-        .data
-        .pointer("/status/state")
+        .status
+        .as_ref()
+        .and_then(|s| s.state)
+        .map(|s| s.as_str().to_string());
+    let new_state = status
+        .get("state")
         .and_then(Value::as_str)
-        .map(str::to_string);
-    if write_status(&ctx, &api, &rgd, status.clone()).await? {
-        let new_state = status
-            .get("state")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if old_state.as_deref() != Some(new_state.as_str()) {
-            ctx.shared
-                .metrics
-                .rgd_state_transitions_total
-                .get_or_create(&vec![
-                    ("name".into(), name.clone()),
-                    ("from".into(), old_state.unwrap_or_default()),
-                    ("to".into(), new_state.clone()),
-                ])
-                .inc();
-            publish(
-                &ctx,
-                &rgd,
-                EventType::Normal,
-                "Active",
-                format!("kind {} is served and reconciled", graph.instance.kind),
-            )
-            .await;
-        }
+        .unwrap_or_default()
+        .to_string();
+    if !write_status(api, rgd, status).await? || old_state.as_deref() == Some(new_state.as_str()) {
+        return Ok(());
     }
-    Ok(Action::await_change())
+    ctx.shared
+        .metrics
+        .rgd_state_transitions_total
+        .get_or_create(&vec![
+            ("name".into(), rgd.name_any()),
+            ("from".into(), old_state.unwrap_or_default()),
+            ("to".into(), new_state),
+        ])
+        .inc();
+    publish(
+        ctx,
+        rgd,
+        EventType::Normal,
+        "Active",
+        format!("kind {} is served and reconciled", graph.instance.kind),
+    )
+    .await;
+    Ok(())
 }
 
 async fn delete_rgd(
     ctx: &RgdContext,
-    api: &Api<DynamicObject>,
-    rgd: &DynamicObject,
+    api: &Api<ResourceGraphDefinition>,
+    rgd: &ResourceGraphDefinition,
 ) -> Result<Action, Error> {
     let name = rgd.name_any();
     let old = ctx.running.lock().await.remove(&name);
@@ -580,40 +635,9 @@ async fn delete_rgd(
         .gvr_count
         .set(ctx.running.lock().await.len() as i64);
     if ctx.shared.opts.allow_crd_deletion {
-        let crds: Api<CustomResourceDefinition> = Api::all(ctx.shared.client.clone());
-        let owned = crds
-            .list(&ListParams::default().labels(&format!(
-                "{}={name}",
-                labels::RESOURCE_GRAPH_DEFINITION_NAME
-            )))
-            .await
-            .map_err(kube_err(format!("listing CRDs of RGD {name}")))?;
-        for crd in owned.items {
-            match crds.delete(&crd.name_any(), &DeleteParams::default()).await {
-                Ok(_) => tracing::info!(rgd = %name, crd = %crd.name_any(), "CRD deleted"),
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(kube_err(format!("deleting CRD {}", crd.name_any()))(e)),
-            }
-        }
+        delete_owned_crds(ctx, &name).await?;
     }
-    if rgd.finalizers().iter().any(|f| f == FINALIZER) {
-        let rest: Vec<String> = rgd
-            .finalizers()
-            .iter()
-            .filter(|f| *f != FINALIZER)
-            .cloned()
-            .collect();
-        let patch =
-            json!({"metadata": {"finalizers": rest, "resourceVersion": rgd.resource_version()}});
-        match api
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(kube_err(format!("removing finalizer of RGD {name}"))(e)),
-        }
-    }
+    remove_finalizer(api, rgd).await?;
     ctx.shared
         .metrics
         .rgd_deletions_total
@@ -626,6 +650,53 @@ async fn delete_rgd(
     Ok(Action::await_change())
 }
 
+/// Deletes the CRDs labelled as generated for RGD `name` (`--allow-crd-deletion`).
+async fn delete_owned_crds(ctx: &RgdContext, name: &str) -> Result<(), Error> {
+    let crds: Api<CustomResourceDefinition> = Api::all(ctx.shared.client.clone());
+    let owned = crds
+        .list(&ListParams::default().labels(&format!(
+            "{}={name}",
+            labels::RESOURCE_GRAPH_DEFINITION_NAME
+        )))
+        .await
+        .map_err(kube_err(format!("listing CRDs of RGD {name}")))?;
+    for crd in owned.items {
+        match crds.delete(&crd.name_any(), &DeleteParams::default()).await {
+            Ok(_) => tracing::info!(rgd = %name, crd = %crd.name_any(), "CRD deleted"),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(kube_err(format!("deleting CRD {}", crd.name_any()))(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Removes kro's finalizer (resourceVersion-guarded); an RGD already gone is fine.
+async fn remove_finalizer(
+    api: &Api<ResourceGraphDefinition>,
+    rgd: &ResourceGraphDefinition,
+) -> Result<(), Error> {
+    if !rgd.finalizers().iter().any(|f| f == FINALIZER) {
+        return Ok(());
+    }
+    let name = rgd.name_any();
+    let rest: Vec<String> = rgd
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    let patch =
+        json!({"metadata": {"finalizers": rest, "resourceVersion": rgd.resource_version()}});
+    match api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(kube_err(format!("removing finalizer of RGD {name}"))(e)),
+    }
+}
+
 /// Builds the RGD status: kro's conditions (previous transition times kept), state, order.
 struct StatusBuilder {
     previous: Vec<Condition>,
@@ -633,8 +704,10 @@ struct StatusBuilder {
     generation: i64,
 }
 
-const ORDER: [&str; 4] = [
-    types::GRAPH_REVISIONS_RESOLVED,
+const ORDER: [&str; 4] = types::RGD_DEPENDENTS;
+
+/// The conditions whose conjunction makes an RGD `Active`.
+const ACTIVE_WHEN: [&str; 3] = [
     types::GRAPH_ACCEPTED,
     types::KIND_READY,
     types::CONTROLLER_READY,
@@ -649,70 +722,41 @@ impl StatusBuilder {
         }
     }
 
-    fn set(&mut self, t: &str, s: ConditionStatus, reason: &str, message: &str) {
-        let mut c = Condition::new(t, s, reason, message);
-        c.observed_generation = self.generation;
-        self.set.retain(|x| x.type_ != t);
-        self.set.push(c);
+    /// Sets one dependent condition for this reconcile (the last one of a type wins).
+    fn set(&mut self, condition: Condition) {
+        self.set.retain(|x| x.type_ != condition.type_);
+        self.set.push(condition.with_generation(self.generation));
     }
 
-    fn finish(mut self, graph: Option<&CompiledGraph>, old_status: Option<&Value>) -> Value {
-        let now = Time(k8s_openapi::jiff::Timestamp::now());
-        let mut conds: Vec<Condition> = Vec::new();
-        for t in ORDER {
-            let c = self
-                .set
-                .iter()
-                .find(|c| c.type_ == t)
-                .cloned()
-                .or_else(|| self.previous.iter().find(|c| c.type_ == t).cloned());
-            if let Some(c) = c {
-                conds.push(c);
-            }
-        }
-        let ready = if conds.len() == ORDER.len() && conds.iter().all(|c| c.is_true()) {
-            Condition::new(types::READY, ConditionStatus::True, reasons::READY, "")
-        } else {
-            let worst = conds
-                .iter()
-                .find(|c| c.status == ConditionStatus::False)
-                .or_else(|| conds.iter().find(|c| !c.is_true()));
-            match worst {
-                Some(w) => Condition {
-                    type_: types::READY.into(),
-                    last_transition_time: None,
-                    observed_generation: 0,
-                    ..w.clone()
-                },
-                None => Condition::new(
-                    types::READY,
-                    ConditionStatus::Unknown,
-                    "Pending",
-                    "waiting for the controller",
-                ),
-            }
-        };
-        let mut ready = ready;
-        ready.observed_generation = self.generation;
-        conds.push(ready);
-        for c in conds.iter_mut() {
-            c.observed_generation = self.generation;
-            let old = self.previous.iter().find(|p| p.type_ == c.type_);
-            c.last_transition_time = match old {
-                Some(o) if o.status == c.status && o.last_transition_time.is_some() => {
-                    o.last_transition_time.clone()
-                }
-                _ => Some(now.clone()),
-            };
-        }
-        self.set.clear();
-        let active = [
-            types::GRAPH_ACCEPTED,
-            types::KIND_READY,
-            types::CONTROLLER_READY,
-        ]
-        .iter()
-        .all(|t| conds.iter().any(|c| c.type_ == *t && c.is_true()));
+    /// The dependent conditions in kro's order: this reconcile's, else the previous ones.
+    fn dependents(&self) -> Vec<Condition> {
+        ORDER
+            .iter()
+            .filter_map(|t| {
+                self.set
+                    .iter()
+                    .chain(&self.previous)
+                    .find(|c| c.type_ == *t)
+                    .cloned()
+            })
+            .collect()
+    }
+
+    /// The status: `old_status` with state, conditions (stamped `now` where they changed),
+    /// and, with a graph, its topological order and dependencies.
+    fn finish(
+        self,
+        graph: Option<&CompiledGraph>,
+        old_status: Option<&Value>,
+        now: &Time,
+    ) -> Value {
+        let mut dependents = self.dependents();
+        dependents.push(ready_of(&dependents));
+        let fresh = dependents
+            .into_iter()
+            .map(|c| c.with_generation(self.generation));
+        let conditions = Conditions::merge(&self.previous, fresh, now);
+        let active = ACTIVE_WHEN.iter().all(|t| conditions.is_true(t));
         let mut status = old_status
             .cloned()
             .filter(Value::is_object)
@@ -722,20 +766,10 @@ impl StatusBuilder {
                 "state".into(),
                 json!(if active { "Active" } else { "Inactive" }),
             );
-            m.insert(
-                "conditions".into(),
-                serde_json::to_value(&conds).unwrap_or(json!([])),
-            );
+            m.insert("conditions".into(), conditions.to_value());
             if let Some(g) = graph {
                 m.insert("topologicalOrder".into(), json!(g.topological_order));
-                let resources: Vec<Value> = g
-                    .nodes
-                    .iter()
-                    .filter(|n| !n.dependencies.is_empty())
-                    .map(|n| {
-                        json!({"id": n.id, "dependencies": n.dependencies.iter().map(|d| json!({"id": d})).collect::<Vec<_>>()})
-                    })
-                    .collect();
+                let resources = dependencies_of(g);
                 if resources.is_empty() {
                     m.remove("resources");
                 } else {
@@ -747,14 +781,51 @@ impl StatusBuilder {
     }
 }
 
+/// Root `Ready`: `True` when every dependent is, else it mirrors the first `False` one (or the
+/// first not `True`), else `Unknown` while dependents are missing.
+fn ready_of(dependents: &[Condition]) -> Condition {
+    if dependents.len() == ORDER.len() && dependents.iter().all(Condition::is_true) {
+        return Condition::ready();
+    }
+    let worst = dependents
+        .iter()
+        .find(|c| c.status == ConditionStatus::False)
+        .or_else(|| dependents.iter().find(|c| !c.is_true()));
+    match worst {
+        Some(w) => Condition::mirroring(types::READY, w),
+        None => Condition::new(
+            types::READY,
+            ConditionStatus::Unknown,
+            "Pending",
+            "waiting for the controller",
+        ),
+    }
+}
+
+/// `status.resources`: the nodes that depend on others, with their dependencies.
+fn dependencies_of(graph: &CompiledGraph) -> Vec<Value> {
+    graph
+        .nodes
+        .iter()
+        .filter(|n| !n.dependencies.is_empty())
+        .map(|n| {
+            let dependencies: Vec<Value> =
+                n.dependencies.iter().map(|d| json!({"id": d})).collect();
+            json!({"id": n.id, "dependencies": dependencies})
+        })
+        .collect()
+}
+
+/// Writes `status` (a merge patch) unless the RGD already has it; returns whether it wrote.
+/// Compared as the typed status, so that what the type leaves out (an empty list) is no change.
 async fn write_status(
-    ctx: &RgdContext,
-    api: &Api<DynamicObject>,
-    rgd: &DynamicObject,
+    api: &Api<ResourceGraphDefinition>,
+    rgd: &ResourceGraphDefinition,
     status: Value,
 ) -> Result<bool, Error> {
-    let _ = ctx;
-    if rgd.data.get("status") == Some(&status) {
+    let unchanged = serde_json::from_value::<ResourceGraphDefinitionStatus>(status.clone())
+        .is_ok_and(|new| rgd.status.as_ref() == Some(&new));
+    if unchanged {
         return Ok(false);
     }
     let patch = json!({"status": status});
@@ -773,24 +844,30 @@ async fn write_status(
 
 #[cfg(test)]
 mod tests {
+    use kro_api::condition::reasons;
+
     use super::*;
+
+    fn at(text: &str) -> Time {
+        Time(text.parse().unwrap())
+    }
 
     #[test]
     fn ready_mirrors_the_worst_condition_and_state_follows() {
         let mut st = StatusBuilder::new(&[], 3);
-        st.set(
+        st.set(Condition::new(
             types::GRAPH_REVISIONS_RESOLVED,
             ConditionStatus::True,
             reasons::RESOLVED,
             "r",
-        );
-        st.set(
+        ));
+        st.set(Condition::new(
             types::GRAPH_ACCEPTED,
             ConditionStatus::False,
             reasons::INVALID_RESOURCE_GRAPH,
             "bad cel",
-        );
-        let s = st.finish(None, None);
+        ));
+        let s = st.finish(None, None, &at("2026-01-01T00:00:00Z"));
         assert_eq!(s["state"], "Inactive");
         let conds = s["conditions"].as_array().unwrap();
         let ready = conds.last().unwrap();
@@ -802,9 +879,9 @@ mod tests {
 
         let mut st = StatusBuilder::new(&[], 1);
         for t in ORDER {
-            st.set(t, ConditionStatus::True, "X", "y");
+            st.set(Condition::new(t, ConditionStatus::True, "X", "y"));
         }
-        let s = st.finish(None, None);
+        let s = st.finish(None, None, &at("2026-01-01T00:00:00Z"));
         assert_eq!(s["state"], "Active");
         let types: Vec<&str> = s["conditions"]
             .as_array()
@@ -828,22 +905,22 @@ mod tests {
     #[test]
     fn transition_time_kept_when_status_holds() {
         let mut st = StatusBuilder::new(&[], 1);
-        st.set(
+        st.set(Condition::new(
             types::GRAPH_ACCEPTED,
             ConditionStatus::True,
             reasons::VALID,
             "ok",
-        );
-        let first = st.finish(None, None);
+        ));
+        let first = st.finish(None, None, &at("2026-01-01T00:00:00Z"));
         let prev: Vec<Condition> = serde_json::from_value(first["conditions"].clone()).unwrap();
         let mut st = StatusBuilder::new(&prev, 1);
-        st.set(
+        st.set(Condition::new(
             types::GRAPH_ACCEPTED,
             ConditionStatus::True,
             reasons::VALID,
             "ok",
-        );
-        let second = st.finish(None, Some(&first));
+        ));
+        let second = st.finish(None, Some(&first), &at("2026-01-01T00:05:00Z"));
         assert_eq!(first, second);
     }
 

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use kro_api::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kro_api::{Condition, Conditions};
 
 use crate::plan::{ObjectRef, Plan};
 
@@ -42,19 +44,12 @@ pub fn prune(previous: &[ObjectRef], plan: &Plan) -> Vec<ObjectRef> {
 }
 
 /// Carries `lastTransitionTime` over from `previous` when a condition's status did not change,
-/// and stamps `now` (RFC 3339) on the others.
+/// and stamps `now` (RFC 3339; the current time if it cannot be read) on the others.
+///
+/// A thin wrapper over [`kro_api::Conditions::merge`], kept until every caller uses that.
 pub fn merge_conditions(previous: &[Condition], new: &[Condition], now: &str) -> Vec<Condition> {
-    new.iter()
-        .map(|c| {
-            let mut c = c.clone();
-            let old = previous.iter().find(|p| p.type_ == c.type_);
-            c.last_transition_time = match old {
-                Some(o) if o.status == c.status && o.last_transition_time.is_some() => {
-                    o.last_transition_time.clone()
-                }
-                _ => serde_json::from_value(serde_json::Value::String(now.to_string())).ok(),
-            };
-            c
-        })
-        .collect()
+    let now = now
+        .parse::<Timestamp>()
+        .map_or_else(|_| Time(Timestamp::now()), Time);
+    Conditions::merge(previous, new.iter().cloned(), &now).into_vec()
 }
