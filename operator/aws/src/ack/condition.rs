@@ -1,8 +1,14 @@
-//! ACK's condition type and the pure rules that turn one reconcile's outcome into the
-//! `status.conditions` list (reset every sync, as ACK's runtime does).
+//! ACK's conditions and the pure rules that turn one reconcile's outcome into the
+//! `status.conditions` list (reset every sync, as ACK's runtime does). The entries are
+//! [`kro_api::Condition`]s (ACK's shape: `observedGeneration` is never set, so never written);
+//! [`conditions_schema`] is the schema ACK's CRDs publish for them.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+pub use kro_api::Condition;
+/// Three-valued condition status (`True`, `False`, `Unknown`).
+pub use kro_api::ConditionStatus as Status;
+use kro_api::Conditions;
+use schemars::{Schema, SchemaGenerator, json_schema};
 
 /// `ACK.ResourceSynced`: the AWS resource matches the spec.
 pub const RESOURCE_SYNCED: &str = "ACK.ResourceSynced";
@@ -27,46 +33,37 @@ pub const TERMINAL_SYNC_MESSAGE: &str = "Resource not synced";
 /// Reason of `ACK.ResourceSynced=False` after a terminal error.
 pub const TERMINAL_SYNC_REASON: &str = "resource is in terminal condition";
 
-/// One entry of `status.conditions`, shaped like ACK's `Condition`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Condition {
-    /// Type of the condition, e.g. `ACK.ResourceSynced`.
-    #[serde(rename = "type")]
-    pub type_: String,
-    /// `True`, `False` or `Unknown`.
-    pub status: String,
-    /// When the condition last changed status (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_transition_time: Option<String>,
-    /// Why the condition has its status.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Details for humans.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-/// Three-valued condition status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// `True`.
-    True,
-    /// `False`.
-    False,
-    /// `Unknown`.
-    Unknown,
-}
-
-impl Status {
-    /// The string Kubernetes uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::True => "True",
-            Status::False => "False",
-            Status::Unknown => "Unknown",
-        }
-    }
+/// The schema of an ACK kind's `status.conditions` (use with `#[schemars(schema_with)]`):
+/// ACK's `Condition`, which is [`Condition`] without `observedGeneration`, every field a string.
+pub fn conditions_schema(_: &mut SchemaGenerator) -> Schema {
+    let optional = |description: &str| {
+        json_schema!({
+            "description": description,
+            "nullable": true,
+            "type": "string",
+        })
+    };
+    json_schema!({
+        "items": {
+            "description": "One entry of `status.conditions`, shaped like ACK's `Condition`.",
+            "properties": {
+                "lastTransitionTime": optional("When the condition last changed status (RFC 3339)."),
+                "message": optional("Details for humans."),
+                "reason": optional("Why the condition has its status."),
+                "status": {
+                    "description": "`True`, `False` or `Unknown`.",
+                    "type": "string",
+                },
+                "type": {
+                    "description": "Type of the condition, e.g. `ACK.ResourceSynced`.",
+                    "type": "string",
+                },
+            },
+            "required": ["status", "type"],
+            "type": "object",
+        },
+        "type": "array",
+    })
 }
 
 /// How one reconcile ended, as far as conditions are concerned.
@@ -93,11 +90,9 @@ pub struct Extras {
 
 fn cond(type_: &str, status: Status, reason: Option<&str>, message: Option<&str>) -> Condition {
     Condition {
-        type_: type_.into(),
-        status: status.as_str().into(),
-        last_transition_time: None,
         reason: reason.map(str::to_owned),
         message: message.map(str::to_owned),
+        ..Condition::with_status(type_, status)
     }
 }
 
@@ -107,7 +102,7 @@ pub fn build(
     outcome: &Outcome,
     extras: &Extras,
     previous: &[Condition],
-    now: &str,
+    now: &Time,
 ) -> Vec<Condition> {
     let mut out = Vec::new();
     if let Some(refs) = &extras.references {
@@ -164,14 +159,7 @@ pub fn build(
         None => {}
     }
     out.push(ready(outcome));
-    for c in &mut out {
-        c.last_transition_time = previous
-            .iter()
-            .find(|p| p.type_ == c.type_ && p.status == c.status)
-            .and_then(|p| p.last_transition_time.clone())
-            .or_else(|| Some(now.to_owned()));
-    }
-    out
+    Conditions::merge(previous, out, now).into_vec()
 }
 
 /// `Ready` mirrors Terminal, else Recoverable, else ResourceSynced (ACK's rule).
@@ -185,7 +173,7 @@ fn ready(outcome: &Outcome) -> Condition {
 }
 
 /// The status of condition `type_` in `conditions`, if present.
-pub fn status_of<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a str> {
+pub fn status_of(conditions: &[Condition], type_: &str) -> Option<&'static str> {
     conditions
         .iter()
         .find(|c| c.type_ == type_)
@@ -201,7 +189,7 @@ mod tests {
             .map(|c| {
                 (
                     c.type_.clone(),
-                    c.status.clone(),
+                    c.status.to_string(),
                     c.reason.clone(),
                     c.message.clone(),
                 )
@@ -210,6 +198,10 @@ mod tests {
     }
 
     type Expected<'a> = (&'a str, &'a str, Option<String>, Option<String>);
+
+    fn at(text: &str) -> Time {
+        Time(text.parse().unwrap())
+    }
 
     fn s(x: &str) -> Option<String> {
         Some(x.to_string())
@@ -329,7 +321,7 @@ mod tests {
             ),
         ];
         for (outcome, extras, want) in cases {
-            let got = build(&outcome, &extras, &[], "2026-01-01T00:00:00Z");
+            let got = build(&outcome, &extras, &[], &at("2026-01-01T00:00:00Z"));
             let want: Vec<_> = want
                 .into_iter()
                 .map(|(t, st, r, m)| (t.to_string(), st.to_string(), r, m))
@@ -337,15 +329,21 @@ mod tests {
             assert_eq!(summary(&got), want, "{outcome:?}");
             assert!(
                 got.iter()
-                    .all(|c| c.last_transition_time.as_deref() == Some("2026-01-01T00:00:00Z"))
+                    .all(|c| serde_json::to_value(c).unwrap()["lastTransitionTime"]
+                        == "2026-01-01T00:00:00Z")
             );
         }
     }
 
     #[test]
     fn transition_time_kept_only_while_status_is_unchanged() {
-        let first = build(&Outcome::Synced, &Extras::default(), &[], "t1");
-        let again = build(&Outcome::Synced, &Extras::default(), &first, "t2");
+        let (t1, t2, t3) = (
+            at("2026-01-01T00:00:01Z"),
+            at("2026-01-01T00:00:02Z"),
+            at("2026-01-01T00:00:03Z"),
+        );
+        let first = build(&Outcome::Synced, &Extras::default(), &[], &t1);
+        let again = build(&Outcome::Synced, &Extras::default(), &first, &t2);
         assert_eq!(
             again, first,
             "an unchanged outcome leaves the conditions byte-identical"
@@ -354,10 +352,10 @@ mod tests {
             &Outcome::Recoverable("x".into()),
             &Extras::default(),
             &first,
-            "t3",
+            &t3,
         );
         let synced = failed.iter().find(|c| c.type_ == RESOURCE_SYNCED).unwrap();
-        assert_eq!(synced.last_transition_time.as_deref(), Some("t3"));
+        assert_eq!(synced.last_transition_time, Some(t3));
         assert_eq!(status_of(&failed, READY), Some("False"));
         assert_eq!(
             status_of(&failed, TERMINAL),

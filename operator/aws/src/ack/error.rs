@@ -1,7 +1,5 @@
 //! AWS errors as the controllers see them (code, message, HTTP status) and ACK's split into
-//! terminal and recoverable, plus the exponential backoff for retries.
-
-use std::time::Duration;
+//! terminal and recoverable (the retry delays are `kro_reconcile::Backoff`).
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
@@ -110,14 +108,6 @@ pub fn classify(err: &AwsError, terminal_codes: &[&str]) -> ErrorClass {
     }
 }
 
-/// Delay before retry number `attempt` (1-based): `base * 2^(attempt-1)`, capped at `max`.
-pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
-    let factor = 1u32
-        .checked_shl(attempt.saturating_sub(1).min(31))
-        .unwrap_or(u32::MAX);
-    base.checked_mul(factor).map_or(max, |d| d.min(max))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,17 +177,5 @@ mod tests {
         assert!(err(Some("NotFound"), Some(404)).is_not_found(&[]));
         assert!(!err(Some("AccessDenied"), Some(403)).is_not_found(&["NoSuchBucket"]));
         assert!(!err(None, None).is_not_found(&["NoSuchBucket"]));
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let s = Duration::from_secs;
-        let got: Vec<_> = (1..=8).map(|a| backoff(a, s(1), s(30))).collect();
-        assert_eq!(
-            got,
-            vec![s(1), s(2), s(4), s(8), s(16), s(30), s(30), s(30)]
-        );
-        assert_eq!(backoff(0, s(1), s(30)), s(1));
-        assert_eq!(backoff(1000, s(1), s(30)), s(30));
     }
 }

@@ -3,10 +3,9 @@
 //! (created, adopted, updated, deleted, an error that appeared or changed, back in sync),
 //! never a repeat of the same state at every resync.
 
-use super::condition::{self, Condition, Outcome};
+use kro_reconcile::events::truncate_note;
 
-/// Longest note the events API accepts is 1 KiB; longer AWS messages are cut there.
-const MAX_NOTE: usize = 1024;
+use super::condition::{self, Condition, Outcome};
 
 /// Something one reconcile did in AWS.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +37,7 @@ fn normal(reason: &'static str, note: String) -> Note {
     Note {
         warning: false,
         reason,
-        note: cut(note),
+        note: truncate_note(note),
     }
 }
 
@@ -46,26 +45,14 @@ fn warning(reason: &'static str, note: String) -> Note {
     Note {
         warning: true,
         reason,
-        note: cut(note),
+        note: truncate_note(note),
     }
-}
-
-fn cut(mut s: String) -> String {
-    if s.len() > MAX_NOTE {
-        let mut end = MAX_NOTE - 3;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-        s.push_str("...");
-    }
-    s
 }
 
 fn was(previous: &[Condition], type_: &str, status: &str, message: Option<&str>) -> bool {
     previous.iter().any(|c| {
         c.type_ == type_
-            && c.status == status
+            && c.status.as_str() == status
             && message.is_none_or(|m| c.message.as_deref() == Some(m))
     })
 }
@@ -134,15 +121,17 @@ pub(crate) fn notes(
 
 #[cfg(test)]
 mod tests {
+    use kro_reconcile::events::{MAX_NOTE_BYTES, TRUNCATED};
+
     use super::*;
 
     fn c(type_: &str, status: &str, message: &str) -> Condition {
-        Condition {
-            type_: type_.into(),
-            status: status.into(),
-            message: Some(message.into()),
-            ..Default::default()
-        }
+        let status = match status {
+            "True" => condition::Status::True,
+            "False" => condition::Status::False,
+            _ => condition::Status::Unknown,
+        };
+        Condition::with_status(type_, status).with_message(message)
     }
 
     fn reasons(n: &[Note]) -> Vec<(&str, bool)> {
@@ -218,6 +207,6 @@ mod tests {
         );
         let long = "é".repeat(2000);
         let n = notes("Bucket", &[], Some(&Outcome::Terminal(long)), &[]);
-        assert!(n[0].note.len() <= MAX_NOTE && n[0].note.ends_with("..."));
+        assert!(n[0].note.len() <= MAX_NOTE_BYTES && n[0].note.ends_with(TRUNCATED));
     }
 }

@@ -4,7 +4,9 @@
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::core::GroupVersionKind;
 
-use super::condition::{self, Condition, Status};
+use kro_api::Conditions;
+
+use super::condition::{self, Status};
 use super::runtime::SyncError;
 use super::types::AwsResourceReferenceWrapper;
 
@@ -55,12 +57,8 @@ pub(crate) async fn resolve(
         }
         Err(e) => return Err(SyncError::Kube(e)),
     };
-    let conditions: Vec<Condition> = obj
-        .data
-        .pointer("/status/conditions")
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
-        .unwrap_or_default();
-    if condition::status_of(&conditions, condition::TERMINAL) == Some("True") {
+    let conditions = Conditions::from_list(obj.data.pointer("/status/conditions"));
+    if conditions.is_true(condition::TERMINAL) {
         return Err(SyncError::References(
             Status::False,
             format!(
@@ -69,7 +67,7 @@ pub(crate) async fn resolve(
             ),
         ));
     }
-    if condition::status_of(&conditions, condition::RESOURCE_SYNCED) != Some("True") {
+    if !conditions.is_true(condition::RESOURCE_SYNCED) {
         return Err(missing("is not synced yet"));
     }
     let mut cur = &obj.data;

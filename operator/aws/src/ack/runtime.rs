@@ -4,16 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
+use kro_reconcile::{Backoff, Clock, Failures, SystemClock};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
 use kube::core::object::HasStatus;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
@@ -23,7 +23,7 @@ use tokio::sync::OnceCell;
 
 use super::annotations::{self, AdoptionPolicy, DeletionPolicy};
 use super::condition::{self, Condition, Extras, Outcome, Status};
-use super::error::{AwsError, ErrorClass, backoff, classify};
+use super::error::{AwsError, ErrorClass, classify};
 use super::events::{self, Happened, Note};
 use super::types::AckResourceMetadata;
 use crate::AwsOptions;
@@ -44,7 +44,10 @@ pub(crate) struct Ctx {
     default_region: String,
     clients: Mutex<HashMap<String, Arc<AwsClients>>>,
     account: OnceCell<String>,
-    failures: Mutex<HashMap<String, u32>>,
+    /// Consecutive failures per object (the backoff of API-server errors and recoverable ones).
+    failures: Failures,
+    /// Where condition times come from.
+    clock: Arc<dyn Clock>,
     /// Objects left terminal, with the generation and annotations that were terminal: ACK does
     /// not retry them until one of those changes (status-only events are ignored).
     terminal: Mutex<HashMap<String, String>>,
@@ -72,7 +75,8 @@ impl Ctx {
             default_region: region,
             clients: Mutex::new(HashMap::new()),
             account: OnceCell::new(),
-            failures: Mutex::new(HashMap::new()),
+            failures: Failures::new(),
+            clock: Arc::new(SystemClock),
             terminal: Mutex::new(HashMap::new()),
         }
     }
@@ -121,13 +125,6 @@ impl Ctx {
             .cloned()
     }
 
-    fn failure(&self, key: &str) -> u32 {
-        let mut map = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let n = map.entry(key.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    }
-
     fn still_terminal(&self, key: &str, fingerprint: &str) -> bool {
         self.terminal
             .lock()
@@ -167,30 +164,23 @@ impl Ctx {
             return;
         }
         let recorder = self.recorder(&K::group(&()));
-        let reference = obj.object_ref(&());
+        let regarding = obj.object_ref(&());
         for n in notes {
-            let ev = Event {
-                type_: if n.warning {
-                    EventType::Warning
-                } else {
-                    EventType::Normal
-                },
-                reason: n.reason.into(),
-                note: Some(n.note),
-                action: "Reconcile".into(),
-                secondary: None,
+            let type_ = if n.warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
             };
-            if let Err(e) = recorder.publish(&ev, &reference).await {
-                tracing::debug!(error = %e, "cannot publish event");
-            }
+            kro_reconcile::publish(&recorder, &regarding, type_, n.reason, n.note).await;
         }
     }
+}
 
-    fn reset_failures(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+/// The retry delays of recoverable errors (`--backoff-base`, `--backoff-max`).
+fn backoff(opts: &AwsOptions) -> Backoff {
+    Backoff {
+        base: opts.backoff_base,
+        max: opts.backoff_max,
     }
 }
 
@@ -443,31 +433,24 @@ pub(crate) async fn run_controller<K: AckKind>(
 }
 
 async fn reconcile<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
-    guard(reconcile_inner(obj, ctx)).await
+    guard(&key(obj.as_ref()), reconcile_inner(obj, ctx)).await
 }
 
-/// Runs one reconcile, turning a panic into an error so the controller keeps running (kube's
-/// controller would otherwise propagate it and stop) and the object is retried with backoff.
+/// Runs one reconcile of `object`, turning a panic into an error so the controller keeps
+/// running (kube's controller would otherwise propagate it and stop) and the object is retried
+/// with backoff. (kro-aws has no metrics registry, so the panic is logged, not counted.)
 async fn guard<T>(
-    fut: impl Future<Output = Result<T, ReconcileError>>,
+    object: &str,
+    reconcile: impl Future<Output = Result<T, ReconcileError>>,
 ) -> Result<T, ReconcileError> {
-    match AssertUnwindSafe(fut).catch_unwind().await {
-        Ok(r) => r,
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            tracing::error!(panic = %msg, "reconcile panicked");
-            Err(ReconcileError::Panic(msg))
-        }
-    }
+    kro_reconcile::guard(object, || {}, reconcile)
+        .await
+        .unwrap_or_else(|panicked| Err(ReconcileError::Panic(panicked.message)))
 }
 
 fn error_policy<K: AckKind>(obj: Arc<K>, err: &ReconcileError, ctx: Arc<Ctx>) -> Action {
-    let n = ctx.failure(&key(obj.as_ref()));
-    let delay = backoff(n, ctx.opts.backoff_base, ctx.opts.backoff_max);
+    let failures = ctx.failures.record(&key(obj.as_ref()));
+    let delay = backoff(&ctx.opts).delay(failures);
     tracing::warn!(object = %key(obj.as_ref()), error = %err, ?delay, "reconcile error, retrying");
     Action::requeue(delay)
 }
@@ -479,10 +462,6 @@ fn fingerprint<K: AckKind>(obj: &K) -> String {
         obj.meta().generation.unwrap_or_default(),
         serde_json::to_string(obj.annotations()).unwrap_or_default()
     )
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
@@ -845,7 +824,7 @@ async fn cleanup<K: AckKind>(
             ctx.publish(obj, events::notes(&K::kind(&()), &deleted, None, &[]))
                 .await;
             remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
-            ctx.reset_failures(k);
+            ctx.failures.clear(k);
             Ok(Action::await_change())
         }
         Ok(Deleted::Pending(msg)) => {
@@ -874,7 +853,7 @@ async fn finish<K: AckKind>(
     let (outcome, mut status, action) = match result {
         Ok(mut synced) => {
             happened = std::mem::take(&mut synced.happened);
-            ctx.reset_failures(k);
+            ctx.failures.clear(k);
             extras.late_initialized = synced.late_initialized;
             if !synced.annotations.is_empty() {
                 let patch = json!({"metadata": {"annotations": synced.annotations}});
@@ -923,7 +902,7 @@ async fn finish<K: AckKind>(
                     ctx.set_terminal(k, Some(fingerprint(obj)));
                     0
                 }
-                ErrorClass::Recoverable => ctx.failure(k),
+                ErrorClass::Recoverable => ctx.failures.record(k),
             };
             let (outcome, action) = error_outcome(&e, class, attempt, &ctx.opts);
             tracing::info!(object = k, error = %e, ?class, "sync failed");
@@ -934,7 +913,7 @@ async fn finish<K: AckKind>(
         ctx.set_terminal(k, None);
     }
     let notes = events::notes(&K::kind(&()), &happened, Some(&outcome), obj.conditions());
-    let conditions = condition::build(&outcome, &extras, obj.conditions(), &now());
+    let conditions = condition::build(&outcome, &extras, obj.conditions(), &ctx.clock.now());
     if let Some(map) = status.as_object_mut() {
         map.insert(
             "conditions".into(),
@@ -974,7 +953,7 @@ fn error_outcome(
         ErrorClass::Terminal => (Outcome::Terminal(msg), Action::await_change()),
         ErrorClass::Recoverable => (
             Outcome::Recoverable(msg),
-            Action::requeue(backoff(attempt, opts.backoff_base, opts.backoff_max)),
+            Action::requeue(backoff(opts).delay(attempt)),
         ),
     }
 }
@@ -1081,9 +1060,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_reconcile_becomes_an_error() {
-        let ok = guard(async { Ok::<_, ReconcileError>(1) }).await;
+        let ok = guard("Bucket/ns/b1", async { Ok::<_, ReconcileError>(1) }).await;
         assert_eq!(ok.unwrap(), 1);
-        let boom = guard(async {
+        let boom = guard("Bucket/ns/b1", async {
             if true {
                 panic!("boom in reconcile");
             }
@@ -1094,7 +1073,7 @@ mod tests {
             Err(ReconcileError::Panic(msg)) => assert_eq!(msg, "boom in reconcile"),
             other => panic!("expected a panic error, got {other:?}"),
         }
-        let formatted = guard(async {
+        let formatted = guard("Bucket/ns/b1", async {
             if true {
                 panic!("object {} broke", "b1");
             }

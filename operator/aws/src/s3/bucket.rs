@@ -350,6 +350,7 @@ pub struct BucketStatus {
     pub ack_resource_metadata: Option<AckResourceMetadata>,
     /// ACK conditions of the last reconcile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::ack::condition::conditions_schema")]
     pub conditions: Vec<Condition>,
     /// `Location` returned by CreateBucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
