@@ -302,3 +302,66 @@ fn text_logs_into_a_pipe_have_no_colour_codes() {
     assert!(log.contains(" INFO "), "kro logged its start: {log}");
     assert!(!log.contains('\x1b'), "no ANSI escapes in {log:?}");
 }
+
+/// Waits for `child` to exit on its own (bounded by a generous deadline, then killed) and
+/// returns its exit code and stderr.
+fn exit_of(mut child: std::process::Child) -> (Option<i32>, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kro did not exit within 120s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
+    }
+    (status.code(), err)
+}
+
+#[test]
+fn run_stops_at_once_when_an_admin_port_is_taken() {
+    // No cluster is there either, but the ports are bound first: the error names the flag and
+    // the address, not the missing cluster.
+    let dir = std::env::temp_dir().join(format!("kro-cli-port-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\n\
+         clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n\
+         users: [{name: u, user: {token: x}}]\n\
+         contexts: [{name: c, context: {cluster: c, user: u}}]\n\
+         current-context: c\n",
+    )
+    .unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    for (flag, other) in [
+        ("--metrics-bind-address", "--health-probe-bind-address"),
+        ("--health-probe-bind-address", "--metrics-bind-address"),
+    ] {
+        let child = Command::new(env!("CARGO_BIN_EXE_kro"))
+            .args(["run", "--aws-controllers", "none"])
+            .args([flag, addr.as_str(), other, "127.0.0.1:0"])
+            .env("KUBECONFIG", &kubeconfig)
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (code, err) = exit_of(child);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            err.contains(&format!("error: {flag} {addr}: ")) && err.contains("in use"),
+            "{err}"
+        );
+    }
+    drop(taken);
+    let _ = std::fs::remove_dir_all(&dir);
+}

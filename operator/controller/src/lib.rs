@@ -171,20 +171,11 @@ pub async fn run_with(
         metrics: metrics.clone(),
         ready: ready.clone(),
     };
+    // Bound before anything starts: a taken port ends `kro run` here, naming flag and address.
     let mut servers = Vec::new();
-    let metrics_addr = options::bind_address(&opts.metrics_bind_address);
-    let health_addr = options::bind_address(&opts.health_probe_bind_address);
-    for addr in [
-        metrics_addr.clone(),
-        health_addr.filter(|a| Some(a) != metrics_addr.as_ref()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let listener = tokio::net::TcpListener::bind(&addr).await;
-        drop(listener);
+    for listener in admin::bind(&opts).await? {
         servers.push(tokio::spawn(admin::serve(
-            addr,
+            listener,
             state.clone(),
             stop.clone(),
         )));

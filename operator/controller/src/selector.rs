@@ -1,8 +1,15 @@
 //! Label selectors as kro writes them (`matchLabels` / `matchExpressions`): rendered for LIST
 //! requests and matched against labels for routing watch events.
+//!
+//! Matching is kube-core's [`Selector`]. The rendering stays here because `Selector`'s
+//! `Display` does not fit: it sorts the values of `in (...)`, and it cannot render a selector
+//! with an unknown operator at all, where the LIST kro sends leaves that expression out.
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::{Selector, SelectorExt};
+use serde::Deserialize;
 use serde_json::Value;
 
 fn values(e: &Value) -> Vec<String> {
@@ -47,40 +54,13 @@ pub fn to_query(selector: &Value) -> String {
     parts.join(",")
 }
 
-/// Whether `labels` satisfy the selector.
+/// Whether `labels` satisfy the selector; a selector that is not a valid `LabelSelector` (an
+/// unknown operator, `In` without values) matches nothing.
 pub fn matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
-    if let Some(m) = selector.get("matchLabels").and_then(Value::as_object) {
-        for (k, v) in m {
-            if labels.get(k).map(String::as_str) != v.as_str() {
-                return false;
-            }
-        }
-    }
-    for e in selector
-        .get("matchExpressions")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-        let op = e
-            .get("operator")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let vals = values(e);
-        let have = labels.get(key);
-        let ok = match op {
-            "In" => have.is_some_and(|h| vals.contains(h)),
-            "NotIn" => !have.is_some_and(|h| vals.contains(h)),
-            "Exists" => have.is_some(),
-            "DoesNotExist" => have.is_none(),
-            _ => false,
-        };
-        if !ok {
-            return false;
-        }
-    }
-    true
+    LabelSelector::deserialize(selector)
+        .ok()
+        .and_then(|parsed| Selector::try_from(parsed).ok())
+        .is_some_and(|parsed| parsed.matches(labels))
 }
 
 #[cfg(test)]
