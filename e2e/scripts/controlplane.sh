@@ -11,20 +11,28 @@
 #   controlplane.sh bin-dir                    print where the cached binaries live
 #
 # Environment: KRO_CACHE_DIR (default ~/.cache/kro-rs), KRO_APISERVER_PORT / KRO_ETCD_PORT to pin
-# ports (default: free ones), KRO_READY_TIMEOUT seconds (default 90).
-set -euo pipefail
+# ports (default: free ones), KRO_READY_TIMEOUT seconds each of etcd and kube-apiserver may take
+# to become ready (default 180: a loaded 2-core machine can take minutes).
+#
+# start never leaves a process behind when it fails or is interrupted, and a port that another
+# process takes before etcd or kube-apiserver binds it is replaced by a fresh one (unless pinned).
+set -Eeuo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cp_dir=$(cd "$here/../controlplane" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 kube_version=$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$cp_dir/kube/go.mod")
 etcd_version=$(sed -n 's/^require go.etcd.io\/etcd\/server\/v3 \(v[0-9.]*\)$/\1/p' "$cp_dir/etcd/go.mod")
-[ -n "$kube_version" ] && [ -n "$etcd_version" ] || die "cannot read the pinned versions from $cp_dir/{kube,etcd}/go.mod"
+{ [ -n "$kube_version" ] && [ -n "$etcd_version" ]; } || die "cannot read the pinned versions from $cp_dir/{kube,etcd}/go.mod"
 bin_dir=${KRO_CACHE_DIR:-$HOME/.cache/kro-rs}/controlplane/kube-$kube_version-etcd-$etcd_version
 
 build() {
+  with_lock "$bin_dir.lock" "the control plane" build_locked
+}
+
+build_locked() {
   if [ -x "$bin_dir/kube-apiserver" ] && [ -x "$bin_dir/kubectl" ] && [ -x "$bin_dir/etcd" ]; then
     log "control plane binaries cached in $bin_dir"
     return 0
@@ -79,67 +87,64 @@ launch_apiserver() {
     --disable-admission-plugins ServiceAccount --allow-privileged=true \
     --endpoint-reconciler-type none \
     < /dev/null >> "$d/apiserver.log" 2>&1 &
-  echo "$! kube-apiserver" >> "$d/pids"
+  record_pid "$d/pids" $! kube-apiserver
 }
 
-# wait_apiserver DIR: wait until the apiserver of DIR is ready and kubectl reaches it.
+# wait_apiserver DIR: wait until the apiserver of DIR is ready and kubectl can read the default
+# namespace through the kubeconfig (a controller creates it, possibly after /readyz first
+# answers). Status 2: it lost its port (see wait_http).
 wait_apiserver() {
-  local d=$1 ETCD_PORT API_PORT pid
+  local d=$1 ETCD_PORT API_PORT pid start left timeout=${KRO_READY_TIMEOUT:-180}
   # shellcheck disable=SC1091
   . "$d/ports"
-  pid=$(sed -n 's/^\([0-9]*\) kube-apiserver$/\1/p' "$d/pids")
-  wait_http "kube-apiserver" "https://127.0.0.1:$API_PORT/readyz" "${KRO_READY_TIMEOUT:-90}" "$d/apiserver.log" \
-    "--cacert $d/apiserver-certs/apiserver.crt --cert $d/admin.crt --key $d/admin.key" "$pid" || return 1
-  "$bin_dir/kubectl" --kubeconfig "$d/kubeconfig" get ns default >/dev/null \
-    || { log "kubectl cannot reach the apiserver (see $d/apiserver.log)"; return 1; }
+  pid=$(awk '$2 == "kube-apiserver" { print $1 }' "$d/pids")
+  start=$SECONDS
+  wait_http "kube-apiserver" "https://127.0.0.1:$API_PORT/readyz" "$timeout" "$d/apiserver.log" \
+    "--cacert $d/apiserver-certs/apiserver.crt --cert $d/admin.crt --key $d/admin.key" "$pid" || return $?
+  left=$((timeout - (SECONDS - start)))
+  wait_until "kubectl to read namespace default (apiserver log: $d/apiserver.log)" "$((left > 10 ? left : 10))" \
+    "$bin_dir/kubectl" --kubeconfig "$d/kubeconfig" get ns default
 }
 
 # restart_apiserver DIR: stop only kube-apiserver and start it again on the same port, as an
 # apiserver upgrade or crash does; etcd and its data stay.
 restart_apiserver() {
   local d=${1:?usage: controlplane.sh restart-apiserver DIR}
-  grep ' kube-apiserver$' "$d/pids" > "$d/apiserver.pids" || die "no kube-apiserver recorded in $d/pids"
-  stop_pids "$d/apiserver.pids"
-  sed -i '/ kube-apiserver$/d' "$d/pids"
+  awk '$2 == "kube-apiserver"' "$d/pids" > "$d/apiserver.pids"
+  [ -s "$d/apiserver.pids" ] || die "no kube-apiserver recorded in $d/pids"
+  stop_pids "$d/apiserver.pids" || die "the old kube-apiserver did not stop"
+  awk '$2 != "kube-apiserver"' "$d/pids" > "$d/pids.new" && mv "$d/pids.new" "$d/pids"
   launch_apiserver "$d"
   wait_apiserver "$d" || die "kube-apiserver did not come back"
   log "kube-apiserver restarted"
 }
 
-start() {
-  local d=${1:?usage: controlplane.sh start DIR [--owner-pid PID]}
-  shift
-  local owner=""
-  if [ "${1:-}" = "--owner-pid" ]; then owner=${2:?--owner-pid needs a PID}; fi
-  for b in etcd kube-apiserver kubectl; do
-    [ -x "$bin_dir/$b" ] || die "$b is not built for $kube_version/$etcd_version: run 'make controlplane' (or e2e/scripts/controlplane.sh build)"
-  done
-  mkdir -p "$d"
-  d=$(cd "$d" && pwd)
-  [ ! -s "$d/pids" ] || die "$d already holds a running control plane (pids in $d/pids): stop it first with '$0 stop $d'"
-  : > "$d/pids"
-  # From here on, anything that fails stops what was started.
-  trap 'stop_pids "$d/pids"' ERR
-  trap 'stop_pids "$d/pids"; exit 130' INT TERM
-
-  local etcd_port etcd_peer api_port
-  etcd_port=$(pick_port "${KRO_ETCD_PORT:-}")
-  etcd_peer=$(pick_port "")
-  api_port=$(pick_port "${KRO_APISERVER_PORT:-}")
-  gen_certs "$d"
-
+# start_etcd DIR: etcd on fresh ports (KRO_ETCD_PORT pins the client one), written to
+# DIR/ports. Status 2: it lost a port (see wait_http).
+start_etcd() {
+  local d=$1 etcd_port etcd_peer
+  # Called where errexit does not apply (retry_on_lost_port): each step fails explicitly.
+  etcd_port=$(pick_port "${KRO_ETCD_PORT:-}") || return 1
+  etcd_peer=$(pick_port "") || return 1
+  printf 'ETCD_PORT=%s\n' "$etcd_port" > "$d/ports"
+  rm -rf "$d/etcd-data"
   "$bin_dir/etcd" --name e2e --data-dir "$d/etcd-data" \
     --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "e2e=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync --log-level warn \
     < /dev/null > "$d/etcd.log" 2>&1 &
-  echo "$! etcd" >> "$d/pids"
-  wait_http "etcd" "http://127.0.0.1:$etcd_port/health" 30 "$d/etcd.log" "" $! || { stop_pids "$d/pids"; exit 1; }
+  record_pid "$d/pids" $! etcd || return 1
+  wait_http "etcd" "http://127.0.0.1:$etcd_port/health" "${KRO_READY_TIMEOUT:-180}" "$d/etcd.log" "" $!
+}
 
-  printf 'ETCD_PORT=%s\nAPI_PORT=%s\n' "$etcd_port" "$api_port" > "$d/ports"
-  launch_apiserver "$d"
-
-  cat > "$d/kubeconfig" <<EOF
+# start_apiserver DIR: kube-apiserver on a fresh port (KRO_APISERVER_PORT pins it) against the
+# etcd in DIR/ports; writes DIR/kubeconfig. Status 2: it lost its port (see wait_http).
+start_apiserver() {
+  local d=$1 api_port
+  # Called where errexit does not apply (retry_on_lost_port): each step fails explicitly.
+  api_port=$(pick_port "${KRO_APISERVER_PORT:-}") || return 1
+  { sed -i '/^API_PORT=/d' "$d/ports" && echo "API_PORT=$api_port" >> "$d/ports" && : > "$d/apiserver.log"; } || return 1
+  cat > "$d/kubeconfig" <<EOF || return 1
 apiVersion: v1
 kind: Config
 clusters:
@@ -157,9 +162,70 @@ contexts:
   context: {cluster: kro-e2e, user: admin}
 current-context: kro-e2e
 EOF
-  wait_apiserver "$d" || { stop_pids "$d/pids"; exit 1; }
-  trap - ERR INT TERM
-  if [ -n "$owner" ]; then watch_owner "$owner" "$here/controlplane.sh" stop "$d"; fi
+  launch_apiserver "$d" || return 1
+  wait_apiserver "$d"
+}
+
+# retry_on_lost_port WHAT PINNED FILE CMD...: run CMD, which starts WHAT and records it in FILE.
+# pick_port can only say a port is free now: when CMD fails with status 2 (another process took
+# the port before WHAT bound it) and the port is not PINNED, stop what CMD recorded and run it
+# again on fresh ports, 3 times at most. Any other failure stops what CMD recorded and fails.
+retry_on_lost_port() {
+  local what=$1 pinned=$2 f=$3 attempt rc keep
+  shift 3
+  for attempt in 1 2 3; do
+    keep=$(wc -l < "$f")
+    rc=0
+    "$@" || rc=$?
+    [ "$rc" = 0 ] && return 0
+    tail -n +"$((keep + 1))" "$f" > "$f.failed"
+    stop_pids "$f.failed" || true
+    head -n "$keep" "$f" > "$f.new" && mv "$f.new" "$f"
+    rm -f "$f.failed"
+    if [ "$rc" != 2 ] || [ -n "$pinned" ] || [ "$attempt" = 3 ]; then return 1; fi
+    log "starting $what again on fresh ports (attempt $((attempt + 1)) of 3)"
+  done
+}
+
+# What start stops if it ends before the control plane is ready.
+starting_dir="" owner_watch=""
+abort_start() {
+  [ -n "$starting_dir" ] || return 0
+  stop_pids "$starting_dir/pids" || true
+  if [ -n "$owner_watch" ]; then kill "$owner_watch" 2>/dev/null || true; fi
+}
+
+start() {
+  local d=${1:?usage: controlplane.sh start DIR [--owner-pid PID]}
+  shift
+  local owner="" port
+  if [ "${1:-}" = "--owner-pid" ]; then owner=${2:?--owner-pid needs a PID}; fi
+  for b in etcd kube-apiserver kubectl; do
+    [ -x "$bin_dir/$b" ] || die "$b is not built for $kube_version/$etcd_version: run 'make controlplane' (or e2e/scripts/controlplane.sh build)"
+  done
+  mkdir -p "$d"
+  d=$(cd "$d" && pwd)
+  [ ! -s "$d/pids" ] || die "$d already holds a running control plane (pids in $d/pids): stop it first with '$0 stop $d'"
+  # A pinned port that is taken is an error to report before anything starts.
+  for port in "${KRO_ETCD_PORT:-}" "${KRO_APISERVER_PORT:-}"; do
+    [ -z "$port" ] || pick_port "$port" > /dev/null
+  done
+  : > "$d/pids"
+  # From here on, however this script ends before the control plane is ready (a failing command
+  # in any function, die, Ctrl-C, TERM), the EXIT trap stops what it started.
+  starting_dir=$d
+  trap abort_start EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  # The owner's watch starts first, so that it also covers this script being killed mid-start.
+  if [ -n "$owner" ]; then owner_watch=$(watch_owner "$owner" "$here/controlplane.sh" stop "$d"); fi
+
+  gen_certs "$d"
+  retry_on_lost_port etcd "${KRO_ETCD_PORT:-}" "$d/pids" start_etcd "$d" || exit 1
+  retry_on_lost_port kube-apiserver "${KRO_APISERVER_PORT:-}" "$d/pids" start_apiserver "$d" || exit 1
+
+  starting_dir=""
+  trap - EXIT INT TERM
   log "control plane ready: export KUBECONFIG=$d/kubeconfig (kubectl: $bin_dir/kubectl)"
 }
 
@@ -167,10 +233,17 @@ case "${1:-}" in
   build) build ;;
   start) shift; start "$@" ;;
   stop)
+    d=${2:?usage: controlplane.sh stop DIR}
+    if [ -f "$d/pids" ]; then
+      # kube-apiserver first: its graceful shutdown still talks to etcd (with etcd gone first it
+      # hangs until SIGKILL).
+      awk '$2 == "kube-apiserver"' "$d/pids" > "$d/apiserver.pids"
+      stop_pids "$d/apiserver.pids"
+      stop_pids "$d/pids"
+    fi
     # etcd's data is of no use once stopped (start always begins afresh) and is the bulk of DIR;
     # the logs, certificates and kubeconfig stay for a post-mortem.
-    stop_pids "${2:?usage: controlplane.sh stop DIR}/pids"
-    rm -rf "$2/etcd-data"
+    rm -rf "$d/etcd-data"
     ;;
   restart-apiserver) restart_apiserver "${2:-}" ;;
   bin-dir) echo "$bin_dir" ;;

@@ -3,7 +3,7 @@
 # that come with the machine (Go for the control plane, Python for moto, Rust).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 missing=()
@@ -11,8 +11,9 @@ for tool in openssl curl; do command -v "$tool" >/dev/null || missing+=("$tool")
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     log "installing Debian packages: ${missing[*]}"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
-      || die "apt-get install ${missing[*]} failed"
+    if ! { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }; then
+      die "apt-get install ${missing[*]} failed"
+    fi
   else
     die "missing tools: ${missing[*]} (install them, e.g. sudo apt-get install -y ${missing[*]})"
   fi

@@ -10,15 +10,19 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mod_dir=$(cd "$here/../helm" && pwd)
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 helm_version=$(sed -n 's/^require helm.sh\/helm\/v[0-9]* \(v[0-9.]*\)$/\1/p' "$mod_dir/go.mod")
 helm_module=$(sed -n 's/^require \(helm.sh\/helm\/v[0-9]*\) v[0-9.]*$/\1/p' "$mod_dir/go.mod")
-[ -n "$helm_version" ] && [ -n "$helm_module" ] || die "cannot read the pinned helm version from $mod_dir/go.mod"
+{ [ -n "$helm_version" ] && [ -n "$helm_module" ]; } || die "cannot read the pinned helm version from $mod_dir/go.mod"
 bin_dir=${KRO_CACHE_DIR:-$HOME/.cache/kro-rs}/helm-$helm_version
 
 build() {
+  with_lock "$bin_dir.lock" helm build_locked
+}
+
+build_locked() {
   if [ -x "$bin_dir/helm" ]; then
     log "helm cached in $bin_dir"
     return 0
