@@ -2,11 +2,11 @@
 # Runs every check and every test: formatting, lints, unit tests and e2e tests against one shared
 # real control plane and one moto, which this script starts and always stops. Prints how long
 # each stage took. This is what `make test` and CI run.
-set -euo pipefail
+set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$here/lib.sh"
 
 # A fresh clone gains nothing from incremental compilation; it only costs disk and time.
@@ -27,12 +27,32 @@ report() {
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/kro-test.XXXXXX")
 cleanup() {
-  "$here/controlplane.sh" stop "$state" 2>/dev/null || true
-  "$here/moto.sh" stop "$state" 2>/dev/null || true
+  "$here/controlplane.sh" stop "$state" || true
+  "$here/moto.sh" stop "$state" || true
   rm -rf "$state"
 }
 trap 'cleanup; report' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# bounded SECONDS CMD...: CMD, stopped after SECONDS. timeout(1) runs it in a process group of
+# its own and, at the deadline, signals that whole group (KILL 30 s after TERM), so cargo's test
+# binaries and what they run stop with it; `timeout --foreground` would signal cargo alone and
+# leave a hung test binary running. Ctrl-C reaches this script's group, not CMD's: the traps
+# pass INT and TERM on to timeout, which passes them to the group, and wait for it to end.
+bounded() {
+  local secs=$1 pid rc=0
+  shift
+  timeout --kill-after=30 "$secs" "$@" &
+  pid=$!
+  trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid" || true; exit 130' INT
+  trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid" || true; exit 143' TERM
+  wait "$pid" || rc=$?
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then log "$* did not finish within ${secs}s: stopped"; fi
+  return "$rc"
+}
 
 start_services() {
   "$here/controlplane.sh" start "$state" --owner-pid $$
@@ -50,4 +70,4 @@ stage "start control plane + moto" start_services
 export KUBECONFIG=$state/kubeconfig
 export "$(cat "$state/moto.env")"
 # A hung test must fail the run long before CI's 90 minutes are up.
-stage "cargo test (unit + e2e)" timeout --foreground "${KRO_TEST_TIMEOUT:-2400}" cargo test --workspace --locked
+stage "cargo test (unit + e2e)" bounded "${KRO_TEST_TIMEOUT:-2400}" cargo test --workspace --locked
