@@ -1,10 +1,11 @@
 # kro-rs: the two commands that matter are `make demo` and `make test` (see README.md).
 SCRIPTS := e2e/scripts
 
-.PHONY: demo demo-stop test controlplane moto helm deps fmt lint bench bench-load
+.PHONY: demo demo-stop test controlplane moto helm tools deps fmt lint bench bench-load
 
-## Bring up the local control plane + moto and show how to use them.
-demo: deps controlplane moto
+## Bring up the local control plane + moto and show how to use them. Builds only what the demo
+## runs (helm is for the chart tests: `make test` builds it).
+demo: tools controlplane moto
 	$(SCRIPTS)/demo.sh
 
 demo-stop:
@@ -14,9 +15,12 @@ demo-stop:
 test:
 	$(SCRIPTS)/test.sh
 
-deps:
+## Debian packages and rustup components the build and the scripts need.
+tools:
 	$(SCRIPTS)/deps.sh
-	$(SCRIPTS)/helm.sh build
+
+## Everything `make test` needs, built ahead of time: tools, control plane, moto and helm.
+deps: tools controlplane moto helm
 
 ## Build the helm CLI for the chart tests from its Go module (cached per version).
 helm:
