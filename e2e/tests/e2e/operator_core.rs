@@ -28,41 +28,21 @@ fn webapp_rgd(op: &Operator, kind: &str) -> Value {
     )
 }
 
-/// A fresh namespace, an operator, and the webapp RGD of a kind of its own, accepted.
-struct Webapp {
-    client: Client,
-    ns: String,
-    op: Operator,
-    kind: String,
-    /// The RGD as it was when it turned Active.
-    rgd: Value,
-}
-
-async fn webapp_accepted(ns_prefix: &str) -> Result<Webapp> {
+/// A fresh namespace, an operator, and the webapp RGD of a kind of its own, accepted:
+/// `(client, namespace, operator, kind, the RGD as it was when it turned Active)`.
+async fn webapp_accepted(ns_prefix: &str) -> Result<(Client, String, Operator, String, Value)> {
     let client = client().await?;
     let ns = namespace(&client, ns_prefix).await?;
     let op = Operator::start(client.clone());
     let kind = unique_kind("Web");
     apply(&client, &webapp_rgd(&op, &kind)).await?;
     let rgd = wait_rgd_active(&client, &rgd_name(&kind)).await?;
-    Ok(Webapp {
-        client,
-        ns,
-        op,
-        kind,
-        rgd,
-    })
+    Ok((client, ns, op, kind, rgd))
 }
 
 #[tokio::test]
 async fn rgd_accepted_crd_established_instance_ready_with_projected_status() -> Result<()> {
-    let Webapp {
-        client,
-        ns,
-        op,
-        kind,
-        rgd: r,
-    } = webapp_accepted("op-core").await?;
+    let (client, ns, op, kind, r) = webapp_accepted("op-core").await?;
     assert_eq!(
         r["status"]["topologicalOrder"],
         json!(["config", "deployment"])
@@ -178,13 +158,7 @@ async fn rgd_accepted_crd_established_instance_ready_with_projected_status() -> 
 
 #[tokio::test]
 async fn instance_spec_update_updates_children() -> Result<()> {
-    let Webapp {
-        client,
-        ns,
-        op,
-        kind,
-        ..
-    } = webapp_accepted("op-update").await?;
+    let (client, ns, op, kind, _) = webapp_accepted("op-update").await?;
     apply(
         &client,
         &instance(&kind, &ns, "app", json!({"name": "app", "replicas": 1})),
@@ -214,13 +188,7 @@ async fn instance_spec_update_updates_children() -> Result<()> {
 
 #[tokio::test]
 async fn child_edited_by_hand_is_restored_and_deleted_child_recreated() -> Result<()> {
-    let Webapp {
-        client,
-        ns,
-        op,
-        kind,
-        ..
-    } = webapp_accepted("op-drift").await?;
+    let (client, ns, op, kind, _) = webapp_accepted("op-drift").await?;
     apply(
         &client,
         &instance(&kind, &ns, "d", json!({"name": "d", "replicas": 2})),
@@ -275,13 +243,7 @@ async fn child_edited_by_hand_is_restored_and_deleted_child_recreated() -> Resul
 
 #[tokio::test]
 async fn instance_delete_removes_children_in_reverse_order() -> Result<()> {
-    let Webapp {
-        client,
-        ns,
-        op,
-        kind,
-        ..
-    } = webapp_accepted("op-delete").await?;
+    let (client, ns, op, kind, _) = webapp_accepted("op-delete").await?;
     apply(&client, &instance(&kind, &ns, "x", json!({"name": "x"}))).await?;
     wait_object(&client, "apps/v1", "Deployment", Some(&ns), "x", |_| true).await?;
     // Hold the dependent (Deployment) with a finalizer of our own: while it is terminating the
@@ -332,13 +294,7 @@ async fn instance_delete_removes_children_in_reverse_order() -> Result<()> {
 
 #[tokio::test]
 async fn suspended_instance_is_left_alone_until_resumed() -> Result<()> {
-    let Webapp {
-        client,
-        ns,
-        op,
-        kind,
-        ..
-    } = webapp_accepted("op-suspend").await?;
+    let (client, ns, op, kind, _) = webapp_accepted("op-suspend").await?;
     apply(&client, &instance(&kind, &ns, "s", json!({"name": "s"}))).await?;
     wait_object(&client, "v1", "ConfigMap", Some(&ns), "s-config", |_| true).await?;
 
