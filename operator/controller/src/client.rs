@@ -14,11 +14,11 @@ use prometheus_client::metrics::family::Family;
 use tower_layer::Layer;
 use tower_service::Service;
 
-type Labels = Vec<(String, String)>;
+use crate::metrics::RequestLabels;
 
 /// `rest_client_requests_total{method,code}` of the whole process (every client built by
 /// [`client`] adds to it); registered by [`crate::metrics::Metrics::new`].
-pub static REQUESTS: LazyLock<Family<Labels, Counter>> = LazyLock::new(Family::default);
+pub static REQUESTS: LazyLock<Family<RequestLabels, Counter>> = LazyLock::new(Family::default);
 
 /// A client for the cluster `KUBECONFIG` or the pod's service account points at, counting its
 /// requests into [`REQUESTS`].
@@ -77,10 +77,7 @@ where
                 Err(_) => "<error>".to_string(),
             };
             REQUESTS
-                .get_or_create(&vec![
-                    ("method".to_string(), method),
-                    ("code".to_string(), code),
-                ])
+                .get_or_create(&RequestLabels { method, code })
                 .inc();
             result
         }

@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Shared;
 use crate::error::{Error, kube_err};
 use crate::instance::{self, KindContext};
-use crate::metrics::label;
+use crate::metrics::{GvrLabels, NameLabels, RgdTransitionLabels};
 use crate::watches::KindKey;
 
 /// The API resource of `ResourceGraphDefinition`.
@@ -156,7 +156,7 @@ async fn reconcile(
         ctx.shared
             .metrics
             .panics_total
-            .get_or_create(&label("gvr", "kro.run/v1alpha1/resourcegraphdefinitions"))
+            .get_or_create(&GvrLabels::new("kro.run/v1alpha1/resourcegraphdefinitions"))
             .inc();
     };
     match kro_reconcile::guard(&key, count_panic, reconcile_rgd(&rgd, &ctx)).await {
@@ -245,10 +245,10 @@ async fn compile(
     let result = kro_graph::compile(&value, &schemas, &options);
     let m = &ctx.shared.metrics;
     m.rgd_graph_build_total
-        .get_or_create(&label("name", &name))
+        .get_or_create(&NameLabels::new(&name))
         .inc();
     m.rgd_graph_build_duration
-        .get_or_create(&label("name", &name))
+        .get_or_create(&NameLabels::new(&name))
         .observe(started.elapsed().as_secs_f64());
     match result {
         Ok(g) => {
@@ -259,7 +259,7 @@ async fn compile(
         }
         Err(e) => {
             m.rgd_graph_build_errors_total
-                .get_or_create(&label("name", &name))
+                .get_or_create(&NameLabels::new(&name))
                 .inc();
             Err(e.to_string())
         }
@@ -602,11 +602,11 @@ async fn report_active(
     ctx.shared
         .metrics
         .rgd_state_transitions_total
-        .get_or_create(&vec![
-            ("name".into(), rgd.name_any()),
-            ("from".into(), old_state.unwrap_or_default()),
-            ("to".into(), new_state),
-        ])
+        .get_or_create(&RgdTransitionLabels {
+            name: rgd.name_any(),
+            from: old_state.unwrap_or_default(),
+            to: new_state,
+        })
         .inc();
     publish(
         ctx,
@@ -641,7 +641,7 @@ async fn delete_rgd(
     ctx.shared
         .metrics
         .rgd_deletions_total
-        .get_or_create(&label("name", &name))
+        .get_or_create(&NameLabels::new(&name))
         .inc();
     ctx.compiled
         .lock()

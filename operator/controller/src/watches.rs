@@ -23,7 +23,7 @@ use tokio::sync::{RwLock, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{Metrics, label};
+use crate::metrics::{GvrLabels, Metrics};
 use crate::selector;
 
 /// (group, kind) of a generated instance kind.
@@ -351,7 +351,7 @@ impl Router {
                 }
                 self.metrics
                     .informer_events_total
-                    .get_or_create(&label("gvr", &format!("{}/{}", gvk.0, gvk.1)))
+                    .get_or_create(&GvrLabels::new(format!("{}/{}", gvk.0, gvk.1)))
                     .inc();
                 let _ = tx.try_send(r);
             }

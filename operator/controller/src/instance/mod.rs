@@ -42,7 +42,7 @@ use serde_json::Value;
 use crate::Shared;
 use crate::discovery::Resolved;
 use crate::error::{Error, panic_message};
-use crate::metrics::label;
+use crate::metrics::{GvkLabels, GvrLabels, RequeueLabels};
 use crate::watches::{InstanceKey, resource_version};
 
 /// Everything the controller of one generated kind needs.
@@ -219,7 +219,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
             shared
                 .metrics
                 .panics_total
-                .get_or_create(&label("gvr", &gvr))
+                .get_or_create(&GvrLabels::new(&gvr))
                 .inc();
             tracing::error!(instance = %key, panic = %msg, "instance reconcile panicked");
             status::report_failure(&ctx, &obj, &format!("reconcile panicked: {msg}")).await;
@@ -244,8 +244,8 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
 /// The metrics of one finished reconcile, under kro's `gvr` and kro-rs's `gvk` labels.
 fn record_reconcile(ctx: &KindContext, secs: f64, cpu: Duration) {
     let metrics = &ctx.shared.metrics;
-    let gvr = label("gvr", &ctx.gvr());
-    let gvk = label("gvk", &ctx.gvk());
+    let gvr = GvrLabels::new(ctx.gvr());
+    let gvk = GvkLabels::new(ctx.gvk());
     metrics.reconcile_total.get_or_create(&gvr).inc();
     metrics.reconcile_duration.get_or_create(&gvr).observe(secs);
     metrics.instance_reconcile_total.get_or_create(&gvk).inc();
@@ -266,12 +266,12 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
     shared
         .metrics
         .handler_errors_total
-        .get_or_create(&label("gvr", &gvr))
+        .get_or_create(&GvrLabels::new(&gvr))
         .inc();
     shared
         .metrics
         .instance_reconcile_errors_total
-        .get_or_create(&label("gvk", &ctx.gvk()))
+        .get_or_create(&GvkLabels::new(ctx.gvk()))
         .inc();
     let key = failure_key(&obj);
     let failures = shared.record_failure(&key);
@@ -280,10 +280,10 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
     shared
         .metrics
         .requeue_total
-        .get_or_create(&vec![
-            ("gvr".into(), gvr),
-            ("type".into(), "rate_limited".into()),
-        ])
+        .get_or_create(&RequeueLabels {
+            gvr,
+            r#type: "rate_limited".into(),
+        })
         .inc();
     Action::requeue(delay)
 }

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{InstanceRun, KindContext};
 use crate::error::{Error, kube_err};
+use crate::metrics::TransitionLabels;
 
 /// Whether the user suspended reconciliation with the `kro.run/reconcile` annotation.
 pub(super) fn is_suspended(live: &DynamicObject) -> bool {
@@ -109,11 +110,11 @@ impl InstanceRun<'_> {
         ctx.shared
             .metrics
             .instance_state_transitions_total
-            .get_or_create(&vec![
-                ("gvk".into(), ctx.gvk()),
-                ("from".into(), old_state.clone().unwrap_or_default()),
-                ("to".into(), state.as_str().into()),
-            ])
+            .get_or_create(&TransitionLabels {
+                gvk: ctx.gvk(),
+                from: old_state.clone().unwrap_or_default(),
+                to: state.as_str().into(),
+            })
             .inc();
         let (type_, note) = match state {
             InstanceState::Error => (
