@@ -638,29 +638,13 @@ fn status_response(code: StatusCode, reason: &str, message: &str) -> Response<Bo
 
 /// Process-wide controller state over `client`, as `kro run` builds it, with test options.
 pub(crate) fn shared_for_tests(client: kube::Client) -> Arc<crate::Shared> {
-    let stop = tokio_util::sync::CancellationToken::new();
-    let metrics = Arc::new(crate::metrics::Metrics::new());
-    let opts = crate::Options::for_tests();
-    Arc::new(crate::Shared {
-        discovery: crate::discovery::Discovery::new(client.clone()),
-        router: crate::watches::Router::new(client.clone(), metrics.clone(), stop.clone()),
-        metrics,
-        recorder: kube::runtime::events::Recorder::new(
-            client.clone(),
-            kube::runtime::events::Reporter {
-                controller: "kro".into(),
-                instance: None,
-            },
-        ),
-        semaphore: tokio::sync::Semaphore::new(usize::from(
-            opts.dynamic_controller_concurrent_reconciles.max(1),
-        )),
-        failures: Default::default(),
-        kro_version: crate::kro_version(),
-        stop,
-        opts,
+    crate::Shared::new(
         client,
-    })
+        crate::Options::for_tests(),
+        Arc::new(crate::metrics::Metrics::new()),
+        tokio_util::sync::CancellationToken::new(),
+        None,
+    )
 }
 
 impl tower_service::Service<Request<kube::client::Body>> for FakeApi {

@@ -155,6 +155,98 @@ pub async fn run(
     run_with(client, opts, shutdown, || {}).await
 }
 
+/// The held leader Lease: whether it is still held, and the task renewing it.
+struct Leadership {
+    held: tokio::sync::watch::Receiver<bool>,
+    task: tokio::task::JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>,
+}
+
+impl Leadership {
+    /// Completes when the Lease is lost (or its manager ends).
+    async fn lost(&mut self) {
+        while self.held.changed().await.is_ok() && *self.held.borrow() {}
+    }
+
+    /// Lets the Lease go, waiting at most `timeout` for the manager to release it.
+    async fn release(self, timeout: std::time::Duration) {
+        drop(self.held);
+        let _ = tokio::time::timeout(timeout, self.task).await;
+    }
+}
+
+/// Waits for the `controller.kro.run` Lease. `Ok(None)` when `shutdown` came first (the
+/// manager is stopped then).
+async fn acquire_leadership(
+    client: &Client,
+    opts: &Options,
+    identity: String,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+) -> anyhow::Result<Option<Leadership>> {
+    let namespace = lease_namespace(client, opts).await;
+    let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+        .with_namespace(namespace)
+        .with_identity(identity)
+        .with_duration(opts.leader_election_lease_duration.as_secs().max(1))
+        .with_grace(opts.leader_election_retry_period.as_secs().max(1))
+        .build()
+        .await?;
+    let (mut held, task) = manager.watch().await;
+    tracing::info!(lease = LEASE_NAME, "waiting for leadership");
+    while !*held.borrow_and_update() {
+        tokio::select! {
+            _ = &mut *shutdown => {
+                drop(held);
+                let _ = task.await;
+                return Ok(None);
+            }
+            changed = held.changed() => changed?,
+        }
+    }
+    tracing::info!(lease = LEASE_NAME, "leading");
+    Ok(Some(Leadership { held, task }))
+}
+
+/// This replica's name in the Lease and in events: `--leader-election-identity` (`$POD_NAME`),
+/// or `kro-<pid>`.
+fn replica_identity(opts: &Options) -> String {
+    Some(opts.leader_election_identity.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("kro-{}", std::process::id()))
+}
+
+impl Shared {
+    /// The process-wide state of `kro run`, reporting events as `identity`.
+    pub fn new(
+        client: Client,
+        opts: Options,
+        metrics: Arc<metrics::Metrics>,
+        stop: CancellationToken,
+        identity: Option<String>,
+    ) -> Arc<Self> {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "kro".into(),
+                instance: identity,
+            },
+        );
+        Arc::new(Shared {
+            discovery: discovery::Discovery::new(client.clone()),
+            router: watches::Router::new(client.clone(), metrics.clone(), stop.clone()),
+            client,
+            metrics,
+            recorder,
+            semaphore: Semaphore::new(usize::from(
+                opts.dynamic_controller_concurrent_reconciles.max(1),
+            )),
+            failures: kro_reconcile::Failures::new(),
+            kro_version: kro_version(),
+            stop,
+            opts,
+        })
+    }
+}
+
 /// [`run`], calling `leading` once this process may write: at once without leader election,
 /// otherwise when the Lease is held. Other controllers of the process (the AWS ones) start
 /// there, so that only the leader replica writes anywhere.
@@ -180,99 +272,68 @@ pub async fn run_with(
             stop.clone(),
         )));
     }
-
-    let identity = Some(opts.leader_election_identity.clone())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| format!("kro-{}", std::process::id()));
-    let recorder = Recorder::new(
+    let identity = replica_identity(&opts);
+    let shared = Shared::new(
         client.clone(),
-        Reporter {
-            controller: "kro".into(),
-            instance: Some(identity.clone()),
-        },
-    );
-    let shared = Arc::new(Shared {
-        client: client.clone(),
-        discovery: discovery::Discovery::new(client.clone()),
-        router: watches::Router::new(client.clone(), metrics.clone(), stop.clone()),
+        opts.clone(),
         metrics,
-        recorder,
-        semaphore: Semaphore::new(usize::from(
-            opts.dynamic_controller_concurrent_reconciles.max(1),
-        )),
-        failures: kro_reconcile::Failures::new(),
-        kro_version: kro_version(),
-        stop: stop.clone(),
-        opts: opts.clone(),
-    });
+        stop.clone(),
+        Some(identity.clone()),
+    );
 
     let mut shutdown = std::pin::pin!(shutdown);
     // Leader election: wait for the Lease before starting anything that writes.
-    let mut leadership: Option<(
-        tokio::sync::watch::Receiver<bool>,
-        tokio::task::JoinHandle<_>,
-    )> = None;
+    let mut leadership = None;
     if opts.leader_elect {
-        let ns = lease_namespace(&client, &opts).await;
-        let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
-            .with_namespace(ns)
-            .with_identity(identity)
-            .with_duration(opts.leader_election_lease_duration.as_secs().max(1))
-            .with_grace(opts.leader_election_retry_period.as_secs().max(1))
-            .build()
-            .await?;
-        let (mut rx, task) = manager.watch().await;
-        tracing::info!(lease = LEASE_NAME, "waiting for leadership");
-        loop {
-            if *rx.borrow_and_update() {
-                break;
-            }
-            tokio::select! {
-                _ = &mut shutdown => {
-                    stop.cancel();
-                    drop(rx);
-                    let _ = task.await;
-                    return Ok(());
-                }
-                changed = rx.changed() => changed?,
+        match acquire_leadership(&client, &opts, identity, &mut shutdown).await? {
+            Some(held) => leadership = Some(held),
+            None => {
+                stop.cancel();
+                return Ok(());
             }
         }
-        tracing::info!(lease = LEASE_NAME, "leading");
-        leadership = Some((rx, task));
     }
 
     install_static_crds(&client).await?;
     leading();
+    let result = run_controllers(shared, ready, &mut shutdown, leadership.as_mut()).await;
+    for server in servers {
+        let _ = server.await;
+    }
+    if let Some(held) = leadership {
+        held.release(opts.graceful_shutdown_timeout).await;
+    }
+    result
+}
+
+/// The RGD controller (and through it every instance controller) until shutdown or the loss
+/// of the Lease; then everything is stopped, each part bounded by `--graceful-shutdown-timeout`.
+async fn run_controllers(
+    shared: Arc<Shared>,
+    ready: Arc<AtomicBool>,
+    shutdown: &mut (impl Future<Output = ()> + Unpin),
+    leadership: Option<&mut Leadership>,
+) -> anyhow::Result<()> {
+    let stop = shared.stop.clone();
     let ctx = rgd::RgdContext::new(shared.clone());
-    let rgd_task = tokio::spawn(rgd::run(ctx.clone(), stop.clone(), ready.clone()));
+    let rgd_task = tokio::spawn(rgd::run(ctx.clone(), stop.clone(), ready));
     let lost = async {
-        match &mut leadership {
-            Some((rx, _)) => loop {
-                if rx.changed().await.is_err() || !*rx.borrow() {
-                    return;
-                }
-            },
+        match leadership {
+            Some(held) => held.lost().await,
             None => std::future::pending().await,
         }
     };
     let mut result = Ok(());
     tokio::select! {
-        _ = &mut shutdown => tracing::info!("shutting down"),
+        _ = shutdown => tracing::info!("shutting down"),
         _ = lost => {
             tracing::error!("lost the leader lease; stopping");
             result = Err(anyhow::anyhow!("lost the {LEASE_NAME} lease"));
         }
     }
     stop.cancel();
-    let timeout = opts.graceful_shutdown_timeout;
+    let timeout = shared.opts.graceful_shutdown_timeout;
     let _ = tokio::time::timeout(timeout, rgd_task).await;
     ctx.stop_all(timeout).await;
-    for s in servers {
-        let _ = s.await;
-    }
-    if let Some((rx, task)) = leadership {
-        drop(rx);
-        let _ = tokio::time::timeout(timeout, task).await;
-    }
     result
 }

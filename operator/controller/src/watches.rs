@@ -192,6 +192,8 @@ impl Router {
         self.metrics.watch_count.set(w.len() as i64);
     }
 
+    /// Feeds one owned child kind's cache from its watch and wakes the owners of what changed,
+    /// until shutdown; then drops the cache (unless a newer watch replaced it).
     async fn run_owned(
         self: Arc<Self>,
         api: Api<DynamicObject>,
@@ -205,19 +207,7 @@ impl Router {
             tokio::select! {
                 _ = self.stop.cancelled() => break,
                 next = stream.next() => match next {
-                    Some(Ok(event)) => {
-                        let listed = matches!(event, watcher::Event::InitDone);
-                        let touched = match cache.write() {
-                            Ok(mut c) => c.apply(event),
-                            Err(_) => Vec::new(),
-                        };
-                        if listed {
-                            tracing::debug!(kind = %gvk.1, changed = touched.len(), "child watch listed");
-                        }
-                        for o in touched {
-                            self.route(&gvk, &o.metadata, Delivery::Owner).await;
-                        }
-                    }
+                    Some(Ok(event)) => self.owned_event(&gvk, &cache, event).await,
                     Some(Err(e)) => tracing::debug!(error = %e, kind = %gvk.1, "child watch error"),
                     None => break,
                 }
@@ -227,6 +217,26 @@ impl Router {
             && caches.get(&gvk).is_some_and(|c| Arc::ptr_eq(c, &cache))
         {
             caches.remove(&gvk);
+        }
+    }
+
+    /// One event of an owned child watch: into the cache, then to the owners it changed.
+    async fn owned_event(
+        &self,
+        gvk: &Gvk,
+        cache: &std::sync::RwLock<ChildCache>,
+        event: watcher::Event<DynamicObject>,
+    ) {
+        let listed = matches!(event, watcher::Event::InitDone);
+        let touched = match cache.write() {
+            Ok(mut cache) => cache.apply(event),
+            Err(_) => Vec::new(),
+        };
+        if listed {
+            tracing::debug!(kind = %gvk.1, changed = touched.len(), "child watch listed");
+        }
+        for object in touched {
+            self.route(gvk, &object.metadata, Delivery::Owner).await;
         }
     }
 
