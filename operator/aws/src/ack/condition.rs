@@ -203,6 +203,11 @@ mod tests {
         Time(text.parse().unwrap())
     }
 
+    /// `lastTransitionTime` as written on the wire.
+    fn stamped(c: &Condition) -> serde_json::Value {
+        serde_json::to_value(c).unwrap()["lastTransitionTime"].clone()
+    }
+
     fn s(x: &str) -> Option<String> {
         Some(x.to_string())
     }
@@ -327,11 +332,7 @@ mod tests {
                 .map(|(t, st, r, m)| (t.to_string(), st.to_string(), r, m))
                 .collect();
             assert_eq!(summary(&got), want, "{outcome:?}");
-            assert!(
-                got.iter()
-                    .all(|c| serde_json::to_value(c).unwrap()["lastTransitionTime"]
-                        == "2026-01-01T00:00:00Z")
-            );
+            assert!(got.iter().all(|c| stamped(c) == "2026-01-01T00:00:00Z"));
         }
     }
 

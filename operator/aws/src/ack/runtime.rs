@@ -62,7 +62,8 @@ impl Debug for Ctx {
 }
 
 impl Ctx {
-    pub fn new(
+    /// The controllers' state: AWS clients are built per region from `base`.
+    pub(crate) fn new(
         client: kube::Client,
         opts: AwsOptions,
         base: aws_config::SdkConfig,
@@ -205,13 +206,14 @@ pub(crate) enum SyncError {
 }
 
 impl SyncError {
-    pub fn aws(op: &'static str, err: AwsError) -> Self {
+    /// A failed AWS call `op`.
+    pub(crate) fn aws(op: &'static str, err: AwsError) -> Self {
         SyncError::Aws { op, err }
     }
 
     /// The output of AWS call `op`, or `None` when AWS answered "not found" (one of
     /// `not_found_codes`, or a bare 404).
-    pub fn unless_not_found<T>(
+    pub(crate) fn unless_not_found<T>(
         op: &'static str,
         res: Result<T, AwsError>,
         not_found_codes: &[&str],
@@ -781,18 +783,7 @@ async fn cleanup<K: AckKind>(
         }
     };
     if policy == DeletionPolicy::Retain || annotations::is_read_only(&cx.annotations) {
-        tracing::info!(
-            object = k,
-            "deletion policy retain: keeping the AWS resource"
-        );
-        let id = annotations::adoption_field(&cx.annotations, K::ADOPTION_KEY)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| obj.identifier());
-        let notes = events::notes(&K::kind(&()), &[Happened::Retained { id }], None, &[]);
-        ctx.publish(obj, notes).await;
-        remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
-        return Ok(Action::await_change());
+        return retain(api, obj, cx, k).await;
     }
     let resolved = if obj.has_references() {
         obj.resolve(cx).await.unwrap_or_else(|_| obj.clone())
@@ -836,6 +827,28 @@ async fn cleanup<K: AckKind>(
         }
         Err(e) => finish(api, obj, ctx, k, Err(e), Extras::default(), None).await,
     }
+}
+
+/// Deletion with policy retain (or a read-only object): the AWS resource stays, the finalizer
+/// goes.
+async fn retain<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    cx: &SyncCx<'_>,
+    k: &str,
+) -> Result<Action, ReconcileError> {
+    tracing::info!(
+        object = k,
+        "deletion policy retain: keeping the AWS resource"
+    );
+    let id = annotations::adoption_field(&cx.annotations, K::ADOPTION_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| obj.identifier());
+    let notes = events::notes(&K::kind(&()), &[Happened::Retained { id }], None, &[]);
+    cx.ctx.publish(obj, notes).await;
+    remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
+    Ok(Action::await_change())
 }
 
 /// Writes conditions, status, spec and annotations, and picks the requeue.
