@@ -5,6 +5,7 @@
 //! which order. It is no API server: no validation, no defaulting, no field ownership; the
 //! e2e suite covers those against the real one.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,23 +24,59 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone)]
 pub(crate) struct FakeKind {
     /// API group (`""` for the core group).
-    pub group: &'static str,
+    pub group: Cow<'static, str>,
     /// Version.
-    pub version: &'static str,
+    pub version: Cow<'static, str>,
     /// Kind.
-    pub kind: &'static str,
+    pub kind: Cow<'static, str>,
     /// Plural resource name.
-    pub plural: &'static str,
+    pub plural: Cow<'static, str>,
     /// Whether objects live in namespaces.
     pub namespaced: bool,
 }
 
 impl FakeKind {
+    /// A kind with static names.
+    pub(crate) const fn new(
+        group: &'static str,
+        version: &'static str,
+        kind: &'static str,
+        plural: &'static str,
+        namespaced: bool,
+    ) -> Self {
+        FakeKind {
+            group: Cow::Borrowed(group),
+            version: Cow::Borrowed(version),
+            kind: Cow::Borrowed(kind),
+            plural: Cow::Borrowed(plural),
+            namespaced,
+        }
+    }
+
     fn api_version(&self) -> String {
-        match self.group {
+        match &*self.group {
             "" => self.version.to_string(),
             group => format!("{group}/{}", self.version),
         }
+    }
+
+    /// The kinds a CustomResourceDefinition serves.
+    fn from_crd(crd: &Value) -> Vec<FakeKind> {
+        let spec = &crd["spec"];
+        let text = |v: &Value| Cow::Owned(v.as_str().unwrap_or_default().to_string());
+        spec["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["served"].as_bool().unwrap_or(true))
+            .map(|v| FakeKind {
+                group: text(&spec["group"]),
+                version: text(&v["name"]),
+                kind: text(&spec["names"]["kind"]),
+                plural: text(&spec["names"]["plural"]),
+                namespaced: spec["scope"] == "Namespaced",
+            })
+            .collect()
     }
 }
 
@@ -110,13 +147,16 @@ impl FakeApi {
         let fake = FakeApi::default();
         let mut state = fake.lock();
         state.kinds = kinds.to_vec();
-        state.kinds.push(FakeKind {
-            group: "events.k8s.io",
-            version: "v1",
-            kind: "Event",
-            plural: "events",
-            namespaced: true,
-        });
+        state.kinds.extend([
+            FakeKind::new("events.k8s.io", "v1", "Event", "events", true),
+            FakeKind::new(
+                "apiextensions.k8s.io",
+                "v1",
+                "CustomResourceDefinition",
+                "customresourcedefinitions",
+                false,
+            ),
+        ]);
         drop(state);
         fake
     }
@@ -210,7 +250,7 @@ impl FakeApi {
 
 /// `/api/v1/configmaps`-style path of a kind's objects, namespace left out.
 fn collection(kind: &FakeKind) -> String {
-    match kind.group {
+    match &*kind.group {
         "" => format!("/api/{}/{}", kind.version, kind.plural),
         group => format!("/apis/{group}/{}/{}", kind.version, kind.plural),
     }
@@ -249,6 +289,31 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The name a `fieldSelector=metadata.name=NAME` asks for (the only field selector served).
+fn named_by(query: &str) -> Option<String> {
+    query_param(query, "fieldSelector")?
+        .strip_prefix("metadata.name=")
+        .map(str::to_string)
+}
+
+/// The core group's OpenAPI v3 document, with the one built-in kind the tests use.
+fn core_openapi() -> Value {
+    let string = json!({"type": "string"});
+    let map = json!({"type": "object", "additionalProperties": {"type": "string"}});
+    json!({"openapi": "3.0.0", "components": {"schemas": {
+        "io.k8s.api.core.v1.ConfigMap": {
+            "type": "object",
+            "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "ConfigMap"}],
+            "properties": {
+                "apiVersion": string, "kind": string, "data": map,
+                "metadata": {"type": "object", "properties": {
+                    "name": string, "namespace": string, "labels": map, "annotations": map,
+                }},
+            },
+        },
+    }}})
 }
 
 /// Whether `labels` match a selector of `k=v`, `k==v`, `k!=v`, `k` and `!k` terms.
@@ -300,9 +365,9 @@ impl State {
             ["apis"] => {
                 let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
                 for k in self.kinds.iter().filter(|k| !k.group.is_empty()) {
-                    let versions = groups.entry(k.group).or_default();
-                    if !versions.contains(&k.version) {
-                        versions.push(k.version);
+                    let versions = groups.entry(&k.group).or_default();
+                    if !versions.contains(&&*k.version) {
+                        versions.push(&k.version);
                     }
                 }
                 let groups: Vec<Value> = groups
@@ -319,6 +384,7 @@ impl State {
                 Some(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
             }
             ["apis", group, version] => Some(resources(group, version)),
+            ["openapi", "v3", "api", "v1"] => Some(core_openapi()),
             _ => None,
         }
     }
@@ -401,7 +467,10 @@ impl State {
     /// tells the watches.
     fn commit(&mut self, key: (String, String, String), object: Option<Value>) {
         let (event, object) = match object {
-            Some(object) => {
+            Some(mut object) => {
+                if object["kind"] == "CustomResourceDefinition" {
+                    self.establish(&mut object);
+                }
                 let event = match self.objects.insert(key.clone(), object.clone()) {
                     Some(_) => "MODIFIED",
                     None => "ADDED",
@@ -429,6 +498,23 @@ impl State {
         }
     }
 
+    /// What kube-apiserver does for a CRD at once: serve its kinds and report it Established.
+    fn establish(&mut self, crd: &mut Value) {
+        for kind in FakeKind::from_crd(crd) {
+            let served = |k: &FakeKind| {
+                k.group == kind.group && k.version == kind.version && k.plural == kind.plural
+            };
+            if !self.kinds.iter().any(served) {
+                self.kinds.push(kind);
+            }
+        }
+        crd["status"]["conditions"] = json!([
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts"},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted"},
+        ]);
+        crd["status"]["acceptedNames"] = crd["spec"]["names"].clone();
+    }
+
     /// A watch: the changes after the requested resourceVersion, then every change as it
     /// happens, filtered by namespace and label selector; it never ends.
     fn watch(&mut self, target: &Target, query: &str) -> Response<Body> {
@@ -436,12 +522,16 @@ impl State {
             .and_then(|rv| rv.parse().ok())
             .unwrap_or(0);
         let selector = query_param(query, "labelSelector").unwrap_or_default();
+        let named = named_by(query);
         let collection = collection(&target.kind);
         let namespace = target.namespace.clone();
         let wanted = move |change: &Change| {
             change.resource_version > since
                 && change.collection == collection
                 && namespace.as_ref().is_none_or(|ns| *ns == change.namespace)
+                && named
+                    .as_ref()
+                    .is_none_or(|name| change.object["metadata"]["name"] == **name)
                 && selector_matches(&selector, &change.object["metadata"]["labels"])
         };
         let backlog: Vec<Change> = self.history.iter().filter(|c| wanted(c)).cloned().collect();
@@ -487,6 +577,7 @@ impl State {
 
     fn list(&self, target: &Target, query: &str) -> Response<Body> {
         let selector = query_param(query, "labelSelector").unwrap_or_default();
+        let named = named_by(query);
         let path = collection(&target.kind);
         let items: Vec<&Value> = self
             .objects
@@ -495,7 +586,12 @@ impl State {
                 *p == path && target.namespace.as_ref().is_none_or(|want| want == ns)
             })
             .map(|(_, object)| object)
-            .filter(|object| selector_matches(&selector, &object["metadata"]["labels"]))
+            .filter(|object| {
+                named
+                    .as_ref()
+                    .is_none_or(|name| object["metadata"]["name"] == **name)
+                    && selector_matches(&selector, &object["metadata"]["labels"])
+            })
             .collect();
         json_response(
             StatusCode::OK,

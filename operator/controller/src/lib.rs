@@ -17,6 +17,8 @@ pub mod instance;
 pub mod metrics;
 pub mod options;
 pub mod rgd;
+#[cfg(test)]
+mod rgd_contract;
 pub mod selector;
 pub mod telemetry;
 pub mod watches;

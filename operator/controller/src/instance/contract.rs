@@ -20,20 +20,8 @@ const CONFIGMAPS: &str = "/api/v1/namespaces/team/configmaps";
 
 fn kinds() -> [FakeKind; 2] {
     [
-        FakeKind {
-            group: "",
-            version: "v1",
-            kind: "ConfigMap",
-            plural: "configmaps",
-            namespaced: true,
-        },
-        FakeKind {
-            group: "kro.run",
-            version: "v1alpha1",
-            kind: "Web",
-            plural: "webs",
-            namespaced: true,
-        },
+        FakeKind::new("", "v1", "ConfigMap", "configmaps", true),
+        FakeKind::new("kro.run", "v1alpha1", "Web", "webs", true),
     ]
 }
 
