@@ -3,7 +3,8 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use kro_e2e::scripts_dir;
 
@@ -109,6 +110,84 @@ fn stop_ends_exactly_the_processes_start_began() {
     assert!(out.status.success());
     for pid in pids {
         assert!(!running(pid), "process {pid} should have been stopped");
+    }
+}
+
+/// A start interrupted half-way (SIGTERM once etcd runs, while kube-apiserver comes up) stops
+/// what it had started: the EXIT trap fires however the script ends.
+#[test]
+fn interrupted_start_leaves_nothing_running() {
+    let dir = tempfile_dir("interrupted");
+    let mut start = Command::new(scripts_dir().join("controlplane.sh"))
+        .args(["start", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the e2e scripts are executable");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let started = loop {
+        let pids = live_pids(&dir.join("pids"));
+        if !pids.is_empty() {
+            break pids;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "etcd was not started within 120 s"
+        );
+        assert!(
+            start.try_wait().unwrap().is_none(),
+            "start ended before etcd was recorded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // std has no signal API: kill(1) sends the TERM a CI runner or `timeout` would.
+    let killed = Command::new("kill")
+        .args(["-TERM", &start.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(
+        !start.wait().unwrap().success(),
+        "an interrupted start must fail"
+    );
+    for pid in started {
+        assert!(
+            !running(pid),
+            "process {pid} outlived the interrupted start"
+        );
+    }
+    assert!(live_pids(&dir.join("pids")).is_empty());
+}
+
+/// With `--owner-pid`, the control plane stops by itself once its owner has exited (here
+/// killed, as a test process that panics or is killed would be).
+#[test]
+fn owner_pid_guard_stops_the_control_plane_after_its_owner() {
+    let dir = tempfile_dir("owner-pid");
+    let d = dir.to_str().unwrap();
+    let mut owner = Command::new("sleep").arg("600").spawn().unwrap();
+    let out = script(
+        "controlplane.sh",
+        &["start", d, "--owner-pid", &owner.id().to_string()],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "start failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pids = live_pids(&dir.join("pids"));
+    assert_eq!(pids.len(), 2, "etcd and kube-apiserver should run");
+    owner.kill().unwrap();
+    owner.wait().unwrap();
+    // The guard looks once a second, then stops them (TERM, KILL after 10 s).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pids.iter().any(|pid| running(*pid)) {
+        assert!(
+            Instant::now() < deadline,
+            "the control plane outlived its owner by 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
