@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The helm CLI for the chart tests (e2e/tests/chart.rs), built from its Go module
+# The helm CLI for the chart tests (e2e/tests/e2e/chart.rs), built from its Go module
 # (e2e/helm/go.mod) and cached per version, like the control plane's binaries.
 #
 #   helm.sh build     build helm (first time only), into $KRO_CACHE_DIR/helm-<version>/helm

@@ -54,7 +54,7 @@ fn indent(text: &str, by: usize) -> String {
 pub fn render_configmap() -> String {
     let mut out = String::from(
         "# Generated from docs/argocd/health/*.lua by the kro-e2e test argocd_health\n\
-         # (UPDATE_ARGOCD=1 cargo test -p kro-e2e --test argocd_health regenerates it).\n\
+         # (UPDATE_ARGOCD=1 cargo test -p kro-e2e --test e2e argocd_health:: regenerates it).\n\
          # Merge the data keys into the argocd-cm ConfigMap of your Argo CD install (2.6 or later\n\
          # for the kro.run/* wildcard). See docs/argocd.md.\n\
          apiVersion: v1\n\
