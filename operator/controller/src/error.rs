@@ -64,9 +64,6 @@ pub fn describe(e: &kube::Error) -> String {
     }
 }
 
-/// The message of a caught panic payload (one implementation, in kro-reconcile).
-pub use kro_reconcile::guard::panic_message;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,15 +88,5 @@ mod tests {
             wrapped.starts_with("applying ConfigMap Not_A_Name: ConfigMap"),
             "{wrapped}"
         );
-    }
-
-    #[test]
-    fn panic_messages() {
-        let a: Box<dyn std::any::Any + Send> = Box::new("boom");
-        let b: Box<dyn std::any::Any + Send> = Box::new(String::from("bang"));
-        let c: Box<dyn std::any::Any + Send> = Box::new(7u8);
-        assert_eq!(panic_message(&*a), "boom");
-        assert_eq!(panic_message(&*b), "bang");
-        assert_eq!(panic_message(&*c), "unknown panic payload");
     }
 }

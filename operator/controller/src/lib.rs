@@ -60,6 +60,8 @@ pub struct Shared {
     pub kro_version: String,
     /// Cancelled on shutdown.
     pub stop: CancellationToken,
+    /// Where condition times come from.
+    pub clock: Arc<dyn kro_reconcile::Clock>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -71,18 +73,6 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    /// Counts one more consecutive failure of `key` and returns the count
-    /// (kept for the instance controller; the same as `self.failures.record(key)`).
-    pub fn record_failure(&self, key: &str) -> u32 {
-        self.failures.record(key)
-    }
-
-    /// Forgets the failures of `key` after a success
-    /// (kept for the instance controller; the same as `self.failures.clear(key)`).
-    pub fn clear_failures(&self, key: &str) {
-        self.failures.clear(key);
-    }
-
     /// Resolves a kind through the discovery cache.
     pub async fn resolve(
         &self,
@@ -245,6 +235,7 @@ impl Shared {
             kro_version: kro_version(),
             stop,
             opts,
+            clock: Arc::new(kro_reconcile::SystemClock),
         })
     }
 }

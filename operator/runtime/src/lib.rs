@@ -18,4 +18,4 @@ pub use plan::{
     ApplySetParent, DesiredObject, ExternalRead, NodeStatus, ObjectRef, Observed, ObservedNode,
     Plan,
 };
-pub use prune::{merge_conditions, prune};
+pub use prune::prune;

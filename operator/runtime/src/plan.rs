@@ -171,7 +171,7 @@ pub struct Plan {
     pub applyset: ApplySetParent,
     /// `status.state`.
     pub state: InstanceState,
-    /// `status.conditions` (without lastTransitionTime; see [`crate::merge_conditions`]).
+    /// `status.conditions` (without lastTransitionTime; the controller stamps them with `kro_api::Conditions::merge`).
     pub conditions: Vec<Condition>,
     /// The full `status` to write: projected fields, `state` and `conditions`.
     pub status: Value,

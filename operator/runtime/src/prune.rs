@@ -2,10 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use k8s_openapi::jiff::Timestamp;
-use kro_api::{Condition, Conditions};
-
 use crate::plan::{ObjectRef, Plan};
 
 /// Objects in `previous` that the plan no longer applies, ordered for deletion: nodes later in
@@ -41,15 +37,4 @@ pub fn prune(previous: &[ObjectRef], plan: &Plan) -> Vec<ObjectRef> {
         pb.cmp(&pa).then_with(|| a.cmp(b))
     });
     out
-}
-
-/// Carries `lastTransitionTime` over from `previous` when a condition's status did not change,
-/// and stamps `now` (RFC 3339; the current time if it cannot be read) on the others.
-///
-/// A thin wrapper over [`kro_api::Conditions::merge`], kept until every caller uses that.
-pub fn merge_conditions(previous: &[Condition], new: &[Condition], now: &str) -> Vec<Condition> {
-    let now = now
-        .parse::<Timestamp>()
-        .map_or_else(|_| Time(Timestamp::now()), Time);
-    Conditions::merge(previous, new.iter().cloned(), &now).into_vec()
 }

@@ -328,24 +328,27 @@ fn evaluation_is_deterministic() {
 
 #[test]
 fn merge_conditions_keeps_transition_times() {
-    use kro_api::{Condition, ConditionStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use kro_api::{Condition, ConditionStatus, Conditions};
+    let at = |text: &str| Time(text.parse().unwrap());
     let old = vec![Condition::new("Ready", ConditionStatus::True, "Ready", "")];
-    let mut old = kro_runtime::merge_conditions(&[], &old, "2026-01-01T00:00:00Z");
+    let mut old = Conditions::merge(&[], old, &at("2026-01-01T00:00:00Z")).into_vec();
     let stamped = old[0].last_transition_time.clone();
     assert!(stamped.is_some());
-    let same = kro_runtime::merge_conditions(&old, &old.clone(), "2026-02-02T00:00:00Z");
+    let same = Conditions::merge(&old, old.clone(), &at("2026-02-02T00:00:00Z")).into_vec();
     assert_eq!(same[0].last_transition_time, stamped);
     old[0].status = ConditionStatus::False;
-    let flipped = kro_runtime::merge_conditions(
+    let flipped = Conditions::merge(
         &same,
-        &[Condition::new(
+        [Condition::new(
             "Ready",
             ConditionStatus::False,
             "NotReady",
             "x",
         )],
-        "2026-02-02T00:00:00Z",
-    );
+        &at("2026-02-02T00:00:00Z"),
+    )
+    .into_vec();
     assert_ne!(flipped[0].last_transition_time, stamped);
 }
 

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use kro_api::condition::{reasons, types};
+use kro_api::condition::types;
 use kro_api::metadata::{FINALIZER, annotations};
-use kro_api::{Condition, ConditionStatus, InstanceState};
+use kro_api::{Condition, InstanceState};
 use kro_runtime::Observed;
 use kube::ResourceExt;
 use kube::api::{DynamicObject, Patch, PatchParams};
@@ -61,13 +61,8 @@ async fn write_deleting_status(
         format!("deleting resources: {}", names.join(", "))
     };
     for type_ in [types::RESOURCES_READY, types::READY] {
-        let condition = Condition::new(
-            type_,
-            ConditionStatus::Unknown,
-            reasons::UNDER_DELETION,
-            message.clone(),
-        );
-        set_condition(&mut status, condition, generation);
+        let condition = Condition::under_deletion(type_, &message);
+        set_condition(&mut status, condition, generation, &ctx.shared.clock.now());
     }
     let api = ctx.api(live.namespace().as_deref());
     write_status(ctx, &api, live, status).await?;

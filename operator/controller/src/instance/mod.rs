@@ -25,11 +25,9 @@ mod contract;
 mod tests;
 
 use std::collections::HashSet;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
 use kro_api::InstanceState;
 use kro_api::metadata::annotations;
 use kro_graph::CompiledGraph;
@@ -41,7 +39,7 @@ use serde_json::Value;
 
 use crate::Shared;
 use crate::discovery::Resolved;
-use crate::error::{Error, panic_message};
+use crate::error::Error;
 use crate::metrics::{GvkLabels, GvrLabels, RequeueLabels};
 use crate::watches::{InstanceKey, resource_version};
 
@@ -200,30 +198,27 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
     let key = failure_key(&obj);
     // CPU time of this reconcile's own polls, on the thread each ran on.
     let mut cpu = Duration::ZERO;
-    let mut work = std::pin::pin!(
-        AssertUnwindSafe(reconcile_instance(obj.clone(), ctx.clone())).catch_unwind()
-    );
-    let result = futures::future::poll_fn(|cx| {
+    let mut work = std::pin::pin!(reconcile_instance(obj.clone(), ctx.clone()));
+    let measured = futures::future::poll_fn(|cx| {
         let before = cpu_time::ThreadTime::try_now().ok();
         let polled = work.as_mut().poll(cx);
         if let Some(spent) = before.and_then(|b| b.try_elapsed().ok()) {
             cpu += spent;
         }
         polled
-    })
-    .await;
-    let result = match result {
+    });
+    let count_panic = || {
+        shared
+            .metrics
+            .panics_total
+            .get_or_create(&GvrLabels::new(&gvr))
+            .inc();
+    };
+    let result = match kro_reconcile::guard(&key, count_panic, measured).await {
         Ok(result) => result,
-        Err(payload) => {
-            let msg = panic_message(&*payload);
-            shared
-                .metrics
-                .panics_total
-                .get_or_create(&GvrLabels::new(&gvr))
-                .inc();
-            tracing::error!(instance = %key, panic = %msg, "instance reconcile panicked");
-            status::report_failure(&ctx, &obj, &format!("reconcile panicked: {msg}")).await;
-            Err(Error::Panic(msg))
+        Err(panicked) => {
+            status::report_failure(&ctx, &obj, &panicked.to_string()).await;
+            Err(Error::Panic(panicked.message))
         }
     };
     let secs = started.elapsed().as_secs_f64();
@@ -236,7 +231,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
     );
     record_reconcile(&ctx, secs, cpu);
     if result.is_ok() {
-        shared.clear_failures(&key);
+        shared.failures.clear(&key);
     }
     result
 }
@@ -274,7 +269,7 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
         .get_or_create(&GvkLabels::new(ctx.gvk()))
         .inc();
     let key = failure_key(&obj);
-    let failures = shared.record_failure(&key);
+    let failures = shared.failures.record(&key);
     let delay = shared.opts.backoff(failures);
     tracing::warn!(instance = %key, error = %err, retry_in = ?delay, "instance reconcile failed");
     shared

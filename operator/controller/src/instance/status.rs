@@ -5,11 +5,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kro_api::condition::{reasons, types};
 use kro_api::metadata::annotations;
-use kro_api::{Condition, ConditionStatus, InstanceState};
+use kro_api::{Condition, ConditionStatus, Conditions, InstanceState};
 use kro_runtime::Plan;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 
@@ -30,25 +30,15 @@ pub(super) fn is_suspended(live: &DynamicObject) -> bool {
 /// A suspended instance: only `ResourcesReady` says so; nothing else is read or written.
 pub(super) async fn suspend(ctx: &KindContext, live: &DynamicObject) -> Result<Action, Error> {
     let mut status = live.data.get("status").cloned().unwrap_or(json!({}));
-    let suspended = Condition::new(
-        types::RESOURCES_READY,
-        ConditionStatus::False,
-        reasons::RECONCILIATION_SUSPENDED,
-        "reconciliation is suspended by the kro.run/reconcile annotation",
-    );
     set_condition(
         &mut status,
-        suspended,
+        Condition::suspended(),
         live.metadata.generation.unwrap_or(0),
+        &ctx.shared.clock.now(),
     );
     let api = ctx.api(live.namespace().as_deref());
     write_status(ctx, &api, live, status).await?;
     Ok(Action::await_change())
-}
-
-/// The current time, as conditions record it.
-fn now() -> String {
-    k8s_openapi::jiff::Timestamp::now().to_string()
 }
 
 impl InstanceRun<'_> {
@@ -72,23 +62,17 @@ impl InstanceRun<'_> {
                 condition.message = Some(message.clone());
             }
         }
-        let previous: Vec<Condition> = self
-            .live
-            .data
-            .pointer("/status/conditions")
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
-        for condition in conditions.iter_mut() {
-            condition.observed_generation = generation;
-        }
-        let merged = kro_runtime::merge_conditions(&previous, &conditions, &now());
+        let previous = Conditions::from_status(&self.live.data);
+        let merged = Conditions::merge(
+            previous.as_slice(),
+            conditions
+                .into_iter()
+                .map(|condition| condition.with_generation(generation)),
+            &self.ctx.shared.clock.now(),
+        );
         if let Some(fields) = status.as_object_mut() {
             fields.insert("state".into(), json!(state.as_str()));
-            fields.insert(
-                "conditions".into(),
-                serde_json::to_value(&merged).unwrap_or(json!([])),
-            );
+            fields.insert("conditions".into(), merged.to_value());
         }
         let old_state = self
             .live
@@ -134,7 +118,8 @@ impl InstanceRun<'_> {
     }
 }
 
-/// Publishes an event about an instance; a failure to publish is only logged.
+/// Publishes an event about an instance (note cut to what events.k8s.io accepts); a failure
+/// to publish is only logged.
 pub(super) async fn publish(
     ctx: &KindContext,
     obj: &DynamicObject,
@@ -142,31 +127,16 @@ pub(super) async fn publish(
     reason: &str,
     note: String,
 ) {
-    let reference = obj.object_ref(&ctx.ar);
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: "Reconcile".into(),
-        secondary: None,
-    };
-    if let Err(e) = ctx.shared.recorder.publish(&event, &reference).await {
-        tracing::debug!(error = %e, "cannot publish event");
-    }
+    let regarding = obj.object_ref(&ctx.ar);
+    kro_reconcile::publish(&ctx.shared.recorder, &regarding, type_, reason, note).await;
 }
 
 /// Writes an ERROR status and a Warning event after a panic.
 pub(super) async fn report_failure(ctx: &KindContext, obj: &DynamicObject, message: &str) {
     let api = ctx.api(obj.namespace().as_deref());
     let text = format!("resource reconciliation failed: {message}");
-    let conditions = [types::RESOURCES_READY, types::READY].map(|type_| {
-        Condition::new(
-            type_,
-            ConditionStatus::False,
-            reasons::NOT_READY,
-            text.clone(),
-        )
-    });
+    let conditions =
+        [types::RESOURCES_READY, types::READY].map(|type_| Condition::not_ready(type_, &text));
     let patch =
         json!({"status": {"state": InstanceState::Error.as_str(), "conditions": conditions}});
     let _ = api
@@ -186,34 +156,15 @@ pub(super) async fn report_failure(ctx: &KindContext, obj: &DynamicObject, messa
     .await;
 }
 
-/// Sets one condition in a status object, keeping `lastTransitionTime` when its status holds.
-pub(super) fn set_condition(status: &mut Value, mut condition: Condition, generation: i64) {
-    condition.observed_generation = generation;
-    let mut conditions: Vec<Condition> = status
-        .get("conditions")
-        .cloned()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default();
-    match conditions.iter_mut().find(|c| c.type_ == condition.type_) {
-        Some(old) => {
-            condition.last_transition_time = if old.status == condition.status {
-                old.last_transition_time.clone()
-            } else {
-                Some(Time(k8s_openapi::jiff::Timestamp::now()))
-            };
-            *old = condition;
-        }
-        None => {
-            condition.last_transition_time = Some(Time(k8s_openapi::jiff::Timestamp::now()));
-            conditions.push(condition);
-        }
-    }
-    let conditions = serde_json::to_value(&conditions).unwrap_or(json!([]));
+/// Sets one condition in a status object, keeping `lastTransitionTime` while its status holds.
+pub(super) fn set_condition(status: &mut Value, condition: Condition, generation: i64, now: &Time) {
+    let mut conditions = Conditions::from_list(status.get("conditions"));
+    conditions.set(condition, generation, now);
     match status.as_object_mut() {
         Some(fields) => {
-            fields.insert("conditions".into(), conditions);
+            fields.insert("conditions".into(), conditions.to_value());
         }
-        None => *status = json!({ "conditions": conditions }),
+        None => *status = json!({ "conditions": conditions.to_value() }),
     }
 }
 

@@ -122,14 +122,16 @@ fn set_condition_keeps_transition_time_while_status_holds() {
             "m",
         )
     };
-    set_condition(&mut status, c(), 2);
+    let now = Time("2026-01-01T00:00:00Z".parse().unwrap());
+    let later = Time("2026-01-01T00:05:00Z".parse().unwrap());
+    set_condition(&mut status, c(), 2, &now);
     let first = status.clone();
-    set_condition(&mut status, c(), 2);
+    set_condition(&mut status, c(), 2, &later);
     assert_eq!(first, status);
     assert_eq!(status["conditions"][0]["observedGeneration"], 2);
     let mut flipped = c();
     flipped.status = ConditionStatus::False;
-    set_condition(&mut status, flipped, 2);
+    set_condition(&mut status, flipped, 2, &later);
     assert_eq!(status["conditions"].as_array().unwrap().len(), 1);
     assert_eq!(status["conditions"][0]["status"], "False");
 }
