@@ -46,6 +46,15 @@ impl Running {
         Running { fake, stop, task }
     }
 
+    fn crd(&self, name: &str) -> Option<Value> {
+        self.fake.get(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "",
+            name,
+        )
+    }
+
     fn rgd(&self, name: &str) -> Option<Value> {
         self.fake.get(RGD, "ResourceGraphDefinition", "", name)
     }
@@ -113,13 +122,7 @@ async fn a_valid_rgd_gets_its_crd_and_goes_active() {
         assert_eq!(found["status"], "True", "{found:#}");
     }
     let crd = running
-        .fake
-        .get(
-            "apiextensions.k8s.io/v1",
-            "CustomResourceDefinition",
-            "",
-            "webs.kro.run",
-        )
+        .crd("webs.kro.run")
         .expect("the instance CRD was applied");
     assert_eq!(crd["spec"]["names"]["kind"], "Web");
     running.stop().await;
@@ -150,15 +153,7 @@ async fn an_invalid_rgd_says_why_and_does_not_hold_up_a_valid_one() {
     assert_eq!(broken["status"]["state"], "Inactive");
     running.wait_rgd("web", "Active", state_is("Active")).await;
     assert!(
-        running
-            .fake
-            .get(
-                "apiextensions.k8s.io/v1",
-                "CustomResourceDefinition",
-                "",
-                "brokens.kro.run"
-            )
-            .is_none(),
+        running.crd("brokens.kro.run").is_none(),
         "no CRD for an invalid graph"
     );
     running.stop().await;
@@ -183,15 +178,7 @@ async fn a_deleted_rgd_releases_its_finalizer_and_keeps_its_crd() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(
-        running
-            .fake
-            .get(
-                "apiextensions.k8s.io/v1",
-                "CustomResourceDefinition",
-                "",
-                "webs.kro.run"
-            )
-            .is_some(),
+        running.crd("webs.kro.run").is_some(),
         "the CRD stays without --allow-crd-deletion"
     );
     running.stop().await;

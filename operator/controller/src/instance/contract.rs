@@ -65,6 +65,18 @@ fn config_map(id: &str, name: &str, data: Value) -> Value {
         "metadata": {"name": name}, "data": data}})
 }
 
+/// The RGD most tests use: one ConfigMap `<name>-config`, for an instance named `demo`.
+fn one_config_map() -> (FakeApi, Arc<KindContext>) {
+    setup(
+        json!([config_map(
+            "config",
+            "${schema.spec.name}-config",
+            json!({"v": "1"})
+        )]),
+        json!({"name": "demo"}),
+    )
+}
+
 /// The instance as the controller's watch would hand it over.
 fn instance(fake: &FakeApi) -> Arc<DynamicObject> {
     let stored = fake
@@ -113,14 +125,7 @@ fn describe(requests: &[Recorded]) -> Vec<String> {
 
 #[tokio::test]
 async fn the_finalizer_and_applyset_metadata_are_written_before_the_first_child() {
-    let (fake, ctx) = setup(
-        json!([config_map(
-            "config",
-            "${schema.spec.name}-config",
-            json!({"v": "1"})
-        )]),
-        json!({"name": "demo"}),
-    );
+    let (fake, ctx) = one_config_map();
     reconcile(instance(&fake), ctx).await.expect("reconciled");
 
     let writes = writes(&fake);
@@ -157,14 +162,7 @@ async fn the_finalizer_and_applyset_metadata_are_written_before_the_first_child(
 
 #[tokio::test]
 async fn an_up_to_date_instance_is_reconciled_without_a_write() {
-    let (fake, ctx) = setup(
-        json!([config_map(
-            "config",
-            "${schema.spec.name}-config",
-            json!({"v": "1"})
-        )]),
-        json!({"name": "demo"}),
-    );
+    let (fake, ctx) = one_config_map();
     reconcile(instance(&fake), ctx.clone())
         .await
         .expect("reconciled");
@@ -232,14 +230,7 @@ async fn nothing_is_pruned_until_every_apply_succeeds() {
 
 #[tokio::test]
 async fn a_suspended_instance_only_says_so_in_its_status() {
-    let (fake, ctx) = setup(
-        json!([config_map(
-            "config",
-            "${schema.spec.name}-config",
-            json!({"v": "1"})
-        )]),
-        json!({"name": "demo"}),
-    );
+    let (fake, ctx) = one_config_map();
     let mut suspended = stored_instance(&fake);
     suspended["metadata"]["annotations"] = json!({annotations::RECONCILE: "Suspended"});
     fake.insert(suspended);
@@ -260,14 +251,7 @@ async fn a_suspended_instance_only_says_so_in_its_status() {
 
 #[tokio::test]
 async fn deletion_removes_the_children_before_the_finalizer() {
-    let (fake, ctx) = setup(
-        json!([config_map(
-            "config",
-            "${schema.spec.name}-config",
-            json!({"v": "1"})
-        )]),
-        json!({"name": "demo"}),
-    );
+    let (fake, ctx) = one_config_map();
     reconcile(instance(&fake), ctx.clone())
         .await
         .expect("reconciled");
