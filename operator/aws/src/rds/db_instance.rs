@@ -312,50 +312,72 @@ pub fn engine_version_matches(desired: &str, observed: &str) -> bool {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Modification {
+    /// New compute and memory class (`dbInstanceClass`, e.g. `db.t3.micro`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_instance_class: Option<String>,
+    /// Engine version to upgrade to (`engineVersion`); a major upgrade needs a new parameter
+    /// group family.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine_version: Option<String>,
+    /// New storage size in GiB (`allocatedStorage`); RDS only grows storage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allocated_storage: Option<i64>,
+    /// Upper limit in GiB for storage autoscaling (`maxAllocatedStorage`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_allocated_storage: Option<i64>,
+    /// New storage type (`storageType`: `gp2`, `gp3`, `io1`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_type: Option<String>,
+    /// Provisioned IOPS (`iops`) for `io1`/`io2`/`gp3` storage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iops: Option<i64>,
+    /// New port the database listens on (`port`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<i64>,
+    /// Whether the instance runs as a Multi-AZ deployment (`multiAZ`).
     #[serde(rename = "multiAZ", skip_serializing_if = "Option::is_none")]
     pub multi_az: Option<bool>,
+    /// Whether the instance gets a publicly resolvable address (`publiclyAccessible`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publicly_accessible: Option<bool>,
+    /// DB subnet group to move the instance to (`dbSubnetGroupName`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_subnet_group_name: Option<String>,
+    /// VPC security groups (`vpcSecurityGroupIDs`): the whole new list, replacing the current one.
     #[serde(
         rename = "vpcSecurityGroupIDs",
         skip_serializing_if = "Option::is_none"
     )]
     pub vpc_security_group_ids: Option<Vec<String>>,
+    /// DB parameter group to associate (`dbParameterGroupName`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db_parameter_group_name: Option<String>,
+    /// Days automated backups are kept (`backupRetentionPeriod`; 0 disables them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup_retention_period: Option<i64>,
+    /// Daily automated backup window, `hh24:mi-hh24:mi` UTC (`preferredBackupWindow`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_backup_window: Option<String>,
+    /// Weekly maintenance window, `ddd:hh24:mi-ddd:hh24:mi` UTC (`preferredMaintenanceWindow`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_maintenance_window: Option<String>,
+    /// Whether RDS refuses to delete the instance (`deletionProtection`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_protection: Option<bool>,
+    /// Whether the instance's tags are copied to its snapshots (`copyTagsToSnapshot`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy_tags_to_snapshot: Option<bool>,
+    /// Whether RDS applies minor engine upgrades in the maintenance window
+    /// (`autoMinorVersionUpgrade`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auto_minor_version_upgrade: Option<bool>,
+    /// Whether IAM accounts map to database accounts (`enableIAMDatabaseAuthentication`).
     #[serde(
         rename = "enableIAMDatabaseAuthentication",
         skip_serializing_if = "Option::is_none"
     )]
     pub enable_iam_database_authentication: Option<bool>,
+    /// CA certificate the server certificate is signed by (`caCertificateIdentifier`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_certificate_identifier: Option<String>,
 }

@@ -20,7 +20,7 @@ use crate::ack::types::tag_delta;
 
 /// What RDS holds for an instance.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ObservedInstance {
+pub(crate) struct ObservedInstance {
     /// ARN.
     pub arn: Option<String>,
     /// AWS's state in spec shape, pending modifications applied (avoids flip-flops).
@@ -282,7 +282,7 @@ const SECURITY_GROUP_REF: RefTarget = RefTarget {
 };
 
 /// AWS error codes that make a DBInstance terminal.
-pub const TERMINAL_CODES: &[&str] = &[
+pub(super) const TERMINAL_CODES: &[&str] = &[
     "InvalidParameter",
     "InvalidParameterValue",
     "InvalidParameterCombination",
