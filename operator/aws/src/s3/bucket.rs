@@ -466,83 +466,113 @@ fn empty<T>(v: &Option<Vec<T>>) -> bool {
     v.as_ref().is_none_or(Vec::is_empty)
 }
 
-/// The calls that make the bucket match the spec (only fields present in the spec).
+/// The calls that make the bucket match the spec (only fields present in the spec), one step
+/// per sub-resource in the order they must run.
 pub fn bucket_delta(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<BucketCall> {
-    let mut calls = Vec::new();
-    if let Some(tagging) = &desired.tagging {
-        let want = tagging.tag_set.clone().unwrap_or_default();
-        let have = observed.tags.clone().unwrap_or_default();
-        if tag_map(&want) != tag_map(&have) {
-            calls.push(if want.is_empty() {
-                BucketCall::DeleteTagging
-            } else {
-                BucketCall::PutTagging(want)
-            });
-        }
+    [
+        tagging_call(desired, observed),
+        versioning_call(desired, observed),
+        rules_call(
+            desired.encryption.as_ref(),
+            observed.encryption.as_ref(),
+            |enc| empty(&enc.rules),
+            BucketCall::PutEncryption,
+            BucketCall::DeleteEncryption,
+        ),
+        rules_call(
+            desired.ownership_controls.as_ref(),
+            observed.ownership_controls.as_ref(),
+            |controls| empty(&controls.rules),
+            BucketCall::PutOwnershipControls,
+            BucketCall::DeleteOwnershipControls,
+        ),
+        public_access_block_call(desired, observed),
+        policy_call(desired, observed),
+        rules_call(
+            desired.lifecycle.as_ref(),
+            observed.lifecycle.as_ref(),
+            |lifecycle| empty(&lifecycle.rules),
+            BucketCall::PutLifecycle,
+            BucketCall::DeleteLifecycle,
+        ),
+        rules_call(
+            desired.cors.as_ref(),
+            observed.cors.as_ref(),
+            |cors| empty(&cors.cors_rules),
+            BucketCall::PutCors,
+            BucketCall::DeleteCors,
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Tags compare as a map; an empty wanted set deletes the tagging.
+fn tagging_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let tagging = desired.tagging.as_ref()?;
+    let want = tagging.tag_set.clone().unwrap_or_default();
+    let have = observed.tags.clone().unwrap_or_default();
+    if tag_map(&want) == tag_map(&have) {
+        return None;
     }
-    if let Some(status) = desired.versioning.as_ref().and_then(|v| v.status.clone()) {
-        let have = observed.versioning.as_deref().unwrap_or("Suspended");
-        if status != have && !(status == "Suspended" && observed.versioning.is_none()) {
-            calls.push(BucketCall::PutVersioning(status));
-        }
+    Some(if want.is_empty() {
+        BucketCall::DeleteTagging
+    } else {
+        BucketCall::PutTagging(want)
+    })
+}
+
+/// A bucket that never had versioning reads as `Suspended` and needs no call to stay so.
+fn versioning_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let status = desired.versioning.as_ref()?.status.clone()?;
+    let have = observed.versioning.as_deref().unwrap_or("Suspended");
+    let never_versioned = observed.versioning.is_none();
+    (status != have && !(status == "Suspended" && never_versioned))
+        .then_some(BucketCall::PutVersioning(status))
+}
+
+/// A rule-list sub-resource (encryption, ownership controls, lifecycle, CORS): no rules in the
+/// spec deletes what AWS has, rules that differ from AWS's are put.
+fn rules_call<T: Clone + PartialEq>(
+    desired: Option<&T>,
+    observed: Option<&T>,
+    has_no_rules: impl Fn(&T) -> bool,
+    put: impl FnOnce(T) -> BucketCall,
+    delete: BucketCall,
+) -> Option<BucketCall> {
+    let want = desired?;
+    if has_no_rules(want) {
+        observed.is_some().then_some(delete)
+    } else {
+        (observed != Some(want)).then(|| put(want.clone()))
     }
-    if let Some(enc) = &desired.encryption {
-        if empty(&enc.rules) {
-            if observed.encryption.is_some() {
-                calls.push(BucketCall::DeleteEncryption);
-            }
-        } else if observed.encryption.as_ref() != Some(enc) {
-            calls.push(BucketCall::PutEncryption(enc.clone()));
-        }
+}
+
+/// The four flags compare with absent as `false`; a bucket without a configuration needs one
+/// only when a flag is set.
+fn public_access_block_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let pab = desired.public_access_block.as_ref()?;
+    let have = observed
+        .public_access_block
+        .as_ref()
+        .map(flags)
+        .unwrap_or([false; 4]);
+    let want = flags(pab);
+    let unconfigured = observed.public_access_block.is_none();
+    (want != have || (unconfigured && want != [false; 4]))
+        .then(|| BucketCall::PutPublicAccessBlock(pab.clone()))
+}
+
+/// Policies compare as JSON; a blank policy in the spec deletes AWS's.
+fn policy_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let policy = desired.policy.as_ref()?;
+    match (&observed.policy, policy.trim().is_empty()) {
+        (Some(_), true) => Some(BucketCall::DeletePolicy),
+        (None, true) => None,
+        (Some(have), false) if policies_equal(have, policy) => None,
+        (_, false) => Some(BucketCall::PutPolicy(policy.clone())),
     }
-    if let Some(oc) = &desired.ownership_controls {
-        if empty(&oc.rules) {
-            if observed.ownership_controls.is_some() {
-                calls.push(BucketCall::DeleteOwnershipControls);
-            }
-        } else if observed.ownership_controls.as_ref() != Some(oc) {
-            calls.push(BucketCall::PutOwnershipControls(oc.clone()));
-        }
-    }
-    if let Some(pab) = &desired.public_access_block {
-        let have = observed
-            .public_access_block
-            .as_ref()
-            .map(flags)
-            .unwrap_or([false; 4]);
-        if flags(pab) != have
-            || (observed.public_access_block.is_none() && flags(pab) != [false; 4])
-        {
-            calls.push(BucketCall::PutPublicAccessBlock(pab.clone()));
-        }
-    }
-    if let Some(policy) = &desired.policy {
-        match (&observed.policy, policy.trim().is_empty()) {
-            (Some(_), true) => calls.push(BucketCall::DeletePolicy),
-            (None, true) => {}
-            (Some(have), false) if policies_equal(have, policy) => {}
-            (_, false) => calls.push(BucketCall::PutPolicy(policy.clone())),
-        }
-    }
-    if let Some(lc) = &desired.lifecycle {
-        if empty(&lc.rules) {
-            if observed.lifecycle.is_some() {
-                calls.push(BucketCall::DeleteLifecycle);
-            }
-        } else if observed.lifecycle.as_ref() != Some(lc) {
-            calls.push(BucketCall::PutLifecycle(lc.clone()));
-        }
-    }
-    if let Some(cors) = &desired.cors {
-        if empty(&cors.cors_rules) {
-            if observed.cors.is_some() {
-                calls.push(BucketCall::DeleteCors);
-            }
-        } else if observed.cors.as_ref() != Some(cors) {
-            calls.push(BucketCall::PutCors(cors.clone()));
-        }
-    }
-    calls
 }
 
 /// Late initialization: `encryption` and `ownershipControls` absent from the spec are copied

@@ -1,6 +1,7 @@
 //! S3 calls for `Bucket`: read the managed sub-resources, create, and apply one [`BucketCall`].
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types as s3t;
 
 use super::{
@@ -10,7 +11,7 @@ use super::{
     PublicAccessBlockConfiguration, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Transition, location_constraint,
 };
-use crate::ack::error::AwsError;
+use crate::ack::error::{AwsError, HttpStatus};
 use crate::ack::runtime::SyncError;
 use crate::ack::types::Tag;
 
@@ -44,125 +45,22 @@ fn nonempty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
-/// Reads the bucket; `None` when it does not exist.
+/// Reads the bucket; `None` when it does not exist. One Get call per managed sub-resource, in
+/// this order.
 pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucket>, SyncError> {
     let head = s3.head_bucket().bucket(name).send().await;
     let head = head.map_err(AwsError::from_sdk);
     if SyncError::unless_not_found("HeadBucket", head, &["NoSuchBucket", "NotFound"])?.is_none() {
         return Ok(None);
     }
-    let tags = optional(
-        "GetBucketTagging",
-        s3.get_bucket_tagging()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk),
-        &["NoSuchTagSet"],
-    )?
-    .map(|o| {
-        o.tag_set()
-            .iter()
-            .map(|t| Tag::new(t.key(), t.value()))
-            .collect()
-    });
-    let versioning = s3
-        .get_bucket_versioning()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(|e| SyncError::aws("GetBucketVersioning", AwsError::from_sdk(e)))?
-        .status()
-        .map(|s| s.as_str().to_owned());
-    let encryption = optional(
-        "GetBucketEncryption",
-        s3.get_bucket_encryption()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk),
-        &["ServerSideEncryptionConfigurationNotFoundError"],
-    )?
-    .and_then(|o| {
-        o.server_side_encryption_configuration()
-            .map(encryption_from)
-    })
-    .filter(|e| !super::empty(&e.rules));
-    let public_access_block = optional(
-        "GetPublicAccessBlock",
-        s3.get_public_access_block()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk),
-        &["NoSuchPublicAccessBlockConfiguration"],
-    )?
-    .and_then(|o| {
-        o.public_access_block_configuration()
-            .map(|p| PublicAccessBlockConfiguration {
-                block_public_acls: p.block_public_acls(),
-                block_public_policy: p.block_public_policy(),
-                ignore_public_acls: p.ignore_public_acls(),
-                restrict_public_buckets: p.restrict_public_buckets(),
-            })
-    });
-    let policy = optional(
-        "GetBucketPolicy",
-        s3.get_bucket_policy()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk),
-        &["NoSuchBucketPolicy"],
-    )?
-    .and_then(|o| o.policy().map(str::to_owned))
-    .filter(|p| !p.is_empty());
-    let lifecycle = optional(
-        "GetBucketLifecycleConfiguration",
-        s3.get_bucket_lifecycle_configuration()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk),
-        &["NoSuchLifecycleConfiguration"],
-    )?
-    .and_then(|o| nonempty(o.rules().iter().map(lifecycle_rule_from).collect()))
-    .map(|rules| BucketLifecycleConfiguration { rules: Some(rules) });
-    let cors = optional(
-        "GetBucketCors",
-        s3.get_bucket_cors()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk),
-        &["NoSuchCORSConfiguration"],
-    )?
-    .and_then(|o| nonempty(o.cors_rules().iter().map(cors_rule_from).collect()))
-    .map(|rules| CorsConfiguration {
-        cors_rules: Some(rules),
-    });
-    let ownership_controls = optional(
-        "GetBucketOwnershipControls",
-        s3.get_bucket_ownership_controls()
-            .bucket(name)
-            .send()
-            .await
-            .map_err(AwsError::from_sdk),
-        &["OwnershipControlsNotFoundError"],
-    )?
-    .and_then(|o| {
-        o.ownership_controls().and_then(|c| {
-            nonempty(
-                c.rules()
-                    .iter()
-                    .map(|r| OwnershipControlsRule {
-                        object_ownership: Some(r.object_ownership().as_str().to_owned()),
-                    })
-                    .collect(),
-            )
-        })
-    })
-    .map(|rules| OwnershipControls { rules: Some(rules) });
+    let tags = read_tags(s3, name).await?;
+    let versioning = read_versioning(s3, name).await?;
+    let encryption = read_encryption(s3, name).await?;
+    let public_access_block = read_public_access_block(s3, name).await?;
+    let policy = read_policy(s3, name).await?;
+    let lifecycle = read_lifecycle(s3, name).await?;
+    let cors = read_cors(s3, name).await?;
+    let ownership_controls = read_ownership_controls(s3, name).await?;
     Ok(Some(ObservedBucket {
         tags,
         versioning,
@@ -173,6 +71,149 @@ pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucke
         cors,
         ownership_controls,
     }))
+}
+
+/// GetBucketTagging; `None` when the bucket has no tag set.
+async fn read_tags(s3: &Client, name: &str) -> Result<Option<Vec<Tag>>, SyncError> {
+    let res = s3.get_bucket_tagging().bucket(name).send().await;
+    let tagging = optional(
+        "GetBucketTagging",
+        res.map_err(AwsError::from_sdk),
+        &["NoSuchTagSet"],
+    )?;
+    Ok(tagging.map(|out| {
+        out.tag_set()
+            .iter()
+            .map(|t| Tag::new(t.key(), t.value()))
+            .collect()
+    }))
+}
+
+/// GetBucketVersioning; `None` when versioning was never configured.
+async fn read_versioning(s3: &Client, name: &str) -> Result<Option<String>, SyncError> {
+    let out = s3
+        .get_bucket_versioning()
+        .bucket(name)
+        .send()
+        .await
+        .map_err(|e| SyncError::aws("GetBucketVersioning", AwsError::from_sdk(e)))?;
+    Ok(out.status().map(|status| status.as_str().to_owned()))
+}
+
+/// GetBucketEncryption; `None` when not configured or without rules.
+async fn read_encryption(
+    s3: &Client,
+    name: &str,
+) -> Result<Option<ServerSideEncryptionConfiguration>, SyncError> {
+    let res = s3.get_bucket_encryption().bucket(name).send().await;
+    let encryption = optional(
+        "GetBucketEncryption",
+        res.map_err(AwsError::from_sdk),
+        &["ServerSideEncryptionConfigurationNotFoundError"],
+    )?;
+    Ok(encryption
+        .and_then(|out| {
+            out.server_side_encryption_configuration()
+                .map(encryption_from)
+        })
+        .filter(|enc| !super::empty(&enc.rules)))
+}
+
+/// GetPublicAccessBlock; `None` when the bucket has no configuration.
+async fn read_public_access_block(
+    s3: &Client,
+    name: &str,
+) -> Result<Option<PublicAccessBlockConfiguration>, SyncError> {
+    let res = s3.get_public_access_block().bucket(name).send().await;
+    let block = optional(
+        "GetPublicAccessBlock",
+        res.map_err(AwsError::from_sdk),
+        &["NoSuchPublicAccessBlockConfiguration"],
+    )?;
+    Ok(block.and_then(|out| {
+        out.public_access_block_configuration()
+            .map(|p| PublicAccessBlockConfiguration {
+                block_public_acls: p.block_public_acls(),
+                block_public_policy: p.block_public_policy(),
+                ignore_public_acls: p.ignore_public_acls(),
+                restrict_public_buckets: p.restrict_public_buckets(),
+            })
+    }))
+}
+
+/// GetBucketPolicy; `None` when the bucket has no (or an empty) policy.
+async fn read_policy(s3: &Client, name: &str) -> Result<Option<String>, SyncError> {
+    let res = s3.get_bucket_policy().bucket(name).send().await;
+    let policy = optional(
+        "GetBucketPolicy",
+        res.map_err(AwsError::from_sdk),
+        &["NoSuchBucketPolicy"],
+    )?;
+    Ok(policy
+        .and_then(|out| out.policy().map(str::to_owned))
+        .filter(|text| !text.is_empty()))
+}
+
+/// GetBucketLifecycleConfiguration; `None` when not configured or without rules.
+async fn read_lifecycle(
+    s3: &Client,
+    name: &str,
+) -> Result<Option<BucketLifecycleConfiguration>, SyncError> {
+    let res = s3
+        .get_bucket_lifecycle_configuration()
+        .bucket(name)
+        .send()
+        .await;
+    let lifecycle = optional(
+        "GetBucketLifecycleConfiguration",
+        res.map_err(AwsError::from_sdk),
+        &["NoSuchLifecycleConfiguration"],
+    )?;
+    Ok(lifecycle
+        .and_then(|out| nonempty(out.rules().iter().map(lifecycle_rule_from).collect()))
+        .map(|rules| BucketLifecycleConfiguration { rules: Some(rules) }))
+}
+
+/// GetBucketCors; `None` when not configured or without rules.
+async fn read_cors(s3: &Client, name: &str) -> Result<Option<CorsConfiguration>, SyncError> {
+    let res = s3.get_bucket_cors().bucket(name).send().await;
+    let cors = optional(
+        "GetBucketCors",
+        res.map_err(AwsError::from_sdk),
+        &["NoSuchCORSConfiguration"],
+    )?;
+    Ok(cors
+        .and_then(|out| nonempty(out.cors_rules().iter().map(cors_rule_from).collect()))
+        .map(|rules| CorsConfiguration {
+            cors_rules: Some(rules),
+        }))
+}
+
+/// GetBucketOwnershipControls; `None` when not configured or without rules.
+async fn read_ownership_controls(
+    s3: &Client,
+    name: &str,
+) -> Result<Option<OwnershipControls>, SyncError> {
+    let res = s3.get_bucket_ownership_controls().bucket(name).send().await;
+    let controls = optional(
+        "GetBucketOwnershipControls",
+        res.map_err(AwsError::from_sdk),
+        &["OwnershipControlsNotFoundError"],
+    )?;
+    Ok(controls
+        .and_then(|out| {
+            out.ownership_controls().and_then(|c| {
+                nonempty(
+                    c.rules()
+                        .iter()
+                        .map(|r| OwnershipControlsRule {
+                            object_ownership: Some(r.object_ownership().as_str().to_owned()),
+                        })
+                        .collect(),
+                )
+            })
+        })
+        .map(|rules| OwnershipControls { rules: Some(rules) }))
 }
 
 fn encryption_from(
@@ -290,236 +331,252 @@ fn sdk_tag(t: &Tag) -> Result<s3t::Tag, SyncError> {
         .map_err(|e| bad("tagging.tagSet", e))
 }
 
+/// The outcome of S3 call `op`, its output dropped.
+fn sent<T, E, R>(op: &'static str, res: Result<T, SdkError<E, R>>) -> Result<(), SyncError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + HttpStatus,
+{
+    res.map(|_| ())
+        .map_err(AwsError::from_sdk)
+        .map_err(|e| SyncError::aws(op, e))
+}
+
 /// Runs one call.
 pub(super) async fn apply(s3: &Client, name: &str, call: &BucketCall) -> Result<(), SyncError> {
-    let aws = |op: &'static str| move |e: AwsError| SyncError::aws(op, e);
     match call {
-        BucketCall::PutTagging(tags) => {
-            let set = tags.iter().map(sdk_tag).collect::<Result<Vec<_>, _>>()?;
-            let tagging = s3t::Tagging::builder()
-                .set_tag_set(Some(set))
-                .build()
-                .map_err(|e| bad("tagging", e))?;
-            s3.put_bucket_tagging()
-                .bucket(name)
-                .tagging(tagging)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk)
-                .map_err(aws("PutBucketTagging"))
+        BucketCall::PutTagging(tags) => put_tagging(s3, name, tags).await,
+        BucketCall::DeleteTagging => sent(
+            "DeleteBucketTagging",
+            s3.delete_bucket_tagging().bucket(name).send().await,
+        ),
+        BucketCall::PutVersioning(status) => put_versioning(s3, name, status).await,
+        BucketCall::PutEncryption(enc) => put_encryption(s3, name, enc).await,
+        BucketCall::DeleteEncryption => sent(
+            "DeleteBucketEncryption",
+            s3.delete_bucket_encryption().bucket(name).send().await,
+        ),
+        BucketCall::PutOwnershipControls(controls) => {
+            put_ownership_controls(s3, name, controls).await
         }
-        BucketCall::DeleteTagging => s3
-            .delete_bucket_tagging()
-            .bucket(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from_sdk)
-            .map_err(aws("DeleteBucketTagging")),
-        BucketCall::PutVersioning(status) => {
-            let conf = s3t::VersioningConfiguration::builder()
-                .status(s3t::BucketVersioningStatus::from(status.as_str()))
-                .build();
-            s3.put_bucket_versioning()
+        BucketCall::DeleteOwnershipControls => sent(
+            "DeleteBucketOwnershipControls",
+            s3.delete_bucket_ownership_controls()
                 .bucket(name)
-                .versioning_configuration(conf)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk)
-                .map_err(aws("PutBucketVersioning"))
-        }
-        BucketCall::PutEncryption(enc) => {
-            let mut rules = Vec::new();
-            for r in enc.rules.iter().flatten() {
-                let default = r
-                    .apply_server_side_encryption_by_default
-                    .as_ref()
-                    .map(|d| {
-                        s3t::ServerSideEncryptionByDefault::builder()
-                            .sse_algorithm(s3t::ServerSideEncryption::from(
-                                d.sse_algorithm.as_deref().unwrap_or("AES256"),
-                            ))
-                            .set_kms_master_key_id(d.kms_master_key_id.clone())
-                            .build()
-                    })
-                    .transpose()
-                    .map_err(|e| bad("encryption.rules", e))?;
-                rules.push(
-                    s3t::ServerSideEncryptionRule::builder()
-                        .set_apply_server_side_encryption_by_default(default)
-                        .set_bucket_key_enabled(r.bucket_key_enabled)
-                        .build(),
-                );
-            }
-            let conf = s3t::ServerSideEncryptionConfiguration::builder()
-                .set_rules(Some(rules))
-                .build()
-                .map_err(|e| bad("encryption", e))?;
-            s3.put_bucket_encryption()
+                .await,
+        ),
+        BucketCall::PutPublicAccessBlock(block) => put_public_access_block(s3, name, block).await,
+        BucketCall::DeletePublicAccessBlock => sent(
+            "DeletePublicAccessBlock",
+            s3.delete_public_access_block().bucket(name).send().await,
+        ),
+        BucketCall::PutPolicy(policy) => sent(
+            "PutBucketPolicy",
+            s3.put_bucket_policy()
                 .bucket(name)
-                .server_side_encryption_configuration(conf)
+                .policy(policy)
                 .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk)
-                .map_err(aws("PutBucketEncryption"))
-        }
-        BucketCall::DeleteEncryption => s3
-            .delete_bucket_encryption()
-            .bucket(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from_sdk)
-            .map_err(aws("DeleteBucketEncryption")),
-        BucketCall::PutOwnershipControls(oc) => {
-            let rules = oc
-                .rules
-                .iter()
-                .flatten()
-                .map(|r| {
-                    s3t::OwnershipControlsRule::builder()
-                        .object_ownership(s3t::ObjectOwnership::from(
-                            r.object_ownership
-                                .as_deref()
-                                .unwrap_or("BucketOwnerEnforced"),
-                        ))
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad("ownershipControls.rules", e))?;
-            let conf = s3t::OwnershipControls::builder()
-                .set_rules(Some(rules))
-                .build()
-                .map_err(|e| bad("ownershipControls", e))?;
-            s3.put_bucket_ownership_controls()
-                .bucket(name)
-                .ownership_controls(conf)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk)
-                .map_err(aws("PutBucketOwnershipControls"))
-        }
-        BucketCall::DeleteOwnershipControls => s3
-            .delete_bucket_ownership_controls()
-            .bucket(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from_sdk)
-            .map_err(aws("DeleteBucketOwnershipControls")),
-        BucketCall::PutPublicAccessBlock(p) => {
-            let conf = s3t::PublicAccessBlockConfiguration::builder()
-                .block_public_acls(p.block_public_acls.unwrap_or(false))
-                .block_public_policy(p.block_public_policy.unwrap_or(false))
-                .ignore_public_acls(p.ignore_public_acls.unwrap_or(false))
-                .restrict_public_buckets(p.restrict_public_buckets.unwrap_or(false))
-                .build();
-            s3.put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(conf)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk)
-                .map_err(aws("PutPublicAccessBlock"))
-        }
-        BucketCall::DeletePublicAccessBlock => s3
-            .delete_public_access_block()
-            .bucket(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from_sdk)
-            .map_err(aws("DeletePublicAccessBlock")),
-        BucketCall::PutPolicy(policy) => s3
-            .put_bucket_policy()
-            .bucket(name)
-            .policy(policy)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from_sdk)
-            .map_err(aws("PutBucketPolicy")),
-        BucketCall::DeletePolicy => s3
-            .delete_bucket_policy()
-            .bucket(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from_sdk)
-            .map_err(aws("DeleteBucketPolicy")),
-        BucketCall::PutLifecycle(lc) => {
-            let rules = lc
-                .rules
-                .iter()
-                .flatten()
-                .map(sdk_lifecycle_rule)
-                .collect::<Result<Vec<_>, _>>()?;
-            let conf = s3t::BucketLifecycleConfiguration::builder()
-                .set_rules(Some(rules))
-                .build()
-                .map_err(|e| bad("lifecycle", e))?;
-            s3.put_bucket_lifecycle_configuration()
-                .bucket(name)
-                .lifecycle_configuration(conf)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk)
-                .map_err(aws("PutBucketLifecycleConfiguration"))
-        }
-        BucketCall::DeleteLifecycle => s3
-            .delete_bucket_lifecycle()
-            .bucket(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from_sdk)
-            .map_err(aws("DeleteBucketLifecycle")),
-        BucketCall::PutCors(cors) => {
-            let mut rules = Vec::new();
-            for r in cors.cors_rules.iter().flatten() {
-                rules.push(
-                    s3t::CorsRule::builder()
-                        .set_allowed_headers(r.allowed_headers.clone())
-                        .set_allowed_methods(Some(r.allowed_methods.clone().unwrap_or_default()))
-                        .set_allowed_origins(Some(r.allowed_origins.clone().unwrap_or_default()))
-                        .set_expose_headers(r.expose_headers.clone())
-                        .set_id(r.id.clone())
-                        .set_max_age_seconds(i32_of(
-                            "cors.corsRules.maxAgeSeconds",
-                            r.max_age_seconds,
-                        )?)
-                        .build()
-                        .map_err(|e| bad("cors.corsRules", e))?,
-                );
-            }
-            let conf = s3t::CorsConfiguration::builder()
-                .set_cors_rules(Some(rules))
-                .build()
-                .map_err(|e| bad("cors", e))?;
-            s3.put_bucket_cors()
-                .bucket(name)
-                .cors_configuration(conf)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(AwsError::from_sdk)
-                .map_err(aws("PutBucketCors"))
-        }
-        BucketCall::DeleteCors => s3
-            .delete_bucket_cors()
-            .bucket(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(AwsError::from_sdk)
-            .map_err(aws("DeleteBucketCors")),
+                .await,
+        ),
+        BucketCall::DeletePolicy => sent(
+            "DeleteBucketPolicy",
+            s3.delete_bucket_policy().bucket(name).send().await,
+        ),
+        BucketCall::PutLifecycle(lifecycle) => put_lifecycle(s3, name, lifecycle).await,
+        BucketCall::DeleteLifecycle => sent(
+            "DeleteBucketLifecycle",
+            s3.delete_bucket_lifecycle().bucket(name).send().await,
+        ),
+        BucketCall::PutCors(cors) => put_cors(s3, name, cors).await,
+        BucketCall::DeleteCors => sent(
+            "DeleteBucketCors",
+            s3.delete_bucket_cors().bucket(name).send().await,
+        ),
     }
+}
+
+/// PutBucketTagging with the whole tag set.
+async fn put_tagging(s3: &Client, name: &str, tags: &[Tag]) -> Result<(), SyncError> {
+    let set = tags.iter().map(sdk_tag).collect::<Result<Vec<_>, _>>()?;
+    let tagging = s3t::Tagging::builder()
+        .set_tag_set(Some(set))
+        .build()
+        .map_err(|e| bad("tagging", e))?;
+    let res = s3
+        .put_bucket_tagging()
+        .bucket(name)
+        .tagging(tagging)
+        .send()
+        .await;
+    sent("PutBucketTagging", res)
+}
+
+/// PutBucketVersioning with the wanted status (`Enabled` or `Suspended`).
+async fn put_versioning(s3: &Client, name: &str, status: &str) -> Result<(), SyncError> {
+    let conf = s3t::VersioningConfiguration::builder()
+        .status(s3t::BucketVersioningStatus::from(status))
+        .build();
+    let res = s3
+        .put_bucket_versioning()
+        .bucket(name)
+        .versioning_configuration(conf)
+        .send()
+        .await;
+    sent("PutBucketVersioning", res)
+}
+
+/// PutBucketEncryption; a default rule without an algorithm means `AES256`.
+async fn put_encryption(
+    s3: &Client,
+    name: &str,
+    enc: &ServerSideEncryptionConfiguration,
+) -> Result<(), SyncError> {
+    let mut rules = Vec::new();
+    for rule in enc.rules.iter().flatten() {
+        let default = rule
+            .apply_server_side_encryption_by_default
+            .as_ref()
+            .map(|d| {
+                s3t::ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(s3t::ServerSideEncryption::from(
+                        d.sse_algorithm.as_deref().unwrap_or("AES256"),
+                    ))
+                    .set_kms_master_key_id(d.kms_master_key_id.clone())
+                    .build()
+            })
+            .transpose()
+            .map_err(|e| bad("encryption.rules", e))?;
+        rules.push(
+            s3t::ServerSideEncryptionRule::builder()
+                .set_apply_server_side_encryption_by_default(default)
+                .set_bucket_key_enabled(rule.bucket_key_enabled)
+                .build(),
+        );
+    }
+    let conf = s3t::ServerSideEncryptionConfiguration::builder()
+        .set_rules(Some(rules))
+        .build()
+        .map_err(|e| bad("encryption", e))?;
+    let res = s3
+        .put_bucket_encryption()
+        .bucket(name)
+        .server_side_encryption_configuration(conf)
+        .send()
+        .await;
+    sent("PutBucketEncryption", res)
+}
+
+/// PutBucketOwnershipControls; a rule without an ownership means `BucketOwnerEnforced`.
+async fn put_ownership_controls(
+    s3: &Client,
+    name: &str,
+    controls: &OwnershipControls,
+) -> Result<(), SyncError> {
+    let rules = controls
+        .rules
+        .iter()
+        .flatten()
+        .map(|rule| {
+            s3t::OwnershipControlsRule::builder()
+                .object_ownership(s3t::ObjectOwnership::from(
+                    rule.object_ownership
+                        .as_deref()
+                        .unwrap_or("BucketOwnerEnforced"),
+                ))
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad("ownershipControls.rules", e))?;
+    let conf = s3t::OwnershipControls::builder()
+        .set_rules(Some(rules))
+        .build()
+        .map_err(|e| bad("ownershipControls", e))?;
+    let res = s3
+        .put_bucket_ownership_controls()
+        .bucket(name)
+        .ownership_controls(conf)
+        .send()
+        .await;
+    sent("PutBucketOwnershipControls", res)
+}
+
+/// PutPublicAccessBlock with all four flags, absent ones `false`.
+async fn put_public_access_block(
+    s3: &Client,
+    name: &str,
+    block: &PublicAccessBlockConfiguration,
+) -> Result<(), SyncError> {
+    let conf = s3t::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(block.block_public_acls.unwrap_or(false))
+        .block_public_policy(block.block_public_policy.unwrap_or(false))
+        .ignore_public_acls(block.ignore_public_acls.unwrap_or(false))
+        .restrict_public_buckets(block.restrict_public_buckets.unwrap_or(false))
+        .build();
+    let res = s3
+        .put_public_access_block()
+        .bucket(name)
+        .public_access_block_configuration(conf)
+        .send()
+        .await;
+    sent("PutPublicAccessBlock", res)
+}
+
+/// PutBucketLifecycleConfiguration with every rule of the spec.
+async fn put_lifecycle(
+    s3: &Client,
+    name: &str,
+    lifecycle: &BucketLifecycleConfiguration,
+) -> Result<(), SyncError> {
+    let rules = lifecycle
+        .rules
+        .iter()
+        .flatten()
+        .map(sdk_lifecycle_rule)
+        .collect::<Result<Vec<_>, _>>()?;
+    let conf = s3t::BucketLifecycleConfiguration::builder()
+        .set_rules(Some(rules))
+        .build()
+        .map_err(|e| bad("lifecycle", e))?;
+    let res = s3
+        .put_bucket_lifecycle_configuration()
+        .bucket(name)
+        .lifecycle_configuration(conf)
+        .send()
+        .await;
+    sent("PutBucketLifecycleConfiguration", res)
+}
+
+/// PutBucketCors; absent allowed methods or origins are sent as empty lists (the SDK needs both).
+async fn put_cors(s3: &Client, name: &str, cors: &CorsConfiguration) -> Result<(), SyncError> {
+    let mut rules = Vec::new();
+    for rule in cors.cors_rules.iter().flatten() {
+        rules.push(
+            s3t::CorsRule::builder()
+                .set_allowed_headers(rule.allowed_headers.clone())
+                .set_allowed_methods(Some(rule.allowed_methods.clone().unwrap_or_default()))
+                .set_allowed_origins(Some(rule.allowed_origins.clone().unwrap_or_default()))
+                .set_expose_headers(rule.expose_headers.clone())
+                .set_id(rule.id.clone())
+                .set_max_age_seconds(i32_of(
+                    "cors.corsRules.maxAgeSeconds",
+                    rule.max_age_seconds,
+                )?)
+                .build()
+                .map_err(|e| bad("cors.corsRules", e))?,
+        );
+    }
+    let conf = s3t::CorsConfiguration::builder()
+        .set_cors_rules(Some(rules))
+        .build()
+        .map_err(|e| bad("cors", e))?;
+    let res = s3
+        .put_bucket_cors()
+        .bucket(name)
+        .cors_configuration(conf)
+        .send()
+        .await;
+    sent("PutBucketCors", res)
 }
 
 fn sdk_lifecycle_rule(r: &LifecycleRule) -> Result<s3t::LifecycleRule, SyncError> {
