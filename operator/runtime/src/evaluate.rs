@@ -63,21 +63,21 @@ pub fn evaluate(graph: &CompiledGraph, instance: &Value, observed: &Observed) ->
 }
 
 fn instance_identity(graph: &CompiledGraph, instance: &Value) -> InstanceIdentity {
-    let s = |p: &str| {
+    let string_at = |pointer: &str| {
         instance
-            .pointer(p)
+            .pointer(pointer)
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string()
     };
     InstanceIdentity {
-        name: s("/metadata/name"),
+        name: string_at("/metadata/name"),
         namespace: if graph.instance.namespaced {
-            s("/metadata/namespace")
+            string_at("/metadata/namespace")
         } else {
             String::new()
         },
-        uid: s("/metadata/uid"),
+        uid: string_at("/metadata/uid"),
         group: graph.instance.group.clone(),
         version: graph.instance.version.clone(),
         kind: graph.instance.kind.clone(),
@@ -93,8 +93,8 @@ pub fn evaluate_with(
 ) -> Plan {
     let identity = instance_identity(graph, instance);
     let mut schema = instance.clone();
-    if let Some(m) = schema.as_object_mut() {
-        m.remove("status");
+    if let Some(fields) = schema.as_object_mut() {
+        fields.remove("status");
     }
     // Variables visible to expressions: `schema` and every node with a value, each converted
     // to CEL once.
@@ -129,21 +129,21 @@ pub fn evaluate_with(
     let nodes: Vec<NodeStatus> = graph
         .nodes
         .iter()
-        .filter_map(|n| {
-            outcomes.get(&n.id).map(|o| NodeStatus {
-                id: n.id.clone(),
-                state: o.state,
-                ready: o.ready,
-                message: o.message.clone(),
+        .filter_map(|node| {
+            outcomes.get(&node.id).map(|outcome| NodeStatus {
+                id: node.id.clone(),
+                state: outcome.state,
+                ready: outcome.ready,
+                message: outcome.message.clone(),
             })
         })
         .collect();
 
     // Projected status fields; those whose data is pending are left out.
     let mut status = Value::Object(Map::new());
-    for f in &graph.status_fields {
-        if let Ok(Some(v)) = resolve_value(&f.value, &vars) {
-            set_path(&mut status, f, v);
+    for field in &graph.status_fields {
+        if let Ok(Some(value)) = resolve_value(&field.value, &vars) {
+            set_path(&mut status, field, value);
         }
     }
 
@@ -161,14 +161,14 @@ pub fn evaluate_with(
     }
     let state = if failed {
         InstanceState::Error
-    } else if nodes.iter().all(|n| n.ready) {
+    } else if nodes.iter().all(|node| node.ready) {
         InstanceState::Active
     } else {
         InstanceState::InProgress
     };
-    if let Some(m) = status.as_object_mut() {
-        m.insert("state".into(), Value::String(state.as_str().into()));
-        m.insert(
+    if let Some(fields) = status.as_object_mut() {
+        fields.insert("state".into(), Value::String(state.as_str().into()));
+        fields.insert(
             "conditions".into(),
             serde_json::to_value(&conditions).unwrap_or(Value::Array(Vec::new())),
         );
@@ -192,14 +192,14 @@ pub fn evaluate_with(
 /// fails to evaluate). `None` for an unknown id.
 pub fn readiness_of(graph: &CompiledGraph, id: &str, objects: &[Value]) -> Option<NodeStatus> {
     let node = graph.node(id)?;
-    let values: Vec<CelValue> = objects.iter().map(|o| to_cel(node, o)).collect();
+    let values: Vec<CelValue> = objects.iter().map(|object| to_cel(node, object)).collect();
     let var = if node.kind.is_list() { "each" } else { id };
-    let o = readiness(node, var, values);
+    let outcome = readiness(node, var, values);
     Some(NodeStatus {
         id: id.to_string(),
-        state: o.state,
-        ready: o.ready,
-        message: o.message,
+        state: outcome.state,
+        ready: outcome.ready,
+        message: outcome.message,
     })
 }
 
@@ -233,24 +233,24 @@ fn evaluate_node(
     external_reads: &mut Vec<ExternalRead>,
 ) -> Outcome {
     // Exclusion is contagious.
-    if let Some(d) = node
-        .dependencies
-        .iter()
-        .find(|d| outcomes.get(*d).is_some_and(|o| o.skipped))
-    {
+    if let Some(dependency) = node.dependencies.iter().find(|dependency| {
+        outcomes
+            .get(*dependency)
+            .is_some_and(|outcome| outcome.skipped)
+    }) {
         return Outcome {
             state: NodeState::Skipped,
             ready: true,
             skipped: true,
-            message: Some(format!("dependency {d:?} is not included")),
+            message: Some(format!("dependency {dependency:?} is not included")),
         };
     }
 
     // includeWhen: waits for the resources it reads, then all must be true.
     for cond in &node.include_when {
-        if let Some(d) = not_ready(cond, outcomes) {
+        if let Some(dependency) = not_ready(cond, outcomes) {
             return waiting(format!(
-                "includeWhen waits for {d:?} to be ready: {}",
+                "includeWhen waits for {dependency:?} to be ready: {}",
                 cond.source()
             ));
         }
@@ -264,17 +264,17 @@ fn evaluate_node(
                     message: Some(format!("includeWhen is false: {}", cond.source())),
                 };
             }
-            Err(Stop::Pending(m)) => return waiting(m),
-            Err(Stop::Failed(m)) => return error(m),
+            Err(Stop::Pending(message)) => return waiting(message),
+            Err(Stop::Failed(message)) => return error(message),
         }
     }
 
-    if let Some(d) = node
-        .dependencies
-        .iter()
-        .find(|d| !outcomes.get(*d).is_some_and(|o| o.ready))
-    {
-        return waiting(format!("waiting for dependency {d:?} to be ready"));
+    if let Some(dependency) = node.dependencies.iter().find(|dependency| {
+        !outcomes
+            .get(*dependency)
+            .is_some_and(|outcome| outcome.ready)
+    }) {
+        return waiting(format!("waiting for dependency {dependency:?} to be ready"));
     }
 
     match node.kind {
@@ -283,9 +283,9 @@ fn evaluate_node(
         }
         NodeKind::Resource => {
             let mut object = match resolve_template(node, vars) {
-                Ok(o) => o,
-                Err(Stop::Pending(m)) => return waiting(m),
-                Err(Stop::Failed(m)) => return error(m),
+                Ok(object) => object,
+                Err(Stop::Pending(message)) => return waiting(message),
+                Err(Stop::Failed(message)) => return error(message),
             };
             default_namespace(node, &mut object, identity);
             label_child(
@@ -303,10 +303,10 @@ fn evaluate_node(
                 object,
             });
             match observed.nodes.get(&node.id) {
-                Some(ObservedNode::Object(o)) => {
-                    let v = to_cel(node, o);
-                    vars.bind(node.id.clone(), v.clone());
-                    readiness(node, &node.id, [v])
+                Some(ObservedNode::Object(observed_object)) => {
+                    let value = to_cel(node, observed_object);
+                    vars.bind(node.id.clone(), value.clone());
+                    readiness(node, &node.id, [value])
                 }
                 _ => Outcome {
                     state: NodeState::WaitingForReadiness,
@@ -320,78 +320,88 @@ fn evaluate_node(
     }
 }
 
-fn not_ready(e: &CompiledExpr, outcomes: &BTreeMap<String, Outcome>) -> Option<String> {
-    e.references()
+fn not_ready(expr: &CompiledExpr, outcomes: &BTreeMap<String, Outcome>) -> Option<String> {
+    expr.references()
         .identifiers
         .iter()
-        .find(|i| outcomes.get(*i).is_some_and(|o| !o.ready))
+        .find(|identifier| {
+            outcomes
+                .get(*identifier)
+                .is_some_and(|outcome| !outcome.ready)
+        })
         .cloned()
 }
 
-fn eval(e: &CompiledExpr, vars: &Activation) -> Result<Rendered, Stop> {
-    Ok(e.program().eval_json(vars)?)
+fn eval(expr: &CompiledExpr, vars: &Activation) -> Result<Rendered, Stop> {
+    Ok(expr.program().eval_json(vars)?)
 }
 
-fn eval_bool(e: &CompiledExpr, vars: &Activation) -> Result<bool, Stop> {
-    Ok(e.program().eval_bool(vars)?)
+fn eval_bool(expr: &CompiledExpr, vars: &Activation) -> Result<bool, Stop> {
+    Ok(expr.program().eval_bool(vars)?)
 }
 
 /// `Ok(None)` means the field is omitted.
-fn resolve_value(v: &CompiledValue, vars: &Activation) -> Result<Option<Value>, Stop> {
-    match v {
-        CompiledValue::Expr(e) => match eval(e, vars)? {
-            Rendered::Value(v) => Ok(Some(v)),
+fn resolve_value(value: &CompiledValue, vars: &Activation) -> Result<Option<Value>, Stop> {
+    match value {
+        CompiledValue::Expr(expr) => match eval(expr, vars)? {
+            Rendered::Value(resolved) => Ok(Some(resolved)),
             Rendered::Omit => Ok(None),
         },
         CompiledValue::Template(parts) => {
-            let mut s = String::new();
-            for p in parts {
-                match p {
-                    TemplatePart::Text(t) => s.push_str(t),
-                    TemplatePart::Expr(e) => match eval(e, vars)? {
-                        Rendered::Value(Value::String(x)) => s.push_str(&x),
+            let mut rendered = String::new();
+            for part in parts {
+                match part {
+                    TemplatePart::Text(text) => rendered.push_str(text),
+                    TemplatePart::Expr(expr) => match eval(expr, vars)? {
+                        Rendered::Value(Value::String(string)) => rendered.push_str(&string),
                         Rendered::Omit => {
                             return Err(Stop::Failed(format!(
                                 "expression {:?}: omit() cannot be used inside a string template",
-                                e.source()
+                                expr.source()
                             )));
                         }
                         Rendered::Value(other) => {
                             return Err(Stop::Failed(format!(
                                 "expression {:?} in a string template must return a string, got {other}; wrap it in string()",
-                                e.source()
+                                expr.source()
                             )));
                         }
                     },
                 }
             }
-            Ok(Some(Value::String(s)))
+            Ok(Some(Value::String(rendered)))
         }
     }
 }
 
-fn set_path(root: &mut Value, f: &TemplateField, v: Value) {
+fn set_path(root: &mut Value, field: &TemplateField, value: Value) {
     let mut cur = root;
-    let segs = &f.path.0;
-    for (i, s) in segs.iter().enumerate() {
+    let segs = &field.path.0;
+    for (i, segment) in segs.iter().enumerate() {
         let last = i + 1 == segs.len();
-        match s {
-            kro_graph::Segment::Field(k) => {
+        match segment {
+            kro_graph::Segment::Field(key) => {
                 if !cur.is_object() {
                     *cur = Value::Object(Map::new());
                 }
-                let Some(m) = cur.as_object_mut() else { return };
+                let Some(fields) = cur.as_object_mut() else {
+                    return;
+                };
                 if last {
-                    m.insert(k.clone(), v);
+                    fields.insert(key.clone(), value);
                     return;
                 }
-                cur = m.entry(k.clone()).or_insert(Value::Null);
+                cur = fields.entry(key.clone()).or_insert(Value::Null);
             }
             kro_graph::Segment::Index(idx) => {
-                let Some(a) = cur.as_array_mut() else { return };
-                let Some(slot) = a.get_mut(*idx) else { return };
+                let Some(elements) = cur.as_array_mut() else {
+                    return;
+                };
+                let Some(slot) = elements.get_mut(*idx) else {
+                    return;
+                };
                 if last {
-                    *slot = v;
+                    *slot = value;
                     return;
                 }
                 cur = slot;
@@ -403,30 +413,30 @@ fn set_path(root: &mut Value, f: &TemplateField, v: Value) {
 fn resolve_template(node: &Node, vars: &Activation) -> Result<Value, Stop> {
     let mut object = node.template.clone();
     let mut omitted = Vec::new();
-    for f in &node.fields {
-        match resolve_value(&f.value, vars)? {
-            Some(v) => set_path(&mut object, f, v),
-            None => omitted.push(f),
+    for field in &node.fields {
+        match resolve_value(&field.value, vars)? {
+            Some(value) => set_path(&mut object, field, value),
+            None => omitted.push(field),
         }
     }
     // Remove omitted fields last, deepest and last list elements first, so indexes stay valid.
-    for f in omitted.iter().rev() {
-        remove_path(&mut object, f);
+    for field in omitted.iter().rev() {
+        remove_path(&mut object, field);
     }
     Ok(object)
 }
 
-fn remove_path(root: &mut Value, f: &TemplateField) {
-    let Some((last, parent)) = f.path.0.split_last() else {
+fn remove_path(root: &mut Value, field: &TemplateField) {
+    let Some((last, parent)) = field.path.0.split_last() else {
         return;
     };
     let parent_path = kro_graph::FieldPath(parent.to_vec());
     match (parent_path.get_mut(root), last) {
-        (Some(Value::Object(m)), kro_graph::Segment::Field(k)) => {
-            m.remove(k);
+        (Some(Value::Object(fields)), kro_graph::Segment::Field(key)) => {
+            fields.remove(key);
         }
-        (Some(Value::Array(a)), kro_graph::Segment::Index(i)) if *i < a.len() => {
-            a.remove(*i);
+        (Some(Value::Array(elements)), kro_graph::Segment::Index(i)) if *i < elements.len() => {
+            elements.remove(*i);
         }
         _ => {}
     }
@@ -439,7 +449,7 @@ fn default_namespace(node: &Node, object: &mut Value, identity: &InstanceIdentit
     let has = object
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
-        .is_some_and(|s| !s.is_empty());
+        .is_some_and(|namespace| !namespace.is_empty());
     if !has && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.insert(
             "namespace".into(),
@@ -458,9 +468,9 @@ fn readiness(node: &Node, var: &str, objects: impl IntoIterator<Item = CelValue>
             message: None,
         };
     }
-    for o in objects {
+    for object in objects {
         let mut vars = Activation::new();
-        vars.bind(var, o);
+        vars.bind(var, object);
         for cond in &node.ready_when {
             match eval_bool(cond, &vars) {
                 Ok(true) => {}
@@ -472,15 +482,15 @@ fn readiness(node: &Node, var: &str, objects: impl IntoIterator<Item = CelValue>
                         message: Some(format!("readyWhen is false: {}", cond.source())),
                     };
                 }
-                Err(Stop::Pending(m)) => {
+                Err(Stop::Pending(message)) => {
                     return Outcome {
                         state: NodeState::WaitingForReadiness,
                         ready: false,
                         skipped: false,
-                        message: Some(m),
+                        message: Some(message),
                     };
                 }
-                Err(Stop::Failed(m)) => return error(m),
+                Err(Stop::Failed(message)) => return error(message),
             }
         }
     }
@@ -500,17 +510,20 @@ fn evaluate_external(
     external_reads: &mut Vec<ExternalRead>,
 ) -> Outcome {
     let object = match resolve_template(node, vars) {
-        Ok(o) => o,
-        Err(Stop::Pending(m)) => return waiting(m),
-        Err(Stop::Failed(m)) => return error(m),
+        Ok(object) => object,
+        Err(Stop::Pending(message)) => return waiting(message),
+        Err(Stop::Failed(message)) => return error(message),
     };
     let meta = object.get("metadata").cloned().unwrap_or(Value::Null);
     let mut namespace = meta
         .get("namespace")
         .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+        .filter(|namespace| !namespace.is_empty())
         .map(str::to_string);
-    let selector = meta.get("selector").filter(|v| !v.is_null()).cloned();
+    let selector = meta
+        .get("selector")
+        .filter(|value| !value.is_null())
+        .cloned();
     if namespace.is_none()
         && node.namespaced
         && selector.is_none()
@@ -527,13 +540,13 @@ fn evaluate_external(
         selector,
     });
     match (node.kind, observed.nodes.get(&node.id)) {
-        (NodeKind::External, Some(ObservedNode::Object(o))) => {
-            let v = to_cel(node, o);
-            vars.bind(node.id.clone(), v.clone());
-            readiness(node, &node.id, [v])
+        (NodeKind::External, Some(ObservedNode::Object(observed_object))) => {
+            let value = to_cel(node, observed_object);
+            vars.bind(node.id.clone(), value.clone());
+            readiness(node, &node.id, [value])
         }
         (NodeKind::ExternalCollection, Some(ObservedNode::List(items))) => {
-            let values: Vec<CelValue> = items.iter().map(|o| to_cel(node, o)).collect();
+            let values: Vec<CelValue> = items.iter().map(|object| to_cel(node, object)).collect();
             vars.bind(node.id.clone(), CelValue::list(values.iter().cloned()));
             readiness(node, "each", values)
         }
@@ -553,16 +566,18 @@ fn evaluate_collection(
     apply: &mut Vec<DesiredObject>,
 ) -> Outcome {
     let mut dims: Vec<(String, Vec<CelValue>)> = Vec::new();
-    for d in &node.for_each {
-        match d.expr.program().eval_list(vars).map_err(Stop::from) {
-            Ok(items) => dims.push((d.name.clone(), items)),
-            Err(Stop::Pending(m)) => return waiting(m),
-            Err(Stop::Failed(m)) => return error(format!("forEach iterator {:?}: {m}", d.name)),
+    for dimension in &node.for_each {
+        match dimension.expr.program().eval_list(vars).map_err(Stop::from) {
+            Ok(items) => dims.push((dimension.name.clone(), items)),
+            Err(Stop::Pending(message)) => return waiting(message),
+            Err(Stop::Failed(message)) => {
+                return error(format!("forEach iterator {:?}: {message}", dimension.name));
+            }
         }
     }
     let size = dims
         .iter()
-        .try_fold(1usize, |acc, (_, l)| acc.checked_mul(l.len()))
+        .try_fold(1usize, |acc, (_, list)| acc.checked_mul(list.len()))
         .unwrap_or(usize::MAX);
     if size > options.max_collection_size {
         return error(format!(
@@ -579,17 +594,17 @@ fn evaluate_collection(
         let mut rest = i;
         let mut picks = Vec::with_capacity(dims.len());
         for (name, list) in dims.iter().rev() {
-            let n = list.len();
-            picks.push((name.clone(), list[rest % n].clone()));
-            rest /= n;
+            let len = list.len();
+            picks.push((name.clone(), list[rest % len].clone()));
+            rest /= len;
         }
-        for (name, v) in picks {
-            local.bind(name, v);
+        for (name, value) in picks {
+            local.bind(name, value);
         }
         let mut object = match resolve_template(node, &local) {
-            Ok(o) => o,
-            Err(Stop::Pending(m)) => return waiting(m),
-            Err(Stop::Failed(m)) => return error(m),
+            Ok(object) => object,
+            Err(Stop::Pending(message)) => return waiting(message),
+            Err(Stop::Failed(message)) => return error(message),
         };
         default_namespace(node, &mut object, identity);
         let key = (
@@ -628,22 +643,28 @@ fn evaluate_collection(
 
     // Match observed items to desired ones by namespace/name, in desired order.
     let observed_items: Vec<Value> = match observed.nodes.get(&node.id) {
-        Some(ObservedNode::List(l)) => l.clone(),
-        Some(ObservedNode::Object(o)) => vec![o.clone()],
+        Some(ObservedNode::List(list)) => list.clone(),
+        Some(ObservedNode::Object(object)) => vec![object.clone()],
         None => Vec::new(),
     };
     let mut matched = Vec::new();
-    for d in &items {
-        if let Some(o) = observed_items.iter().find(|o| {
-            o.pointer("/metadata/name").and_then(Value::as_str) == Some(d.name())
-                && o.pointer("/metadata/namespace").and_then(Value::as_str) == d.namespace()
+    for item in &items {
+        if let Some(observed_item) = observed_items.iter().find(|observed_item| {
+            observed_item
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                == Some(item.name())
+                && observed_item
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    == item.namespace()
         }) {
-            matched.push(o.clone());
+            matched.push(observed_item.clone());
         }
     }
     let desired = items.len();
     apply.extend(items);
-    let values: Vec<CelValue> = matched.iter().map(|o| to_cel(node, o)).collect();
+    let values: Vec<CelValue> = matched.iter().map(|object| to_cel(node, object)).collect();
     vars.bind(node.id.clone(), CelValue::list(values.iter().cloned()));
     if matched.len() < desired {
         return Outcome {
@@ -661,12 +682,12 @@ fn evaluate_collection(
 
 /// An observed object as CEL, typed by the node's schema when known (so `format: byte`
 /// fields are bytes, dates are timestamps, as in kro).
-fn to_cel(node: &Node, o: &Value) -> CelValue {
+fn to_cel(node: &Node, object: &Value) -> CelValue {
     // Only the parts some expression reads are converted.
-    let o = &node.readable_part(o);
+    let object = &node.readable_part(object);
     match &node.schema {
-        Some(s) => CelValue::from_json_with_schema(o, s),
-        None => CelValue::from_json(o),
+        Some(schema) => CelValue::from_json_with_schema(object, schema),
+        None => CelValue::from_json(object),
     }
 }
 
@@ -684,25 +705,25 @@ fn author_conditions(
     act.bind_runtime(
         builtin
             .iter()
-            .filter_map(|c| serde_json::to_value(c).ok())
+            .filter_map(|condition| serde_json::to_value(condition).ok())
             .collect(),
     );
     let mut items = Vec::new();
     let mut failed = false;
     let mut pending = false;
-    for e in &graph.status_conditions {
-        match e.program().eval_json(&act) {
-            Ok(Rendered::Value(Value::Array(a))) => items.extend(a),
-            Ok(Rendered::Value(v @ Value::Object(_))) => items.push(v),
+    for expr in &graph.status_conditions {
+        match expr.program().eval_json(&act) {
+            Ok(Rendered::Value(Value::Array(list))) => items.extend(list),
+            Ok(Rendered::Value(condition @ Value::Object(_))) => items.push(condition),
             Ok(_) => failed = true,
             Err(err) if err.is_data_pending() => pending = true,
             Err(_) => failed = true,
         }
     }
-    let text = |v: &Value, k: &str| {
-        v.get(k)
+    let text = |item: &Value, key: &str| {
+        item.get(key)
             .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+            .filter(|value| !value.is_empty())
             .map(str::to_string)
     };
     let mut out: Vec<Condition> = Vec::new();
@@ -720,7 +741,7 @@ fn author_conditions(
                 continue;
             }
         };
-        if out.iter().any(|c| c.type_ == type_) {
+        if out.iter().any(|condition| condition.type_ == type_) {
             failed = true;
             continue;
         }
@@ -738,11 +759,11 @@ fn author_conditions(
             .pointer("/status/conditions")
             .and_then(Value::as_array)
     {
-        for p in previous {
-            if let Ok(c) = serde_json::from_value::<Condition>(p.clone())
-                && !out.iter().any(|o| o.type_ == c.type_)
+        for previous_condition in previous {
+            if let Ok(condition) = serde_json::from_value::<Condition>(previous_condition.clone())
+                && !out.iter().any(|existing| existing.type_ == condition.type_)
             {
-                out.push(c);
+                out.push(condition);
             }
         }
     }
@@ -750,9 +771,9 @@ fn author_conditions(
 }
 
 fn conditions(nodes: &[NodeStatus], generation: i64) -> Vec<Condition> {
-    let stamp = |mut c: Condition| {
-        c.observed_generation = generation;
-        c
+    let stamp = |mut condition: Condition| {
+        condition.observed_generation = generation;
+        condition
     };
     let managed = stamp(Condition::new(
         types::INSTANCE_MANAGED,
@@ -768,13 +789,13 @@ fn conditions(nodes: &[NodeStatus], generation: i64) -> Vec<Condition> {
     ));
     let errors: Vec<String> = nodes
         .iter()
-        .filter(|n| n.state == NodeState::Error)
-        .map(|n| format!("{}: {}", n.id, n.message.clone().unwrap_or_default()))
+        .filter(|node| node.state == NodeState::Error)
+        .map(|node| format!("{}: {}", node.id, node.message.clone().unwrap_or_default()))
         .collect();
     let waiting: Vec<&str> = nodes
         .iter()
-        .filter(|n| !n.ready && n.state != NodeState::Error)
-        .map(|n| n.id.as_str())
+        .filter(|node| !node.ready && node.state != NodeState::Error)
+        .map(|node| node.id.as_str())
         .collect();
     let resources = if !errors.is_empty() {
         Condition::new(
@@ -802,9 +823,9 @@ fn conditions(nodes: &[NodeStatus], generation: i64) -> Vec<Condition> {
     let ready = if resources.is_true() {
         Condition::new(types::READY, ConditionStatus::True, reasons::READY, "")
     } else {
-        let mut c = resources.clone();
-        c.type_ = types::READY.into();
-        c
+        let mut condition = resources.clone();
+        condition.type_ = types::READY.into();
+        condition
     };
     vec![managed, resolved, resources, stamp(ready)]
 }
