@@ -61,7 +61,7 @@ impl Interest {
             return false;
         }
         match (&self.name, &self.selector) {
-            (Some(n), _) => n == name,
+            (Some(wanted_name), _) => wanted_name == name,
             (None, Some(sel)) => selector::matches(sel, lbls),
             (None, None) => false,
         }
@@ -116,9 +116,12 @@ impl Router {
 
     /// Stops routing to `kind`, if `tx` is still the registered sender.
     pub async fn unregister(&self, kind: &KindKey, tx: &mpsc::Sender<ObjectRef<DynamicObject>>) {
-        let mut c = self.controllers.write().await;
-        if c.get(kind).is_some_and(|(_, t)| t.same_channel(tx)) {
-            c.remove(kind);
+        let mut controllers = self.controllers.write().await;
+        if controllers
+            .get(kind)
+            .is_some_and(|(_, sender)| sender.same_channel(tx))
+        {
+            controllers.remove(kind);
         }
     }
 
@@ -128,12 +131,12 @@ impl Router {
         for per in all.values_mut() {
             per.remove(instance);
         }
-        for (gvk, i) in reads {
+        for (gvk, interest) in reads {
             all.entry(gvk)
                 .or_default()
                 .entry(instance.clone())
                 .or_default()
-                .push(i);
+                .push(interest);
         }
         all.retain(|_, per| !per.is_empty());
     }
@@ -160,12 +163,15 @@ impl Router {
             .read()
             .await
             .get(&key)
-            .is_some_and(|h| !h.is_finished())
+            .is_some_and(|handle| !handle.is_finished())
         {
             return;
         }
-        let mut w = self.watches.write().await;
-        if w.get(&key).is_some_and(|h| !h.is_finished()) {
+        let mut watches = self.watches.write().await;
+        if watches
+            .get(&key)
+            .is_some_and(|handle| !handle.is_finished())
+        {
             return;
         }
         let me = self.clone();
@@ -188,8 +194,8 @@ impl Router {
                 tokio::spawn(me.run_external(api, gvk))
             }
         };
-        w.insert(key, handle);
-        self.metrics.watch_count.set(w.len() as i64);
+        watches.insert(key, handle);
+        self.metrics.watch_count.set(watches.len() as i64);
     }
 
     /// Feeds one owned child kind's cache from its watch and wakes the owners of what changed,
@@ -214,7 +220,9 @@ impl Router {
             }
         }
         if let Ok(mut caches) = self.caches.write()
-            && caches.get(&gvk).is_some_and(|c| Arc::ptr_eq(c, &cache))
+            && caches
+                .get(&gvk)
+                .is_some_and(|existing| Arc::ptr_eq(existing, &cache))
         {
             caches.remove(&gvk);
         }
@@ -268,12 +276,12 @@ impl Router {
         name: &str,
     ) -> Option<Option<Arc<DynamicObject>>> {
         let cache = self.cache(api_version, kind)?;
-        let c = cache.read().ok()?;
-        if !c.ready {
+        let cached = cache.read().ok()?;
+        if !cached.ready {
             return None;
         }
         let key = (namespace.unwrap_or("").to_string(), name.to_string());
-        Some(c.objects.get(&key).cloned())
+        Some(cached.objects.get(&key).cloned())
     }
 
     /// Every cached object of a child kind labelled with this instance's uid (`None` while no
@@ -285,16 +293,17 @@ impl Router {
         instance_uid: &str,
     ) -> Option<Vec<Arc<DynamicObject>>> {
         let cache = self.cache(api_version, kind)?;
-        let c = cache.read().ok()?;
-        if !c.ready {
+        let cached = cache.read().ok()?;
+        if !cached.ready {
             return None;
         }
         Some(
-            c.by_instance
+            cached
+                .by_instance
                 .get(instance_uid)
                 .into_iter()
                 .flatten()
-                .filter_map(|k| c.objects.get(k).cloned())
+                .filter_map(|key| cached.objects.get(key).cloned())
                 .collect(),
         )
     }
@@ -303,9 +312,9 @@ impl Router {
     /// reads it from the cache and its own watch event does not wake the instance again.
     pub fn remember_child(&self, api_version: &str, kind: &str, obj: DynamicObject) {
         if let Some(cache) = self.cache(api_version, kind)
-            && let Ok(mut c) = cache.write()
+            && let Ok(mut cached) = cache.write()
         {
-            c.remember(obj);
+            cached.remember(obj);
         }
     }
 
@@ -344,7 +353,10 @@ impl Router {
             && let Some(per) = self.interests.read().await.get(gvk)
         {
             for (inst, interests) in per {
-                if interests.iter().any(|i| i.matches(ns, name, lbls)) {
+                if interests
+                    .iter()
+                    .any(|interest| interest.matches(ns, name, lbls))
+                {
                     targets.push(inst.clone());
                 }
             }
@@ -353,17 +365,17 @@ impl Router {
             return;
         }
         let controllers = self.controllers.read().await;
-        for t in targets {
-            if let Some((ar, tx)) = controllers.get(&(t.group.clone(), t.kind.clone())) {
-                let mut r = ObjectRef::new_with(&t.name, ar.clone());
-                if !t.namespace.is_empty() {
-                    r = r.within(&t.namespace);
+        for target in targets {
+            if let Some((ar, tx)) = controllers.get(&(target.group.clone(), target.kind.clone())) {
+                let mut object_ref = ObjectRef::new_with(&target.name, ar.clone());
+                if !target.namespace.is_empty() {
+                    object_ref = object_ref.within(&target.namespace);
                 }
                 self.metrics
                     .informer_events_total
                     .get_or_create(&GvrLabels::new(format!("{}/{}", gvk.0, gvk.1)))
                     .inc();
-                let _ = tx.try_send(r);
+                let _ = tx.try_send(object_ref);
             }
         }
     }
@@ -406,29 +418,29 @@ impl ChildCache {
     /// Takes in one watch event; returns the objects whose change should wake their instance.
     fn apply(&mut self, event: watcher::Event<DynamicObject>) -> Vec<Arc<DynamicObject>> {
         match event {
-            watcher::Event::Apply(o) => {
-                let o = slim(o);
+            watcher::Event::Apply(object) => {
+                let object = slim(object);
                 // The echo of a write kro already took in (`remember`) changes nothing.
-                let echo = self.objects.get(&key_of(&o)).is_some_and(|old| {
-                    old.metadata.resource_version == o.metadata.resource_version
+                let echo = self.objects.get(&key_of(&object)).is_some_and(|old| {
+                    old.metadata.resource_version == object.metadata.resource_version
                 });
-                self.insert(o.clone());
-                if echo { Vec::new() } else { vec![o] }
+                self.insert(object.clone());
+                if echo { Vec::new() } else { vec![object] }
             }
-            watcher::Event::Delete(o) => {
-                let o = slim(o);
-                self.remove(&key_of(&o));
-                vec![o]
+            watcher::Event::Delete(object) => {
+                let object = slim(object);
+                self.remove(&key_of(&object));
+                vec![object]
             }
             watcher::Event::Init => {
                 self.relist = Some(HashMap::new());
                 Vec::new()
             }
-            watcher::Event::InitApply(o) => {
-                let o = slim(o);
+            watcher::Event::InitApply(object) => {
+                let object = slim(object);
                 self.relist
                     .get_or_insert_with(HashMap::new)
-                    .insert(key_of(&o), o);
+                    .insert(key_of(&object), object);
                 Vec::new()
             }
             watcher::Event::InitDone => {
@@ -437,23 +449,23 @@ impl ChildCache {
                 // ones (those wake their instance too, so it recreates them).
                 let mut touched: Vec<Arc<DynamicObject>> = fresh
                     .iter()
-                    .filter(|(k, o)| {
-                        self.objects.get(*k).is_none_or(|old| {
-                            old.metadata.resource_version != o.metadata.resource_version
+                    .filter(|(key, object)| {
+                        self.objects.get(*key).is_none_or(|old| {
+                            old.metadata.resource_version != object.metadata.resource_version
                         })
                     })
-                    .map(|(_, o)| o.clone())
+                    .map(|(_, object)| object.clone())
                     .collect();
                 touched.extend(
                     self.objects
                         .iter()
-                        .filter(|(k, _)| !fresh.contains_key(*k))
-                        .map(|(_, o)| o.clone()),
+                        .filter(|(key, _)| !fresh.contains_key(*key))
+                        .map(|(_, object)| object.clone()),
                 );
                 self.objects.clear();
                 self.by_instance.clear();
-                for o in fresh.into_values() {
-                    self.insert(o);
+                for object in fresh.into_values() {
+                    self.insert(object);
                 }
                 self.ready = true;
                 touched
@@ -463,36 +475,36 @@ impl ChildCache {
 
     /// Takes in an object kro just wrote (the API server's answer), unless the cache already
     /// holds that version or a newer one. Its watch event then finds nothing new.
-    fn remember(&mut self, o: DynamicObject) {
-        if !self.ready || instance_of(&o).is_none() {
+    fn remember(&mut self, object: DynamicObject) {
+        if !self.ready || instance_of(&object).is_none() {
             return;
         }
-        let Some(rv) = resource_version(&o) else {
+        let Some(rv) = resource_version(&object) else {
             return;
         };
-        let newer = match self.objects.get(&key_of(&o)) {
+        let newer = match self.objects.get(&key_of(&object)) {
             None => true,
             Some(old) => resource_version(old).is_some_and(|old| old < rv),
         };
         if newer {
-            self.insert(slim(o));
+            self.insert(slim(object));
         }
     }
 
-    fn insert(&mut self, o: Arc<DynamicObject>) {
-        let key = key_of(&o);
+    fn insert(&mut self, object: Arc<DynamicObject>) {
+        let key = key_of(&object);
         if let Some(old) = self.objects.get(&key).cloned()
-            && instance_of(&old) != instance_of(&o)
+            && instance_of(&old) != instance_of(&object)
         {
             self.remove(&key);
         }
-        if let Some(uid) = instance_of(&o) {
+        if let Some(uid) = instance_of(&object) {
             self.by_instance
                 .entry(uid.to_string())
                 .or_default()
                 .insert(key.clone());
         }
-        self.objects.insert(key, o);
+        self.objects.insert(key, object);
     }
 
     fn remove(&mut self, key: &ObjectKey) {
@@ -511,27 +523,28 @@ impl ChildCache {
 }
 
 /// The object without its managedFields (large, and never read from the cache).
-fn slim(mut o: DynamicObject) -> Arc<DynamicObject> {
-    o.metadata.managed_fields = None;
-    Arc::new(o)
+fn slim(mut object: DynamicObject) -> Arc<DynamicObject> {
+    object.metadata.managed_fields = None;
+    Arc::new(object)
 }
 
 /// The resourceVersion as a number: the API server's etcd revision. Ordering them is what
 /// keeps a late write-through from replacing a newer watched version; an API server whose
 /// versions are not numbers simply gets no write-through.
-pub(crate) fn resource_version(o: &DynamicObject) -> Option<u64> {
-    o.metadata.resource_version.as_deref()?.parse().ok()
+pub(crate) fn resource_version(object: &DynamicObject) -> Option<u64> {
+    object.metadata.resource_version.as_deref()?.parse().ok()
 }
 
-fn key_of(o: &DynamicObject) -> ObjectKey {
+fn key_of(object: &DynamicObject) -> ObjectKey {
     (
-        o.metadata.namespace.clone().unwrap_or_default(),
-        o.metadata.name.clone().unwrap_or_default(),
+        object.metadata.namespace.clone().unwrap_or_default(),
+        object.metadata.name.clone().unwrap_or_default(),
     )
 }
 
-fn instance_of(o: &DynamicObject) -> Option<&str> {
-    o.metadata
+fn instance_of(object: &DynamicObject) -> Option<&str> {
+    object
+        .metadata
         .labels
         .as_ref()?
         .get(labels::INSTANCE_ID)
@@ -559,87 +572,92 @@ mod tests {
     }
 
     fn names(objs: &[Arc<DynamicObject>]) -> Vec<String> {
-        let mut n: Vec<String> = objs
+        let mut sorted: Vec<String> = objs
             .iter()
-            .map(|o| o.metadata.name.clone().unwrap_or_default())
+            .map(|object| object.metadata.name.clone().unwrap_or_default())
             .collect();
-        n.sort();
-        n
+        sorted.sort();
+        sorted
     }
 
-    fn listed(c: &mut ChildCache, objs: Vec<DynamicObject>) -> Vec<Arc<DynamicObject>> {
-        c.apply(watcher::Event::Init);
-        for o in objs {
-            c.apply(watcher::Event::InitApply(o));
+    fn listed(cache: &mut ChildCache, objs: Vec<DynamicObject>) -> Vec<Arc<DynamicObject>> {
+        cache.apply(watcher::Event::Init);
+        for object in objs {
+            cache.apply(watcher::Event::InitApply(object));
         }
-        c.apply(watcher::Event::InitDone)
+        cache.apply(watcher::Event::InitDone)
     }
 
     #[test]
     fn cache_is_ready_only_after_the_first_complete_list() {
-        let mut c = ChildCache::default();
-        c.apply(watcher::Event::Init);
-        c.apply(watcher::Event::InitApply(child("a", "u1", "1")));
-        assert!(!c.ready);
-        assert!(c.objects.is_empty(), "a partial list is not served");
-        let touched = c.apply(watcher::Event::InitDone);
-        assert!(c.ready);
+        let mut cache = ChildCache::default();
+        cache.apply(watcher::Event::Init);
+        cache.apply(watcher::Event::InitApply(child("a", "u1", "1")));
+        assert!(!cache.ready);
+        assert!(cache.objects.is_empty(), "a partial list is not served");
+        let touched = cache.apply(watcher::Event::InitDone);
+        assert!(cache.ready);
         assert_eq!(names(&touched), ["a"]);
-        let a = &c.objects[&("ns".to_string(), "a".to_string())];
+        let object = &cache.objects[&("ns".to_string(), "a".to_string())];
         assert!(
-            a.metadata.managed_fields.is_none(),
+            object.metadata.managed_fields.is_none(),
             "managedFields are dropped"
         );
     }
 
     #[test]
     fn objects_are_indexed_by_instance_and_follow_events() {
-        let mut c = ChildCache::default();
-        listed(&mut c, vec![child("a", "u1", "1"), child("b", "u2", "1")]);
-        c.apply(watcher::Event::Apply(child("c", "u1", "2")));
-        assert_eq!(c.by_instance["u1"].len(), 2);
+        let mut cache = ChildCache::default();
+        listed(
+            &mut cache,
+            vec![child("a", "u1", "1"), child("b", "u2", "1")],
+        );
+        cache.apply(watcher::Event::Apply(child("c", "u1", "2")));
+        assert_eq!(cache.by_instance["u1"].len(), 2);
         // Relabelled to another instance: moves in the index.
-        c.apply(watcher::Event::Apply(child("a", "u2", "3")));
-        assert_eq!(c.by_instance["u1"].len(), 1);
-        assert_eq!(c.by_instance["u2"].len(), 2);
-        c.apply(watcher::Event::Delete(child("c", "u1", "4")));
-        assert!(!c.by_instance.contains_key("u1"));
-        assert_eq!(c.objects.len(), 2);
+        cache.apply(watcher::Event::Apply(child("a", "u2", "3")));
+        assert_eq!(cache.by_instance["u1"].len(), 1);
+        assert_eq!(cache.by_instance["u2"].len(), 2);
+        cache.apply(watcher::Event::Delete(child("c", "u1", "4")));
+        assert!(!cache.by_instance.contains_key("u1"));
+        assert_eq!(cache.objects.len(), 2);
     }
 
     #[test]
     fn kros_own_writes_are_served_at_once_and_their_echo_wakes_nobody() {
-        let mut c = ChildCache::default();
-        c.remember(child("early", "u1", "5"));
+        let mut cache = ChildCache::default();
+        cache.remember(child("early", "u1", "5"));
         assert!(
-            c.objects.is_empty(),
+            cache.objects.is_empty(),
             "nothing is remembered before the first list"
         );
-        listed(&mut c, vec![child("a", "u1", "3")]);
-        c.remember(child("a", "u1", "5"));
-        c.remember(child("b", "u1", "6"));
+        listed(&mut cache, vec![child("a", "u1", "3")]);
+        cache.remember(child("a", "u1", "5"));
+        cache.remember(child("b", "u1", "6"));
         assert_eq!(
-            c.by_instance["u1"].len(),
+            cache.by_instance["u1"].len(),
             2,
             "served before the watch sees them"
         );
         assert!(
-            c.apply(watcher::Event::Apply(child("a", "u1", "5")))
+            cache
+                .apply(watcher::Event::Apply(child("a", "u1", "5")))
                 .is_empty()
         );
         assert!(
-            c.apply(watcher::Event::Apply(child("b", "u1", "6")))
+            cache
+                .apply(watcher::Event::Apply(child("b", "u1", "6")))
                 .is_empty()
         );
         // Somebody else's edit wakes the instance.
         assert_eq!(
-            names(&c.apply(watcher::Event::Apply(child("a", "u1", "9")))),
+            names(&cache.apply(watcher::Event::Apply(child("a", "u1", "9")))),
             ["a"]
         );
         // A write answered after the watch already showed a newer version is not taken.
-        c.remember(child("a", "u1", "8"));
+        cache.remember(child("a", "u1", "8"));
         assert_eq!(
-            c.objects[&("ns".to_string(), "a".to_string())]
+            cache.objects[&("ns".to_string(), "a".to_string())]
                 .metadata
                 .resource_version
                 .as_deref(),
@@ -648,15 +666,15 @@ mod tests {
         // Objects that are not kro's are never remembered.
         let mut foreign = child("x", "u1", "10");
         foreign.metadata.labels = None;
-        c.remember(foreign);
-        assert_eq!(c.objects.len(), 2);
+        cache.remember(foreign);
+        assert_eq!(cache.objects.len(), 2);
     }
 
     #[test]
     fn a_relist_wakes_only_what_changed_while_the_watch_was_down() {
-        let mut c = ChildCache::default();
+        let mut cache = ChildCache::default();
         listed(
-            &mut c,
+            &mut cache,
             vec![
                 child("same", "u1", "1"),
                 child("edited", "u1", "1"),
@@ -664,7 +682,7 @@ mod tests {
             ],
         );
         let touched = listed(
-            &mut c,
+            &mut cache,
             vec![
                 child("same", "u1", "1"),
                 child("edited", "u1", "7"),
@@ -672,7 +690,7 @@ mod tests {
             ],
         );
         assert_eq!(names(&touched), ["edited", "gone", "new"]);
-        assert!(!c.by_instance.contains_key("u2"));
-        assert_eq!(c.objects.len(), 3);
+        assert!(!cache.by_instance.contains_key("u2"));
+        assert_eq!(cache.objects.len(), 3);
     }
 }
