@@ -41,7 +41,7 @@ pub struct Discovery {
 /// Splits `apps/v1` into (`apps`, `v1`) and `v1` into (``, `v1`).
 pub fn split_api_version(api_version: &str) -> (&str, &str) {
     match api_version.rsplit_once('/') {
-        Some((g, v)) => (g, v),
+        Some((group, version)) => (group, version),
         None => ("", api_version),
     }
 }
@@ -69,39 +69,39 @@ impl Discovery {
     pub async fn resolve(&self, api_version: &str, kind: &str) -> Result<Resolved, kube::Error> {
         let (group, version) = split_api_version(api_version);
         let key = (group.to_string(), version.to_string(), kind.to_string());
-        if let Some(r) = self.kinds.lock().await.get(&key) {
-            return Ok(r.clone());
+        if let Some(resolved) = self.kinds.lock().await.get(&key) {
+            return Ok(resolved.clone());
         }
         let gvk = GroupVersionKind::gvk(group, version, kind);
         let (ar, caps) = discovery::pinned_kind(&self.client, &gvk).await?;
-        let r = Resolved {
+        let resolved = Resolved {
             ar,
             namespaced: caps.scope == Scope::Namespaced,
         };
-        self.kinds.lock().await.insert(key, r.clone());
-        Ok(r)
+        self.kinds.lock().await.insert(key, resolved.clone());
+        Ok(resolved)
     }
 
     /// The preferred version of a group/kind (for ApplySet members recorded as `Kind.group`).
     /// Cached for a while: instances ask on every reconcile, and discovery is two requests.
     pub async fn resolve_group_kind(&self, group: &str, kind: &str) -> Option<Resolved> {
         let key = (group.to_string(), kind.to_string());
-        if let Some((at, r)) = self.group_kinds.lock().await.get(&key)
+        if let Some((at, resolved)) = self.group_kinds.lock().await.get(&key)
             && at.elapsed() < GROUP_KIND_TTL
         {
-            return Some(r.clone());
+            return Some(resolved.clone());
         }
-        let g = discovery::group(&self.client, group).await.ok()?;
-        let (ar, caps) = g.recommended_kind(kind)?;
-        let r = Resolved {
+        let api_group = discovery::group(&self.client, group).await.ok()?;
+        let (ar, caps) = api_group.recommended_kind(kind)?;
+        let resolved = Resolved {
             ar,
             namespaced: caps.scope == Scope::Namespaced,
         };
         self.group_kinds
             .lock()
             .await
-            .insert(key, (Instant::now(), r.clone()));
-        Some(r)
+            .insert(key, (Instant::now(), resolved.clone()));
+        Some(resolved)
     }
 
     /// Forgets a kind (after its CRD changed or a request said it is gone).
@@ -127,13 +127,13 @@ impl Discovery {
     pub async fn schemas_for(&self, kinds: &[(String, String)]) -> SchemaStore {
         let mut store = SchemaStore::new();
         for (api_version, kind) in kinds {
-            let Ok(r) = self.resolve(api_version, kind).await else {
+            let Ok(served) = self.resolve(api_version, kind).await else {
                 continue;
             };
             let (group, _) = split_api_version(api_version);
             if group.contains('.') && !group.ends_with(".k8s.io") {
                 let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-                let name = format!("{}.{group}", r.ar.plural);
+                let name = format!("{}.{group}", served.ar.plural);
                 if let Ok(Some(crd)) = crds.get_opt(&name).await {
                     if let Some(resolved) = self.crd_schema(&name, &crd, api_version, kind).await {
                         store.insert_resolved(api_version.clone(), kind.clone(), resolved);
@@ -141,7 +141,10 @@ impl Discovery {
                     continue;
                 }
             }
-            if let Some(resolved) = self.builtin_schema(api_version, kind, r.namespaced).await {
+            if let Some(resolved) = self
+                .builtin_schema(api_version, kind, served.namespaced)
+                .await
+            {
                 store.insert_resolved(api_version.clone(), kind.clone(), resolved);
             }
         }
@@ -163,10 +166,10 @@ impl Discovery {
         {
             return Some(resolved.clone());
         }
-        let v = serde_json::to_value(crd).ok()?;
+        let crd_json = serde_json::to_value(crd).ok()?;
         let mut one = SchemaStore::new();
-        if let Err((k, e)) = one.add_crd(&v) {
-            tracing::debug!(crd = name, kind = %k, error = %e, "CRD schema not usable");
+        if let Err((failed_kind, e)) = one.add_crd(&crd_json) {
+            tracing::debug!(crd = name, kind = %failed_kind, error = %e, "CRD schema not usable");
             return None;
         }
         let resolved = kro_graph::SchemaSource::resolve(&one, api_version, kind)?;
@@ -199,20 +202,20 @@ impl Discovery {
         let (group, version) = split_api_version(api_version);
         let filtered: serde_json::Map<String, Value> = defs
             .iter()
-            .filter(|(_, d)| {
-                match d
+            .filter(|(_, definition)| {
+                match definition
                     .get("x-kubernetes-group-version-kind")
                     .and_then(Value::as_array)
                 {
                     None => true,
-                    Some(gvks) => gvks.iter().any(|g| {
-                        g.get("group").and_then(Value::as_str) == Some(group)
-                            && g.get("version").and_then(Value::as_str) == Some(version)
-                            && g.get("kind").and_then(Value::as_str) == Some(kind)
+                    Some(gvks) => gvks.iter().any(|gvk| {
+                        gvk.get("group").and_then(Value::as_str) == Some(group)
+                            && gvk.get("version").and_then(Value::as_str) == Some(version)
+                            && gvk.get("kind").and_then(Value::as_str) == Some(kind)
                     }),
                 }
             })
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(name, definition)| (name.clone(), definition.clone()))
             .collect();
         let mut one = SchemaStore::new();
         one.add_document(&serde_json::json!({"components": {"schemas": filtered}}))
