@@ -16,14 +16,25 @@ pub const DESIRED_HASH: &str = "internal.kro.run/desired-hash";
 /// lists element by element with equal lengths).
 pub fn is_subset(desired: &Value, live: &Value) -> bool {
     match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d.iter().all(|(k, dv)| {
-            l.get(k).is_some_and(|lv| is_subset(dv, lv)) || (dv.is_null() && !l.contains_key(k))
-        }),
-        (Value::Array(d), Value::Array(l)) => {
-            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| is_subset(a, b))
+        (Value::Object(desired_fields), Value::Object(live_fields)) => {
+            desired_fields.iter().all(|(key, desired_value)| {
+                live_fields
+                    .get(key)
+                    .is_some_and(|live_value| is_subset(desired_value, live_value))
+                    || (desired_value.is_null() && !live_fields.contains_key(key))
+            })
         }
-        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        (a, b) => a == b,
+        (Value::Array(desired_items), Value::Array(live_items)) => {
+            desired_items.len() == live_items.len()
+                && desired_items
+                    .iter()
+                    .zip(live_items)
+                    .all(|(desired_item, live_item)| is_subset(desired_item, live_item))
+        }
+        (Value::Number(desired_number), Value::Number(live_number)) => {
+            desired_number.as_f64() == live_number.as_f64()
+        }
+        (desired_scalar, live_scalar) => desired_scalar == live_scalar,
     }
 }
 
@@ -55,8 +66,8 @@ pub fn is_up_to_date(desired: &Value, live: &Value) -> bool {
 }
 
 /// `sha256:` + base64url(sha256(canonical JSON)).
-pub fn hash(v: &Value) -> String {
-    let text = serde_json::to_string(v).unwrap_or_default();
+pub fn hash(value: &Value) -> String {
+    let text = serde_json::to_string(value).unwrap_or_default();
     format!(
         "sha256:{}",
         URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
@@ -65,25 +76,25 @@ pub fn hash(v: &Value) -> String {
 
 /// Stamps [`DESIRED_HASH`] on a desired object.
 pub fn with_hash(mut desired: Value) -> Value {
-    let h = hash(&desired);
+    let desired_hash = hash(&desired);
     if let Some(meta) = desired.get_mut("metadata").and_then(Value::as_object_mut) {
         let ann = meta
             .entry("annotations")
             .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(a) = ann.as_object_mut() {
-            a.insert(DESIRED_HASH.into(), Value::String(h));
+        if let Some(annotations) = ann.as_object_mut() {
+            annotations.insert(DESIRED_HASH.into(), Value::String(desired_hash));
         }
     }
     desired
 }
 
 /// Parses `Kind.group,Kind` into (group, kind) pairs.
-pub fn parse_group_kinds(s: &str) -> BTreeSet<(String, String)> {
-    s.split(',')
+pub fn parse_group_kinds(list: &str) -> BTreeSet<(String, String)> {
+    list.split(',')
         .map(str::trim)
-        .filter(|x| !x.is_empty())
+        .filter(|entry| !entry.is_empty())
         .map(|gk| match gk.split_once('.') {
-            Some((k, g)) => (g.to_string(), k.to_string()),
+            Some((kind, group)) => (group.to_string(), kind.to_string()),
             None => (String::new(), gk.to_string()),
         })
         .collect()
@@ -91,18 +102,18 @@ pub fn parse_group_kinds(s: &str) -> BTreeSet<(String, String)> {
 
 /// Renders (group, kind) pairs as kro's sorted `Kind.group` list.
 pub fn render_group_kinds(gks: &BTreeSet<(String, String)>) -> String {
-    let mut v: Vec<String> = gks
+    let mut rendered: Vec<String> = gks
         .iter()
-        .map(|(g, k)| {
-            if g.is_empty() {
-                k.clone()
+        .map(|(group, kind)| {
+            if group.is_empty() {
+                kind.clone()
             } else {
-                format!("{k}.{g}")
+                format!("{kind}.{group}")
             }
         })
         .collect();
-    v.sort();
-    v.join(",")
+    rendered.sort();
+    rendered.join(",")
 }
 
 /// kro's inventory hash: `sha256:` + base64url(sha256(id ␀ gks ␀ namespaces)).
@@ -117,8 +128,8 @@ pub fn inventory_hash(id: &str, gks: &str, namespaces: &str) -> String {
 /// The deletion wave of a child: its `internal.kro.run/apply-order`, 0 when absent or invalid.
 pub fn wave(annotation: Option<&String>) -> u32 {
     annotation
-        .and_then(|s| s.parse::<u32>().ok())
-        .filter(|w| *w >= 1)
+        .and_then(|value| value.parse::<u32>().ok())
+        .filter(|order| *order >= 1)
         .unwrap_or(0)
 }
 
@@ -172,13 +183,13 @@ mod tests {
 
     #[test]
     fn hash_changes_with_content_and_is_stamped() {
-        let a = with_hash(json!({"metadata": {"name": "a"}, "data": {"k": "v"}}));
-        let b = with_hash(json!({"metadata": {"name": "a"}, "data": {}}));
-        let ha = &a["metadata"]["annotations"][DESIRED_HASH];
-        assert!(ha.as_str().unwrap().starts_with("sha256:"));
-        assert_ne!(ha, &b["metadata"]["annotations"][DESIRED_HASH]);
+        let full = with_hash(json!({"metadata": {"name": "a"}, "data": {"k": "v"}}));
+        let emptied = with_hash(json!({"metadata": {"name": "a"}, "data": {}}));
+        let full_hash = &full["metadata"]["annotations"][DESIRED_HASH];
+        assert!(full_hash.as_str().unwrap().starts_with("sha256:"));
+        assert_ne!(full_hash, &emptied["metadata"]["annotations"][DESIRED_HASH]);
         assert_eq!(
-            a,
+            full,
             with_hash(json!({"metadata": {"name": "a"}, "data": {"k": "v"}}))
         );
     }
@@ -203,14 +214,18 @@ mod tests {
 
     #[test]
     fn waves() {
-        for (v, want) in [
+        for (annotation, want) in [
             (Some("3"), 3),
             (Some("0"), 0),
             (Some("-1"), 0),
             (Some("x"), 0),
             (None, 0),
         ] {
-            assert_eq!(wave(v.map(str::to_string).as_ref()), want, "{v:?}");
+            assert_eq!(
+                wave(annotation.map(str::to_string).as_ref()),
+                want,
+                "{annotation:?}"
+            );
         }
     }
 }
