@@ -85,13 +85,19 @@ impl RgdContext {
 
     /// Stops every instance controller, waiting up to `timeout` for running reconciles.
     pub async fn stop_all(&self, timeout: Duration) {
-        let all: Vec<Running> = self.running.lock().await.drain().map(|(_, r)| r).collect();
-        for r in &all {
-            r.cancel.cancel();
+        let all: Vec<Running> = self
+            .running
+            .lock()
+            .await
+            .drain()
+            .map(|(_, running)| running)
+            .collect();
+        for running in &all {
+            running.cancel.cancel();
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        for r in all {
-            let _ = tokio::time::timeout_at(deadline, r.task).await;
+        for running in all {
+            let _ = tokio::time::timeout_at(deadline, running.task).await;
         }
     }
 }
@@ -114,9 +120,9 @@ pub async fn run(
     let controller = Controller::new(api.clone(), wc)
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     tokio::spawn(mark_ready_when_listable(api, ready, stop.clone()));
-    let s = stop.clone();
+    let shutdown = stop.clone();
     controller
-        .graceful_shutdown_on(async move { s.cancelled().await })
+        .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
@@ -201,20 +207,22 @@ async fn publish(
 /// (apiVersion, kind) of every resource and externalRef in the RGD.
 fn kinds_of(rgd: &Value) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for r in rgd
+    for resource in rgd
         .pointer("/spec/resources")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        let t = r.get("template").or_else(|| r.get("externalRef"));
-        if let Some(t) = t
-            && let (Some(av), Some(k)) = (
-                t.get("apiVersion").and_then(Value::as_str),
-                t.get("kind").and_then(Value::as_str),
+        let template = resource
+            .get("template")
+            .or_else(|| resource.get("externalRef"));
+        if let Some(template) = template
+            && let (Some(api_version), Some(kind)) = (
+                template.get("apiVersion").and_then(Value::as_str),
+                template.get("kind").and_then(Value::as_str),
             )
         {
-            out.push((av.to_string(), k.to_string()));
+            out.push((api_version.to_string(), kind.to_string()));
         }
     }
     out.sort();
@@ -229,8 +237,8 @@ async fn compile(
     generation: i64,
 ) -> Result<CompiledGraph, String> {
     let key = (uid.to_string(), generation);
-    if let Some(g) = ctx.compiled.lock().await.get(&key) {
-        return Ok(g.clone());
+    if let Some(graph) = ctx.compiled.lock().await.get(&key) {
+        return Ok(graph.clone());
     }
     let name = rgd.name_any();
     let value = serde_json::to_value(rgd)
@@ -243,22 +251,25 @@ async fn compile(
     };
     let started = Instant::now();
     let result = kro_graph::compile(&value, &schemas, &options);
-    let m = &ctx.shared.metrics;
-    m.rgd_graph_build_total
+    let metrics = &ctx.shared.metrics;
+    metrics
+        .rgd_graph_build_total
         .get_or_create(&NameLabels::new(&name))
         .inc();
-    m.rgd_graph_build_duration
+    metrics
+        .rgd_graph_build_duration
         .get_or_create(&NameLabels::new(&name))
         .observe(started.elapsed().as_secs_f64());
     match result {
-        Ok(g) => {
-            let mut c = ctx.compiled.lock().await;
-            c.retain(|(u, _), _| u != uid);
-            c.insert(key, g.clone());
-            Ok(g)
+        Ok(graph) => {
+            let mut compiled = ctx.compiled.lock().await;
+            compiled.retain(|(cached_uid, _), _| cached_uid != uid);
+            compiled.insert(key, graph.clone());
+            Ok(graph)
         }
         Err(e) => {
-            m.rgd_graph_build_errors_total
+            metrics
+                .rgd_graph_build_errors_total
                 .get_or_create(&NameLabels::new(&name))
                 .inc();
             Err(e.to_string())
@@ -277,7 +288,7 @@ async fn ensure_crd(
     let Some(value) = graph
         .crd
         .as_ref()
-        .and_then(|c| serde_json::to_value(c).ok())
+        .and_then(|crd| serde_json::to_value(crd).ok())
     else {
         return Ok(Err("the graph produced no CRD for the instance kind".into()));
     };
@@ -356,10 +367,11 @@ async fn wait_established(
         let established = crd
             .status
             .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|cs| {
-                cs.iter()
-                    .any(|x| x.type_ == "Established" && x.status == "True")
+            .and_then(|status| status.conditions.as_ref())
+            .is_some_and(|conditions| {
+                conditions
+                    .iter()
+                    .any(|condition| condition.type_ == "Established" && condition.status == "True")
             });
         if established {
             return Ok(crd);
@@ -395,8 +407,9 @@ fn spawn_kind(
     let task = tokio::spawn(async move {
         router.register(k2.clone(), ar2.clone(), tx2.clone()).await;
         let api: Api<DynamicObject> = Api::all_with(kctx.shared.client.clone(), &ar2);
-        let trigger =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
+        let trigger = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|object_ref| (object_ref, rx))
+        });
         // The controller's own watch: kept without managedFields, and waking a reconcile only
         // for what `instance::wake_hash` covers (not kro's own status and metadata writes).
         let writer = reflector::store::Writer::new(ar2.clone());
@@ -425,10 +438,13 @@ fn spawn_kind(
     }
 }
 
-async fn stop_running(ctx: &RgdContext, r: Running) {
-    r.cancel.cancel();
-    ctx.shared.router.unregister(&r.kind, &r.tx).await;
-    let _ = tokio::time::timeout(ctx.shared.opts.graceful_shutdown_timeout, r.task).await;
+async fn stop_running(ctx: &RgdContext, running: Running) {
+    running.cancel.cancel();
+    ctx.shared
+        .router
+        .unregister(&running.kind, &running.tx)
+        .await;
+    let _ = tokio::time::timeout(ctx.shared.opts.graceful_shutdown_timeout, running.task).await;
 }
 
 /// One RGD reconcile: read it fresh, then finalizer → compile → CRD → instance controller →
@@ -452,7 +468,7 @@ async fn reconcile_rgd(obj: &ResourceGraphDefinition, ctx: &RgdContext) -> Resul
     let mut status = StatusBuilder::new(&previous_conditions(&rgd), generation);
 
     let graph = match compile(ctx, &rgd, &uid, generation).await {
-        Ok(g) => g,
+        Ok(graph) => graph,
         Err(msg) => return report_invalid_graph(ctx, &api, &rgd, status, msg).await,
     };
     status.set(Condition::revisions_resolved(generation));
@@ -475,7 +491,11 @@ async fn ensure_finalizer(
     api: &Api<ResourceGraphDefinition>,
     rgd: &ResourceGraphDefinition,
 ) -> Result<(), Error> {
-    if rgd.finalizers().iter().any(|f| f == FINALIZER) {
+    if rgd
+        .finalizers()
+        .iter()
+        .any(|finalizer| finalizer == FINALIZER)
+    {
         return Ok(());
     }
     let name = rgd.name_any();
@@ -493,7 +513,7 @@ async fn ensure_finalizer(
 fn previous_conditions(rgd: &ResourceGraphDefinition) -> Vec<Condition> {
     rgd.status
         .as_ref()
-        .map(|s| s.conditions.clone())
+        .map(|status| status.conditions.clone())
         .unwrap_or_default()
 }
 
@@ -501,7 +521,7 @@ fn previous_conditions(rgd: &ResourceGraphDefinition) -> Vec<Condition> {
 fn status_value(rgd: &ResourceGraphDefinition) -> Option<Value> {
     rgd.status
         .as_ref()
-        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|status| serde_json::to_value(status).ok())
 }
 
 /// The graph does not compile: `GraphRevisionsResolved` and `GraphAccepted` say why.
@@ -551,9 +571,9 @@ async fn ensure_running(
     let uid = rgd.uid().unwrap_or_default();
     let generation = rgd.metadata.generation.unwrap_or(0);
     let mut running = ctx.running.lock().await;
-    let current = running
-        .get(&name)
-        .is_some_and(|r| r.uid == uid && r.generation == generation && !r.task.is_finished());
+    let current = running.get(&name).is_some_and(|existing| {
+        existing.uid == uid && existing.generation == generation && !existing.task.is_finished()
+    });
     if current {
         return;
     }
@@ -589,8 +609,8 @@ async fn report_active(
     let old_state = rgd
         .status
         .as_ref()
-        .and_then(|s| s.state)
-        .map(|s| s.as_str().to_string());
+        .and_then(|status| status.state)
+        .map(|state| state.as_str().to_string());
     let new_state = status
         .get("state")
         .and_then(Value::as_str)
@@ -646,7 +666,7 @@ async fn delete_rgd(
     ctx.compiled
         .lock()
         .await
-        .retain(|(u, _), _| Some(u) != rgd.uid().as_ref());
+        .retain(|(cached_uid, _), _| Some(cached_uid) != rgd.uid().as_ref());
     Ok(Action::await_change())
 }
 
@@ -663,7 +683,7 @@ async fn delete_owned_crds(ctx: &RgdContext, name: &str) -> Result<(), Error> {
     for crd in owned.items {
         match crds.delete(&crd.name_any(), &DeleteParams::default()).await {
             Ok(_) => tracing::info!(rgd = %name, crd = %crd.name_any(), "CRD deleted"),
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(kube::Error::Api(response)) if response.code == 404 => {}
             Err(e) => return Err(kube_err(format!("deleting CRD {}", crd.name_any()))(e)),
         }
     }
@@ -675,14 +695,18 @@ async fn remove_finalizer(
     api: &Api<ResourceGraphDefinition>,
     rgd: &ResourceGraphDefinition,
 ) -> Result<(), Error> {
-    if !rgd.finalizers().iter().any(|f| f == FINALIZER) {
+    if !rgd
+        .finalizers()
+        .iter()
+        .any(|finalizer| finalizer == FINALIZER)
+    {
         return Ok(());
     }
     let name = rgd.name_any();
     let rest: Vec<String> = rgd
         .finalizers()
         .iter()
-        .filter(|f| *f != FINALIZER)
+        .filter(|finalizer| *finalizer != FINALIZER)
         .cloned()
         .collect();
     let patch =
@@ -692,7 +716,7 @@ async fn remove_finalizer(
         .await
     {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(response)) if response.code == 404 => Ok(()),
         Err(e) => Err(kube_err(format!("removing finalizer of RGD {name}"))(e)),
     }
 }
@@ -724,7 +748,8 @@ impl StatusBuilder {
 
     /// Sets one dependent condition for this reconcile (the last one of a type wins).
     fn set(&mut self, condition: Condition) {
-        self.set.retain(|x| x.type_ != condition.type_);
+        self.set
+            .retain(|existing| existing.type_ != condition.type_);
         self.set.push(condition.with_generation(self.generation));
     }
 
@@ -732,11 +757,11 @@ impl StatusBuilder {
     fn dependents(&self) -> Vec<Condition> {
         ORDER
             .iter()
-            .filter_map(|t| {
+            .filter_map(|condition_type| {
                 self.set
                     .iter()
                     .chain(&self.previous)
-                    .find(|c| c.type_ == *t)
+                    .find(|condition| condition.type_ == *condition_type)
                     .cloned()
             })
             .collect()
@@ -754,26 +779,28 @@ impl StatusBuilder {
         dependents.push(ready_of(&dependents));
         let fresh = dependents
             .into_iter()
-            .map(|c| c.with_generation(self.generation));
+            .map(|condition| condition.with_generation(self.generation));
         let conditions = Conditions::merge(&self.previous, fresh, now);
-        let active = ACTIVE_WHEN.iter().all(|t| conditions.is_true(t));
+        let active = ACTIVE_WHEN
+            .iter()
+            .all(|condition_type| conditions.is_true(condition_type));
         let mut status = old_status
             .cloned()
             .filter(Value::is_object)
             .unwrap_or_else(|| json!({}));
-        if let Some(m) = status.as_object_mut() {
-            m.insert(
+        if let Some(fields) = status.as_object_mut() {
+            fields.insert(
                 "state".into(),
                 json!(if active { "Active" } else { "Inactive" }),
             );
-            m.insert("conditions".into(), conditions.to_value());
-            if let Some(g) = graph {
-                m.insert("topologicalOrder".into(), json!(g.topological_order));
-                let resources = dependencies_of(g);
+            fields.insert("conditions".into(), conditions.to_value());
+            if let Some(graph) = graph {
+                fields.insert("topologicalOrder".into(), json!(graph.topological_order));
+                let resources = dependencies_of(graph);
                 if resources.is_empty() {
-                    m.remove("resources");
+                    fields.remove("resources");
                 } else {
-                    m.insert("resources".into(), json!(resources));
+                    fields.insert("resources".into(), json!(resources));
                 }
             }
         }
@@ -789,10 +816,10 @@ fn ready_of(dependents: &[Condition]) -> Condition {
     }
     let worst = dependents
         .iter()
-        .find(|c| c.status == ConditionStatus::False)
-        .or_else(|| dependents.iter().find(|c| !c.is_true()));
+        .find(|condition| condition.status == ConditionStatus::False)
+        .or_else(|| dependents.iter().find(|condition| !condition.is_true()));
     match worst {
-        Some(w) => Condition::mirroring(types::READY, w),
+        Some(worst) => Condition::mirroring(types::READY, worst),
         None => Condition::new(
             types::READY,
             ConditionStatus::Unknown,
@@ -807,11 +834,14 @@ fn dependencies_of(graph: &CompiledGraph) -> Vec<Value> {
     graph
         .nodes
         .iter()
-        .filter(|n| !n.dependencies.is_empty())
-        .map(|n| {
-            let dependencies: Vec<Value> =
-                n.dependencies.iter().map(|d| json!({"id": d})).collect();
-            json!({"id": n.id, "dependencies": dependencies})
+        .filter(|node| !node.dependencies.is_empty())
+        .map(|node| {
+            let dependencies: Vec<Value> = node
+                .dependencies
+                .iter()
+                .map(|dependency| json!({"id": dependency}))
+                .collect();
+            json!({"id": node.id, "dependencies": dependencies})
         })
         .collect()
 }
@@ -867,9 +897,9 @@ mod tests {
             reasons::INVALID_RESOURCE_GRAPH,
             "bad cel",
         ));
-        let s = st.finish(None, None, &at("2026-01-01T00:00:00Z"));
-        assert_eq!(s["state"], "Inactive");
-        let conds = s["conditions"].as_array().unwrap();
+        let status = st.finish(None, None, &at("2026-01-01T00:00:00Z"));
+        assert_eq!(status["state"], "Inactive");
+        let conds = status["conditions"].as_array().unwrap();
         let ready = conds.last().unwrap();
         assert_eq!(ready["type"], "Ready");
         assert_eq!(ready["status"], "False");
@@ -878,16 +908,21 @@ mod tests {
         assert_eq!(ready["observedGeneration"], 3);
 
         let mut st = StatusBuilder::new(&[], 1);
-        for t in ORDER {
-            st.set(Condition::new(t, ConditionStatus::True, "X", "y"));
+        for condition_type in ORDER {
+            st.set(Condition::new(
+                condition_type,
+                ConditionStatus::True,
+                "X",
+                "y",
+            ));
         }
-        let s = st.finish(None, None, &at("2026-01-01T00:00:00Z"));
-        assert_eq!(s["state"], "Active");
-        let types: Vec<&str> = s["conditions"]
+        let status = st.finish(None, None, &at("2026-01-01T00:00:00Z"));
+        assert_eq!(status["state"], "Active");
+        let types: Vec<&str> = status["conditions"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|c| c["type"].as_str().unwrap())
+            .map(|condition| condition["type"].as_str().unwrap())
             .collect();
         assert_eq!(
             types,
@@ -899,7 +934,7 @@ mod tests {
                 "Ready"
             ]
         );
-        assert_eq!(s["conditions"][4]["reason"], "Ready");
+        assert_eq!(status["conditions"][4]["reason"], "Ready");
     }
 
     #[test]
