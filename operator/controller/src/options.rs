@@ -15,24 +15,29 @@ pub enum LogFormat {
 }
 
 /// Parses a duration written as kro writes them: `3s`, `200ms`, `1m`, `2h`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: f64 = num
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (num, unit) =
+        match text.find(|character: char| !(character.is_ascii_digit() || character == '.')) {
+            Some(i) => (&text[..i], &text[i..]),
+            None => (text, "s"),
+        };
+    let amount: f64 = num
         .parse()
-        .map_err(|_| format!("{s:?} is not a duration; write e.g. 3s, 200ms, 1m"))?;
+        .map_err(|_| format!("{text:?} is not a duration; write e.g. 3s, 200ms, 1m"))?;
     let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit {unit:?} in {s:?}; use ms, s, m or h")),
+        "ms" => amount / 1000.0,
+        "s" => amount,
+        "m" => amount * 60.0,
+        "h" => amount * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}; use ms, s, m or h"
+            ));
+        }
     };
     if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("{s:?} is not a positive duration"));
+        return Err(format!("{text:?} is not a positive duration"));
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -191,9 +196,13 @@ pub struct FeatureGates {
 }
 
 /// Parses `Name=true,Other=false` (kro's `--feature-gates`).
-pub fn parse_feature_gates(s: &str) -> Result<FeatureGates, String> {
+pub fn parse_feature_gates(list: &str) -> Result<FeatureGates, String> {
     let mut gates = FeatureGates::default();
-    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+    for item in list
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
         let (name, value) = item
             .split_once('=')
             .ok_or_else(|| format!("feature gate {item:?} needs a value: write {item}=true"))?;
@@ -219,15 +228,15 @@ pub fn parse_feature_gates(s: &str) -> Result<FeatureGates, String> {
 }
 
 /// Turns kro's `:8078` into a bindable `0.0.0.0:8078`; `None` when disabled.
-pub fn bind_address(s: &str) -> Option<String> {
-    let s = s.trim();
-    if s.is_empty() || s == "0" {
+pub fn bind_address(address: &str) -> Option<String> {
+    let address = address.trim();
+    if address.is_empty() || address == "0" {
         return None;
     }
-    if let Some(port) = s.strip_prefix(':') {
+    if let Some(port) = address.strip_prefix(':') {
         return Some(format!("0.0.0.0:{port}"));
     }
-    Some(s.to_string())
+    Some(address.to_string())
 }
 
 #[cfg(test)]
@@ -265,24 +274,24 @@ mod tests {
     #[test]
     fn flag_defaults_equal_default() {
         let cli = Cli::try_parse_from(["kro"]).unwrap();
-        let d = Options::default();
-        assert_eq!(cli.opts.metrics_bind_address, d.metrics_bind_address);
+        let defaults = Options::default();
+        assert_eq!(cli.opts.metrics_bind_address, defaults.metrics_bind_address);
         assert_eq!(
             cli.opts.health_probe_bind_address,
-            d.health_probe_bind_address
+            defaults.health_probe_bind_address
         );
         assert_eq!(
             cli.opts.instance_requeue_interval,
-            d.instance_requeue_interval
+            defaults.instance_requeue_interval
         );
         assert_eq!(
             cli.opts.dynamic_controller_rate_limiter_max_delay,
-            d.dynamic_controller_rate_limiter_max_delay
+            defaults.dynamic_controller_rate_limiter_max_delay
         );
-        assert_eq!(cli.opts.log_format, d.log_format);
+        assert_eq!(cli.opts.log_format, defaults.log_format);
         assert_eq!(
             cli.opts.dynamic_controller_concurrent_reconciles,
-            d.dynamic_controller_concurrent_reconciles
+            defaults.dynamic_controller_concurrent_reconciles
         );
     }
 
@@ -325,9 +334,13 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let o = Options::default();
-        for (n, want) in [(1, 200), (2, 400), (3, 800), (4, 1600), (40, 1_000_000)] {
-            assert_eq!(o.backoff(n), Duration::from_millis(want), "{n}");
+        let options = Options::default();
+        for (attempt, want) in [(1, 200), (2, 400), (3, 800), (4, 1600), (40, 1_000_000)] {
+            assert_eq!(
+                options.backoff(attempt),
+                Duration::from_millis(want),
+                "{attempt}"
+            );
         }
     }
 
