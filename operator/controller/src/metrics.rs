@@ -155,7 +155,7 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let m = Metrics {
+        let built = Metrics {
             reconcile_total: Family::default(),
             reconcile_duration: Family::new_with_constructor(histogram),
             requeue_total: Family::default(),
@@ -177,103 +177,103 @@ impl Metrics {
             registry: Registry::default(),
         };
         // Counters get `_total` appended by prometheus-client.
-        let r = &mut registry;
-        r.register(
+        let registry_mut = &mut registry;
+        registry_mut.register(
             "dynamic_controller_reconcile",
             "Reconciles of instances",
-            m.reconcile_total.clone(),
+            built.reconcile_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "dynamic_controller_reconcile_duration_seconds",
             "Duration of instance reconciles",
-            m.reconcile_duration.clone(),
+            built.reconcile_duration.clone(),
         );
-        r.register(
+        registry_mut.register(
             "dynamic_controller_requeue",
             "Requeues by type",
-            m.requeue_total.clone(),
+            built.requeue_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "dynamic_controller_handler_errors",
             "Failed reconciles",
-            m.handler_errors_total.clone(),
+            built.handler_errors_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "dynamic_controller_reconcile_panics",
             "Reconciles that panicked",
-            m.panics_total.clone(),
+            built.panics_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "dynamic_controller_gvr_count",
             "Generated kinds with a running controller",
-            m.gvr_count.clone(),
+            built.gvr_count.clone(),
         );
-        r.register(
+        registry_mut.register(
             "dynamic_controller_watch_count",
             "Shared child watches",
-            m.watch_count.clone(),
+            built.watch_count.clone(),
         );
-        r.register(
+        registry_mut.register(
             "dynamic_controller_informer_events",
             "Child watch events routed to instances",
-            m.informer_events_total.clone(),
+            built.informer_events_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "instance_reconcile",
             "Instance reconciles",
-            m.instance_reconcile_total.clone(),
+            built.instance_reconcile_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "instance_reconcile_errors",
             "Instance reconciles that failed",
-            m.instance_reconcile_errors_total.clone(),
+            built.instance_reconcile_errors_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "instance_reconcile_duration_seconds",
             "Duration of instance reconciles",
-            m.instance_reconcile_duration.clone(),
+            built.instance_reconcile_duration.clone(),
         );
-        r.register(
+        registry_mut.register(
             "instance_reconcile_cpu_seconds",
             "CPU time of instance reconciles, waiting on the API server excluded",
-            m.instance_reconcile_cpu.clone(),
+            built.instance_reconcile_cpu.clone(),
         );
-        r.register(
+        registry_mut.register(
             "instance_state_transitions",
             "Instance state changes",
-            m.instance_state_transitions_total.clone(),
+            built.instance_state_transitions_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "rgd_graph_build",
             "RGD graph compilations",
-            m.rgd_graph_build_total.clone(),
+            built.rgd_graph_build_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "rgd_graph_build_errors",
             "RGD graph compilations that failed",
-            m.rgd_graph_build_errors_total.clone(),
+            built.rgd_graph_build_errors_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "rgd_graph_build_duration_seconds",
             "Duration of RGD graph compilations",
-            m.rgd_graph_build_duration.clone(),
+            built.rgd_graph_build_duration.clone(),
         );
-        r.register(
+        registry_mut.register(
             "rgd_state_transitions",
             "RGD state changes",
-            m.rgd_state_transitions_total.clone(),
+            built.rgd_state_transitions_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "rgd_deletions",
             "RGD deletions handled",
-            m.rgd_deletions_total.clone(),
+            built.rgd_deletions_total.clone(),
         );
-        r.register(
+        registry_mut.register(
             "rest_client_requests",
             "Requests sent to the Kubernetes API server, by method and response code",
             crate::client::REQUESTS.clone(),
         );
-        Metrics { registry, ..m }
+        Metrics { registry, ..built }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -292,17 +292,20 @@ mod tests {
 
     #[test]
     fn renders_kro_metric_names() {
-        let m = Metrics::new();
-        m.reconcile_total
+        let metrics = Metrics::new();
+        metrics
+            .reconcile_total
             .get_or_create(&GvrLabels::new("x.kro.run/v1alpha1/webs"))
             .inc();
-        m.panics_total
+        metrics
+            .panics_total
             .get_or_create(&GvrLabels::new("x.kro.run/v1alpha1/webs"))
             .inc();
-        m.rgd_graph_build_total
+        metrics
+            .rgd_graph_build_total
             .get_or_create(&NameLabels::new("web"))
             .inc();
-        let text = m.render();
+        let text = metrics.render();
         for name in [
             "dynamic_controller_reconcile_total{gvr=\"x.kro.run/v1alpha1/webs\"} 1",
             "dynamic_controller_reconcile_panics_total{gvr=\"x.kro.run/v1alpha1/webs\"} 1",
@@ -315,31 +318,35 @@ mod tests {
 
     #[test]
     fn typed_labels_render_under_kros_label_names() {
-        let m = Metrics::new();
-        m.requeue_total
+        let metrics = Metrics::new();
+        metrics
+            .requeue_total
             .get_or_create(&RequeueLabels {
                 gvr: "x.kro.run/v1alpha1/webs".into(),
                 r#type: "rate_limited".into(),
             })
             .inc();
-        m.instance_state_transitions_total
+        metrics
+            .instance_state_transitions_total
             .get_or_create(&TransitionLabels {
                 gvk: "x.kro.run/v1alpha1/Web".into(),
                 from: String::new(),
                 to: "ACTIVE".into(),
             })
             .inc();
-        m.rgd_state_transitions_total
+        metrics
+            .rgd_state_transitions_total
             .get_or_create(&RgdTransitionLabels {
                 name: "web".into(),
                 from: "Inactive".into(),
                 to: "Active".into(),
             })
             .inc();
-        m.instance_reconcile_total
+        metrics
+            .instance_reconcile_total
             .get_or_create(&GvkLabels::new("x.kro.run/v1alpha1/Web"))
             .inc();
-        let text = m.render();
+        let text = metrics.render();
         for line in [
             "dynamic_controller_requeue_total{gvr=\"x.kro.run/v1alpha1/webs\",type=\"rate_limited\"} 1",
             "instance_state_transitions_total{gvk=\"x.kro.run/v1alpha1/Web\",from=\"\",to=\"ACTIVE\"} 1",
