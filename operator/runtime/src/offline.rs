@@ -10,62 +10,62 @@ use serde_json::Value;
 use crate::evaluate::{Options, evaluate_with};
 use crate::plan::{Observed, Plan};
 
-fn s<'a>(o: &'a Value, p: &str) -> Option<&'a str> {
-    o.pointer(p).and_then(Value::as_str)
+fn string_at<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
+    object.pointer(pointer).and_then(Value::as_str)
 }
 
 fn same_object(
-    o: &Value,
+    object: &Value,
     api_version: &str,
     kind: &str,
     namespace: Option<&str>,
     name: &str,
 ) -> bool {
-    s(o, "/apiVersion") == Some(api_version)
-        && s(o, "/kind") == Some(kind)
-        && s(o, "/metadata/name") == Some(name)
-        && match (namespace, s(o, "/metadata/namespace")) {
-            (Some(a), Some(b)) => a == b,
+    string_at(object, "/apiVersion") == Some(api_version)
+        && string_at(object, "/kind") == Some(kind)
+        && string_at(object, "/metadata/name") == Some(name)
+        && match (namespace, string_at(object, "/metadata/namespace")) {
+            (Some(wanted), Some(actual)) => wanted == actual,
             _ => true,
         }
 }
 
-fn matches_labels(o: &Value, selector: &Value) -> bool {
-    let labels = o.pointer("/metadata/labels");
+fn matches_labels(object: &Value, selector: &Value) -> bool {
+    let labels = object.pointer("/metadata/labels");
     let Some(ml) = selector.get("matchLabels").and_then(Value::as_object) else {
         return selector
             .get("matchExpressions")
             .is_none_or(|e| e.as_array().is_none_or(Vec::is_empty));
     };
     ml.iter()
-        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+        .all(|(k, v)| labels.and_then(|object_labels| object_labels.get(k)) == Some(v))
 }
 
 /// Applies the defaults of the instance schema, as the API server does on admission: missing
 /// fields with a `default` get it, recursively through present objects and list items.
 pub fn apply_defaults(schema: &JSONSchemaProps, value: &mut Value) {
     match value {
-        Value::Object(m) => {
+        Value::Object(fields) => {
             if let Some(props) = &schema.properties {
-                for (k, ps) in props {
-                    if !m.contains_key(k)
-                        && let Some(d) = &ps.default
+                for (name, ps) in props {
+                    if !fields.contains_key(name)
+                        && let Some(default) = &ps.default
                     {
-                        m.insert(k.clone(), d.0.clone());
+                        fields.insert(name.clone(), default.0.clone());
                     }
-                    if let Some(child) = m.get_mut(k) {
+                    if let Some(child) = fields.get_mut(name) {
                         apply_defaults(ps, child);
                     }
                 }
             } else if let Some(JSONSchemaPropsOrBool::Schema(ap)) = &schema.additional_properties {
-                for child in m.values_mut() {
+                for child in fields.values_mut() {
                     apply_defaults(ap, child);
                 }
             }
         }
-        Value::Array(a) => {
+        Value::Array(items) => {
             if let Some(JSONSchemaPropsOrArray::Schema(is)) = &schema.items {
-                for child in a.iter_mut() {
+                for child in items.iter_mut() {
                     apply_defaults(is, child);
                 }
             }
@@ -78,9 +78,9 @@ pub fn apply_defaults(schema: &JSONSchemaProps, value: &mut Value) {
 pub fn defaulted_instance(graph: &CompiledGraph, instance: &Value) -> Value {
     let mut out = instance.clone();
     if let Some(schema) = &graph.instance_schema
-        && let Some(m) = out.as_object_mut()
+        && let Some(fields) = out.as_object_mut()
     {
-        let spec = m
+        let spec = fields
             .entry("spec")
             .or_insert_with(|| Value::Object(serde_json::Map::new()));
         apply_defaults(schema, spec);
@@ -104,29 +104,36 @@ pub fn render_with_objects(
         for node in &graph.nodes {
             match node.kind {
                 NodeKind::Resource => {
-                    if let Some(d) = plan.apply.iter().find(|d| d.node_id == node.id)
-                        && let Some(o) = objects.iter().find(|o| {
-                            same_object(o, d.api_version(), d.kind(), d.namespace(), d.name())
+                    if let Some(desired) =
+                        plan.apply.iter().find(|desired| desired.node_id == node.id)
+                        && let Some(object) = objects.iter().find(|object| {
+                            same_object(
+                                object,
+                                desired.api_version(),
+                                desired.kind(),
+                                desired.namespace(),
+                                desired.name(),
+                            )
                         })
                     {
-                        next.insert(node.id.clone(), o.clone());
+                        next.insert(node.id.clone(), object.clone());
                     }
                 }
                 NodeKind::Collection => {
                     let items: Vec<Value> = plan
                         .apply
                         .iter()
-                        .filter(|d| d.node_id == node.id)
-                        .filter_map(|d| {
+                        .filter(|desired| desired.node_id == node.id)
+                        .filter_map(|desired| {
                             objects
                                 .iter()
-                                .find(|o| {
+                                .find(|object| {
                                     same_object(
-                                        o,
-                                        d.api_version(),
-                                        d.kind(),
-                                        d.namespace(),
-                                        d.name(),
+                                        object,
+                                        desired.api_version(),
+                                        desired.kind(),
+                                        desired.namespace(),
+                                        desired.name(),
                                     )
                                 })
                                 .cloned()
@@ -137,22 +144,32 @@ pub fn render_with_objects(
                     }
                 }
                 NodeKind::External | NodeKind::ExternalCollection => {
-                    let Some(r) = plan.external_reads.iter().find(|r| r.node_id == node.id) else {
+                    let Some(read) = plan
+                        .external_reads
+                        .iter()
+                        .find(|read| read.node_id == node.id)
+                    else {
                         continue;
                     };
-                    if let Some(name) = &r.name {
-                        if let Some(o) = objects.iter().find(|o| {
-                            same_object(o, &r.api_version, &r.kind, r.namespace.as_deref(), name)
+                    if let Some(name) = &read.name {
+                        if let Some(object) = objects.iter().find(|object| {
+                            same_object(
+                                object,
+                                &read.api_version,
+                                &read.kind,
+                                read.namespace.as_deref(),
+                                name,
+                            )
                         }) {
-                            next.insert(node.id.clone(), o.clone());
+                            next.insert(node.id.clone(), object.clone());
                         }
-                    } else if let Some(sel) = &r.selector {
+                    } else if let Some(sel) = &read.selector {
                         let items: Vec<Value> = objects
                             .iter()
-                            .filter(|o| {
-                                s(o, "/apiVersion") == Some(r.api_version.as_str())
-                                    && s(o, "/kind") == Some(r.kind.as_str())
-                                    && matches_labels(o, sel)
+                            .filter(|object| {
+                                string_at(object, "/apiVersion") == Some(read.api_version.as_str())
+                                    && string_at(object, "/kind") == Some(read.kind.as_str())
+                                    && matches_labels(object, sel)
                             })
                             .cloned()
                             .collect();
