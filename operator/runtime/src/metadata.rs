@@ -40,9 +40,9 @@ impl InstanceIdentity {
     }
 }
 
-fn object_mut<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {
-    let m = v.as_object_mut()?;
-    let entry = m
+fn object_mut<'a>(value: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {
+    let fields = value.as_object_mut()?;
+    let entry = fields
         .entry(key.to_string())
         .or_insert_with(|| Value::Object(Map::new()));
     if !entry.is_object() {
@@ -67,9 +67,9 @@ pub fn label_child(
         return;
     };
     let meta = &mut Value::Object(std::mem::take(meta));
-    if let Some(l) = object_mut(meta, "labels") {
-        let mut put = |k: &str, v: String| {
-            l.insert(k.to_string(), Value::String(v));
+    if let Some(child_labels) = object_mut(meta, "labels") {
+        let mut put = |key: &str, value: String| {
+            child_labels.insert(key.to_string(), Value::String(value));
         };
         put(labels::OWNED, labels::OWNED_VALUE.into());
         put(labels::KRO_VERSION, version_label_value(kro_version));
@@ -83,27 +83,27 @@ pub fn label_child(
         put(labels::INSTANCE_VERSION, instance.version.clone());
         put(labels::INSTANCE_KIND, instance.kind.clone());
         put(labels::NODE_ID, node_id.to_string());
-        if let Some((i, n)) = collection {
-            put(labels::COLLECTION_INDEX, i.to_string());
-            put(labels::COLLECTION_SIZE, n.to_string());
+        if let Some((index, size)) = collection {
+            put(labels::COLLECTION_INDEX, index.to_string());
+            put(labels::COLLECTION_SIZE, size.to_string());
         }
         put(labels::APPLYSET_PART_OF, applyset_id.to_string());
     }
-    if let Some(a) = object_mut(meta, "annotations") {
-        a.insert(
+    if let Some(child_annotations) = object_mut(meta, "annotations") {
+        child_annotations.insert(
             annotations::APPLY_ORDER.to_string(),
             Value::String(apply_order.to_string()),
         );
     }
-    if let (Some(m), Value::Object(done)) = (object.as_object_mut(), std::mem::take(meta)) {
-        m.insert("metadata".into(), Value::Object(done));
+    if let (Some(fields), Value::Object(done)) = (object.as_object_mut(), std::mem::take(meta)) {
+        fields.insert("metadata".into(), Value::Object(done));
     }
 }
 
 /// `Kind` for the core group, `Kind.group` otherwise.
 fn group_kind(api_version: &str, kind: &str) -> String {
     match api_version.rsplit_once('/') {
-        Some((g, _)) => format!("{kind}.{g}"),
+        Some((group, _)) => format!("{kind}.{group}"),
         None => kind.to_string(),
     }
 }
@@ -112,11 +112,11 @@ fn group_kind(api_version: &str, kind: &str) -> String {
 pub fn applyset_parent(instance: &InstanceIdentity, objects: &[DesiredObject]) -> ApplySetParent {
     let gks: BTreeSet<String> = objects
         .iter()
-        .map(|o| group_kind(o.api_version(), o.kind()))
+        .map(|desired| group_kind(desired.api_version(), desired.kind()))
         .collect();
     let namespaces: BTreeSet<String> = objects
         .iter()
-        .filter_map(|o| o.namespace())
+        .filter_map(|desired| desired.namespace())
         .filter(|ns| *ns != instance.namespace && !ns.is_empty())
         .map(str::to_string)
         .collect();
@@ -158,9 +158,9 @@ mod tests {
 
     #[test]
     fn labels_children() {
-        let mut o = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"app": "a"}}});
+        let mut object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"app": "a"}}});
         label_child(
-            &mut o,
+            &mut object,
             &inst(),
             "set-id",
             "config",
@@ -168,16 +168,16 @@ mod tests {
             2,
             "v0.1.0+dev",
         );
-        let l = &o["metadata"]["labels"];
-        assert_eq!(l["app"], "a");
-        assert_eq!(l["kro.run/owned"], "true");
-        assert_eq!(l["kro.run/kro-version"], "v0.1.0-dev");
-        assert_eq!(l["kro.run/node-id"], "config");
-        assert_eq!(l["kro.run/collection-index"], "1");
-        assert_eq!(l["kro.run/collection-size"], "3");
-        assert_eq!(l["kro.run/instance-namespace"], "default");
+        let child_labels = &object["metadata"]["labels"];
+        assert_eq!(child_labels["app"], "a");
+        assert_eq!(child_labels["kro.run/owned"], "true");
+        assert_eq!(child_labels["kro.run/kro-version"], "v0.1.0-dev");
+        assert_eq!(child_labels["kro.run/node-id"], "config");
+        assert_eq!(child_labels["kro.run/collection-index"], "1");
+        assert_eq!(child_labels["kro.run/collection-size"], "3");
+        assert_eq!(child_labels["kro.run/instance-namespace"], "default");
         assert_eq!(
-            o["metadata"]["annotations"]["internal.kro.run/apply-order"],
+            object["metadata"]["annotations"]["internal.kro.run/apply-order"],
             "2"
         );
     }
