@@ -14,27 +14,34 @@ pub fn prune(previous: &[ObjectRef], plan: &Plan) -> Vec<ObjectRef> {
     let keep: BTreeSet<(&str, &str, Option<&str>, &str)> = plan
         .apply
         .iter()
-        .map(|d| (d.api_version(), d.kind(), d.namespace(), d.name()))
+        .map(|desired| {
+            (
+                desired.api_version(),
+                desired.kind(),
+                desired.namespace(),
+                desired.name(),
+            )
+        })
         .collect();
-    let position = |id: &str| plan.nodes.iter().position(|n| n.id == id);
+    let position = |id: &str| plan.nodes.iter().position(|node| node.id == id);
     let mut out: Vec<ObjectRef> = previous
         .iter()
-        .filter(|r| {
+        .filter(|child| {
             !keep.contains(&(
-                r.api_version.as_str(),
-                r.kind.as_str(),
-                r.namespace.as_deref(),
-                r.name.as_str(),
+                child.api_version.as_str(),
+                child.kind.as_str(),
+                child.namespace.as_deref(),
+                child.name.as_str(),
             ))
         })
         .cloned()
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    out.sort_by(|a, b| {
-        let pa = position(&a.node_id).map_or(usize::MAX, |p| p + 1);
-        let pb = position(&b.node_id).map_or(usize::MAX, |p| p + 1);
-        pb.cmp(&pa).then_with(|| a.cmp(b))
+    out.sort_by(|left, right| {
+        let pa = position(&left.node_id).map_or(usize::MAX, |index| index + 1);
+        let pb = position(&right.node_id).map_or(usize::MAX, |index| index + 1);
+        pb.cmp(&pa).then_with(|| left.cmp(right))
     });
     out
 }
