@@ -184,6 +184,6 @@ pub struct Plan {
 impl Plan {
     /// The status of a node.
     pub fn node(&self, id: &str) -> Option<&NodeStatus> {
-        self.nodes.iter().find(|n| n.id == id)
+        self.nodes.iter().find(|node| node.id == id)
     }
 }
