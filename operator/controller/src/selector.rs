@@ -12,12 +12,14 @@ use kube::core::{Selector, SelectorExt};
 use serde::Deserialize;
 use serde_json::Value;
 
-fn values(e: &Value) -> Vec<String> {
-    e.get("values")
+fn values(expression: &Value) -> Vec<String> {
+    expression
+        .get("values")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
+        .map(|listed| {
+            listed
+                .iter()
+                .filter_map(|value| value.as_str().map(str::to_string))
                 .collect()
         })
         .unwrap_or_default()
@@ -26,23 +28,26 @@ fn values(e: &Value) -> Vec<String> {
 /// The selector as a query string (`a=b,c in (d,e)`); empty selects everything.
 pub fn to_query(selector: &Value) -> String {
     let mut parts = Vec::new();
-    if let Some(m) = selector.get("matchLabels").and_then(Value::as_object) {
-        for (k, v) in m {
+    if let Some(match_labels) = selector.get("matchLabels").and_then(Value::as_object) {
+        for (k, v) in match_labels {
             parts.push(format!("{k}={}", v.as_str().unwrap_or_default()));
         }
     }
-    for e in selector
+    for expression in selector
         .get("matchExpressions")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
-        let op = e
+        let key = expression
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let op = expression
             .get("operator")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let vals = values(e).join(",");
+        let vals = values(expression).join(",");
         match op {
             "In" => parts.push(format!("{key} in ({vals})")),
             "NotIn" => parts.push(format!("{key} notin ({vals})")),
