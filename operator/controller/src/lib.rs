@@ -202,7 +202,7 @@ async fn acquire_leadership(
 /// or `kro-<pid>`.
 fn replica_identity(opts: &Options) -> String {
     Some(opts.leader_election_identity.clone())
-        .filter(|s| !s.is_empty())
+        .filter(|identity| !identity.is_empty())
         .unwrap_or_else(|| format!("kro-{}", std::process::id()))
 }
 
