@@ -57,8 +57,11 @@ pub fn kube_err(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error 
 /// kube's debug dump of the whole Status.
 pub fn describe(e: &kube::Error) -> String {
     match e {
-        kube::Error::Api(s) if !s.message.is_empty() => {
-            format!("{} ({}, {})", s.message, s.reason, s.code)
+        kube::Error::Api(response) if !response.message.is_empty() => {
+            format!(
+                "{} ({}, {})",
+                response.message, response.reason, response.code
+            )
         }
         other => other.to_string(),
     }
