@@ -74,12 +74,19 @@ impl Own {
         self.total.fetch_add(1, Ordering::Relaxed);
         self.writes.fetch_add(1, Ordering::Relaxed);
     }
-    fn get(&self) -> (u64, u64) {
-        (
-            self.total.load(Ordering::Relaxed),
-            self.writes.load(Ordering::Relaxed),
-        )
+    fn get(&self) -> OwnCounts {
+        OwnCounts {
+            requests: self.total.load(Ordering::Relaxed),
+            writes: self.writes.load(Ordering::Relaxed),
+        }
     }
+}
+
+/// The bench's own requests so far.
+#[derive(Debug, Clone, Copy)]
+struct OwnCounts {
+    requests: u64,
+    writes: u64,
 }
 
 fn kind_name(i: usize) -> String {
@@ -297,7 +304,77 @@ fn spawn_ready_watch(
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let args = Args::parse();
+    let (mut bench, running) = set_up(Args::parse()).await?;
+    let rgds = create_rgds(&mut bench).await?;
+    let instances = create_instances(&mut bench).await?;
+    let idle = stay_idle(&mut bench, &instances.end).await?;
+    let deleted = delete_everything(&mut bench).await?;
+    let (samples, last) = stop_operator(&bench, running).await?;
+    report(
+        &bench,
+        &Phases {
+            rgds,
+            instances,
+            idle,
+            deleted,
+        },
+        &samples,
+        last.as_ref(),
+    )
+}
+
+/// What every phase shares: the flags, the cluster, the bench's own request count, the clock
+/// and the operator's pid and /metrics.
+struct Bench {
+    args: Args,
+    client: Client,
+    own: Arc<Own>,
+    bench_start: Instant,
+    timeout: Duration,
+    /// When each phase boundary was reached, in seconds since `bench_start`.
+    phases: BTreeMap<&'static str, f64>,
+    pid: u32,
+    metrics_url: String,
+    /// Every ResourceGraphDefinition (cluster-scoped).
+    rgds: Api<DynamicObject>,
+}
+
+/// The apiserver's request counters and the bench's own requests at one phase boundary.
+struct Mark {
+    api: ApiCounts,
+    own: OwnCounts,
+}
+
+impl Bench {
+    /// Scrapes the apiserver's counters at the phase boundary `name`, records when it was
+    /// reached, and reads the bench's own count.
+    async fn mark(&mut self, name: &'static str) -> Result<Mark> {
+        let api = ApiCounts::scrape(&self.client).await?;
+        self.phases.insert(name, secs(self.bench_start.elapsed()));
+        Ok(Mark {
+            api,
+            own: self.own.get(),
+        })
+    }
+}
+
+/// Requests the operator sent between two marks: the apiserver's count less the bench's own.
+fn operator_requests(from: &Mark, to: &Mark) -> u64 {
+    to.api
+        .diff(&from.api)
+        .total()
+        .saturating_sub(to.own.requests - from.own.requests)
+}
+
+/// The operator process while the bench runs, and its memory sampler.
+struct Running {
+    operator: Operator,
+    sampler: tokio::task::JoinHandle<()>,
+    samples: Arc<Mutex<Vec<ProcSample>>>,
+}
+
+/// Set-up: the Widget CRD, the operator started and sampled, and the RGD CRD it installs.
+async fn set_up(args: Args) -> Result<(Bench, Running)> {
     if args.rgds == 0 || args.instances == 0 {
         bail!("--rgds and --instances must be at least 1");
     }
@@ -309,415 +386,544 @@ async fn main() -> Result<()> {
     let own = Arc::new(Own::default());
     let bench_start = Instant::now();
     let timeout = Duration::from_secs(args.phase_timeout);
-    let mut phases: BTreeMap<&str, f64> = BTreeMap::new();
-    let api_at = |name: &'static str, c: ApiCounts, phases: &mut BTreeMap<&str, f64>| {
-        phases.insert(name, secs(bench_start.elapsed()));
-        c
-    };
+    create_widget_crd(&client, &own).await?;
 
-    // The custom kind the RGDs use besides core kinds.
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd: CustomResourceDefinition = serde_json::from_value(widget_crd())?;
-    own.write();
-    match crds.create(&PostParams::default(), &crd).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => {}
-        Err(e) => return Err(e).context("creating the Widget CRD"),
-    }
-
-    let mut op = start_operator(&args).await?;
-    let pid = op.pid;
+    let mut operator = start_operator(&args).await?;
+    let pid = operator.pid;
     println!(
         "operator pid {pid}, log {}",
         args.out.join("kro.log").display()
     );
     let samples: Arc<Mutex<Vec<ProcSample>>> = Arc::default();
-    let sampler = {
-        let samples = samples.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(500));
-            loop {
-                tick.tick().await;
-                let Some(s) = read_proc(pid, bench_start.elapsed().as_secs_f64()) else {
-                    return;
-                };
-                if let Ok(mut v) = samples.lock() {
-                    v.push(s);
-                }
-            }
-        })
-    };
+    let sampler = spawn_sampler(pid, bench_start, samples.clone());
     let metrics_url = format!("http://127.0.0.1:{}/metrics", args.metrics_port);
-    {
-        let crds = crds.clone();
-        let own = own.clone();
-        wait_until(
-            "the operator to install the RGD CRD",
-            timeout,
-            Duration::from_millis(500),
-            || {
-                let crds = crds.clone();
-                let own = own.clone();
-                async move {
-                    own.read();
-                    Ok(crds
-                        .get_opt("resourcegraphdefinitions.kro.run")
-                        .await?
-                        .is_some())
-                }
-            },
-        )
-        .await?;
-    }
-    if let Ok(Some(status)) = op.child.try_wait() {
+    wait_for_rgd_crd(&client, &own, timeout).await?;
+    if let Ok(Some(status)) = operator.child.try_wait() {
         bail!("the operator exited: {status} (see kro.log)");
     }
+    let rgds = Api::all_with(client.clone(), &rgd_resource());
+    let bench = Bench {
+        args,
+        client,
+        own,
+        bench_start,
+        timeout,
+        phases: BTreeMap::new(),
+        pid,
+        metrics_url,
+        rgds,
+    };
+    Ok((
+        bench,
+        Running {
+            operator,
+            sampler,
+            samples,
+        },
+    ))
+}
 
-    // Phase 1: RGDs.
-    let c0 = api_at(
-        "rgds_create_start",
-        ApiCounts::scrape(&client).await?,
-        &mut phases,
-    );
-    let own0 = own.get();
-    let rgd_start = Instant::now();
-    let rgds: Api<DynamicObject> = Api::all_with(client.clone(), &rgd_resource());
-    stream::iter(0..args.rgds)
-        .map(|i| {
-            let rgds = rgds.clone();
+/// The custom kind the RGDs use besides core kinds; one left by an earlier run is fine.
+async fn create_widget_crd(client: &Client, own: &Own) -> Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd: CustomResourceDefinition = serde_json::from_value(widget_crd())?;
+    own.write();
+    match crds.create(&PostParams::default(), &crd).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
+        Err(error) => Err(error).context("creating the Widget CRD"),
+    }
+}
+
+/// Samples the operator's memory and CPU every 500 ms until it is gone.
+fn spawn_sampler(
+    pid: u32,
+    bench_start: Instant,
+    samples: Arc<Mutex<Vec<ProcSample>>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tick.tick().await;
+            let Some(sample) = read_proc(pid, bench_start.elapsed().as_secs_f64()) else {
+                return;
+            };
+            if let Ok(mut all) = samples.lock() {
+                all.push(sample);
+            }
+        }
+    })
+}
+
+async fn wait_for_rgd_crd(client: &Client, own: &Arc<Own>, timeout: Duration) -> Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    wait_until(
+        "the operator to install the RGD CRD",
+        timeout,
+        Duration::from_millis(500),
+        || {
+            let crds = crds.clone();
             let own = own.clone();
             async move {
+                own.read();
+                Ok(crds
+                    .get_opt("resourcegraphdefinitions.kro.run")
+                    .await?
+                    .is_some())
+            }
+        },
+    )
+    .await
+}
+
+/// Phase 1: every RGD created, then Active.
+struct RgdPhase {
+    start: Mark,
+    created: Duration,
+    active: Duration,
+    end: Mark,
+    operator_cpu_seconds: f64,
+}
+
+async fn create_rgds(bench: &mut Bench) -> Result<RgdPhase> {
+    let start = bench.mark("rgds_create_start").await?;
+    let rgd_start = Instant::now();
+    stream::iter(0..bench.args.rgds)
+        .map(|index| {
+            let rgds = bench.rgds.clone();
+            let own = bench.own.clone();
+            async move {
                 own.write();
-                rgds.create(&PostParams::default(), &dynamic(rgd(i))?)
+                rgds.create(&PostParams::default(), &dynamic(rgd(index))?)
                     .await
-                    .with_context(|| format!("creating RGD {i}"))
+                    .with_context(|| format!("creating RGD {index}"))
             }
         })
-        .buffer_unordered(args.client_concurrency)
+        .buffer_unordered(bench.args.client_concurrency)
         .try_collect::<Vec<_>>()
         .await?;
-    let rgd_created = rgd_start.elapsed();
-    {
-        let own = own.clone();
-        let rgds = rgds.clone();
-        let want = args.rgds;
-        wait_until(
-            "every RGD Active",
-            timeout,
-            Duration::from_millis(500),
-            || {
-                let own = own.clone();
-                let rgds = rgds.clone();
-                async move {
-                    own.read();
-                    let list = rgds
-                        .list(&ListParams::default().labels("bench.kro.run/load=true"))
-                        .await?;
-                    let active = list
-                        .items
-                        .iter()
-                        .filter(|r| {
-                            r.data.pointer("/status/state").and_then(Value::as_str)
-                                == Some("Active")
-                        })
-                        .count();
-                    Ok(active >= want)
-                }
-            },
-        )
-        .await?;
-    }
-    let rgd_active = rgd_start.elapsed();
-    let c1 = api_at(
-        "rgds_active",
-        ApiCounts::scrape(&client).await?,
-        &mut phases,
-    );
-    let own1 = own.get();
-    let cpu_after_rgds = read_proc(pid, 0.0).map(|s| s.cpu_seconds).unwrap_or(0.0);
+    let created = rgd_start.elapsed();
+    wait_every_rgd_active(bench).await?;
+    let active = rgd_start.elapsed();
+    let end = bench.mark("rgds_active").await?;
+    let operator_cpu_seconds = cpu_seconds(bench.pid);
     println!(
         "{} RGDs Active in {:.2}s",
-        args.rgds,
-        rgd_active.as_secs_f64()
+        bench.args.rgds,
+        active.as_secs_f64()
     );
+    Ok(RgdPhase {
+        start,
+        created,
+        active,
+        end,
+        operator_cpu_seconds,
+    })
+}
 
-    // Phase 2: instances.
+async fn wait_every_rgd_active(bench: &Bench) -> Result<()> {
+    let want = bench.args.rgds;
+    wait_until(
+        "every RGD Active",
+        bench.timeout,
+        Duration::from_millis(500),
+        || {
+            let own = bench.own.clone();
+            let rgds = bench.rgds.clone();
+            async move {
+                own.read();
+                let list = rgds
+                    .list(&ListParams::default().labels("bench.kro.run/load=true"))
+                    .await?;
+                let active = list
+                    .items
+                    .iter()
+                    .filter(|rgd| {
+                        rgd.data.pointer("/status/state").and_then(Value::as_str) == Some("Active")
+                    })
+                    .count();
+                Ok(active >= want)
+            }
+        },
+    )
+    .await
+}
+
+/// The operator's own figures at one moment: its reconciles, their CPU, its requests by
+/// method, and its process CPU.
+struct OperatorSnapshot {
+    reconciles: Option<f64>,
+    reconcile_cpu: Option<f64>,
+    client: ClientCounts,
+    cpu_seconds: f64,
+}
+
+impl OperatorSnapshot {
+    async fn take(bench: &Bench) -> Self {
+        let reconciles = operator_metric_sum(&bench.metrics_url, RECONCILES).await;
+        let reconcile_cpu = operator_metric_sum(&bench.metrics_url, RECONCILE_CPU).await;
+        let client = ClientCounts::scrape(&bench.metrics_url).await;
+        Self {
+            reconciles,
+            reconcile_cpu,
+            client,
+            cpu_seconds: cpu_seconds(bench.pid),
+        }
+    }
+}
+
+/// The operator's utime + stime so far; 0 once it is gone.
+fn cpu_seconds(pid: u32) -> f64 {
+    read_proc(pid, 0.0).map_or(0.0, |sample| sample.cpu_seconds)
+}
+
+/// Phase 2: every instance created, then ACTIVE.
+struct InstancePhase {
+    start: Mark,
+    start_operator: OperatorSnapshot,
+    created: Duration,
+    all_ready: Duration,
+    end: Mark,
+    end_operator: OperatorSnapshot,
+    /// Seconds from the first create to each instance's first ACTIVE, by `kind/name`.
+    ready: Arc<Mutex<HashMap<String, f64>>>,
+    /// Seconds from the first create to each create's answer.
+    created_at: Arc<Mutex<Vec<f64>>>,
+}
+
+async fn create_instances(bench: &mut Bench) -> Result<InstancePhase> {
     let t0: Arc<Mutex<Option<Instant>>> = Arc::default();
     let ready: Arc<Mutex<HashMap<String, f64>>> = Arc::default();
-    let watches: Vec<_> = (0..args.rgds)
-        .map(|i| spawn_ready_watch(client.clone(), i, own.clone(), t0.clone(), ready.clone()))
+    let watches: Vec<_> = (0..bench.args.rgds)
+        .map(|kind| {
+            spawn_ready_watch(
+                bench.client.clone(),
+                kind,
+                bench.own.clone(),
+                t0.clone(),
+                ready.clone(),
+            )
+        })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let c2 = api_at(
-        "instances_create_start",
-        ApiCounts::scrape(&client).await?,
-        &mut phases,
-    );
-    let own2 = own.get();
-    let op_m2 = operator_metric_sum(&metrics_url, "instance_reconcile_total").await;
-    let rc_cpu2 = operator_metric_sum(&metrics_url, RECONCILE_CPU).await;
-    let cc2 = ClientCounts::scrape(&metrics_url).await;
-    let cpu2 = read_proc(pid, 0.0).map(|s| s.cpu_seconds).unwrap_or(0.0);
+    let start = bench.mark("instances_create_start").await?;
+    let start_operator = OperatorSnapshot::take(bench).await;
     let inst_start = Instant::now();
-    if let Ok(mut g) = t0.lock() {
-        *g = Some(inst_start);
+    if let Ok(mut first_create) = t0.lock() {
+        *first_create = Some(inst_start);
     }
     let created_at: Arc<Mutex<Vec<f64>>> = Arc::default();
-    stream::iter(0..args.instances)
-        .map(|n| {
+    post_instances(bench, inst_start, &created_at).await?;
+    let created = inst_start.elapsed();
+    println!(
+        "{} instances created in {:.2}s",
+        bench.args.instances,
+        created.as_secs_f64()
+    );
+    wait_every_instance_active(bench, &ready).await?;
+    let all_ready = inst_start.elapsed();
+    for watch in &watches {
+        watch.abort();
+    }
+    let end = bench.mark("instances_ready").await?;
+    let end_operator = OperatorSnapshot::take(bench).await;
+    println!(
+        "{} instances ACTIVE in {:.2}s ({:.1}/s)",
+        bench.args.instances,
+        all_ready.as_secs_f64(),
+        bench.args.instances as f64 / all_ready.as_secs_f64()
+    );
+    Ok(InstancePhase {
+        start,
+        start_operator,
+        created,
+        all_ready,
+        end,
+        end_operator,
+        ready,
+        created_at,
+    })
+}
+
+/// Creates every instance, round-robin over the kinds, recording when each create returned.
+async fn post_instances(
+    bench: &Bench,
+    inst_start: Instant,
+    created_at: &Arc<Mutex<Vec<f64>>>,
+) -> Result<()> {
+    let kinds = bench.args.rgds;
+    stream::iter(0..bench.args.instances)
+        .map(|number| {
             let api: Api<DynamicObject> =
-                Api::namespaced_with(client.clone(), NS, &instance_resource(n % args.rgds));
-            let own = own.clone();
+                Api::namespaced_with(bench.client.clone(), NS, &instance_resource(number % kinds));
+            let own = bench.own.clone();
             let created_at = created_at.clone();
             async move {
                 own.write();
                 api.create(
                     &PostParams::default(),
-                    &dynamic(instance(n % args.rgds, n))?,
+                    &dynamic(instance(number % kinds, number))?,
                 )
                 .await
-                .with_context(|| format!("creating instance {n}"))?;
-                if let Ok(mut c) = created_at.lock() {
-                    c.push(inst_start.elapsed().as_secs_f64());
+                .with_context(|| format!("creating instance {number}"))?;
+                if let Ok(mut times) = created_at.lock() {
+                    times.push(inst_start.elapsed().as_secs_f64());
                 }
                 anyhow::Ok(())
             }
         })
-        .buffer_unordered(args.client_concurrency)
+        .buffer_unordered(bench.args.client_concurrency)
         .try_collect::<Vec<_>>()
         .await?;
-    let inst_created = inst_start.elapsed();
-    println!(
-        "{} instances created in {:.2}s",
-        args.instances,
-        inst_created.as_secs_f64()
-    );
-    {
-        let ready = ready.clone();
-        let want = args.instances;
-        wait_until(
-            "every instance ACTIVE",
-            timeout,
-            Duration::from_millis(100),
-            || {
-                let n = ready.lock().map(|r| r.len()).unwrap_or(0);
-                async move { Ok(n >= want) }
-            },
-        )
-        .await
-        .map_err(|e| {
-            let n = ready.lock().map(|r| r.len()).unwrap_or(0);
-            e.context(format!("{n} of {want} instances ACTIVE"))
-        })?;
-    }
-    let all_ready = inst_start.elapsed();
-    for w in &watches {
-        w.abort();
-    }
-    let c3 = api_at(
-        "instances_ready",
-        ApiCounts::scrape(&client).await?,
-        &mut phases,
-    );
-    let own3 = own.get();
-    let op_m3 = operator_metric_sum(&metrics_url, "instance_reconcile_total").await;
-    let rc_cpu3 = operator_metric_sum(&metrics_url, RECONCILE_CPU).await;
-    let cc3 = ClientCounts::scrape(&metrics_url).await;
-    let cpu3 = read_proc(pid, 0.0).map(|s| s.cpu_seconds).unwrap_or(0.0);
-    println!(
-        "{} instances ACTIVE in {:.2}s ({:.1}/s)",
-        args.instances,
-        all_ready.as_secs_f64(),
-        args.instances as f64 / all_ready.as_secs_f64()
-    );
+    Ok(())
+}
 
-    // Phase 3: idle. The bench sends no resource request here (only the apiserver's /metrics).
-    let op_m3b = operator_metric_sum(&metrics_url, "instance_reconcile_total").await;
-    tokio::time::sleep(Duration::from_secs(args.idle_seconds)).await;
-    let c4 = api_at("idle_end", ApiCounts::scrape(&client).await?, &mut phases);
-    let own4 = own.get();
-    let op_m4 = operator_metric_sum(&metrics_url, "instance_reconcile_total").await;
-    let cc4 = ClientCounts::scrape(&metrics_url).await;
-    let idle = c4.diff(&c3);
-    println!(
-        "idle {}s: {} writes (leases excluded), {} reads",
-        args.idle_seconds,
-        idle.writes_excluding_leases(),
-        idle.reads()
-    );
-
-    // Phase 4: delete every instance, then every RGD.
-    let del_start = Instant::now();
-    stream::iter(0..args.instances)
-        .map(|n| {
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(client.clone(), NS, &instance_resource(n % args.rgds));
-            let own = own.clone();
-            async move {
-                own.write();
-                api.delete(&format!("i{n:05}"), &DeleteParams::default())
-                    .await
-                    .with_context(|| format!("deleting instance {n}"))?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(args.client_concurrency)
-        .try_collect::<Vec<_>>()
-        .await?;
-    {
-        let client = client.clone();
-        let own = own.clone();
-        let kinds = args.rgds;
-        wait_until(
-            "every instance gone",
-            timeout,
-            Duration::from_secs(1),
-            || {
-                let client = client.clone();
-                let own = own.clone();
-                async move {
-                    for i in 0..kinds {
-                        let api: Api<DynamicObject> =
-                            Api::namespaced_with(client.clone(), NS, &instance_resource(i));
-                        own.read();
-                        if !api
-                            .list(&ListParams::default().limit(1))
-                            .await?
-                            .items
-                            .is_empty()
-                        {
-                            return Ok(false);
-                        }
-                    }
-                    Ok(true)
-                }
-            },
-        )
-        .await?;
-    }
-    let inst_deleted = del_start.elapsed();
-    let children_left = {
-        let mut left = 0usize;
-        for (kind, plural) in [
-            ("ConfigMap", "configmaps"),
-            ("Secret", "secrets"),
-            ("Service", "services"),
-        ] {
-            let ar =
-                ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", kind), plural);
-            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
-            own.read();
-            left += api
-                .list(&ListParams::default().labels("kro.run/owned=true"))
-                .await?
-                .items
-                .len();
-        }
-        left
-    };
-    let c5 = api_at(
-        "instances_deleted",
-        ApiCounts::scrape(&client).await?,
-        &mut phases,
-    );
-    let own5 = own.get();
-    let rgd_del_start = Instant::now();
-    own.write();
-    rgds.delete_collection(
-        &DeleteParams::default(),
-        &ListParams::default().labels("bench.kro.run/load=true"),
+async fn wait_every_instance_active(
+    bench: &Bench,
+    ready: &Mutex<HashMap<String, f64>>,
+) -> Result<()> {
+    let want = bench.args.instances;
+    let ready_count = || ready.lock().map(|all| all.len()).unwrap_or(0);
+    wait_until(
+        "every instance ACTIVE",
+        bench.timeout,
+        Duration::from_millis(100),
+        || {
+            let count = ready_count();
+            async move { Ok(count >= want) }
+        },
     )
     .await
-    .context("deleting the RGDs")?;
-    {
-        let own = own.clone();
-        let rgds = rgds.clone();
-        wait_until(
-            "every RGD gone",
-            timeout,
-            Duration::from_millis(500),
-            || {
-                let own = own.clone();
-                let rgds = rgds.clone();
-                async move {
-                    own.read();
-                    Ok(rgds
-                        .list(&ListParams::default().labels("bench.kro.run/load=true"))
-                        .await?
-                        .items
-                        .is_empty())
-                }
-            },
-        )
-        .await?;
-    }
-    let rgds_deleted = rgd_del_start.elapsed();
-    let c6 = api_at(
-        "rgds_deleted",
-        ApiCounts::scrape(&client).await?,
-        &mut phases,
+    .map_err(|error| error.context(format!("{} of {want} instances ACTIVE", ready_count())))
+}
+
+/// Phase 3: idle. The bench sends no resource request here (only the apiserver's /metrics).
+struct IdlePhase {
+    reconciles_before: Option<f64>,
+    end: Mark,
+    reconciles_after: Option<f64>,
+    client_end: ClientCounts,
+    /// The apiserver's requests while idle.
+    requests: ApiCounts,
+}
+
+async fn stay_idle(bench: &mut Bench, ready: &Mark) -> Result<IdlePhase> {
+    let reconciles_before = operator_metric_sum(&bench.metrics_url, RECONCILES).await;
+    tokio::time::sleep(Duration::from_secs(bench.args.idle_seconds)).await;
+    let end = bench.mark("idle_end").await?;
+    let reconciles_after = operator_metric_sum(&bench.metrics_url, RECONCILES).await;
+    let client_end = ClientCounts::scrape(&bench.metrics_url).await;
+    let requests = end.api.diff(&ready.api);
+    println!(
+        "idle {}s: {} writes (leases excluded), {} reads",
+        bench.args.idle_seconds,
+        requests.writes_excluding_leases(),
+        requests.reads()
     );
-    let own6 = own.get();
+    Ok(IdlePhase {
+        reconciles_before,
+        end,
+        reconciles_after,
+        client_end,
+        requests,
+    })
+}
+
+/// Phase 4: every instance deleted, then every RGD.
+struct DeletePhase {
+    instances_gone: Duration,
+    children_left: usize,
+    instances_deleted: Mark,
+    rgds_gone: Duration,
+    rgds_deleted: Mark,
+}
+
+async fn delete_everything(bench: &mut Bench) -> Result<DeletePhase> {
+    let del_start = Instant::now();
+    delete_instances(bench).await?;
+    wait_every_instance_gone(bench).await?;
+    let instances_gone = del_start.elapsed();
+    let children_left = count_children_left(bench).await?;
+    let instances_deleted = bench.mark("instances_deleted").await?;
+    let rgd_del_start = Instant::now();
+    bench.own.write();
+    bench
+        .rgds
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("bench.kro.run/load=true"),
+        )
+        .await
+        .context("deleting the RGDs")?;
+    wait_every_rgd_gone(bench).await?;
+    let rgds_gone = rgd_del_start.elapsed();
+    let rgds_deleted = bench.mark("rgds_deleted").await?;
     println!(
         "deleted {} instances in {:.2}s and {} RGDs in {:.2}s",
-        args.instances,
-        inst_deleted.as_secs_f64(),
-        args.rgds,
-        rgds_deleted.as_secs_f64()
+        bench.args.instances,
+        instances_gone.as_secs_f64(),
+        bench.args.rgds,
+        rgds_gone.as_secs_f64()
     );
+    Ok(DeletePhase {
+        instances_gone,
+        children_left,
+        instances_deleted,
+        rgds_gone,
+        rgds_deleted,
+    })
+}
 
-    if let Some(text) = metrics::operator_metrics(&metrics_url).await {
-        std::fs::write(args.out.join("operator-metrics.txt"), text)
+async fn delete_instances(bench: &Bench) -> Result<()> {
+    let kinds = bench.args.rgds;
+    stream::iter(0..bench.args.instances)
+        .map(|number| {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(bench.client.clone(), NS, &instance_resource(number % kinds));
+            let own = bench.own.clone();
+            async move {
+                own.write();
+                api.delete(&format!("i{number:05}"), &DeleteParams::default())
+                    .await
+                    .with_context(|| format!("deleting instance {number}"))?;
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(bench.args.client_concurrency)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
+async fn wait_every_instance_gone(bench: &Bench) -> Result<()> {
+    let kinds = bench.args.rgds;
+    wait_until(
+        "every instance gone",
+        bench.timeout,
+        Duration::from_secs(1),
+        || {
+            let client = bench.client.clone();
+            let own = bench.own.clone();
+            async move {
+                for kind in 0..kinds {
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(client.clone(), NS, &instance_resource(kind));
+                    own.read();
+                    if !api
+                        .list(&ListParams::default().limit(1))
+                        .await?
+                        .items
+                        .is_empty()
+                    {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+        },
+    )
+    .await
+}
+
+/// Core-kind children the operator created that are still there.
+async fn count_children_left(bench: &Bench) -> Result<usize> {
+    let mut left = 0usize;
+    for (kind, plural) in [
+        ("ConfigMap", "configmaps"),
+        ("Secret", "secrets"),
+        ("Service", "services"),
+    ] {
+        let resource =
+            ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", kind), plural);
+        let api: Api<DynamicObject> = Api::namespaced_with(bench.client.clone(), NS, &resource);
+        bench.own.read();
+        left += api
+            .list(&ListParams::default().labels("kro.run/owned=true"))
+            .await?
+            .items
+            .len();
+    }
+    Ok(left)
+}
+
+async fn wait_every_rgd_gone(bench: &Bench) -> Result<()> {
+    wait_until(
+        "every RGD gone",
+        bench.timeout,
+        Duration::from_millis(500),
+        || {
+            let own = bench.own.clone();
+            let rgds = bench.rgds.clone();
+            async move {
+                own.read();
+                Ok(rgds
+                    .list(&ListParams::default().labels("bench.kro.run/load=true"))
+                    .await?
+                    .items
+                    .is_empty())
+            }
+        },
+    )
+    .await
+}
+
+/// Keeps the operator's final /metrics, stops sampling, and stops the operator; returns the
+/// memory samples and a last reading.
+async fn stop_operator(
+    bench: &Bench,
+    running: Running,
+) -> Result<(Vec<ProcSample>, Option<ProcSample>)> {
+    let Running {
+        mut operator,
+        sampler,
+        samples,
+    } = running;
+    if let Some(text) = metrics::operator_metrics(&bench.metrics_url).await {
+        std::fs::write(bench.args.out.join("operator-metrics.txt"), text)
             .context("writing operator-metrics.txt")?;
     } else {
-        eprintln!("the operator's /metrics at {metrics_url} did not answer");
+        eprintln!(
+            "the operator's /metrics at {} did not answer",
+            bench.metrics_url
+        );
     }
     sampler.abort();
-    let last = read_proc(pid, bench_start.elapsed().as_secs_f64());
-    let _ = op.child.start_kill();
-    let _ = op.child.wait().await;
+    let last = read_proc(bench.pid, bench.bench_start.elapsed().as_secs_f64());
+    let _ = operator.child.start_kill();
+    let _ = operator.child.wait().await;
+    let samples = samples.lock().map(|all| all.clone()).unwrap_or_default();
+    Ok((samples, last))
+}
 
-    // Results.
-    let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
-    let peak_rss_kib = samples
-        .iter()
-        .map(|s| s.hwm_kib)
-        .max()
-        .unwrap_or(0)
-        .max(last.as_ref().map_or(0, |l| l.hwm_kib));
-    let total_cpu = last.as_ref().map_or_else(
-        || samples.last().map_or(0.0, |s| s.cpu_seconds),
-        |l| l.cpu_seconds,
-    );
-    let mut ready_times: Vec<f64> = ready
+/// Everything the four phases measured.
+struct Phases {
+    rgds: RgdPhase,
+    instances: InstancePhase,
+    idle: IdlePhase,
+    deleted: DeletePhase,
+}
+
+/// Reporting: result.json, plot.svg, and the summary on the terminal.
+fn report(
+    bench: &Bench,
+    phases: &Phases,
+    samples: &[ProcSample],
+    last: Option<&ProcSample>,
+) -> Result<()> {
+    let instances = &phases.instances;
+    let mut ready_times: Vec<f64> = instances
+        .ready
         .lock()
-        .map(|r| r.values().copied().collect())
+        .map(|ready| ready.values().copied().collect())
         .unwrap_or_default();
     ready_times.sort_by(f64::total_cmp);
-    let mut created_times = created_at.lock().map(|c| c.clone()).unwrap_or_default();
+    let mut created_times = instances
+        .created_at
+        .lock()
+        .map(|created| created.clone())
+        .unwrap_or_default();
     created_times.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        ready_times
-            .get(((ready_times.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0.0)
-    };
-    let inst_phase = c3.diff(&c2);
-    let op_inst_requests = inst_phase.total().saturating_sub(own3.0 - own2.0);
-    let op_inst_writes = inst_phase
-        .writes_excluding_leases()
-        .saturating_sub(own3.1 - own2.1);
-    let reconciles = op_m3.zip(op_m2).map(|(a, b)| a - b);
-    // As the operator counted them itself (discovery and watch requests included).
-    let client_inst = cc3.diff(&cc2);
-    let client_idle = cc4.diff(&cc3);
-    let inst_cpu = cpu3 - cpu2;
-    // The reconciles' own CPU (the operator's instance_reconcile_cpu_seconds), next to the
-    // whole process's.
-    let reconcile_cpu = rc_cpu3.zip(rc_cpu2).map(|(a, b)| a - b);
-    let rgd_phase = c1.diff(&c0);
-    let del_phase = c5.diff(&c4);
-    let rgd_del_phase = c6.diff(&c5);
+    let args = &bench.args;
     let result = json!({
         "config": {
             "rgds": args.rgds, "instances": args.instances, "idle_seconds": args.idle_seconds,
@@ -725,65 +931,17 @@ async fn main() -> Result<()> {
             "resources_per_rgd": "3-5 (ConfigMap, Secret, headless Service, Widget CR, ConfigMap)"
         },
         "machine": metrics::machine(),
-        "rgds": {
-            "create_seconds": secs(rgd_created),
-            "all_active_seconds": secs(rgd_active),
-            "operator_requests": rgd_phase.total().saturating_sub(own1.0 - own0.0),
-            "operator_cpu_seconds": cpu_after_rgds,
-        },
-        "instances": {
-            "create_seconds": secs(inst_created),
-            "all_ready_seconds": secs(all_ready),
-            "ready_p50_seconds": pct(0.5), "ready_p90_seconds": pct(0.9), "ready_p99_seconds": pct(0.99),
-            "instances_per_second": args.instances as f64 / all_ready.as_secs_f64(),
-            "operator_requests": op_inst_requests,
-            "operator_requests_per_instance": op_inst_requests as f64 / args.instances as f64,
-            "operator_writes_per_instance": op_inst_writes as f64 / args.instances as f64,
-            "client_counted": {
-                "requests": client_inst.total(),
-                "requests_per_instance": client_inst.total() / args.instances as f64,
-                "writes_per_instance": client_inst.writes() / args.instances as f64,
-                "by_method": client_inst.by_method(),
-            },
-            "bench_requests": own3.0 - own2.0,
-            "apiserver_requests_by_verb_resource_incl_bench": inst_phase.by_verb_resource(),
-            "operator_instance_reconciles": reconciles,
-            "operator_cpu_seconds": inst_cpu,
-            "operator_cpu_ms_per_instance": inst_cpu * 1000.0 / args.instances as f64,
-            "operator_cpu_ms_per_reconcile": reconciles.filter(|r| *r > 0.0).map(|r| inst_cpu * 1000.0 / r),
-            "reconcile_cpu_seconds": reconcile_cpu,
-            "reconcile_cpu_ms_per_reconcile": reconcile_cpu
-                .zip(reconciles.filter(|r| *r > 0.0))
-                .map(|(c, r)| c * 1000.0 / r),
-        },
-        "idle": {
-            "seconds": args.idle_seconds,
-            "writes_excluding_leases": idle.writes_excluding_leases(),
-            "lease_writes": idle.lease_writes(),
-            "reads": idle.reads(),
-            "bench_requests": own4.0 - own3.0,
-            "requests_by_verb_resource": idle.by_verb_resource(),
-            "operator_instance_reconciles": op_m4.zip(op_m3b).map(|(a, b)| a - b),
-            "client_counted": {
-                "requests": client_idle.total(),
-                "writes": client_idle.writes(),
-                "by_method": client_idle.by_method(),
-            },
-        },
-        "delete": {
-            "instances_gone_seconds": secs(inst_deleted),
-            "children_left_after": children_left,
-            "instance_phase_operator_requests": del_phase.total().saturating_sub(own5.0 - own4.0),
-            "rgds_gone_seconds": secs(rgds_deleted),
-            "rgd_phase_operator_requests": rgd_del_phase.total().saturating_sub(own6.0 - own5.0),
-        },
-        "operator": {
-            "peak_rss_mib": peak_rss_kib as f64 / 1024.0,
-            "total_cpu_seconds": total_cpu,
-        },
-        "phases_at_seconds": phases,
+        "rgds": rgds_json(&phases.rgds),
+        "instances": instances_json(instances, args.instances, &ready_times),
+        "idle": idle_json(&phases.idle, instances, args.idle_seconds),
+        "delete": delete_json(&phases.deleted, &phases.idle.end),
+        "operator": operator_json(samples, last),
+        "phases_at_seconds": bench.phases,
         "series": {
-            "memory": samples.iter().map(|s| json!([s.t, s.rss_kib, s.cpu_seconds])).collect::<Vec<_>>(),
+            "memory": samples
+                .iter()
+                .map(|sample| json!([sample.t, sample.rss_kib, sample.cpu_seconds]))
+                .collect::<Vec<_>>(),
             "ready_at_seconds": ready_times,
             "created_at_seconds": created_times,
         },
@@ -792,11 +950,15 @@ async fn main() -> Result<()> {
     std::fs::write(&json_path, serde_json::to_string_pretty(&result)?)
         .context("writing result.json")?;
     let svg = plot::svg(
-        &samples,
+        samples,
         &ready_times,
         &created_times,
-        phases.get("instances_create_start").copied().unwrap_or(0.0),
-        &phases,
+        bench
+            .phases
+            .get("instances_create_start")
+            .copied()
+            .unwrap_or(0.0),
+        &bench.phases,
     );
     let svg_path = args.out.join("plot.svg");
     std::fs::write(&svg_path, svg).context("writing plot.svg")?;
@@ -804,6 +966,129 @@ async fn main() -> Result<()> {
     println!("wrote {} and {}", json_path.display(), svg_path.display());
     Ok(())
 }
+
+fn rgds_json(rgds: &RgdPhase) -> Value {
+    json!({
+        "create_seconds": secs(rgds.created),
+        "all_active_seconds": secs(rgds.active),
+        "operator_requests": operator_requests(&rgds.start, &rgds.end),
+        "operator_cpu_seconds": rgds.operator_cpu_seconds,
+    })
+}
+
+/// The instance phase's figures; `ready_times` sorted.
+fn instances_json(phase: &InstancePhase, instances: usize, ready_times: &[f64]) -> Value {
+    let percentile = |fraction: f64| {
+        ready_times
+            .get(((ready_times.len() as f64 - 1.0) * fraction).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    let (start, end) = (&phase.start, &phase.end);
+    let (before, after) = (&phase.start_operator, &phase.end_operator);
+    let requests = end.api.diff(&start.api);
+    let op_inst_requests = operator_requests(start, end);
+    let op_inst_writes = requests
+        .writes_excluding_leases()
+        .saturating_sub(end.own.writes - start.own.writes);
+    let reconciles = after
+        .reconciles
+        .zip(before.reconciles)
+        .map(|(after, before)| after - before);
+    // As the operator counted them itself (discovery and watch requests included).
+    let client = after.client.diff(&before.client);
+    let inst_cpu = after.cpu_seconds - before.cpu_seconds;
+    // The reconciles' own CPU (the operator's instance_reconcile_cpu_seconds), next to the
+    // whole process's.
+    let reconcile_cpu = after
+        .reconcile_cpu
+        .zip(before.reconcile_cpu)
+        .map(|(after, before)| after - before);
+    let count = instances as f64;
+    json!({
+        "create_seconds": secs(phase.created),
+        "all_ready_seconds": secs(phase.all_ready),
+        "ready_p50_seconds": percentile(0.5), "ready_p90_seconds": percentile(0.9),
+        "ready_p99_seconds": percentile(0.99),
+        "instances_per_second": count / phase.all_ready.as_secs_f64(),
+        "operator_requests": op_inst_requests,
+        "operator_requests_per_instance": op_inst_requests as f64 / count,
+        "operator_writes_per_instance": op_inst_writes as f64 / count,
+        "client_counted": {
+            "requests": client.total(),
+            "requests_per_instance": client.total() / count,
+            "writes_per_instance": client.writes() / count,
+            "by_method": client.by_method(),
+        },
+        "bench_requests": end.own.requests - start.own.requests,
+        "apiserver_requests_by_verb_resource_incl_bench": requests.by_verb_resource(),
+        "operator_instance_reconciles": reconciles,
+        "operator_cpu_seconds": inst_cpu,
+        "operator_cpu_ms_per_instance": inst_cpu * 1000.0 / count,
+        "operator_cpu_ms_per_reconcile": reconciles
+            .filter(|runs| *runs > 0.0)
+            .map(|runs| inst_cpu * 1000.0 / runs),
+        "reconcile_cpu_seconds": reconcile_cpu,
+        "reconcile_cpu_ms_per_reconcile": reconcile_cpu
+            .zip(reconciles.filter(|runs| *runs > 0.0))
+            .map(|(cpu, runs)| cpu * 1000.0 / runs),
+    })
+}
+
+/// The idle phase's figures, counted from the end of the instance phase.
+fn idle_json(idle: &IdlePhase, instances: &InstancePhase, idle_seconds: u64) -> Value {
+    let client = idle.client_end.diff(&instances.end_operator.client);
+    json!({
+        "seconds": idle_seconds,
+        "writes_excluding_leases": idle.requests.writes_excluding_leases(),
+        "lease_writes": idle.requests.lease_writes(),
+        "reads": idle.requests.reads(),
+        "bench_requests": idle.end.own.requests - instances.end.own.requests,
+        "requests_by_verb_resource": idle.requests.by_verb_resource(),
+        "operator_instance_reconciles": idle
+            .reconciles_after
+            .zip(idle.reconciles_before)
+            .map(|(after, before)| after - before),
+        "client_counted": {
+            "requests": client.total(),
+            "writes": client.writes(),
+            "by_method": client.by_method(),
+        },
+    })
+}
+
+/// The delete phase's figures, counted from the end of the idle phase.
+fn delete_json(deleted: &DeletePhase, idle_end: &Mark) -> Value {
+    json!({
+        "instances_gone_seconds": secs(deleted.instances_gone),
+        "children_left_after": deleted.children_left,
+        "instance_phase_operator_requests": operator_requests(idle_end, &deleted.instances_deleted),
+        "rgds_gone_seconds": secs(deleted.rgds_gone),
+        "rgd_phase_operator_requests":
+            operator_requests(&deleted.instances_deleted, &deleted.rgds_deleted),
+    })
+}
+
+/// Peak memory and total CPU of the operator, from the samples and the last reading.
+fn operator_json(samples: &[ProcSample], last: Option<&ProcSample>) -> Value {
+    let peak_rss_kib = samples
+        .iter()
+        .map(|sample| sample.hwm_kib)
+        .max()
+        .unwrap_or(0)
+        .max(last.map_or(0, |sample| sample.hwm_kib));
+    let total_cpu = last.map_or_else(
+        || samples.last().map_or(0.0, |sample| sample.cpu_seconds),
+        |sample| sample.cpu_seconds,
+    );
+    json!({
+        "peak_rss_mib": peak_rss_kib as f64 / 1024.0,
+        "total_cpu_seconds": total_cpu,
+    })
+}
+
+/// The operator's count of its instance reconciles, summed over kinds.
+const RECONCILES: &str = "instance_reconcile_total";
 
 /// The operator's histogram of its reconciles' own CPU time, summed over kinds.
 const RECONCILE_CPU: &str = "instance_reconcile_cpu_seconds_sum";

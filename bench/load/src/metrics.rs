@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `apiserver_request_total` summed per (verb, resource), resource requests only.
 #[derive(Debug, Clone, Default)]
-pub struct ApiCounts(BTreeMap<(String, String), f64>);
+pub(crate) struct ApiCounts(BTreeMap<(String, String), f64>);
 
 const WRITE_VERBS: [&str; 6] = [
     "POST",
@@ -22,7 +22,7 @@ const WRITE_VERBS: [&str; 6] = [
 ];
 
 impl ApiCounts {
-    pub async fn scrape(client: &Client) -> Result<Self> {
+    pub(crate) async fn scrape(client: &Client) -> Result<Self> {
         let req = http::Request::get("/metrics")
             .body(Vec::new())
             .context("building GET /metrics")?;
@@ -62,7 +62,7 @@ impl ApiCounts {
         Self(out)
     }
 
-    pub fn diff(&self, before: &Self) -> Self {
+    pub(crate) fn diff(&self, before: &Self) -> Self {
         let mut out = BTreeMap::new();
         for (k, v) in &self.0 {
             let d = v - before.0.get(k).copied().unwrap_or(0.0);
@@ -82,23 +82,23 @@ impl ApiCounts {
             .round() as u64
     }
 
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.sum(|_, r| !is_lease(r))
     }
 
-    pub fn reads(&self) -> u64 {
+    pub(crate) fn reads(&self) -> u64 {
         self.sum(|v, r| !WRITE_VERBS.contains(&v) && !is_lease(r))
     }
 
-    pub fn writes_excluding_leases(&self) -> u64 {
+    pub(crate) fn writes_excluding_leases(&self) -> u64 {
         self.sum(|v, r| WRITE_VERBS.contains(&v) && !is_lease(r))
     }
 
-    pub fn lease_writes(&self) -> u64 {
+    pub(crate) fn lease_writes(&self) -> u64 {
         self.sum(|v, r| WRITE_VERBS.contains(&v) && is_lease(r))
     }
 
-    pub fn by_verb_resource(&self) -> Value {
+    pub(crate) fn by_verb_resource(&self) -> Value {
         let m: BTreeMap<String, u64> = self
             .0
             .iter()
@@ -129,7 +129,7 @@ fn parse_labels(s: &str) -> BTreeMap<String, String> {
 }
 
 /// Sum of every series of one metric on the operator's /metrics (plain HTTP on loopback).
-pub async fn operator_metric_sum(url: &str, name: &str) -> Option<f64> {
+pub(crate) async fn operator_metric_sum(url: &str, name: &str) -> Option<f64> {
     let body = operator_metrics(url).await?;
     // A family with no series yet (no instance reconciled) sums to 0, not "unknown".
     let mut total = 0.0;
@@ -148,7 +148,7 @@ pub async fn operator_metric_sum(url: &str, name: &str) -> Option<f64> {
 }
 
 /// The operator's /metrics text (plain HTTP on loopback); None if it does not answer.
-pub async fn operator_metrics(url: &str) -> Option<String> {
+pub(crate) async fn operator_metrics(url: &str) -> Option<String> {
     let addr = url.strip_prefix("http://")?.split('/').next()?.to_string();
     let mut s = tokio::net::TcpStream::connect(&addr).await.ok()?;
     s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
@@ -162,11 +162,11 @@ pub async fn operator_metrics(url: &str) -> Option<String> {
 /// The operator's own count of the requests it sent (`rest_client_requests_total{method,code}`
 /// on its /metrics), summed by method: every request, discovery and watches included.
 #[derive(Debug, Clone, Default)]
-pub struct ClientCounts(BTreeMap<String, f64>);
+pub(crate) struct ClientCounts(BTreeMap<String, f64>);
 
 impl ClientCounts {
     /// Scrapes the operator; empty when it does not answer.
-    pub async fn scrape(url: &str) -> Self {
+    pub(crate) async fn scrape(url: &str) -> Self {
         operator_metrics(url)
             .await
             .map(|t| Self::parse(&t))
@@ -194,7 +194,7 @@ impl ClientCounts {
     }
 
     /// `self - before`, method by method.
-    pub fn diff(&self, before: &Self) -> Self {
+    pub(crate) fn diff(&self, before: &Self) -> Self {
         Self(
             self.0
                 .iter()
@@ -204,12 +204,12 @@ impl ClientCounts {
     }
 
     /// Every request.
-    pub fn total(&self) -> f64 {
+    pub(crate) fn total(&self) -> f64 {
         self.0.values().sum()
     }
 
     /// Requests that write (every method but GET and HEAD).
-    pub fn writes(&self) -> f64 {
+    pub(crate) fn writes(&self) -> f64 {
         self.0
             .iter()
             .filter(|(m, _)| !matches!(m.as_str(), "GET" | "HEAD"))
@@ -218,24 +218,26 @@ impl ClientCounts {
     }
 
     /// `{"GET": n, "PATCH": n, ...}`.
-    pub fn by_method(&self) -> Value {
+    pub(crate) fn by_method(&self) -> Value {
         json!(self.0)
     }
 }
 
 /// One sample of the operator process.
 #[derive(Debug, Clone)]
-pub struct ProcSample {
+pub(crate) struct ProcSample {
     /// Seconds since the bench started.
-    pub t: f64,
-    pub rss_kib: u64,
-    pub hwm_kib: u64,
+    pub(crate) t: f64,
+    /// Resident memory now (VmRSS).
+    pub(crate) rss_kib: u64,
+    /// Peak resident memory so far (VmHWM).
+    pub(crate) hwm_kib: u64,
     /// utime + stime.
-    pub cpu_seconds: f64,
+    pub(crate) cpu_seconds: f64,
 }
 
 /// Reads /proc/PID/status (VmRSS, VmHWM) and /proc/PID/stat (utime, stime); None once it is gone.
-pub fn read_proc(pid: u32, t: f64) -> Option<ProcSample> {
+pub(crate) fn read_proc(pid: u32, t: f64) -> Option<ProcSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
         status
@@ -274,7 +276,7 @@ fn clock_ticks() -> f64 {
 }
 
 /// The machine the figures come from.
-pub fn machine() -> Value {
+pub(crate) fn machine() -> Value {
     let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
     let cpu = read("/proc/cpuinfo")
         .lines()

@@ -127,7 +127,7 @@ fn cumulative(times: &[f64]) -> Vec<(f64, f64)> {
     out
 }
 
-pub fn svg(
+pub(crate) fn svg(
     samples: &[ProcSample],
     ready: &[f64],
     created: &[f64],
