@@ -88,7 +88,7 @@ fn location(e: &kro_graph::GraphError) -> String {
 }
 
 /// `kro validate`: every error of every file, exit code 1 when any.
-pub fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub(crate) fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let mut schemas = Schemas {
         store: load_schemas(schemas_dir)?,
     };
@@ -174,7 +174,7 @@ fn to_yaml(v: &Value) -> anyhow::Result<String> {
 }
 
 /// `kro render`: the desired objects in apply order, then the instance with its status.
-pub fn render(
+pub(crate) fn render(
     rgd: &Path,
     instance: &Path,
     observed: &[PathBuf],
@@ -249,7 +249,7 @@ pub fn render(
 }
 
 /// `kro graph`: the DAG as Mermaid or dot.
-pub fn graph(rgd: &Path, format: GraphFormat) -> anyhow::Result<ExitCode> {
+pub(crate) fn graph(rgd: &Path, format: GraphFormat) -> anyhow::Result<ExitCode> {
     let g = compile_file(rgd, None)?;
     outp!("{}", draw(&g, format));
     Ok(ExitCode::SUCCESS)
@@ -271,7 +271,7 @@ fn label(n: &kro_graph::Node) -> String {
 }
 
 /// Renders the graph; edges point from a dependency to its dependent.
-pub fn draw(g: &CompiledGraph, format: GraphFormat) -> String {
+pub(crate) fn draw(g: &CompiledGraph, format: GraphFormat) -> String {
     let mut out = String::new();
     match format {
         GraphFormat::Mermaid => {
@@ -314,7 +314,7 @@ pub fn draw(g: &CompiledGraph, format: GraphFormat) -> String {
 }
 
 /// `kro crds`: the static CRDs.
-pub fn crds() -> anyhow::Result<ExitCode> {
+pub(crate) fn crds() -> anyhow::Result<ExitCode> {
     // kro's own CRDs, then the AWS controllers' (ACK's kinds), as one multi-document stream.
     let all = kro_api::crds::static_crds()
         .into_iter()

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 /// Flags of `kro run`: kro's own, plus the AWS controllers' (named as ACK's where ACK has one).
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
     kro: Options,
     /// AWS region of the AWS controllers (ACK's `--aws-region`).
@@ -50,7 +50,7 @@ impl RunArgs {
 }
 
 /// Runs the operator until SIGTERM or Ctrl-C.
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let aws = args.aws_options()?;
     kro_controller::telemetry::init(&args.kro);
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
