@@ -342,7 +342,7 @@ fn refuse_update(
     let allow = rgd
         .annotations()
         .get(annotations::ALLOW_BREAKING_CHANGES)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"));
     let report = kro_schema::compare_crds(existing, crd);
     if !report.is_compatible() && !allow {
         return Some(format!(
