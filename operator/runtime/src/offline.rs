@@ -35,7 +35,7 @@ fn matches_labels(object: &Value, selector: &Value) -> bool {
     let Some(ml) = selector.get("matchLabels").and_then(Value::as_object) else {
         return selector
             .get("matchExpressions")
-            .is_none_or(|e| e.as_array().is_none_or(Vec::is_empty));
+            .is_none_or(|expressions| expressions.as_array().is_none_or(Vec::is_empty));
     };
     ml.iter()
         .all(|(k, v)| labels.and_then(|object_labels| object_labels.get(k)) == Some(v))
