@@ -15,12 +15,12 @@ use mlua::{Lua, LuaOptions, StdLib, Table};
 use serde_json::Value;
 
 /// `docs/argocd/` in the repository.
-pub fn docs_dir() -> PathBuf {
+pub(crate) fn docs_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/argocd")
 }
 
 /// The checked-in health script `docs/argocd/health/<name>.lua`.
-pub fn script(name: &str) -> String {
+pub(crate) fn script(name: &str) -> String {
     let path = docs_dir().join("health").join(format!("{name}.lua"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
@@ -28,7 +28,7 @@ pub fn script(name: &str) -> String {
 /// Which script serves which kinds: `(argocd-cm key, script name)`. Keys with a `/` go into the
 /// `resource.customizations` block (the only place Argo CD accepts wildcards); the others are
 /// `resource.customizations.health.<group>_<kind>` keys.
-pub const ENTRIES: [(&str, &str); 5] = [
+pub(crate) const ENTRIES: [(&str, &str); 5] = [
     ("kro.run/*", "instance"),
     ("kro.run_ResourceGraphDefinition", "rgd"),
     ("s3.services.k8s.aws_Bucket", "ack"),
@@ -51,7 +51,7 @@ fn indent(text: &str, by: usize) -> String {
 }
 
 /// The `docs/argocd/argocd-cm.yaml` the scripts make.
-pub fn render_configmap() -> String {
+pub(crate) fn render_configmap() -> String {
     let mut out = String::from(
         "# Generated from docs/argocd/health/*.lua by the kro-e2e test argocd_health\n\
          # (UPDATE_ARGOCD=1 cargo test -p kro-e2e --test e2e argocd_health:: regenerates it).\n\
@@ -81,7 +81,7 @@ pub fn render_configmap() -> String {
 }
 
 /// The health scripts of an `argocd-cm` ConfigMap, as Argo CD reads them.
-pub struct HealthConfig {
+pub(crate) struct HealthConfig {
     /// `<group>_<kind>` → script, from `resource.customizations.health.*` keys.
     keys: BTreeMap<String, String>,
     /// `<group>/<kind>` pattern (may hold `*`) → script, from `resource.customizations`.
@@ -90,7 +90,7 @@ pub struct HealthConfig {
 
 impl HealthConfig {
     /// Parses the ConfigMap YAML.
-    pub fn parse(yaml: &str) -> Result<Self> {
+    pub(crate) fn parse(yaml: &str) -> Result<Self> {
         let cm: Value = serde_saphyr::from_str(yaml).context("argocd-cm is not YAML")?;
         let data = cm["data"].as_object().context("argocd-cm has no data")?;
         let mut keys = BTreeMap::new();
@@ -113,13 +113,13 @@ impl HealthConfig {
     }
 
     /// Loads `docs/argocd/argocd-cm.yaml`.
-    pub fn load() -> Result<Self> {
+    pub(crate) fn load() -> Result<Self> {
         let path = docs_dir().join("argocd-cm.yaml");
         Self::parse(&std::fs::read_to_string(&path).context("reading argocd-cm.yaml")?)
     }
 
     /// Every script with where it is configured (`<group>_<kind>` or the pattern).
-    pub fn scripts(&self) -> Vec<(String, String)> {
+    pub(crate) fn scripts(&self) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self
             .keys
             .iter()
@@ -131,7 +131,7 @@ impl HealthConfig {
 
     /// The script Argo CD runs for `group`/`kind`: the exact key, else the first matching
     /// wildcard pattern.
-    pub fn script_for(&self, group: &str, kind: &str) -> Option<&str> {
+    pub(crate) fn script_for(&self, group: &str, kind: &str) -> Option<&str> {
         if let Some(s) = self.keys.get(&format!("{group}_{kind}")) {
             return Some(s);
         }
@@ -143,7 +143,7 @@ impl HealthConfig {
     }
 
     /// Evaluates the script for `obj` (by its apiVersion and kind).
-    pub fn health(&self, obj: &Value) -> Result<Health> {
+    pub(crate) fn health(&self, obj: &Value) -> Result<Health> {
         let api_version = obj["apiVersion"].as_str().context("apiVersion")?;
         let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
         let kind = obj["kind"].as_str().context("kind")?;
@@ -171,13 +171,13 @@ fn glob(pattern: &str, s: &str) -> bool {
 
 /// What a health script returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Health {
-    pub status: String,
-    pub message: String,
+pub(crate) struct Health {
+    pub(crate) status: String,
+    pub(crate) message: String,
 }
 
 /// The statuses Argo CD accepts from a script (any other becomes Unknown).
-pub const STATUSES: [&str; 6] = [
+pub(crate) const STATUSES: [&str; 6] = [
     "Healthy",
     "Progressing",
     "Degraded",
@@ -187,7 +187,7 @@ pub const STATUSES: [&str; 6] = [
 ];
 
 /// Runs a health script on `obj` as Argo CD does.
-pub fn evaluate(script: &str, obj: &Value) -> Result<Health> {
+pub(crate) fn evaluate(script: &str, obj: &Value) -> Result<Health> {
     let lua = Lua::new_with(StdLib::TABLE | StdLib::PACKAGE, LuaOptions::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let globals = lua.globals();
@@ -234,13 +234,13 @@ fn to_lua(lua: &Lua, v: &Value) -> mlua::Result<mlua::Value> {
 }
 
 /// The health of a live object, as it would appear in Argo CD with the checked-in snippet.
-pub fn health_of(obj: &Value) -> Health {
+pub(crate) fn health_of(obj: &Value) -> Health {
     HealthConfig::load().unwrap().health(obj).unwrap()
 }
 
 /// Strips what changes from run to run (uid, times, resourceVersion, managedFields), so a
 /// captured object makes a stable fixture.
-pub fn fixture_of(obj: &Value) -> Value {
+pub(crate) fn fixture_of(obj: &Value) -> Value {
     let mut v = obj.clone();
     if let Some(md) = v["metadata"].as_object_mut() {
         for k in [
@@ -268,7 +268,7 @@ pub fn fixture_of(obj: &Value) -> Value {
 
 /// When `CAPTURE_ARGOCD_FIXTURES=1`, writes the live object (stripped) to
 /// `e2e/tests/fixtures/argocd/<file>` so the cluster-free test can replay it.
-pub fn capture(file: &str, obj: &Value) {
+pub(crate) fn capture(file: &str, obj: &Value) {
     if std::env::var_os("CAPTURE_ARGOCD_FIXTURES").is_some_and(|v| v == "1") {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/argocd");
         std::fs::create_dir_all(&dir).unwrap();

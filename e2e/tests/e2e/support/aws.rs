@@ -15,21 +15,21 @@ use super::{DEADLINE, condition_is};
 
 /// Installs the ACK CRDs through `kro_aws::apply_crds` (server-side apply, so re-applying from
 /// every test is harmless) and waits until they are served.
-pub async fn install_crds(client: &Client) -> Result<()> {
+pub(crate) async fn install_crds(client: &Client) -> Result<()> {
     let all = kro_aws::ControllerKind::ALL.into_iter().collect();
     kro_aws::apply_crds(client, &all).await?;
     Ok(())
 }
 
 /// Running controllers; dropping this stops them.
-pub struct Controllers {
+pub(crate) struct Controllers {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), kro_aws::Error>>>,
 }
 
 impl Controllers {
     /// Stops the controllers and waits (up to [`DEADLINE`]) for them to finish.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -48,7 +48,7 @@ impl Drop for Controllers {
 }
 
 /// Options for tests: moto, a fixed region, static credentials, quick resync and retries.
-pub fn options(namespace: &str, endpoint: &str) -> kro_aws::AwsOptions {
+pub(crate) fn options(namespace: &str, endpoint: &str) -> kro_aws::AwsOptions {
     kro_aws::AwsOptions {
         endpoint_url: Some(endpoint.to_owned()),
         region: Some("us-west-2".into()),
@@ -66,7 +66,7 @@ pub fn options(namespace: &str, endpoint: &str) -> kro_aws::AwsOptions {
 }
 
 /// Starts the controllers in-process with `opts`.
-pub fn start(client: &Client, opts: kro_aws::AwsOptions) -> Controllers {
+pub(crate) fn start(client: &Client, opts: kro_aws::AwsOptions) -> Controllers {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(kro_aws::run(client.clone(), opts, async move {
         let _ = rx.await;
@@ -78,7 +78,7 @@ pub fn start(client: &Client, opts: kro_aws::AwsOptions) -> Controllers {
 }
 
 /// Client, CRDs, a fresh namespace and controllers on the shared moto.
-pub async fn setup(prefix: &str) -> Result<(Client, String, Controllers)> {
+pub(crate) async fn setup(prefix: &str) -> Result<(Client, String, Controllers)> {
     let client = kro_e2e::client().await?;
     install_crds(&client).await?;
     let ns = kro_e2e::namespace(&client, prefix).await?;
@@ -87,7 +87,7 @@ pub async fn setup(prefix: &str) -> Result<(Client, String, Controllers)> {
 }
 
 /// Creates an object from JSON.
-pub async fn create<K>(api: &Api<K>, v: Value) -> Result<K>
+pub(crate) async fn create<K>(api: &Api<K>, v: Value) -> Result<K>
 where
     K: Resource + Clone + Debug + Serialize + DeserializeOwned,
 {
@@ -96,7 +96,7 @@ where
 }
 
 /// Merge-patches an object.
-pub async fn patch<K>(api: &Api<K>, name: &str, v: Value) -> Result<K>
+pub(crate) async fn patch<K>(api: &Api<K>, name: &str, v: Value) -> Result<K>
 where
     K: Resource + Clone + Debug + Serialize + DeserializeOwned,
 {
@@ -106,12 +106,12 @@ where
 }
 
 /// Whether an ACK object reports `ACK.ResourceSynced=True`.
-pub fn synced(obj: &Value) -> bool {
+pub(crate) fn synced(obj: &Value) -> bool {
     condition_is(obj, "ACK.ResourceSynced", "True")
 }
 
 /// The bucket's tags in S3 as sorted `(key, value)` pairs; none when it has no tag set.
-pub async fn s3_tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String)> {
+pub(crate) async fn s3_tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(name).send().await {
         Ok(o) => o
             .tag_set()
@@ -125,6 +125,6 @@ pub async fn s3_tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String, String
 }
 
 /// A bucket name unique to this run (S3 names are lower case).
-pub fn bucket_name(prefix: &str) -> String {
+pub(crate) fn bucket_name(prefix: &str) -> String {
     kro_e2e::unique_name(prefix).to_ascii_lowercase()
 }

@@ -9,21 +9,21 @@ use super::wait_for;
 
 /// One Kubernetes event about an object, as `kubectl get events` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SeenEvent {
+pub(crate) struct SeenEvent {
     /// `Normal` or `Warning`.
-    pub type_: String,
-    pub reason: String,
-    pub message: String,
+    pub(crate) type_: String,
+    pub(crate) reason: String,
+    pub(crate) message: String,
     /// The controller that reported it (`kro-rs-ack-s3`, `kro-rs-ack-rds`, kro's own).
-    pub reporter: String,
+    pub(crate) reporter: String,
     /// How many times it happened (a repeated event is one event with a count).
-    pub count: i32,
+    pub(crate) count: i32,
 }
 
 /// The core/v1 Events whose involvedObject is `kind`/`name` in `ns`, oldest first (what
 /// `kubectl get events --field-selector involvedObject.kind=KIND,involvedObject.name=NAME`
 /// lists; events written through events.k8s.io/v1 are listed there by their `regarding`).
-pub async fn events_of(
+pub(crate) async fn events_of(
     client: &Client,
     ns: &str,
     kind: &str,
@@ -59,7 +59,7 @@ pub async fn events_of(
 }
 
 /// Waits until an event with `reason` whose message contains `text` is listed for the object.
-pub async fn wait_event(
+pub(crate) async fn wait_event(
     client: &Client,
     ns: &str,
     kind: &str,
@@ -77,7 +77,7 @@ pub async fn wait_event(
 }
 
 /// The reasons of the events listed for the object, oldest first.
-pub async fn event_reasons(
+pub(crate) async fn event_reasons(
     client: &Client,
     ns: &str,
     kind: &str,

@@ -7,11 +7,11 @@
 //! ACK controllers (`aws`), Kubernetes events (`events`), a test's own control plane or moto and
 //! HTTP on the admin ports (`process`), and Argo CD's Lua health checks (`argocd_lua`).
 
-pub mod argocd_lua;
-pub mod aws;
-pub mod events;
-pub mod operator;
-pub mod process;
+pub(crate) mod argocd_lua;
+pub(crate) mod aws;
+pub(crate) mod events;
+pub(crate) mod operator;
+pub(crate) mod process;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -29,7 +29,7 @@ use serde_json::Value;
 /// takes a few seconds, but on a loaded 2-core machine an apiserver, moto, several operators
 /// and other engineers' builds share the CPUs. Waits end as soon as their condition holds, so
 /// this only bounds how long a broken test takes to say what it waited for.
-pub const DEADLINE: Duration = Duration::from_secs(120);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(120);
 
 /// How often a wait looks again.
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -37,7 +37,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// Polls `check` until it returns `Some`, failing after [`DEADLINE`] with `what` (and the last
 /// error `check` returned, if any). Errors count as "not yet": the object may not exist yet, or
 /// the apiserver may be restarting.
-pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> Result<T>
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Option<T>>>,
@@ -62,7 +62,7 @@ where
 }
 
 /// The condition of type `type_` in an object's `status.conditions`.
-pub fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
+pub(crate) fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
     obj.pointer("/status/conditions")?
         .as_array()?
         .iter()
@@ -70,12 +70,12 @@ pub fn condition<'a>(obj: &'a Value, type_: &str) -> Option<&'a Value> {
 }
 
 /// Whether condition `type_` is there with status `status` (`True`, `False`, `Unknown`).
-pub fn condition_is(obj: &Value, type_: &str, status: &str) -> bool {
+pub(crate) fn condition_is(obj: &Value, type_: &str, status: &str) -> bool {
     condition(obj, type_).is_some_and(|c| c["status"] == status)
 }
 
 /// The message of condition `type_`, empty when the condition or its message is absent.
-pub fn condition_message<'a>(obj: &'a Value, type_: &str) -> &'a str {
+pub(crate) fn condition_message<'a>(obj: &'a Value, type_: &str) -> &'a str {
     condition(obj, type_)
         .and_then(|c| c["message"].as_str())
         .unwrap_or_default()
@@ -83,7 +83,7 @@ pub fn condition_message<'a>(obj: &'a Value, type_: &str) -> &'a str {
 
 /// Waits until object `name` exists and `pred` holds for its JSON, and returns it. On failure
 /// the error shows the object as last seen.
-pub async fn wait_json<K>(
+pub(crate) async fn wait_json<K>(
     api: &Api<K>,
     name: &str,
     what: &str,
@@ -112,7 +112,7 @@ where
 }
 
 /// Waits until condition `type_` of object `name` has `status`, and returns the object.
-pub async fn wait_condition<K>(api: &Api<K>, name: &str, type_: &str, status: &str) -> Result<Value>
+pub(crate) async fn wait_condition<K>(api: &Api<K>, name: &str, type_: &str, status: &str) -> Result<Value>
 where
     K: Clone + Debug + Serialize + DeserializeOwned,
 {
@@ -123,7 +123,7 @@ where
 }
 
 /// Waits until object `name` is gone (its finalizers done).
-pub async fn wait_gone<K>(api: &Api<K>, name: &str) -> Result<()>
+pub(crate) async fn wait_gone<K>(api: &Api<K>, name: &str) -> Result<()>
 where
     K: Clone + Debug + DeserializeOwned,
 {
@@ -134,7 +134,7 @@ where
 }
 
 /// Deletes object `name` and waits until it is gone.
-pub async fn delete_and_wait<K>(api: &Api<K>, name: &str) -> Result<()>
+pub(crate) async fn delete_and_wait<K>(api: &Api<K>, name: &str) -> Result<()>
 where
     K: Clone + Debug + DeserializeOwned,
 {
@@ -146,7 +146,7 @@ where
 
 /// The dynamic API for an apiVersion/kind (namespaced in `ns` when the kind is namespaced), as
 /// discovery knows it now.
-pub async fn api_for(
+pub(crate) async fn api_for(
     client: &Client,
     api_version: &str,
     kind: &str,
@@ -168,7 +168,7 @@ pub async fn api_for(
 
 /// [`api_for`], waiting until the kind is served (CRDs installed by the operator or generated
 /// from an RGD may be moments away).
-pub async fn served_api(
+pub(crate) async fn served_api(
     client: &Client,
     api_version: &str,
     kind: &str,
@@ -181,7 +181,7 @@ pub async fn served_api(
 }
 
 /// Server-side applies an object as field manager `e2e`.
-pub async fn apply(client: &Client, obj: &Value) -> Result<Value> {
+pub(crate) async fn apply(client: &Client, obj: &Value) -> Result<Value> {
     let api_version = obj["apiVersion"].as_str().context("apiVersion")?;
     let kind = obj["kind"].as_str().context("kind")?;
     let name = obj["metadata"]["name"].as_str().context("name")?;
@@ -195,7 +195,7 @@ pub async fn apply(client: &Client, obj: &Value) -> Result<Value> {
 }
 
 /// Reads an object, `None` when absent.
-pub async fn get(
+pub(crate) async fn get(
     client: &Client,
     api_version: &str,
     kind: &str,
@@ -211,7 +211,7 @@ pub async fn get(
 }
 
 /// Deletes an object (absent is fine).
-pub async fn delete(
+pub(crate) async fn delete(
     client: &Client,
     api_version: &str,
     kind: &str,
@@ -227,7 +227,7 @@ pub async fn delete(
 }
 
 /// Merge-patches an object (or its status subresource).
-pub async fn merge(
+pub(crate) async fn merge(
     client: &Client,
     api_version: &str,
     kind: &str,
@@ -248,7 +248,7 @@ pub async fn merge(
 }
 
 /// Waits for an object to exist and satisfy `pred`, and returns it.
-pub async fn wait_object(
+pub(crate) async fn wait_object(
     client: &Client,
     api_version: &str,
     kind: &str,
@@ -261,7 +261,7 @@ pub async fn wait_object(
 }
 
 /// Waits until the object's `status.state` is `state`, and returns it.
-pub async fn wait_state(
+pub(crate) async fn wait_state(
     client: &Client,
     api_version: &str,
     kind: &str,
@@ -277,7 +277,7 @@ pub async fn wait_state(
 }
 
 /// Waits for an object, by apiVersion and kind, to be gone.
-pub async fn wait_object_gone(
+pub(crate) async fn wait_object_gone(
     client: &Client,
     api_version: &str,
     kind: &str,

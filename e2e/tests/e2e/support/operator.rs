@@ -10,40 +10,40 @@ use tokio::task::JoinHandle;
 use super::{DEADLINE, get, merge, served_api, wait_json, wait_object, wait_state};
 
 /// Group of every RGD these tests create.
-pub const GROUP: &str = "e2e.kro.run";
+pub(crate) const GROUP: &str = "e2e.kro.run";
 /// apiVersion of RGDs, and of instances of RGDs in kro's default group.
-pub const KRO_API: &str = "kro.run/v1alpha1";
+pub(crate) const KRO_API: &str = "kro.run/v1alpha1";
 /// Kind of an RGD.
-pub const RGD_KIND: &str = "ResourceGraphDefinition";
+pub(crate) const RGD_KIND: &str = "ResourceGraphDefinition";
 
 /// apiVersion of instances of the RGDs these tests create (group [`GROUP`]).
-pub fn instance_api() -> String {
+pub(crate) fn instance_api() -> String {
     format!("{GROUP}/v1alpha1")
 }
 
 /// An operator running inside the test process.
-pub struct Operator {
+pub(crate) struct Operator {
     /// The value of the `e2e.kro.run/operator` label on the RGDs this operator reconciles.
-    pub id: String,
+    pub(crate) id: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<()>>,
 }
 
 impl Operator {
     /// Starts `kro run` with test options.
-    pub fn start(client: Client) -> Self {
+    pub(crate) fn start(client: Client) -> Self {
         Self::start_with(client, kro_controller::Options::for_tests())
     }
 
     /// Starts `kro run` with the given options, reconciling only RGDs labelled for it (tests
     /// run in parallel in one process, so each test's operator sees only its own RGDs).
-    pub fn start_with(client: Client, opts: kro_controller::Options) -> Self {
+    pub(crate) fn start_with(client: Client, opts: kro_controller::Options) -> Self {
         let id = kro_e2e::unique_name("op");
         Self::start_as(client, opts, id)
     }
 
     /// Starts an operator for the RGDs labelled `id` (to restart "the same" operator).
-    pub fn start_as(client: Client, mut opts: kro_controller::Options, id: String) -> Self {
+    pub(crate) fn start_as(client: Client, mut opts: kro_controller::Options, id: String) -> Self {
         opts.rgd_selector = format!("e2e.kro.run/operator={id}");
         // Operator logs with RUST_LOG (e.g. RUST_LOG=kro_controller=debug), shown for failures.
         let _ = tracing_subscriber::fmt()
@@ -62,19 +62,19 @@ impl Operator {
     }
 
     /// An RGD for `kind` in [`GROUP`], labelled for this operator.
-    pub fn rgd(&self, kind: &str, spec: Value, status: Value, resources: Value) -> Value {
+    pub(crate) fn rgd(&self, kind: &str, spec: Value, status: Value, resources: Value) -> Value {
         let mut r = rgd(kind, spec, status, resources);
         self.label(&mut r);
         r
     }
 
     /// Labels an RGD for this operator.
-    pub fn label(&self, rgd: &mut Value) {
+    pub(crate) fn label(&self, rgd: &mut Value) {
         rgd["metadata"]["labels"] = json!({"e2e.kro.run/operator": self.id});
     }
 
     /// Stops it and waits for a graceful exit.
-    pub async fn stop(mut self) -> Result<()> {
+    pub(crate) async fn stop(mut self) -> Result<()> {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
@@ -94,18 +94,18 @@ impl Drop for Operator {
 }
 
 /// A kind no other test uses: `<Prefix><digits and letters>`.
-pub fn unique_kind(prefix: &str) -> String {
+pub(crate) fn unique_kind(prefix: &str) -> String {
     let n = kro_e2e::unique_name("k").replace(['-', '_'], "");
     format!("{prefix}{}", n.trim_start_matches('k'))
 }
 
 /// The RGD name for a kind.
-pub fn rgd_name(kind: &str) -> String {
+pub(crate) fn rgd_name(kind: &str) -> String {
     kind.to_ascii_lowercase()
 }
 
 /// An RGD for `kind` in [`GROUP`].
-pub fn rgd(kind: &str, spec: Value, status: Value, resources: Value) -> Value {
+pub(crate) fn rgd(kind: &str, spec: Value, status: Value, resources: Value) -> Value {
     json!({
         "apiVersion": KRO_API,
         "kind": RGD_KIND,
@@ -118,7 +118,7 @@ pub fn rgd(kind: &str, spec: Value, status: Value, resources: Value) -> Value {
 }
 
 /// An instance of `kind` (in [`GROUP`]).
-pub fn instance(kind: &str, ns: &str, name: &str, spec: Value) -> Value {
+pub(crate) fn instance(kind: &str, ns: &str, name: &str, spec: Value) -> Value {
     json!({
         "apiVersion": instance_api(),
         "kind": kind,
@@ -128,12 +128,12 @@ pub fn instance(kind: &str, ns: &str, name: &str, spec: Value) -> Value {
 }
 
 /// A ConfigMap template for RGD resources.
-pub fn config_map(name: &str, data: Value) -> Value {
+pub(crate) fn config_map(name: &str, data: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data})
 }
 
 /// A Deployment template (one container) for RGD resources.
-pub fn deployment_template(name: &str, replicas: &str, env_from_config: Option<&str>) -> Value {
+pub(crate) fn deployment_template(name: &str, replicas: &str, env_from_config: Option<&str>) -> Value {
     let mut container = json!({"name": "web", "image": "nginx:1.27"});
     if let Some(cm) = env_from_config {
         container["envFrom"] = json!([{"configMapRef": {"name": cm}}]);
@@ -151,7 +151,7 @@ pub fn deployment_template(name: &str, replicas: &str, env_from_config: Option<&
 }
 
 /// Pretends a kubelet and controller-manager ran: marks a Deployment's replicas available.
-pub async fn make_deployment_ready(client: &Client, ns: &str, name: &str) -> Result<()> {
+pub(crate) async fn make_deployment_ready(client: &Client, ns: &str, name: &str) -> Result<()> {
     let d = wait_object(client, "apps/v1", "Deployment", Some(ns), name, |_| true).await?;
     let n = d["spec"]["replicas"].as_i64().unwrap_or(1);
     merge(
@@ -167,7 +167,7 @@ pub async fn make_deployment_ready(client: &Client, ns: &str, name: &str) -> Res
 }
 
 /// The CRD generated for `kind` (in [`GROUP`]), `None` when absent.
-pub async fn instance_crd(client: &Client, kind: &str) -> Result<Option<Value>> {
+pub(crate) async fn instance_crd(client: &Client, kind: &str) -> Result<Option<Value>> {
     let name = format!("{}s.{GROUP}", kind.to_ascii_lowercase());
     get(
         client,
@@ -180,17 +180,17 @@ pub async fn instance_crd(client: &Client, kind: &str) -> Result<Option<Value>> 
 }
 
 /// Waits until the RGD's `status.state` is `Active` and returns the RGD.
-pub async fn wait_rgd_active(client: &Client, name: &str) -> Result<Value> {
+pub(crate) async fn wait_rgd_active(client: &Client, name: &str) -> Result<Value> {
     wait_rgd_state(client, name, "Active").await
 }
 
 /// Waits until the RGD's `status.state` is `state` (`Active`, `Inactive`) and returns the RGD.
-pub async fn wait_rgd_state(client: &Client, name: &str, state: &str) -> Result<Value> {
+pub(crate) async fn wait_rgd_state(client: &Client, name: &str, state: &str) -> Result<Value> {
     wait_state(client, KRO_API, RGD_KIND, None, name, state).await
 }
 
 /// Waits until the RGD's condition `type_` has `status`, and returns the RGD.
-pub async fn wait_rgd_condition(
+pub(crate) async fn wait_rgd_condition(
     client: &Client,
     name: &str,
     type_: &str,
@@ -201,7 +201,7 @@ pub async fn wait_rgd_condition(
 }
 
 /// Waits until the instance's (of `kind` in [`GROUP`]) `status.state` is `state`, and returns it.
-pub async fn wait_instance_state(
+pub(crate) async fn wait_instance_state(
     client: &Client,
     kind: &str,
     ns: &str,
@@ -212,7 +212,7 @@ pub async fn wait_instance_state(
 }
 
 /// Waits until the instance's condition `type_` has `reason`, and returns it.
-pub async fn wait_instance_reason(
+pub(crate) async fn wait_instance_reason(
     client: &Client,
     kind: &str,
     ns: &str,
@@ -228,7 +228,7 @@ pub async fn wait_instance_reason(
 }
 
 /// A file of the shipped `examples/`, parsed.
-pub fn example(path: &str) -> Result<Value> {
+pub(crate) fn example(path: &str) -> Result<Value> {
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples")
         .join(path);
@@ -238,7 +238,7 @@ pub fn example(path: &str) -> Result<Value> {
 }
 
 /// An example RGD, labelled for `op`.
-pub fn example_rgd(path: &str, op: &Operator) -> Result<Value> {
+pub(crate) fn example_rgd(path: &str, op: &Operator) -> Result<Value> {
     let mut rgd = example(path)?;
     op.label(&mut rgd);
     Ok(rgd)
@@ -246,7 +246,7 @@ pub fn example_rgd(path: &str, op: &Operator) -> Result<Value> {
 
 /// An example instance in namespace `ns` (its other metadata dropped), with the given spec
 /// fields replaced.
-pub fn example_instance(path: &str, ns: &str, spec: Value) -> Result<Value> {
+pub(crate) fn example_instance(path: &str, ns: &str, spec: Value) -> Result<Value> {
     let mut inst = example(path)?;
     let meta = inst["metadata"].as_object_mut().context("metadata")?;
     meta.retain(|k, _| k == "name");

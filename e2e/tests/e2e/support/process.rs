@@ -10,14 +10,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// --owner-pid`), for tests that restart or stop it, which would break every other test on the
 /// shared one. Stopped when dropped, and by the script when the test process exits.
 #[derive(Debug)]
-pub struct PrivateService {
+pub(crate) struct PrivateService {
     script: &'static str,
     dir: PathBuf,
 }
 
 impl PrivateService {
     /// Starts what `script` starts, with its state in `dir`.
-    pub fn start(script: &'static str, dir: &Path) -> Result<Self> {
+    pub(crate) fn start(script: &'static str, dir: &Path) -> Result<Self> {
         kro_e2e::start_in(script, dir)?;
         Ok(Self {
             script,
@@ -26,25 +26,25 @@ impl PrivateService {
     }
 
     /// A private control plane, in a fresh temporary directory.
-    pub fn control_plane() -> Result<Self> {
+    pub(crate) fn control_plane() -> Result<Self> {
         let dir = std::env::temp_dir().join(kro_e2e::unique_name("kro-private-cp"));
         Self::start("controlplane.sh", &dir)
     }
 
     /// Where its state (kubeconfig, moto.env, pids) is.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Runs `script COMMAND DIR` (`restart-apiserver`, `stop`).
-    pub fn run(&self, command: &str) -> Result<()> {
+    pub(crate) fn run(&self, command: &str) -> Result<()> {
         let dir = self.dir.to_string_lossy();
         kro_e2e::run_script(self.script, &[command, &dir])?;
         Ok(())
     }
 
     /// Stops it (stopping a stopped one is fine).
-    pub fn stop(&self) -> Result<()> {
+    pub(crate) fn stop(&self) -> Result<()> {
         self.run("stop")
     }
 }
@@ -56,14 +56,14 @@ impl Drop for PrivateService {
 }
 
 /// A loopback port nothing listens on right now.
-pub fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
 }
 
 /// `GET path` on a loopback port: the status line (`HTTP/1.1 200 OK`) and the body.
-pub async fn http_get(port: u16, path: &str) -> Result<(String, String)> {
+pub(crate) async fn http_get(port: u16, path: &str) -> Result<(String, String)> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
     stream
         .write_all(
