@@ -11,6 +11,7 @@ use anyhow::Result;
 use kro_aws::rds::db_instance::DBInstance;
 use kro_aws::rds::db_subnet_group::DBSubnetGroup;
 use kro_aws::s3::bucket::Bucket;
+use kube::Client;
 use kube::api::Api;
 use serde_json::{Value, json};
 
@@ -27,9 +28,12 @@ use crate::support::{
 /// An RGD in kro's default group `kro.run` (which the `kro.run/*` entry covers), labelled for
 /// `op`.
 fn kro_rgd(op: &Operator, kind: &str, spec: Value, resources: Value) -> Value {
-    let mut r = op.rgd(kind, spec, json!({}), resources);
-    r["spec"]["schema"].as_object_mut().unwrap().remove("group");
-    r
+    let mut rgd = op.rgd(kind, spec, json!({}), resources);
+    rgd["spec"]["schema"]
+        .as_object_mut()
+        .unwrap()
+        .remove("group");
+    rgd
 }
 
 fn kro_instance(kind: &str, ns: &str, name: &str, spec: Value) -> Value {
@@ -41,11 +45,18 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
     let client = kro_e2e::client().await?;
     let ns = kro_e2e::namespace(&client, "argocd-kro").await?;
     let op = Operator::start(client.clone());
+    ready_when_kind_in_argo_cd(&client, &op, &ns).await?;
+    cel_error_in_argo_cd(&client, &op, &ns).await?;
+    inactive_rgd_in_argo_cd(&client, &op).await?;
+    op.stop().await
+}
 
-    // A ConfigMap that is ready only when the instance says so (readyWhen).
+/// A ConfigMap that is ready only when the instance says so (readyWhen): the RGD and its
+/// instances healthy, progressing, and degraded when the apiserver refuses the child.
+async fn ready_when_kind_in_argo_cd(client: &Client, op: &Operator, ns: &str) -> Result<()> {
     let kind = unique_kind("ArgoApp");
     let rgd = kro_rgd(
-        &op,
+        op,
         &kind,
         json!({"cmName": "string", "ready": "string | default=yes"}),
         json!([{
@@ -54,12 +65,12 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
             "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "${schema.spec.cmName}"}, "data": {"ready": "${schema.spec.ready}"}}
         }]),
     );
-    apply(&client, &rgd).await?;
-    let live = wait_rgd_active(&client, &rgd_name(&kind)).await?;
-    let h = health_of(&live);
+    apply(client, &rgd).await?;
+    let live = wait_rgd_active(client, &rgd_name(&kind)).await?;
+    let health = health_of(&live);
     // Ready's message is empty here: the kind's readiness says what is healthy.
     assert_eq!(
-        (h.status.as_str(), h.message.as_str()),
+        (health.status.as_str(), health.message.as_str()),
         (
             "Healthy",
             format!("kind {kind} has been accepted and ready").as_str()
@@ -68,14 +79,14 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
     capture("rgd-active.yaml", &live);
 
     apply(
-        &client,
-        &kro_instance(&kind, &ns, "ok", json!({"cmName": "ok-cfg"})),
+        client,
+        &kro_instance(&kind, ns, "ok", json!({"cmName": "ok-cfg"})),
     )
     .await?;
-    let live = wait_state(&client, KRO_API, &kind, Some(&ns), "ok", "ACTIVE").await?;
-    let h = health_of(&live);
+    let live = wait_state(client, KRO_API, &kind, Some(ns), "ok", "ACTIVE").await?;
+    let health = health_of(&live);
     assert_eq!(
-        (h.status.as_str(), h.message.as_str()),
+        (health.status.as_str(), health.message.as_str()),
         ("Healthy", "all resources are created and ready"),
         "{live}"
     );
@@ -83,48 +94,56 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
 
     // The child exists but its readyWhen is false: progressing, saying what it waits for.
     apply(
-        &client,
+        client,
         &kro_instance(
             &kind,
-            &ns,
+            ns,
             "waiting",
             json!({"cmName": "waiting-cfg", "ready": "no"}),
         ),
     )
     .await?;
     // The instance waiting on readyWhen, saying so.
-    let live = wait_object(&client, KRO_API, &kind, Some(&ns), "waiting", |r| {
-        r["status"]["state"] == "IN_PROGRESS" && !condition_message(r, "Ready").is_empty()
+    let live = wait_object(client, KRO_API, &kind, Some(ns), "waiting", |instance| {
+        instance["status"]["state"] == "IN_PROGRESS"
+            && !condition_message(instance, "Ready").is_empty()
     })
     .await?;
-    let h = health_of(&live);
-    assert_eq!(h.status, "Progressing", "{live}");
-    assert_eq!(h.message, condition_message(&live, "Ready"));
+    let health = health_of(&live);
+    assert_eq!(health.status, "Progressing", "{live}");
+    assert_eq!(health.message, condition_message(&live, "Ready"));
     assert!(
-        h.message.contains("cfg"),
+        health.message.contains("cfg"),
         "says which resource: {}",
-        h.message
+        health.message
     );
     capture("instance-waiting-readywhen.yaml", &live);
 
     // The apiserver refuses the child: ERROR, degraded with the apiserver's reason.
     apply(
-        &client,
-        &kro_instance(&kind, &ns, "bad", json!({"cmName": "Not_A_Valid_Name"})),
+        client,
+        &kro_instance(&kind, ns, "bad", json!({"cmName": "Not_A_Valid_Name"})),
     )
     .await?;
-    let live = wait_state(&client, KRO_API, &kind, Some(&ns), "bad", "ERROR").await?;
-    let h = health_of(&live);
-    assert_eq!(h.status, "Degraded", "{live}");
-    assert!(h.message.contains("Not_A_Valid_Name"), "{}", h.message);
+    let live = wait_state(client, KRO_API, &kind, Some(ns), "bad", "ERROR").await?;
+    let health = health_of(&live);
+    assert_eq!(health.status, "Degraded", "{live}");
+    assert!(
+        health.message.contains("Not_A_Valid_Name"),
+        "{}",
+        health.message
+    );
     capture("instance-error-apply.yaml", &live);
+    Ok(())
+}
 
-    // A CEL expression that fails at run time (division by zero): ERROR, degraded.
+/// A CEL expression that fails at run time (division by zero): ERROR, degraded.
+async fn cel_error_in_argo_cd(client: &Client, op: &Operator, ns: &str) -> Result<()> {
     let cel_kind = unique_kind("ArgoCel");
     apply(
-        &client,
+        client,
         &kro_rgd(
-            &op,
+            op,
             &cel_kind,
             json!({"divisor": "integer"}),
             json!([{
@@ -134,29 +153,32 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
         ),
     )
     .await?;
-    wait_rgd_active(&client, &rgd_name(&cel_kind)).await?;
+    wait_rgd_active(client, &rgd_name(&cel_kind)).await?;
     apply(
-        &client,
-        &kro_instance(&cel_kind, &ns, "zero", json!({"divisor": 0})),
+        client,
+        &kro_instance(&cel_kind, ns, "zero", json!({"divisor": 0})),
     )
     .await?;
-    let live = wait_state(&client, KRO_API, &cel_kind, Some(&ns), "zero", "ERROR").await?;
-    let h = health_of(&live);
-    assert_eq!(h.status, "Degraded", "{live}");
+    let live = wait_state(client, KRO_API, &cel_kind, Some(ns), "zero", "ERROR").await?;
+    let health = health_of(&live);
+    assert_eq!(health.status, "Degraded", "{live}");
     assert!(
-        h.message.contains("string(100 / schema.spec.divisor)")
-            && h.message.to_lowercase().contains("division by zero"),
+        health.message.contains("string(100 / schema.spec.divisor)")
+            && health.message.to_lowercase().contains("division by zero"),
         "{}",
-        h.message
+        health.message
     );
     capture("instance-error-cel.yaml", &live);
+    Ok(())
+}
 
-    // An RGD whose template reads a field the schema does not have: Inactive, degraded.
+/// An RGD whose template reads a field the schema does not have: Inactive, degraded.
+async fn inactive_rgd_in_argo_cd(client: &Client, op: &Operator) -> Result<()> {
     let bad_kind = unique_kind("ArgoBad");
     apply(
-        &client,
+        client,
         &kro_rgd(
-            &op,
+            op,
             &bad_kind,
             json!({"name": "string"}),
             json!([{
@@ -166,13 +188,12 @@ async fn kro_rgds_and_instances_in_argo_cd() -> Result<()> {
         ),
     )
     .await?;
-    let live = wait_rgd_state(&client, &rgd_name(&bad_kind), "Inactive").await?;
-    let h = health_of(&live);
-    assert_eq!(h.status, "Degraded", "{live}");
-    assert!(h.message.contains("nope"), "{}", h.message);
+    let live = wait_rgd_state(client, &rgd_name(&bad_kind), "Inactive").await?;
+    let health = health_of(&live);
+    assert_eq!(health.status, "Degraded", "{live}");
+    assert!(health.message.contains("nope"), "{}", health.message);
     capture("rgd-inactive.yaml", &live);
-
-    op.stop().await
+    Ok(())
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use kro_aws::s3::bucket::Bucket;
+use kube::Client;
 use kube::api::Api;
 use serde_json::json;
 
@@ -59,11 +60,38 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn bucket_create_update_drift_and_delete() -> Result<()> {
     let (client, ns, controllers) = setup("aws-bucket").await?;
-    let s3 = kro_e2e::s3_client().await;
-    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
-    let name = bucket_name("kro-b");
+    let case = BucketCase {
+        s3: kro_e2e::s3_client().await,
+        api: Api::namespaced(client.clone(), &ns),
+        name: bucket_name("kro-b"),
+        client,
+        ns,
+    };
+    create_app_bucket(&case).await?;
+    creation_events_and_encryption(&case).await?;
+    update_reaches_s3(&case).await?;
+    drift_is_corrected(&case).await?;
+    idle_resyncs_add_no_events(&case).await?;
+    delete_takes_the_bucket(&case).await?;
+    controllers.stop().await;
+    Ok(())
+}
+
+/// The bucket of the lifecycle test and what reaches it.
+struct BucketCase {
+    client: Client,
+    ns: String,
+    s3: aws_sdk_s3::Client,
+    api: Api<Bucket>,
+    /// The bucket's name in S3.
+    name: String,
+}
+
+/// Create: the object synced, its status filled in, every setting in S3.
+async fn create_app_bucket(case: &BucketCase) -> Result<()> {
+    let BucketCase { s3, api, name, .. } = case;
     create(
-        &api,
+        api,
         json!({
             "apiVersion": "s3.services.k8s.aws/v1alpha1",
             "kind": "Bucket",
@@ -81,7 +109,7 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
     )
     .await?;
 
-    let obj = wait_condition(&api, "app-bucket", "ACK.ResourceSynced", "True").await?;
+    let obj = wait_condition(api, "app-bucket", "ACK.ResourceSynced", "True").await?;
     assert_eq!(condition(&obj, "Ready").unwrap()["status"], "True");
     assert_eq!(
         obj["status"]["ackResourceMetadata"]["arn"],
@@ -98,32 +126,43 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         json!(["finalizers.s3.services.k8s.aws/Bucket"])
     );
     assert_eq!(
-        s3_tags(&s3, &name).await,
+        s3_tags(s3, name).await,
         pairs(&[("env", "test"), ("team", "a")])
     );
-    assert_eq!(s3_versioning(&s3, &name).await.as_deref(), Some("Enabled"));
-    let pab = s3.get_public_access_block().bucket(&name).send().await?;
+    assert_eq!(s3_versioning(s3, name).await.as_deref(), Some("Enabled"));
+    let pab = s3.get_public_access_block().bucket(name).send().await?;
     assert_eq!(
         pab.public_access_block_configuration()
             .unwrap()
             .block_public_acls(),
         Some(true)
     );
-    let cors = s3.get_bucket_cors().bucket(&name).send().await?;
+    let cors = s3.get_bucket_cors().bucket(name).send().await?;
     assert_eq!(
         cors.cors_rules()[0].allowed_origins(),
         ["https://example.com".to_string()]
     );
-    let lc = s3
+    let lifecycle = s3
         .get_bucket_lifecycle_configuration()
-        .bucket(&name)
+        .bucket(name)
         .send()
         .await?;
-    assert_eq!(lc.rules()[0].id(), Some("tmp"));
+    assert_eq!(lifecycle.rules()[0].id(), Some("tmp"));
+    Ok(())
+}
 
+/// What `kubectl get events` tells the user after the create; encryption reached S3.
+async fn creation_events_and_encryption(case: &BucketCase) -> Result<()> {
+    let BucketCase {
+        client,
+        ns,
+        s3,
+        name,
+        ..
+    } = case;
     // What `kubectl get events` tells the user: created (configuring included), then synced,
     // reported by the S3 controller.
-    let created = wait_event(&client, &ns, "Bucket", "app-bucket", "Created", &name).await?;
+    let created = wait_event(client, ns, "Bucket", "app-bucket", "Created", name).await?;
     assert_eq!(
         (created.type_.as_str(), created.reporter.as_str()),
         ("Normal", "kro-rs-ack-s3")
@@ -132,8 +171,8 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         created.message,
         format!("Created Bucket {name:?} in AWS region us-west-2")
     );
-    wait_event(&client, &ns, "Bucket", "app-bucket", "Synced", "").await?;
-    let enc = s3.get_bucket_encryption().bucket(&name).send().await?;
+    wait_event(client, ns, "Bucket", "app-bucket", "Synced", "").await?;
+    let enc = s3.get_bucket_encryption().bucket(name).send().await?;
     assert_eq!(
         enc.server_side_encryption_configuration().unwrap().rules()[0]
             .apply_server_side_encryption_by_default()
@@ -142,10 +181,14 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
             .as_str(),
         "AES256"
     );
+    Ok(())
+}
 
-    // Update: a spec change reaches S3.
+/// Update: a spec change reaches S3.
+async fn update_reaches_s3(case: &BucketCase) -> Result<()> {
+    let BucketCase { s3, api, name, .. } = case;
     patch(
-        &api,
+        api,
         "app-bucket",
         json!({"spec": {"tagging": {"tagSet": [{"key": "team", "value": "b"}]}}}),
     )
@@ -156,11 +199,21 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         async move { Ok((s3_tags(&s3, &name).await == pairs(&[("team", "b")])).then_some(())) }
     })
     .await?;
+    Ok(())
+}
 
-    // Drift: changes made behind the controller's back are reverted at the next resync.
-    put_tag(&s3, &name, "team", "intruder").await?;
+/// Drift: changes made behind the controller's back are reverted at the next resync.
+async fn drift_is_corrected(case: &BucketCase) -> Result<()> {
+    let BucketCase {
+        client,
+        ns,
+        s3,
+        name,
+        ..
+    } = case;
+    put_tag(s3, name, "team", "intruder").await?;
     s3.put_bucket_versioning()
-        .bucket(&name)
+        .bucket(name)
         .versioning_configuration(
             aws_sdk_s3::types::VersioningConfiguration::builder()
                 .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
@@ -180,8 +233,8 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
     .await?;
     // The update and the drift correction each say which S3 calls they made.
     let updated = wait_event(
-        &client,
-        &ns,
+        client,
+        ns,
         "Bucket",
         "app-bucket",
         "Updated",
@@ -193,29 +246,41 @@ async fn bucket_create_update_drift_and_delete() -> Result<()> {
         "{}",
         updated.message
     );
+    Ok(())
+}
+
+/// Idle resyncs add no events.
+async fn idle_resyncs_add_no_events(case: &BucketCase) -> Result<()> {
+    let BucketCase { client, ns, .. } = case;
     // Idle resyncs (every 3 s here) add no events: still one Synced, one Created. Proving that
     // nothing is added takes a while: the controllers run two resyncs before events are listed.
     tokio::time::sleep(Duration::from_secs(7)).await;
-    let seen = events_of(&client, &ns, "Bucket", "app-bucket").await?;
+    let seen = events_of(client, ns, "Bucket", "app-bucket").await?;
     for reason in ["Created", "Synced"] {
-        let same: Vec<_> = seen.iter().filter(|e| e.reason == reason).collect();
+        let same: Vec<_> = seen.iter().filter(|event| event.reason == reason).collect();
         assert_eq!(same.len(), 1, "{reason}: {seen:?}");
         assert_eq!(same[0].count, 1, "{reason}: {seen:?}");
     }
     assert!(
-        seen.iter().all(|e| e.type_ == "Normal"),
+        seen.iter().all(|event| event.type_ == "Normal"),
         "no warnings: {seen:?}"
     );
+    Ok(())
+}
 
-    // Delete (default policy): the bucket goes with its object.
-    delete_and_wait(&api, "app-bucket").await?;
-    assert!(
-        !exists(&s3, &name).await,
-        "bucket {name} still exists in S3"
-    );
-    let deleted = wait_event(&client, &ns, "Bucket", "app-bucket", "Deleted", &name).await?;
+/// Delete (default policy): the bucket goes with its object.
+async fn delete_takes_the_bucket(case: &BucketCase) -> Result<()> {
+    let BucketCase {
+        client,
+        ns,
+        s3,
+        api,
+        name,
+    } = case;
+    delete_and_wait(api, "app-bucket").await?;
+    assert!(!exists(s3, name).await, "bucket {name} still exists in S3");
+    let deleted = wait_event(client, ns, "Bucket", "app-bucket", "Deleted", name).await?;
     assert_eq!(deleted.message, format!("Deleted Bucket {name:?} from AWS"));
-    controllers.stop().await;
     Ok(())
 }
 

@@ -10,6 +10,7 @@ use anyhow::Result;
 use k8s_openapi::api::core::v1::Secret;
 use kro_aws::rds::db_instance::DBInstance;
 use kro_aws::rds::db_subnet_group::DBSubnetGroup;
+use kube::Client;
 use kube::api::{Api, DeleteParams};
 use serde_json::json;
 
@@ -72,12 +73,46 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 #[tokio::test]
 async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
     let (client, ns, controllers) = setup("aws-subnets").await?;
-    let rds = kro_e2e::rds_client().await;
-    let net = kro_e2e::moto_network()?;
-    let api: Api<DBSubnetGroup> = Api::namespaced(client.clone(), &ns);
-    let name = kro_e2e::unique_name("kro-sg").to_ascii_lowercase();
+    let case = SubnetGroupCase {
+        rds: kro_e2e::rds_client().await,
+        net: kro_e2e::moto_network()?,
+        api: Api::namespaced(client.clone(), &ns),
+        name: kro_e2e::unique_name("kro-sg").to_ascii_lowercase(),
+        client,
+        ns,
+    };
+    let arn = create_subnet_group(&case).await?;
+    update_goes_through_modify(&case).await?;
+    tag_drift_is_corrected(&case, &arn).await?;
+    delete_with_default_policy(&case).await?;
+    adopt_then_retain(&case).await?;
+    controllers.stop().await;
+    Ok(())
+}
+
+/// The subnet group of the lifecycle test and where it lives.
+struct SubnetGroupCase {
+    client: Client,
+    ns: String,
+    rds: aws_sdk_rds::Client,
+    net: kro_e2e::MotoNetwork,
+    api: Api<DBSubnetGroup>,
+    /// The group's name in RDS.
+    name: String,
+}
+
+/// Create: synced, its status filled in from RDS, tagged; returns its ARN.
+async fn create_subnet_group(case: &SubnetGroupCase) -> Result<String> {
+    let SubnetGroupCase {
+        client,
+        ns,
+        rds,
+        net,
+        api,
+        name,
+    } = case;
     create(
-        &api,
+        api,
         json!({
             "apiVersion": "rds.services.k8s.aws/v1alpha1",
             "kind": "DBSubnetGroup",
@@ -86,7 +121,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_condition(&api, "db-subnets", "ACK.ResourceSynced", "True").await?;
+    let obj = wait_condition(api, "db-subnets", "ACK.ResourceSynced", "True").await?;
     assert_eq!(obj["status"]["vpcID"], json!(net.vpc_id));
     assert_eq!(obj["status"]["subnetGroupStatus"], "Complete");
     assert_eq!(
@@ -105,24 +140,27 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         obj["metadata"]["finalizers"],
         json!(["finalizers.rds.services.k8s.aws/DBSubnetGroup"])
     );
-    assert_eq!(tags_of(&rds, &arn).await, vec![("team".into(), "a".into())]);
-    let created = wait_event(
-        &client,
-        &ns,
-        "DBSubnetGroup",
-        "db-subnets",
-        "Created",
-        &name,
-    )
-    .await?;
+    assert_eq!(tags_of(rds, &arn).await, vec![("team".into(), "a".into())]);
+    let created = wait_event(client, ns, "DBSubnetGroup", "db-subnets", "Created", name).await?;
     assert_eq!(
         (created.type_.as_str(), created.reporter.as_str()),
         ("Normal", "kro-rs-ack-rds")
     );
+    Ok(arn)
+}
 
-    // Update: description and subnets go through ModifyDBSubnetGroup.
+/// Update: description and subnets go through ModifyDBSubnetGroup.
+async fn update_goes_through_modify(case: &SubnetGroupCase) -> Result<()> {
+    let SubnetGroupCase {
+        client,
+        ns,
+        rds,
+        net,
+        api,
+        name,
+    } = case;
     patch(
-        &api,
+        api,
         "db-subnets",
         json!({"spec": {"description": "more subnets", "subnetIDs": net.subnet_ids}}),
     )
@@ -132,13 +170,14 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         let name = name.clone();
         let want = sorted(net.subnet_ids.clone());
         async move {
-            let g = group_in_aws(&rds, &name).await;
-            let ok = g.is_some_and(|g| {
-                g.db_subnet_group_description() == Some("more subnets")
+            let found = group_in_aws(&rds, &name).await;
+            let ok = found.is_some_and(|group| {
+                group.db_subnet_group_description() == Some("more subnets")
                     && sorted(
-                        g.subnets()
+                        group
+                            .subnets()
                             .iter()
-                            .filter_map(|s| s.subnet_identifier().map(str::to_owned))
+                            .filter_map(|subnet| subnet.subnet_identifier().map(str::to_owned))
                             .collect(),
                     ) == want
             });
@@ -147,18 +186,22 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
     })
     .await?;
     wait_event(
-        &client,
-        &ns,
+        client,
+        ns,
         "DBSubnetGroup",
         "db-subnets",
         "Updated",
         "ModifyDBSubnetGroup",
     )
     .await?;
+    Ok(())
+}
 
-    // Drift: a tag added behind the controller's back is removed at the next resync.
+/// Drift: a tag added behind the controller's back is removed at the next resync.
+async fn tag_drift_is_corrected(case: &SubnetGroupCase, arn: &str) -> Result<()> {
+    let SubnetGroupCase { rds, .. } = case;
     rds.add_tags_to_resource()
-        .resource_name(&arn)
+        .resource_name(arn)
         .tags(
             aws_sdk_rds::types::Tag::builder()
                 .key("intruder")
@@ -169,7 +212,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         .await?;
     wait_for("tag drift corrected", || {
         let rds = rds.clone();
-        let arn = arn.clone();
+        let arn = arn.to_owned();
         async move {
             Ok(
                 (tags_of(&rds, &arn).await == vec![("team".to_string(), "a".to_string())])
@@ -178,15 +221,23 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         }
     })
     .await?;
+    Ok(())
+}
 
-    // Delete (default policy).
-    delete_and_wait(&api, "db-subnets").await?;
+/// Delete (default policy): the group goes from RDS.
+async fn delete_with_default_policy(case: &SubnetGroupCase) -> Result<()> {
+    let SubnetGroupCase { rds, api, name, .. } = case;
+    delete_and_wait(api, "db-subnets").await?;
     assert!(
-        group_in_aws(&rds, &name).await.is_none(),
+        group_in_aws(rds, name).await.is_none(),
         "subnet group {name} still exists"
     );
+    Ok(())
+}
 
-    // Adopt an existing group, then delete with retain.
+/// Adopt an existing group, then delete with retain: the group stays in RDS.
+async fn adopt_then_retain(case: &SubnetGroupCase) -> Result<()> {
+    let SubnetGroupCase { rds, net, api, .. } = case;
     let existing = kro_e2e::unique_name("kro-legacy-sg").to_ascii_lowercase();
     rds.create_db_subnet_group()
         .db_subnet_group_name(&existing)
@@ -195,7 +246,7 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         .send()
         .await?;
     create(
-        &api,
+        api,
         json!({
             "apiVersion": "rds.services.k8s.aws/v1alpha1",
             "kind": "DBSubnetGroup",
@@ -208,8 +259,9 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         }),
     )
     .await?;
-    let obj = wait_json(&api, "legacy", "adopted", |v| {
-        condition_is(v, "ACK.ResourceSynced", "True") && v["spec"]["description"] == "made by hand"
+    let obj = wait_json(api, "legacy", "adopted", |group| {
+        condition_is(group, "ACK.ResourceSynced", "True")
+            && group["spec"]["description"] == "made by hand"
     })
     .await?;
     assert_eq!(
@@ -220,12 +272,11 @@ async fn subnet_group_create_update_drift_adopt_delete() -> Result<()> {
         obj["metadata"]["annotations"]["services.k8s.aws/adopted"],
         "true"
     );
-    delete_and_wait(&api, "legacy").await?;
+    delete_and_wait(api, "legacy").await?;
     assert!(
-        group_in_aws(&rds, &existing).await.is_some(),
+        group_in_aws(rds, &existing).await.is_some(),
         "a retained group survives"
     );
-    controllers.stop().await;
     Ok(())
 }
 
@@ -234,13 +285,56 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     let (client, ns, controllers) = setup("aws-dbi").await?;
     let rds = kro_e2e::rds_client().await;
     let net = kro_e2e::moto_network()?;
-    let groups: Api<DBSubnetGroup> = Api::namespaced(client.clone(), &ns);
-    let api: Api<DBInstance> = Api::namespaced(client.clone(), &ns);
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
-    let group = kro_e2e::unique_name("kro-dbsg").to_ascii_lowercase();
-    let id = kro_e2e::unique_name("kro-db").to_ascii_lowercase();
+    let case = DbInstanceCase {
+        rds,
+        groups: Api::namespaced(client.clone(), &ns),
+        api: Api::namespaced(client.clone(), &ns),
+        secrets: Api::namespaced(client.clone(), &ns),
+        group: kro_e2e::unique_name("kro-dbsg").to_ascii_lowercase(),
+        id: kro_e2e::unique_name("kro-db").to_ascii_lowercase(),
+        client,
+        ns,
+    };
+    create_group_and_instance(&case, &net).await?;
+    waits_for_the_secret(&case).await?;
+    let arn = syncs_once_the_secret_exists(&case).await?;
+    let retention = late_initialized(&case).await?;
+    update_sends_changed_fields(&case, &arn).await?;
+    retention_drift_is_corrected(&case, retention).await?;
+    password_rotation(&case).await?;
+    delete_instance_then_group(&case).await?;
+    controllers.stop().await;
+    Ok(())
+}
+
+/// The DB instance of the lifecycle test, its subnet group and its password Secret.
+struct DbInstanceCase {
+    client: Client,
+    ns: String,
+    rds: aws_sdk_rds::Client,
+    groups: Api<DBSubnetGroup>,
+    api: Api<DBInstance>,
+    secrets: Api<Secret>,
+    /// The subnet group's name in RDS.
+    group: String,
+    /// The DB instance identifier in RDS.
+    id: String,
+}
+
+/// A subnet group on moto's network and an instance whose password Secret is not there yet.
+async fn create_group_and_instance(
+    case: &DbInstanceCase,
+    net: &kro_e2e::MotoNetwork,
+) -> Result<()> {
+    let DbInstanceCase {
+        groups,
+        api,
+        group,
+        id,
+        ..
+    } = case;
     create(
-        &groups,
+        groups,
         json!({
             "apiVersion": "rds.services.k8s.aws/v1alpha1",
             "kind": "DBSubnetGroup",
@@ -250,7 +344,7 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     )
     .await?;
     create(
-        &api,
+        api,
         json!({
             "apiVersion": "rds.services.k8s.aws/v1alpha1",
             "kind": "DBInstance",
@@ -270,12 +364,24 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         }),
     )
     .await?;
+    Ok(())
+}
 
+/// No Secret yet: the instance waits with a clear, recoverable condition and one Warning.
+async fn waits_for_the_secret(case: &DbInstanceCase) -> Result<()> {
+    let DbInstanceCase {
+        client,
+        ns,
+        rds,
+        api,
+        id,
+        ..
+    } = case;
     // No Secret yet: the instance waits with a clear, recoverable condition; nothing is created.
     // (It may first wait for the subnet group reference to be synced.)
-    let obj = wait_json(&api, "app-db", "waiting for the Secret", |v| {
-        condition_is(v, "ACK.Recoverable", "True")
-            && condition_message(v, "ACK.Recoverable").contains("Secret")
+    let obj = wait_json(api, "app-db", "waiting for the Secret", |instance| {
+        condition_is(instance, "ACK.Recoverable", "True")
+            && condition_message(instance, "ACK.Recoverable").contains("Secret")
     })
     .await?;
     let msg = condition_message(&obj, "ACK.Recoverable");
@@ -289,7 +395,7 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         condition(&obj, "ACK.ReferencesResolved").unwrap()["status"],
         "True"
     );
-    assert!(instance_in_aws(&rds, &id).await.is_none());
+    assert!(instance_in_aws(rds, id).await.is_none());
     assert!(
         obj["metadata"].get("finalizers").is_none(),
         "nothing is created, nothing is managed yet"
@@ -297,8 +403,8 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     // A Warning event says why, once, although the wait is retried every few seconds.
     let secret_msg = format!("Secret {ns}/app-db-password not found");
     let warning = wait_event(
-        &client,
-        &ns,
+        client,
+        ns,
         "DBInstance",
         "app-db",
         "RecoverableError",
@@ -312,23 +418,37 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     // Proving that the retried wait adds no second event takes a while: several retries (1 s
     // requeues, backoff up to 3 s here) go by first.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let same = events_of(&client, &ns, "DBInstance", "app-db")
+    let same = events_of(client, ns, "DBInstance", "app-db")
         .await?
         .into_iter()
-        .filter(|e| e.message.contains(&secret_msg))
+        .filter(|event| event.message.contains(&secret_msg))
         .collect::<Vec<_>>();
     assert_eq!(same.len(), 1, "{same:?}");
     assert_eq!(same[0].count, 1, "{same:?}");
+    Ok(())
+}
 
+/// Once the Secret exists: synced, created in RDS, status filled in; returns its ARN.
+async fn syncs_once_the_secret_exists(case: &DbInstanceCase) -> Result<String> {
+    let DbInstanceCase {
+        client,
+        ns,
+        rds,
+        api,
+        secrets,
+        group,
+        id,
+        ..
+    } = case;
     create(
-        &secrets,
+        secrets,
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-db-password"}, "type": "Opaque", "stringData": {"password": "s3cret-pass"}}),
     )
     .await?;
-    let obj = wait_condition(&api, "app-db", "ACK.ResourceSynced", "True").await?;
+    let obj = wait_condition(api, "app-db", "ACK.ResourceSynced", "True").await?;
     assert_eq!(condition(&obj, "Ready").unwrap()["status"], "True");
-    wait_event(&client, &ns, "DBInstance", "app-db", "Created", &id).await?;
-    wait_event(&client, &ns, "DBInstance", "app-db", "Synced", "").await?;
+    wait_event(client, ns, "DBInstance", "app-db", "Created", id).await?;
+    wait_event(client, ns, "DBInstance", "app-db", "Synced", "").await?;
     assert!(
         condition(&obj, "ACK.Recoverable").is_none(),
         "conditions are reset each sync"
@@ -348,16 +468,21 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         obj["metadata"]["annotations"]["rds.services.k8s.aws/last-applied-secret-reference"],
         json!(format!("{ns}/app-db-password.password"))
     );
-    let inst = instance_in_aws(&rds, &id).await.unwrap();
+    let inst = instance_in_aws(rds, id).await.unwrap();
     assert_eq!(
         inst.db_subnet_group()
-            .and_then(|g| g.db_subnet_group_name()),
+            .and_then(|subnets| subnets.db_subnet_group_name()),
         Some(group.as_str())
     );
     assert_eq!(inst.engine_version(), Some("16"));
+    Ok(arn)
+}
 
+/// Late initialization; returns the backup retention RDS chose.
+async fn late_initialized(case: &DbInstanceCase) -> Result<i64> {
+    let DbInstanceCase { api, .. } = case;
     // Late initialization: server defaults land in the spec; the written fields stay as written.
-    let obj = wait_condition(&api, "app-db", "ACK.LateInitialized", "True").await?;
+    let obj = wait_condition(api, "app-db", "ACK.LateInitialized", "True").await?;
     assert_eq!(obj["spec"]["engineVersion"], "16");
     assert!(
         obj["spec"]["backupRetentionPeriod"].is_number(),
@@ -365,10 +490,21 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         obj["spec"]
     );
     let retention = obj["spec"]["backupRetentionPeriod"].as_i64().unwrap();
+    Ok(retention)
+}
 
-    // Update: only changed fields are sent.
+/// Update: only changed fields are sent.
+async fn update_sends_changed_fields(case: &DbInstanceCase, arn: &str) -> Result<()> {
+    let DbInstanceCase {
+        client,
+        ns,
+        rds,
+        api,
+        id,
+        ..
+    } = case;
     patch(
-        &api,
+        api,
         "app-db",
         json!({"spec": {"allocatedStorage": 30, "tags": [{"key": "team", "value": "b"}]}}),
     )
@@ -376,11 +512,11 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     wait_for("storage and tags updated", || {
         let rds = rds.clone();
         let id = id.clone();
-        let arn = arn.clone();
+        let arn = arn.to_owned();
         async move {
             let ok = instance_in_aws(&rds, &id)
                 .await
-                .and_then(|i| i.allocated_storage())
+                .and_then(|instance| instance.allocated_storage())
                 == Some(30)
                 && tags_of(&rds, &arn).await == vec![("team".to_string(), "b".to_string())];
             Ok(ok.then_some(()))
@@ -388,8 +524,8 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     })
     .await?;
     let updated = wait_event(
-        &client,
-        &ns,
+        client,
+        ns,
         "DBInstance",
         "app-db",
         "Updated",
@@ -397,10 +533,14 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
     )
     .await?;
     assert!(updated.message.contains("tags"), "{}", updated.message);
+    Ok(())
+}
 
-    // Drift on a late-initialized field is corrected.
+/// Drift on a late-initialized field is corrected.
+async fn retention_drift_is_corrected(case: &DbInstanceCase, retention: i64) -> Result<()> {
+    let DbInstanceCase { rds, id, .. } = case;
     rds.modify_db_instance()
-        .db_instance_identifier(&id)
+        .db_instance_identifier(id)
         .backup_retention_period(i32::try_from(retention + 5)?)
         .apply_immediately(true)
         .send()
@@ -409,53 +549,64 @@ async fn db_instance_waits_for_secret_then_syncs_updates_and_deletes() -> Result
         let rds = rds.clone();
         let id = id.clone();
         async move {
-            let r = instance_in_aws(&rds, &id)
+            let days = instance_in_aws(&rds, &id)
                 .await
-                .and_then(|i| i.backup_retention_period());
-            Ok((r.map(i64::from) == Some(retention)).then_some(()))
+                .and_then(|instance| instance.backup_retention_period());
+            Ok((days.map(i64::from) == Some(retention)).then_some(()))
         }
     })
     .await?;
+    Ok(())
+}
 
+/// Password rotation through another Secret.
+async fn password_rotation(case: &DbInstanceCase) -> Result<()> {
+    let DbInstanceCase {
+        ns, api, secrets, ..
+    } = case;
     // Password rotation: pointing masterUserPassword at another Secret sends the new password
     // (detected through the last-applied-secret-reference annotation, as ACK does).
     create(
-        &secrets,
+        secrets,
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "app-db-password-2"}, "type": "Opaque", "stringData": {"pw": "rotated-pass"}}),
     )
     .await?;
     patch(
-        &api,
+        api,
         "app-db",
         json!({"spec": {"masterUserPassword": {"name": "app-db-password-2", "key": "pw"}}}),
     )
     .await?;
     let want = format!("{ns}/app-db-password-2.pw");
-    wait_json(&api, "app-db", "password reference applied", |v| {
-        v["metadata"]["annotations"]["rds.services.k8s.aws/last-applied-secret-reference"]
+    wait_json(api, "app-db", "password reference applied", |instance| {
+        instance["metadata"]["annotations"]["rds.services.k8s.aws/last-applied-secret-reference"]
             == json!(want)
-            && condition_is(v, "ACK.ResourceSynced", "True")
+            && condition_is(instance, "ACK.ResourceSynced", "True")
     })
     .await?;
+    Ok(())
+}
 
-    // Delete with the default policy.
-    delete_and_wait(&api, "app-db").await?;
+/// Delete with the default policy: the instance goes from RDS, then the group.
+async fn delete_instance_then_group(case: &DbInstanceCase) -> Result<()> {
+    let DbInstanceCase {
+        client,
+        ns,
+        rds,
+        groups,
+        api,
+        group,
+        id,
+        ..
+    } = case;
+    delete_and_wait(api, "app-db").await?;
     assert!(
-        instance_in_aws(&rds, &id).await.is_none(),
+        instance_in_aws(rds, id).await.is_none(),
         "instance {id} still exists"
     );
-    wait_event(&client, &ns, "DBInstance", "app-db", "Deleted", &id).await?;
-    delete_and_wait(&groups, "db-subnets").await?;
-    wait_event(
-        &client,
-        &ns,
-        "DBSubnetGroup",
-        "db-subnets",
-        "Deleted",
-        &group,
-    )
-    .await?;
-    controllers.stop().await;
+    wait_event(client, ns, "DBInstance", "app-db", "Deleted", id).await?;
+    delete_and_wait(groups, "db-subnets").await?;
+    wait_event(client, ns, "DBSubnetGroup", "db-subnets", "Deleted", group).await?;
     Ok(())
 }
 

@@ -86,7 +86,7 @@ fn values_file(values: &Value) -> Result<tempfile_path::TempPath> {
 
 /// A file removed when dropped.
 mod tempfile_path {
-    pub struct TempPath(pub std::path::PathBuf);
+    pub(crate) struct TempPath(pub(crate) std::path::PathBuf);
     impl Drop for TempPath {
         fn drop(&mut self) {
             let _ = std::fs::remove_file(&self.0);
@@ -235,32 +235,44 @@ fn the_charts_crds_are_the_static_crds() -> Result<()> {
 
 #[test]
 fn default_values_run_one_locked_down_operator_with_probes_and_metrics() -> Result<()> {
-    let r = render(json!({}))?;
-    let args = r.args();
+    let rendered = render(json!({}))?;
+    default_args(&rendered);
+    let dep = locked_down_deployment(&rendered);
+    metrics_service(&rendered, dep)?;
+    unrestricted_rbac(&rendered)
+}
+
+/// One operator's flags: metrics, probes, JSON logs, every AWS controller, no leader election.
+fn default_args(rendered: &Rendered) {
+    let args = rendered.args();
     assert_eq!(args[0], "run", "{args:?}");
-    for a in [
+    for flag in [
         "--metrics-bind-address=:8078",
         "--health-probe-bind-address=:8079",
         "--log-format=json",
         "--log-level=info",
         "--aws-controllers=all",
     ] {
-        assert!(r.has_arg(a), "{a} not in {args:?}");
+        assert!(rendered.has_arg(flag), "{flag} not in {args:?}");
     }
     assert!(
-        !args.iter().any(|a| a.starts_with("--leader-elect")),
+        !args.iter().any(|arg| arg.starts_with("--leader-elect")),
         "{args:?}"
     );
     assert!(
-        !args.iter().any(|a| a.starts_with("--aws-region")),
+        !args.iter().any(|arg| arg.starts_with("--aws-region")),
         "{args:?}"
     );
     assert!(
-        r.of_kind("Role").is_empty(),
+        rendered.of_kind("Role").is_empty(),
         "no Lease Role without leader election"
     );
+}
 
-    let dep = r.of_kind("Deployment")[0];
+/// One replica, a non-root pod with a long grace period, and a locked-down container with
+/// probes; returns the Deployment.
+fn locked_down_deployment(rendered: &Rendered) -> &Value {
+    let dep = rendered.of_kind("Deployment")[0];
     assert_eq!(dep["metadata"]["namespace"], RELEASE_NS);
     assert_eq!(dep["spec"]["replicas"], 1);
     let pod = &dep["spec"]["template"]["spec"];
@@ -271,26 +283,36 @@ fn default_values_run_one_locked_down_operator_with_probes_and_metrics() -> Resu
         pod["terminationGracePeriodSeconds"].as_i64() > Some(60),
         "{pod}"
     );
-    let c = r.container();
-    assert_eq!(c["image"], "kro-rs:0.1.0");
-    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
-    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
-    assert_eq!(c["securityContext"]["runAsNonRoot"], true);
-    assert_eq!(c["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
-    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
-    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
-    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "health");
+    let container = rendered.container();
+    assert_eq!(container["image"], "kro-rs:0.1.0");
+    assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(
+        container["securityContext"]["allowPrivilegeEscalation"],
+        false
+    );
+    assert_eq!(container["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        container["securityContext"]["capabilities"]["drop"],
+        json!(["ALL"])
+    );
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["port"], "health");
     let port = |name: &str| {
-        c["ports"]
+        container["ports"]
             .as_array()
-            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
-            .map(|p| p["containerPort"].clone())
+            .and_then(|ports| ports.iter().find(|port| port["name"] == name))
+            .map(|port| port["containerPort"].clone())
     };
     assert_eq!(port("health"), Some(json!(8079)));
     assert_eq!(port("metrics"), Some(json!(8078)));
-    assert!(c["resources"]["requests"]["memory"].is_string());
+    assert!(container["resources"]["requests"]["memory"].is_string());
+    dep
+}
 
-    let svc = r
+/// The metrics Service selects the Deployment's pods on the metrics port; no ServiceMonitor.
+fn metrics_service(rendered: &Rendered, dep: &Value) -> Result<()> {
+    let svc = rendered
         .named("Service", "kro-kro-rs-metrics")
         .context("metrics Service")?;
     assert_eq!(svc["spec"]["ports"][0]["port"], 8078);
@@ -299,18 +321,25 @@ fn default_values_run_one_locked_down_operator_with_probes_and_metrics() -> Resu
         svc["spec"]["selector"],
         dep["spec"]["template"]["metadata"]["labels"]
     );
-    assert!(r.of_kind("ServiceMonitor").is_empty());
+    assert!(rendered.of_kind("ServiceMonitor").is_empty());
+    Ok(())
+}
 
-    // unrestricted is the default: every kind, bound to the ServiceAccount.
-    let rules = r.rules("ClusterRole", "kro-kro-rs");
+/// unrestricted is the default: every kind, bound to the ServiceAccount.
+fn unrestricted_rbac(rendered: &Rendered) -> Result<()> {
+    let rules = rendered.rules("ClusterRole", "kro-kro-rs");
     assert!(grants(&rules, "apps", "deployments", "delete"), "{rules:?}");
-    let crb = r
+    let crb = rendered
         .named("ClusterRoleBinding", "kro-kro-rs")
         .context("binding")?;
     assert_eq!(crb["subjects"][0]["name"], "kro-kro-rs");
     assert_eq!(crb["subjects"][0]["namespace"], RELEASE_NS);
-    assert!(r.named("ClusterRole", "kro-kro-rs-aggregate").is_none());
-    let sa = r
+    assert!(
+        rendered
+            .named("ClusterRole", "kro-kro-rs-aggregate")
+            .is_none()
+    );
+    let sa = rendered
         .named("ServiceAccount", "kro-kro-rs")
         .context("ServiceAccount")?;
     assert!(sa["metadata"]["annotations"].is_null(), "{sa}");
@@ -729,7 +758,39 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
     let admin = client().await?;
     let ns = namespace(&admin, "chart-rel").await?;
     let release = unique_name("kro-chart");
-    let (mport, hport) = (free_port()?, free_port()?);
+    let (metrics_port, health_port) = (free_port()?, free_port()?);
+    let values = chart_values(mode, aws, &release, metrics_port, health_port);
+    let rendered = render_in(&ns, &values)?;
+    apply_rbac(&admin, &rendered).await?;
+    if mode == "aggregation" {
+        bind_aggregation_rules(&admin, &rendered, &ns, &release).await?;
+    }
+
+    let kubeconfig = token_kubeconfig(&admin, &ns, &release).await?;
+    if mode == "aggregation" {
+        token_is_restricted(&kubeconfig, &ns).await?;
+    }
+    let pod_name = format!("{release}-pod-0");
+    let kro = start_kro(&rendered, &kubeconfig, &release, &pod_name, aws)?;
+    ready_and_leading(&admin, &ns, health_port, &kro, &pod_name).await?;
+
+    let kind = unique_kind("Chart");
+    let rgd_name = kind.to_ascii_lowercase();
+    apply(&admin, &chart_rgd(&kind, &rgd_name, &release, aws)?).await?;
+    instance_reconciles(&admin, &ns, &kind, &rgd_name, aws, &kro).await?;
+    deletion_removes_children(&admin, &ns, &kind, aws, &kro).await?;
+    assert_no_forbidden(&kro, mode);
+    drop(kro);
+    let _ = std::fs::remove_file(&kubeconfig);
+    // The RGD's CRD and instance kind stay behind, like every e2e test's (the control plane is
+    // thrown away after the run); the RGD goes, so no later operator picks it up.
+    delete(&admin, KRO_API, RGD_KIND, None, &rgd_name).await?;
+    Ok(())
+}
+
+/// The values of one release: RBAC `mode`, leader election, free ports, an RGD selector of its
+/// own, and the AWS controllers on moto or off.
+fn chart_values(mode: &str, aws: Aws, release: &str, metrics_port: u16, health_port: u16) -> Value {
     let selector = format!("kro.run/e2e-chart={release}");
     let mut values = json!({
         "fullnameOverride": release,
@@ -738,7 +799,7 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
              "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}
         ]}},
         "leaderElection": {"enabled": true},
-        "config": {"metricsPort": mport, "healthProbePort": hport, "logFormat": "text", "logLevel": "info,kro_controller=debug,kro_aws=debug"},
+        "config": {"metricsPort": metrics_port, "healthProbePort": health_port, "logFormat": "text", "logLevel": "info,kro_controller=debug,kro_aws=debug"},
         "aws": {"controllers": "none"},
         "extraArgs": [format!("--rgd-selector={selector}")],
     });
@@ -748,9 +809,11 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
             "endpointUrl": kro_e2e::aws_endpoint(), "endpointUsePathStyle": true,
         });
     }
-    let rendered = render_in(&ns, &values)?;
+    values
+}
 
-    // The ServiceAccount and RBAC as `helm install` would create them.
+/// The ServiceAccount and RBAC as `helm install` would create them.
+async fn apply_rbac(admin: &kube::Client, rendered: &Rendered) -> Result<()> {
     let mut applied = 0;
     for doc in &rendered.0 {
         let kind = doc["kind"].as_str().unwrap_or_default();
@@ -763,64 +826,78 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
         ]
         .contains(&kind)
         {
-            apply(&admin, doc).await?;
+            apply(admin, doc).await?;
             applied += 1;
         }
     }
     assert!(applied >= 4, "the chart rendered no RBAC to apply");
-    if mode == "aggregation" {
-        // No kube-controller-manager runs in this control plane, so the aggregated ClusterRole
-        // stays empty: bind the labelled ClusterRole the chart made from rbac.aggregation.rules
-        // directly, after checking that its labels are the ones the aggregated role selects.
-        let agg = rendered
-            .named("ClusterRole", &format!("{release}-aggregate"))
-            .context("aggregated role")?;
-        let labelled = rendered
-            .named("ClusterRole", &format!("{release}-rules"))
-            .context("labelled role")?;
-        for (k, v) in agg["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]
-            .as_object()
-            .context("selector")?
-        {
-            assert_eq!(&labelled["metadata"]["labels"][k], v);
-        }
-        apply(
-            &admin,
-            &json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-                "metadata": {"name": format!("{release}-rules-direct")},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("{release}-rules")},
-                "subjects": [{"kind": "ServiceAccount", "name": release, "namespace": ns}],
-            }),
-        )
-        .await?;
-    }
+    Ok(())
+}
 
-    let kubeconfig = token_kubeconfig(&admin, &ns, &release).await?;
-    if mode == "aggregation" {
-        // The token really is the restricted ServiceAccount: a kind no rule names is forbidden.
-        let sa_client = kro_e2e::client_for(&kubeconfig).await?;
-        let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
-            Api::namespaced(sa_client, &ns);
-        match deployments.list(&Default::default()).await {
-            Err(kube::Error::Api(s)) if s.code == 403 => {}
-            other => {
-                bail!("listing Deployments as the ServiceAccount should be forbidden: {other:?}")
-            }
+/// No kube-controller-manager runs in this control plane, so the aggregated ClusterRole stays
+/// empty: binds the labelled ClusterRole the chart made from rbac.aggregation.rules directly,
+/// after checking that its labels are the ones the aggregated role selects.
+async fn bind_aggregation_rules(
+    admin: &kube::Client,
+    rendered: &Rendered,
+    ns: &str,
+    release: &str,
+) -> Result<()> {
+    let aggregated = rendered
+        .named("ClusterRole", &format!("{release}-aggregate"))
+        .context("aggregated role")?;
+    let labelled = rendered
+        .named("ClusterRole", &format!("{release}-rules"))
+        .context("labelled role")?;
+    for (key, value) in aggregated["aggregationRule"]["clusterRoleSelectors"][0]["matchLabels"]
+        .as_object()
+        .context("selector")?
+    {
+        assert_eq!(&labelled["metadata"]["labels"][key], value);
+    }
+    apply(
+        admin,
+        &json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": format!("{release}-rules-direct")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": format!("{release}-rules")},
+            "subjects": [{"kind": "ServiceAccount", "name": release, "namespace": ns}],
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The token really is the restricted ServiceAccount: a kind no rule names is forbidden.
+async fn token_is_restricted(kubeconfig: &Path, ns: &str) -> Result<()> {
+    let sa_client = kro_e2e::client_for(kubeconfig).await?;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(sa_client, ns);
+    match deployments.list(&Default::default()).await {
+        Err(kube::Error::Api(status)) if status.code == 403 => Ok(()),
+        other => {
+            bail!("listing Deployments as the ServiceAccount should be forbidden: {other:?}")
         }
     }
+}
 
-    // The pod's command line and environment, with the Deployment's own arguments.
+/// Starts `kro run` with the pod's command line and environment: the Deployment's own
+/// arguments, the ServiceAccount's kubeconfig, and (with AWS) moto's credentials.
+fn start_kro(
+    rendered: &Rendered,
+    kubeconfig: &Path,
+    release: &str,
+    pod_name: &str,
+    aws: Aws,
+) -> Result<KroProcess> {
     let log = std::env::temp_dir().join(format!("{release}.log"));
     let log_file = std::fs::File::create(&log)?;
     let args = rendered.args();
-    let pod_name = format!("{release}-pod-0");
     let mut cmd = Command::new(kro_bin());
     cmd.args(&args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KUBECONFIG", &kubeconfig)
-        .env("POD_NAME", &pod_name)
+        .env("KUBECONFIG", kubeconfig)
+        .env("POD_NAME", pod_name)
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
@@ -829,34 +906,46 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
         cmd.env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing");
     }
-    let kro = KroProcess {
+    Ok(KroProcess {
         child: cmd.spawn().context("starting kro run")?,
         log,
-    };
+    })
+}
 
+/// kro answers /readyz on the chart's health port, and leader election ran under the chart's
+/// Role: the Lease names this pod.
+async fn ready_and_leading(
+    admin: &kube::Client,
+    ns: &str,
+    health_port: u16,
+    kro: &KroProcess,
+    pod_name: &str,
+) -> Result<()> {
     let ready = wait_for("kro /readyz 200 on the chart's health port", || async {
-        Ok(http_get(hport, "/readyz")
+        Ok(http_get(health_port, "/readyz")
             .await
             .ok()
             .filter(|(status, _)| status.contains(" 200")))
     })
     .await;
-    if let Err(e) = ready {
-        bail!("{e}\nkro log:\n{}", kro.log());
+    if let Err(error) = ready {
+        bail!("{error}\nkro log:\n{}", kro.log());
     }
-    // Leader election ran under the chart's Role: the Lease names this pod.
     let lease = get(
-        &admin,
+        admin,
         "coordination.k8s.io/v1",
         "Lease",
-        Some(&ns),
+        Some(ns),
         "controller.kro.run",
     )
     .await?
     .context("the controller.kro.run Lease")?;
-    assert_eq!(lease["spec"]["holderIdentity"], pod_name.as_str());
+    assert_eq!(lease["spec"]["holderIdentity"], pod_name);
+    Ok(())
+}
 
-    let kind = unique_kind("Chart");
+/// The release's RGD: a ConfigMap, a Secret and a Service (and a Bucket with AWS).
+fn chart_rgd(kind: &str, rgd_name: &str, release: &str, aws: Aws) -> Result<Value> {
     let mut resources = json!([
         {"id": "config", "template": {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "${schema.metadata.name}-config"},
@@ -876,111 +965,124 @@ async fn chart_rbac_runs_an_rgd(mode: &str, aws: Aws) -> Result<()> {
              "readyWhen": ["${bucket.status.?conditions.orValue([]).exists(c, c.type == \"ACK.ResourceSynced\" && c.status == \"True\")}"]}
         ));
     }
-    let rgd_name = kind.to_ascii_lowercase();
-    apply(
-        &admin,
-        &json!({
-            "apiVersion": KRO_API, "kind": RGD_KIND,
-            "metadata": {"name": rgd_name, "labels": {"kro.run/e2e-chart": release}},
-            "spec": {
-                // No group: the generated kind is in kro.run, which the base role covers.
-                "schema": {"apiVersion": "v1alpha1", "kind": kind,
-                    "spec": {"greeting": "string | default=\"hello\""},
-                    "status": {"port": "${service.spec.ports[0].port}"}},
-                "resources": resources,
-            }
-        }),
-    )
-    .await?;
+    Ok(json!({
+        "apiVersion": KRO_API, "kind": RGD_KIND,
+        "metadata": {"name": rgd_name, "labels": {"kro.run/e2e-chart": release}},
+        "spec": {
+            // No group: the generated kind is in kro.run, which the base role covers.
+            "schema": {"apiVersion": "v1alpha1", "kind": kind,
+                "spec": {"greeting": "string | default=\"hello\""},
+                "status": {"port": "${service.spec.ports[0].port}"}},
+            "resources": resources,
+        }
+    }))
+}
+
+/// An instance goes ACTIVE with every child created, and the operator's Events reach it.
+async fn instance_reconciles(
+    admin: &kube::Client,
+    ns: &str,
+    kind: &str,
+    rgd_name: &str,
+    aws: Aws,
+    kro: &KroProcess,
+) -> Result<()> {
     // Each wait has its own deadline and says what it waited for; the log tells why.
     let step = async {
-        wait_rgd_active(&admin, &rgd_name).await?;
+        wait_rgd_active(admin, rgd_name).await?;
         apply(
-            &admin,
+            admin,
             &json!({"apiVersion": KRO_API, "kind": kind,
                 "metadata": {"name": "app", "namespace": ns}, "spec": {"greeting": "hi"}}),
         )
         .await?;
-        wait_state(&admin, KRO_API, &kind, Some(&ns), "app", "ACTIVE").await
+        wait_state(admin, KRO_API, kind, Some(ns), "app", "ACTIVE").await
     };
     let inst = match step.await {
-        Ok(i) => i,
-        Err(e) => bail!("{e:#}\nkro log:\n{}", kro.log()),
+        Ok(inst) => inst,
+        Err(error) => bail!("{error:#}\nkro log:\n{}", kro.log()),
     };
     assert_eq!(inst["status"]["port"], 80, "{inst}");
     // The operator's Events reach the instance (`kubectl describe` shows them).
-    let event = wait_event(&admin, &ns, &kind, "app", "StateChanged", "").await;
-    if let Err(e) = event {
-        bail!("{e:#}\nkro log:\n{}", kro.log());
+    let event = wait_event(admin, ns, kind, "app", "StateChanged", "").await;
+    if let Err(error) = event {
+        bail!("{error:#}\nkro log:\n{}", kro.log());
     }
-    let cm = get(&admin, "v1", "ConfigMap", Some(&ns), "app-config")
+    let cm = get(admin, "v1", "ConfigMap", Some(ns), "app-config")
         .await?
         .context("ConfigMap")?;
     assert_eq!(cm["data"]["greeting"], "hi");
     assert!(
-        get(&admin, "v1", "Secret", Some(&ns), "app-secret")
+        get(admin, "v1", "Secret", Some(ns), "app-secret")
             .await?
             .is_some()
     );
     assert!(
-        get(&admin, "v1", "Service", Some(&ns), "app")
+        get(admin, "v1", "Service", Some(ns), "app")
             .await?
             .is_some()
     );
     if aws == Aws::Moto {
-        let b = get(
-            &admin,
+        let bucket = get(
+            admin,
             "s3.services.k8s.aws/v1alpha1",
             "Bucket",
-            Some(&ns),
+            Some(ns),
             "app-data",
         )
         .await?
         .context("Bucket")?;
-        assert!(synced(&b), "{b}");
+        assert!(synced(&bucket), "{bucket}");
     }
+    Ok(())
+}
 
-    // Deleting the instance deletes its children with the same permissions.
-    delete(&admin, KRO_API, &kind, Some(&ns), "app").await?;
-    if let Err(e) = wait_object_gone(&admin, KRO_API, &kind, Some(&ns), "app").await {
-        bail!("{e:#}\nkro log:\n{}", kro.log());
+/// Deleting the instance deletes its children with the same permissions.
+async fn deletion_removes_children(
+    admin: &kube::Client,
+    ns: &str,
+    kind: &str,
+    aws: Aws,
+    kro: &KroProcess,
+) -> Result<()> {
+    delete(admin, KRO_API, kind, Some(ns), "app").await?;
+    if let Err(error) = wait_object_gone(admin, KRO_API, kind, Some(ns), "app").await {
+        bail!("{error:#}\nkro log:\n{}", kro.log());
     }
-    for (av, k, name) in [
+    for (api_version, child_kind, name) in [
         ("v1", "ConfigMap", "app-config"),
         ("v1", "Secret", "app-secret"),
         ("v1", "Service", "app"),
     ] {
-        wait_object_gone(&admin, av, k, Some(&ns), name).await?;
+        wait_object_gone(admin, api_version, child_kind, Some(ns), name).await?;
     }
     if aws == Aws::Moto {
         wait_object_gone(
-            &admin,
+            admin,
             "s3.services.k8s.aws/v1alpha1",
             "Bucket",
-            Some(&ns),
+            Some(ns),
             "app-data",
         )
         .await?;
     }
+    Ok(())
+}
 
+/// kro's log shows it leading and no request RBAC refused.
+fn assert_no_forbidden(kro: &KroProcess, mode: &str) {
     let text = kro.log();
     assert!(text.contains("leading"), "the log is kro's: {text}");
     for line in text.lines() {
         let forbidden = line.to_ascii_lowercase().contains("forbidden")
             || line
                 .split(|c: char| !c.is_ascii_alphanumeric())
-                .any(|w| w == "403");
+                .any(|word| word == "403");
         assert!(
             !forbidden,
             "kro ran into RBAC in {mode} mode: {line}\nwhole log:\n{text}"
         );
     }
-    drop(kro);
-    let _ = std::fs::remove_file(&kubeconfig);
-    // The RGD's CRD and instance kind stay behind, like every e2e test's (the control plane is
-    // thrown away after the run); the RGD goes, so no later operator picks it up.
-    delete(&admin, KRO_API, RGD_KIND, None, &rgd_name).await?;
-    Ok(())
 }
 
 #[tokio::test]
