@@ -112,7 +112,12 @@ where
 }
 
 /// Waits until condition `type_` of object `name` has `status`, and returns the object.
-pub(crate) async fn wait_condition<K>(api: &Api<K>, name: &str, type_: &str, status: &str) -> Result<Value>
+pub(crate) async fn wait_condition<K>(
+    api: &Api<K>,
+    name: &str,
+    type_: &str,
+    status: &str,
+) -> Result<Value>
 where
     K: Clone + Debug + Serialize + DeserializeOwned,
 {

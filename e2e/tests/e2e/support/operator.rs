@@ -133,7 +133,11 @@ pub(crate) fn config_map(name: &str, data: Value) -> Value {
 }
 
 /// A Deployment template (one container) for RGD resources.
-pub(crate) fn deployment_template(name: &str, replicas: &str, env_from_config: Option<&str>) -> Value {
+pub(crate) fn deployment_template(
+    name: &str,
+    replicas: &str,
+    env_from_config: Option<&str>,
+) -> Value {
     let mut container = json!({"name": "web", "image": "nginx:1.27"});
     if let Some(cm) = env_from_config {
         container["envFrom"] = json!([{"configMapRef": {"name": cm}}]);
