@@ -68,7 +68,10 @@ impl CelValue {
 
     /// A list of already converted values (for collections and `forEach` results).
     pub fn list(items: impl IntoIterator<Item = CelValue>) -> CelValue {
-        let items: Vec<Box<dyn Val>> = items.into_iter().map(|v| v.0.clone_as_boxed()).collect();
+        let items: Vec<Box<dyn Val>> = items
+            .into_iter()
+            .map(|item| item.0.clone_as_boxed())
+            .collect();
         CelValue(Arc::new(CelList::from(items)))
     }
 
@@ -92,8 +95,8 @@ impl CelValue {
         CelValue(Arc::new(CelNull))
     }
 
-    pub(crate) fn from_boxed(v: Box<dyn Val>) -> CelValue {
-        CelValue(Arc::from(v))
+    pub(crate) fn from_boxed(value: Box<dyn Val>) -> CelValue {
+        CelValue(Arc::from(value))
     }
 
     /// The CEL runtime type name of the value (`int`, `map`, `optional_type`, `kro.omit`, ...).
@@ -103,8 +106,8 @@ impl CelValue {
 
     /// The value as a bool: `bool`, or an optional holding one (`optional.none()` is `None`).
     pub fn as_bool(&self) -> Option<bool> {
-        let v = unwrap_opt(self.0.as_ref())?;
-        v.downcast_ref::<CelBool>().map(|b| *b.inner())
+        let value = unwrap_opt(self.0.as_ref())?;
+        value.downcast_ref::<CelBool>().map(|b| *b.inner())
     }
 
     /// Whether the value is kro's `omit()` sentinel.
@@ -114,8 +117,8 @@ impl CelValue {
 
     /// The elements when the value is a list (or an optional holding one).
     pub fn as_list(&self) -> Option<Vec<CelValue>> {
-        let v = unwrap_opt(self.0.as_ref())?;
-        let list = v.downcast_ref::<CelList>()?;
+        let value = unwrap_opt(self.0.as_ref())?;
+        let list = value.downcast_ref::<CelList>()?;
         Some(
             list.inner()
                 .iter()
@@ -131,7 +134,7 @@ impl CelValue {
     /// `i64::MAX`, NaN, the opaque Kubernetes types, ...).
     pub fn to_json(&self) -> Result<Rendered, String> {
         Ok(match val_to_json(self.0.as_ref())? {
-            Some(v) => Rendered::Value(v),
+            Some(json) => Rendered::Value(json),
             None => Rendered::Omit,
         })
     }
@@ -145,10 +148,10 @@ impl CelValue {
     }
 }
 
-fn unwrap_opt<'a>(v: &'a (dyn Val + 'static)) -> Option<&'a (dyn Val + 'static)> {
-    match v.downcast_ref::<CelOptional>() {
-        Some(o) => o.option(),
-        None => Some(v),
+fn unwrap_opt<'a>(value: &'a (dyn Val + 'static)) -> Option<&'a (dyn Val + 'static)> {
+    match value.downcast_ref::<CelOptional>() {
+        Some(optional) => optional.option(),
+        None => Some(value),
     }
 }
 
@@ -158,14 +161,14 @@ fn schema_type(schema: &JSONSchemaProps) -> Option<&str> {
 
 fn items_schema(schema: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
     match schema.items.as_ref()? {
-        JSONSchemaPropsOrArray::Schema(s) => Some(s),
-        JSONSchemaPropsOrArray::Schemas(v) => v.first(),
+        JSONSchemaPropsOrArray::Schema(item) => Some(item),
+        JSONSchemaPropsOrArray::Schemas(items) => items.first(),
     }
 }
 
 fn additional_schema(schema: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
     match schema.additional_properties.as_ref()? {
-        JSONSchemaPropsOrBool::Schema(s) => Some(s),
+        JSONSchemaPropsOrBool::Schema(additional) => Some(additional),
         JSONSchemaPropsOrBool::Bool(_) => None,
     }
 }
@@ -175,39 +178,49 @@ pub(crate) fn json_to_val(json: &Json, schema: Option<&JSONSchemaProps>) -> Box<
     match json {
         Json::Null => Box::new(CelNull),
         Json::Bool(b) => Box::new(CelBool::from(*b)),
-        Json::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Box::new(CelInt::from(i))
-            } else if let Some(u) = n.as_u64() {
-                Box::new(CelUInt::from(u))
+        Json::Number(number) => {
+            if let Some(int) = number.as_i64() {
+                Box::new(CelInt::from(int))
+            } else if let Some(uint) = number.as_u64() {
+                Box::new(CelUInt::from(uint))
             } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
+                let float = number.as_f64().unwrap_or(f64::NAN);
                 let wants_int = schema.and_then(schema_type) == Some("integer");
-                if wants_int && f.fract() == 0.0 && f > i64::MIN as f64 && f < i64::MAX as f64 {
-                    Box::new(CelInt::from(f as i64))
+                if wants_int
+                    && float.fract() == 0.0
+                    && float > i64::MIN as f64
+                    && float < i64::MAX as f64
+                {
+                    Box::new(CelInt::from(float as i64))
                 } else {
-                    Box::new(CelDouble::from(f))
+                    Box::new(CelDouble::from(float))
                 }
             }
         }
-        Json::String(s) => string_to_val(s, schema),
+        Json::String(text) => string_to_val(text, schema),
         Json::Array(items) => {
             let item_schema = schema.and_then(items_schema);
-            let list: Vec<Box<dyn Val>> =
-                items.iter().map(|i| json_to_val(i, item_schema)).collect();
+            let list: Vec<Box<dyn Val>> = items
+                .iter()
+                .map(|item| json_to_val(item, item_schema))
+                .collect();
             Box::new(CelList::from(list))
         }
         Json::Object(fields) => {
             let mut map: HashMap<CelMapKey<'static>, Box<dyn Val>> =
                 HashMap::with_capacity(fields.len());
-            for (k, v) in fields {
-                let field_schema = schema.and_then(|s| {
-                    s.properties
+            for (name, field) in fields {
+                let field_schema = schema.and_then(|object| {
+                    object
+                        .properties
                         .as_ref()
-                        .and_then(|p| p.get(k))
-                        .or_else(|| additional_schema(s))
+                        .and_then(|properties| properties.get(name))
+                        .or_else(|| additional_schema(object))
                 });
-                map.insert(CelMapKey::from(k.clone()), json_to_val(v, field_schema));
+                map.insert(
+                    CelMapKey::from(name.clone()),
+                    json_to_val(field, field_schema),
+                );
             }
             Box::new(CelMap::from(map))
         }
@@ -223,14 +236,17 @@ fn string_to_val(s: &str, schema: Option<&JSONSchemaProps>) -> Box<dyn Val> {
     }
     match schema.format.as_deref() {
         Some("date-time") => {
-            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-                return Box::new(CelTimestamp::from(t));
+            if let Ok(time) = chrono::DateTime::parse_from_rfc3339(s) {
+                return Box::new(CelTimestamp::from(time));
             }
         }
         Some("date") => {
-            if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-                let t = d.and_time(chrono::NaiveTime::MIN).and_utc().fixed_offset();
-                return Box::new(CelTimestamp::from(t));
+            if let Ok(date) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                let time = date
+                    .and_time(chrono::NaiveTime::MIN)
+                    .and_utc()
+                    .fixed_offset();
+                return Box::new(CelTimestamp::from(time));
             }
         }
         Some("byte") => {
@@ -239,8 +255,8 @@ fn string_to_val(s: &str, schema: Option<&JSONSchemaProps>) -> Box<dyn Val> {
             }
         }
         Some("duration") => {
-            if let Some(d) = parse_go_duration(s) {
-                return Box::new(CelDuration::from(d));
+            if let Some(duration) = parse_go_duration(s) {
+                return Box::new(CelDuration::from(duration));
             }
         }
         _ => {}
@@ -250,51 +266,51 @@ fn string_to_val(s: &str, schema: Option<&JSONSchemaProps>) -> Box<dyn Val> {
 
 /// Copies a value out of an evaluation into one that owns all its data.
 pub(crate) fn to_static(v: &dyn Val) -> Result<Box<dyn Val>, String> {
-    if let Some(s) = v.downcast_ref::<CelString>() {
-        return Ok(Box::new(CelString::from(s.inner().to_owned())));
+    if let Some(string) = v.downcast_ref::<CelString>() {
+        return Ok(Box::new(CelString::from(string.inner().to_owned())));
     }
-    if let Some(b) = v.downcast_ref::<CelBytes>() {
-        return Ok(Box::new(CelBytes::from(b.inner().to_vec())));
+    if let Some(bytes) = v.downcast_ref::<CelBytes>() {
+        return Ok(Box::new(CelBytes::from(bytes.inner().to_vec())));
     }
-    if let Some(l) = v.downcast_ref::<CelList>() {
-        let items = l
+    if let Some(list) = v.downcast_ref::<CelList>() {
+        let items = list
             .inner()
             .iter()
-            .map(|i| to_static(i.as_ref()))
+            .map(|item| to_static(item.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(Box::new(CelList::from(items)));
     }
-    if let Some(m) = v.downcast_ref::<CelMap>() {
+    if let Some(map) = v.downcast_ref::<CelMap>() {
         let mut out: HashMap<CelMapKey<'static>, Box<dyn Val>> =
-            HashMap::with_capacity(m.inner().len());
-        for (k, val) in m.inner().iter() {
+            HashMap::with_capacity(map.inner().len());
+        for (k, val) in map.inner().iter() {
             out.insert(k.clone().into_static(), to_static(val.as_ref())?);
         }
         return Ok(Box::new(CelMap::from(out)));
     }
-    if let Some(o) = v.downcast_ref::<CelOptional>() {
-        return Ok(Box::new(match o.option() {
+    if let Some(optional) = v.downcast_ref::<CelOptional>() {
+        return Ok(Box::new(match optional.option() {
             Some(inner) => CelOptional::of(to_static(inner)?),
             None => CelOptional::none(),
         }));
     }
-    if let Some(i) = v.downcast_ref::<CelInt>() {
-        return Ok(Box::new(*i));
+    if let Some(int) = v.downcast_ref::<CelInt>() {
+        return Ok(Box::new(*int));
     }
-    if let Some(u) = v.downcast_ref::<CelUInt>() {
-        return Ok(Box::new(*u));
+    if let Some(uint) = v.downcast_ref::<CelUInt>() {
+        return Ok(Box::new(*uint));
     }
-    if let Some(d) = v.downcast_ref::<CelDouble>() {
-        return Ok(Box::new(*d));
+    if let Some(double) = v.downcast_ref::<CelDouble>() {
+        return Ok(Box::new(*double));
     }
-    if let Some(b) = v.downcast_ref::<CelBool>() {
-        return Ok(Box::new(*b));
+    if let Some(bool) = v.downcast_ref::<CelBool>() {
+        return Ok(Box::new(*bool));
     }
-    if let Some(t) = v.downcast_ref::<CelTimestamp>() {
-        return Ok(Box::new(t.clone()));
+    if let Some(time) = v.downcast_ref::<CelTimestamp>() {
+        return Ok(Box::new(time.clone()));
     }
-    if let Some(d) = v.downcast_ref::<CelDuration>() {
-        return Ok(Box::new(*d));
+    if let Some(duration) = v.downcast_ref::<CelDuration>() {
+        return Ok(Box::new(*duration));
     }
     if v.get_type().kind() == Kind::NullType {
         return Ok(Box::new(CelNull));
@@ -311,8 +327,8 @@ pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
     if v.downcast_ref::<Omit>().is_some() {
         return Ok(None);
     }
-    if let Some(o) = v.downcast_ref::<CelOptional>() {
-        return match o.option() {
+    if let Some(optional) = v.downcast_ref::<CelOptional>() {
+        return match optional.option() {
             Some(inner) => val_to_json(inner),
             None => Ok(Some(Json::Null)),
         };
@@ -323,21 +339,21 @@ pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
         Kind::Boolean => Json::Bool(v.downcast_ref::<CelBool>().is_some_and(|b| *b.inner())),
         Kind::Int => Json::from(v.downcast_ref::<CelInt>().map_or(0, |i| *i.inner())),
         Kind::UInt => {
-            let u = v.downcast_ref::<CelUInt>().map_or(0, |u| *u.inner());
-            match i64::try_from(u) {
-                Ok(i) => Json::from(i),
+            let uint = v.downcast_ref::<CelUInt>().map_or(0, |u| *u.inner());
+            match i64::try_from(uint) {
+                Ok(int) => Json::from(int),
                 Err(_) => {
                     return Err(format!(
-                        "uint value {u} is larger than the largest integer a Kubernetes field holds"
+                        "uint value {uint} is larger than the largest integer a Kubernetes field holds"
                     ));
                 }
             }
         }
         Kind::Double => {
-            let f = v.downcast_ref::<CelDouble>().map_or(0.0, |d| *d.inner());
-            match serde_json::Number::from_f64(f) {
-                Some(n) => Json::Number(n),
-                None => return Err(format!("double value {f} cannot be written as JSON")),
+            let double = v.downcast_ref::<CelDouble>().map_or(0.0, |d| *d.inner());
+            match serde_json::Number::from_f64(double) {
+                Some(number) => Json::Number(number),
+                None => return Err(format!("double value {double} cannot be written as JSON")),
             }
         }
         Kind::String => Json::String(
@@ -349,22 +365,22 @@ pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
             return Err("bytes value cannot be used directly in a resource template or status field; encode it explicitly, e.g. with base64.encode() or string()".to_owned());
         }
         Kind::Timestamp => match v.downcast_ref::<CelTimestamp>() {
-            Some(t) => Json::String(format_timestamp(t.inner())),
+            Some(time) => Json::String(format_timestamp(time.inner())),
             None => Json::Null,
         },
         Kind::Duration => match v.downcast_ref::<CelDuration>() {
-            Some(d) => Json::String(format_go_duration(d.inner())),
+            Some(duration) => Json::String(format_go_duration(duration.inner())),
             None => Json::Null,
         },
         Kind::List => {
             let iter = v
                 .as_iterable()
                 .ok_or_else(|| "list value cannot be iterated".to_owned())?;
-            let mut it = iter.iter();
+            let mut items = iter.iter();
             let mut out = Vec::new();
-            while let Some(item) = it.next() {
-                if let Some(j) = val_to_json(item)? {
-                    out.push(j);
+            while let Some(item) = items.next() {
+                if let Some(json) = val_to_json(item)? {
+                    out.push(json);
                 }
             }
             Json::Array(out)
@@ -376,17 +392,17 @@ pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
             let indexer = v
                 .as_indexer()
                 .ok_or_else(|| "map value cannot be indexed".to_owned())?;
-            let mut it = iter.iter();
+            let mut items = iter.iter();
             let mut entries: Vec<(String, Json)> = Vec::new();
-            while let Some(key) = it.next() {
+            while let Some(key) = items.next() {
                 let key_text = match val_to_json(key)? {
                     Some(Json::String(s)) => s,
                     Some(other) => other.to_string(),
                     None => continue,
                 };
                 let value = indexer.get(key).map_err(|e| e.to_string())?;
-                if let Some(j) = val_to_json(value.as_ref())? {
-                    entries.push((key_text, j));
+                if let Some(json) = val_to_json(value.as_ref())? {
+                    entries.push((key_text, json));
                 }
             }
             // Sorted whatever serde_json's map type, so rendered objects are deterministic.
@@ -394,8 +410,8 @@ pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
             Json::Object(entries.into_iter().collect())
         }
         _ => {
-            if let Some(j) = render_opaque(v) {
-                return j.map(Some);
+            if let Some(rendered) = render_opaque(v) {
+                return rendered.map(Some);
             }
             return Err(format!(
                 "a value of type {} cannot be used directly in a resource template or status field; convert it with string() first",
@@ -466,7 +482,7 @@ fn frac(v: u128, scale: u128) -> String {
 /// Parses a Go duration string (`1h30m`, `1.5s`, `300ms`, `-2m`).
 pub(crate) fn parse_go_duration(s: &str) -> Option<chrono::Duration> {
     let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
+        Some(unsigned) => (true, unsigned),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
     if rest == "0" {
@@ -483,7 +499,7 @@ pub(crate) fn parse_go_duration(s: &str) -> Option<chrono::Duration> {
         if num_end == 0 {
             return None;
         }
-        let n: f64 = rest[..num_end].parse().ok()?;
+        let amount: f64 = rest[..num_end].parse().ok()?;
         rest = &rest[num_end..];
         let unit_end = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -498,7 +514,7 @@ pub(crate) fn parse_go_duration(s: &str) -> Option<chrono::Duration> {
             _ => return None,
         };
         rest = &rest[unit_end..];
-        total += n * scale;
+        total += amount * scale;
     }
     if !total.is_finite() || total > i64::MAX as f64 {
         return None;
@@ -541,15 +557,15 @@ mod base64_free {
             for (i, c) in chunk.iter().enumerate() {
                 acc |= val(*c)? << (18 - 6 * i);
             }
-            let n = chunk.len();
+            let len = chunk.len();
             out.push((acc >> 16) as u8);
-            if n > 2 {
+            if len > 2 {
                 out.push((acc >> 8) as u8);
             }
-            if n > 3 {
+            if len > 3 {
                 out.push(acc as u8);
             }
-            if n == 1 {
+            if len == 1 {
                 return None;
             }
         }
