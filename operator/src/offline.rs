@@ -36,13 +36,13 @@ fn read_docs(path: &Path) -> anyhow::Result<Vec<Value>> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
         .map_err(|e| anyhow::anyhow!("{} is not valid YAML: {e}", path.display()))?;
-    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+    Ok(docs.into_iter().filter(|doc| !doc.is_null()).collect())
 }
 
 fn load_schemas(dir: Option<&Path>) -> anyhow::Result<SchemaStore> {
     match dir {
-        Some(d) => SchemaStore::load_dir(d)
-            .with_context(|| format!("loading schemas from {}", d.display())),
+        Some(dir) => SchemaStore::load_dir(dir)
+            .with_context(|| format!("loading schemas from {}", dir.display())),
         None => Ok(SchemaStore::new()),
     }
 }
@@ -60,8 +60,12 @@ impl SchemaSource for Schemas {
 }
 
 impl Schemas {
-    fn learn(&mut self, g: &CompiledGraph) {
-        if let Some(crd) = g.crd.as_ref().and_then(|c| serde_json::to_value(c).ok()) {
+    fn learn(&mut self, graph: &CompiledGraph) {
+        if let Some(crd) = graph
+            .crd
+            .as_ref()
+            .and_then(|crd| serde_json::to_value(crd).ok())
+        {
             let _ = self.store.add_crd(&crd);
         }
     }
@@ -80,9 +84,9 @@ fn rgd_name(doc: &Value, i: usize) -> String {
 
 fn location(e: &kro_graph::GraphError) -> String {
     match (&e.resource, &e.path) {
-        (Some(r), Some(p)) => format!("resource {r:?}, {p}: "),
-        (Some(r), None) => format!("resource {r:?}: "),
-        (None, Some(p)) => format!("{p}: "),
+        (Some(resource), Some(path)) => format!("resource {resource:?}, {path}: "),
+        (Some(resource), None) => format!("resource {resource:?}: "),
+        (None, Some(path)) => format!("{path}: "),
         (None, None) => String::new(),
     }
 }
@@ -94,46 +98,54 @@ pub(crate) fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow:
     };
     let mut docs = Vec::new();
     let mut failed = false;
-    for f in files {
-        match read_docs(f) {
-            Ok(d) => docs.extend(d.into_iter().enumerate().map(|(i, d)| (f.clone(), i, d))),
+    for file in files {
+        match read_docs(file) {
+            Ok(read) => docs.extend(
+                read.into_iter()
+                    .enumerate()
+                    .map(|(i, doc)| (file.clone(), i, doc)),
+            ),
             Err(e) => {
-                out!("{}: error: {e:#}", f.display());
+                out!("{}: error: {e:#}", file.display());
                 failed = true;
             }
         }
     }
     // First pass learns the kinds every valid RGD defines, so chained RGDs type-check.
-    for (_, _, d) in &docs {
-        if let Ok(g) = compile_doc(d, &schemas) {
-            schemas.learn(&g);
+    for (_, _, doc) in &docs {
+        if let Ok(graph) = compile_doc(doc, &schemas) {
+            schemas.learn(&graph);
         }
     }
-    for (f, i, d) in &docs {
-        let name = rgd_name(d, *i);
-        match compile_doc(d, &schemas) {
-            Ok(g) => {
-                for w in &g.warnings {
-                    out!("{}: {name}: warning: {w}", f.display());
+    for (file, i, doc) in &docs {
+        let name = rgd_name(doc, *i);
+        match compile_doc(doc, &schemas) {
+            Ok(graph) => {
+                for warning in &graph.warnings {
+                    out!("{}: {name}: warning: {warning}", file.display());
                 }
                 out!(
                     "{}: {name}: valid ({} resources; order: {})",
-                    f.display(),
-                    g.nodes.len(),
-                    g.topological_order.join(", ")
+                    file.display(),
+                    graph.nodes.len(),
+                    graph.topological_order.join(", ")
                 );
             }
             Err(errs) => {
                 failed = true;
-                for w in &errs.warnings {
-                    out!("{}: {name}: warning: {w}", f.display());
+                for warning in &errs.warnings {
+                    out!("{}: {name}: warning: {warning}", file.display());
                 }
-                for e in &errs.errors {
-                    out!("{}: {name}: error: {}{e}", f.display(), location(e));
+                for error in &errs.errors {
+                    out!(
+                        "{}: {name}: error: {}{error}",
+                        file.display(),
+                        location(error)
+                    );
                 }
                 out!(
                     "{}: {name}: invalid ({} error{})",
-                    f.display(),
+                    file.display(),
                     errs.errors.len(),
                     if errs.errors.len() == 1 { "" } else { "s" }
                 );
@@ -159,7 +171,7 @@ fn compile_file(path: &Path, schemas_dir: Option<&Path>) -> anyhow::Result<Compi
         let lines: Vec<String> = errs
             .errors
             .iter()
-            .map(|e| format!("  {}{e}", location(e)))
+            .map(|error| format!("  {}{error}", location(error)))
             .collect();
         anyhow::anyhow!(
             "{} is not a valid RGD:\n{}",
@@ -169,8 +181,8 @@ fn compile_file(path: &Path, schemas_dir: Option<&Path>) -> anyhow::Result<Compi
     })
 }
 
-fn to_yaml(v: &Value) -> anyhow::Result<String> {
-    serde_saphyr::to_string(v).map_err(|e| anyhow::anyhow!("cannot write YAML: {e}"))
+fn to_yaml(value: &Value) -> anyhow::Result<String> {
+    serde_saphyr::to_string(value).map_err(|e| anyhow::anyhow!("cannot write YAML: {e}"))
 }
 
 /// `kro render`: the desired objects in apply order, then the instance with its status.
@@ -186,8 +198,8 @@ pub(crate) fn render(
         .next()
         .with_context(|| format!("{} holds no document", instance.display()))?;
     let mut objects = Vec::new();
-    for f in observed {
-        objects.extend(read_docs(f)?);
+    for file in observed {
+        objects.extend(read_docs(file)?);
     }
     let (_, plan) = render_with_objects(
         &graph,
@@ -197,31 +209,31 @@ pub(crate) fn render(
     );
     let mut out = String::new();
     out.push_str("# nodes (topological order):\n");
-    for n in &plan.nodes {
+    for node in &plan.nodes {
         out.push_str(&format!(
             "#   {}: {}{}\n",
-            n.id,
-            n.state,
-            n.message
+            node.id,
+            node.state,
+            node.message
                 .as_ref()
-                .map(|m| format!(" ({m})"))
+                .map(|message| format!(" ({message})"))
                 .unwrap_or_default()
         ));
     }
-    for d in &plan.apply {
+    for desired in &plan.apply {
         out.push_str("---\n");
-        out.push_str(&to_yaml(&d.object)?);
+        out.push_str(&to_yaml(&desired.object)?);
     }
     let mut inst = serde_json::Map::new();
-    for k in ["apiVersion", "kind"] {
-        if let Some(v) = instance.get(k) {
-            inst.insert(k.into(), v.clone());
+    for field in ["apiVersion", "kind"] {
+        if let Some(value) = instance.get(field) {
+            inst.insert(field.into(), value.clone());
         }
     }
     let mut meta = serde_json::Map::new();
-    for k in ["name", "namespace"] {
-        if let Some(v) = instance.pointer(&format!("/metadata/{k}")) {
-            meta.insert(k.into(), v.clone());
+    for field in ["name", "namespace"] {
+        if let Some(value) = instance.pointer(&format!("/metadata/{field}")) {
+            meta.insert(field.into(), value.clone());
         }
     }
     meta.insert(
@@ -250,61 +262,65 @@ pub(crate) fn render(
 
 /// `kro graph`: the DAG as Mermaid or dot.
 pub(crate) fn graph(rgd: &Path, format: GraphFormat) -> anyhow::Result<ExitCode> {
-    let g = compile_file(rgd, None)?;
-    outp!("{}", draw(&g, format));
+    let graph = compile_file(rgd, None)?;
+    outp!("{}", draw(&graph, format));
     Ok(ExitCode::SUCCESS)
 }
 
-fn label(n: &kro_graph::Node) -> String {
-    let what = match n.kind {
+fn label(node: &kro_graph::Node) -> String {
+    let what = match node.kind {
         NodeKind::Resource => String::new(),
         NodeKind::Collection => " (forEach)".into(),
         NodeKind::External => " (externalRef)".into(),
         NodeKind::ExternalCollection => " (externalRef selector)".into(),
     };
-    let cond = if n.include_when.is_empty() {
+    let cond = if node.include_when.is_empty() {
         ""
     } else {
         " [includeWhen]"
     };
-    format!("{}: {}{what}{cond}", n.id, n.object_kind)
+    format!("{}: {}{what}{cond}", node.id, node.object_kind)
 }
 
 /// Renders the graph; edges point from a dependency to its dependent.
-pub(crate) fn draw(g: &CompiledGraph, format: GraphFormat) -> String {
+pub(crate) fn draw(graph: &CompiledGraph, format: GraphFormat) -> String {
     let mut out = String::new();
     match format {
         GraphFormat::Mermaid => {
             out.push_str("flowchart TD\n");
-            out.push_str(&format!("  schema([{}])\n", g.instance.kind));
-            for n in &g.nodes {
-                out.push_str(&format!("  {}[\"{}\"]\n", n.id, label(n)));
+            out.push_str(&format!("  schema([{}])\n", graph.instance.kind));
+            for node in &graph.nodes {
+                out.push_str(&format!("  {}[\"{}\"]\n", node.id, label(node)));
             }
-            for n in &g.nodes {
-                if n.dependencies.is_empty() {
-                    out.push_str(&format!("  schema --> {}\n", n.id));
+            for node in &graph.nodes {
+                if node.dependencies.is_empty() {
+                    out.push_str(&format!("  schema --> {}\n", node.id));
                 }
-                for d in &n.dependencies {
-                    out.push_str(&format!("  {d} --> {}\n", n.id));
+                for dependency in &node.dependencies {
+                    out.push_str(&format!("  {dependency} --> {}\n", node.id));
                 }
             }
         }
         GraphFormat::Dot => {
-            out.push_str(&format!("digraph {:?} {{\n", g.instance.kind));
+            out.push_str(&format!("digraph {:?} {{\n", graph.instance.kind));
             out.push_str("  rankdir=TB;\n");
             out.push_str(&format!(
                 "  schema [shape=ellipse, label={:?}];\n",
-                g.instance.kind
+                graph.instance.kind
             ));
-            for n in &g.nodes {
-                out.push_str(&format!("  {} [shape=box, label={:?}];\n", n.id, label(n)));
+            for node in &graph.nodes {
+                out.push_str(&format!(
+                    "  {} [shape=box, label={:?}];\n",
+                    node.id,
+                    label(node)
+                ));
             }
-            for n in &g.nodes {
-                if n.dependencies.is_empty() {
-                    out.push_str(&format!("  schema -> {};\n", n.id));
+            for node in &graph.nodes {
+                if node.dependencies.is_empty() {
+                    out.push_str(&format!("  schema -> {};\n", node.id));
                 }
-                for d in &n.dependencies {
-                    out.push_str(&format!("  {d} -> {};\n", n.id));
+                for dependency in &node.dependencies {
+                    out.push_str(&format!("  {dependency} -> {};\n", node.id));
                 }
             }
             out.push_str("}\n");

@@ -39,8 +39,8 @@ impl RunArgs {
         let controllers =
             kro_aws::parse_controllers(&self.aws_controllers).context("--aws-controllers")?;
         Ok(AwsOptions {
-            endpoint_url: self.aws_endpoint_url.clone().filter(|s| !s.is_empty()),
-            region: self.aws_region.clone().filter(|s| !s.is_empty()),
+            endpoint_url: self.aws_endpoint_url.clone().filter(|url| !url.is_empty()),
+            region: self.aws_region.clone().filter(|region| !region.is_empty()),
             force_path_style: self.aws_endpoint_use_path_style,
             controllers,
             resync_period: Duration::from_secs(self.reconcile_default_resync_seconds.max(1)),
