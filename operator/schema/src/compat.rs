@@ -131,46 +131,48 @@ impl Change {
     pub fn description(&self) -> String {
         use ChangeType::*;
         let prop = self.path.rsplit('.').next().unwrap_or(&self.path);
-        let (o, n) = (&self.old_value, &self.new_value);
+        let (old, new) = (&self.old_value, &self.new_value);
         match self.change_type {
             PropertyRemoved => format!("Property {prop} was removed"),
-            PropertyAdded if n == "required=true" => format!("Required property {prop} was added"),
+            PropertyAdded if new == "required=true" => {
+                format!("Required property {prop} was added")
+            }
             PropertyAdded => format!("Optional property {prop} was added"),
-            TypeChanged => format!("Type changed from {o} to {n}"),
-            RequiredAdded => format!("Field {n} is newly required"),
-            RequiredRemoved => format!("Field {o} is no longer required"),
-            EnumRestricted => format!("Enum value {o} was removed"),
-            EnumExpanded => format!("Enum value {n} was added"),
-            PatternChanged => format!("Validation pattern changed from {o} to {n}"),
-            PatternAdded => format!("Validation pattern {n} was added"),
-            PatternRemoved => format!("Validation pattern {o} was removed"),
-            RequiredDefaultRemoved => format!("Default value removed from required field {o}"),
-            DescriptionChanged => format!("Description field was changed from {o} to {n}"),
-            DefaultChanged => format!("Default value was changed from {o} to {n}"),
-            MinimumAdded => format!("Minimum constraint {n} was added"),
-            MinimumRemoved => format!("Minimum constraint {o} was removed"),
-            MinimumIncreased => format!("Minimum was increased from {o} to {n}"),
-            MinimumDecreased => format!("Minimum was decreased from {o} to {n}"),
-            MaximumAdded => format!("Maximum constraint {n} was added"),
-            MaximumRemoved => format!("Maximum constraint {o} was removed"),
-            MaximumDecreased => format!("Maximum was decreased from {o} to {n}"),
-            MaximumIncreased => format!("Maximum was increased from {o} to {n}"),
-            MinLengthAdded => format!("MinLength constraint {n} was added"),
-            MinLengthRemoved => format!("MinLength constraint {o} was removed"),
-            MinLengthIncreased => format!("MinLength was increased from {o} to {n}"),
-            MinLengthDecreased => format!("MinLength was decreased from {o} to {n}"),
-            MaxLengthAdded => format!("MaxLength constraint {n} was added"),
-            MaxLengthRemoved => format!("MaxLength constraint {o} was removed"),
-            MaxLengthDecreased => format!("MaxLength was decreased from {o} to {n}"),
-            MaxLengthIncreased => format!("MaxLength was increased from {o} to {n}"),
-            MinItemsAdded => format!("MinItems constraint {n} was added"),
-            MinItemsRemoved => format!("MinItems constraint {o} was removed"),
-            MinItemsIncreased => format!("MinItems was increased from {o} to {n}"),
-            MinItemsDecreased => format!("MinItems was decreased from {o} to {n}"),
-            MaxItemsAdded => format!("MaxItems constraint {n} was added"),
-            MaxItemsRemoved => format!("MaxItems constraint {o} was removed"),
-            MaxItemsDecreased => format!("MaxItems was decreased from {o} to {n}"),
-            MaxItemsIncreased => format!("MaxItems was increased from {o} to {n}"),
+            TypeChanged => format!("Type changed from {old} to {new}"),
+            RequiredAdded => format!("Field {new} is newly required"),
+            RequiredRemoved => format!("Field {old} is no longer required"),
+            EnumRestricted => format!("Enum value {old} was removed"),
+            EnumExpanded => format!("Enum value {new} was added"),
+            PatternChanged => format!("Validation pattern changed from {old} to {new}"),
+            PatternAdded => format!("Validation pattern {new} was added"),
+            PatternRemoved => format!("Validation pattern {old} was removed"),
+            RequiredDefaultRemoved => format!("Default value removed from required field {old}"),
+            DescriptionChanged => format!("Description field was changed from {old} to {new}"),
+            DefaultChanged => format!("Default value was changed from {old} to {new}"),
+            MinimumAdded => format!("Minimum constraint {new} was added"),
+            MinimumRemoved => format!("Minimum constraint {old} was removed"),
+            MinimumIncreased => format!("Minimum was increased from {old} to {new}"),
+            MinimumDecreased => format!("Minimum was decreased from {old} to {new}"),
+            MaximumAdded => format!("Maximum constraint {new} was added"),
+            MaximumRemoved => format!("Maximum constraint {old} was removed"),
+            MaximumDecreased => format!("Maximum was decreased from {old} to {new}"),
+            MaximumIncreased => format!("Maximum was increased from {old} to {new}"),
+            MinLengthAdded => format!("MinLength constraint {new} was added"),
+            MinLengthRemoved => format!("MinLength constraint {old} was removed"),
+            MinLengthIncreased => format!("MinLength was increased from {old} to {new}"),
+            MinLengthDecreased => format!("MinLength was decreased from {old} to {new}"),
+            MaxLengthAdded => format!("MaxLength constraint {new} was added"),
+            MaxLengthRemoved => format!("MaxLength constraint {old} was removed"),
+            MaxLengthDecreased => format!("MaxLength was decreased from {old} to {new}"),
+            MaxLengthIncreased => format!("MaxLength was increased from {old} to {new}"),
+            MinItemsAdded => format!("MinItems constraint {new} was added"),
+            MinItemsRemoved => format!("MinItems constraint {old} was removed"),
+            MinItemsIncreased => format!("MinItems was increased from {old} to {new}"),
+            MinItemsDecreased => format!("MinItems was decreased from {old} to {new}"),
+            MaxItemsAdded => format!("MaxItems constraint {new} was added"),
+            MaxItemsRemoved => format!("MaxItems constraint {old} was removed"),
+            MaxItemsDecreased => format!("MaxItems was decreased from {old} to {new}"),
+            MaxItemsIncreased => format!("MaxItems was increased from {old} to {new}"),
         }
     }
 }
@@ -265,10 +267,10 @@ pub fn compare_crds(
         crd.spec
             .versions
             .iter()
-            .find(|v| v.storage)
+            .find(|version| version.storage)
             .or_else(|| crd.spec.versions.first())
-            .and_then(|v| v.schema.as_ref())
-            .and_then(|s| s.open_api_v3_schema.clone())
+            .and_then(|version| version.schema.as_ref())
+            .and_then(|schema| schema.open_api_v3_schema.clone())
             .unwrap_or_default()
     }
     compare_schemas(&storage_schema(old), &storage_schema(new))
@@ -342,15 +344,20 @@ fn compare_pattern(
 ) {
     use ChangeType::*;
     match (&old.pattern, &new.pattern) {
-        (None, Some(p)) => report.breaking(format!("{path}.pattern"), PatternAdded, "", p.clone()),
-        (Some(p), None) => {
-            report.non_breaking(format!("{path}.pattern"), PatternRemoved, p.clone(), "")
+        (None, Some(pattern)) => {
+            report.breaking(format!("{path}.pattern"), PatternAdded, "", pattern.clone())
         }
-        (Some(a), Some(b)) if a != b => report.breaking(
+        (Some(pattern), None) => report.non_breaking(
+            format!("{path}.pattern"),
+            PatternRemoved,
+            pattern.clone(),
+            "",
+        ),
+        (Some(was), Some(now)) if was != now => report.breaking(
             format!("{path}.pattern"),
             PatternChanged,
-            a.clone(),
-            b.clone(),
+            was.clone(),
+            now.clone(),
         ),
         _ => {}
     }
@@ -454,7 +461,9 @@ fn compare_items(
 ) {
     use ChangeType::*;
     match (item_schema(old), item_schema(new)) {
-        (Some(a), Some(b)) => compare(format!("{path}.items"), a, b, report),
+        (Some(old_items), Some(new_items)) => {
+            compare(format!("{path}.items"), old_items, new_items, report)
+        }
         (Some(_), None) => report.breaking(format!("{path}.items"), PropertyRemoved, "", ""),
         (None, Some(_)) => report.non_breaking(format!("{path}.items"), PropertyAdded, "", ""),
         (None, None) => {}
@@ -470,7 +479,12 @@ fn compare_additional_properties(
 ) {
     use ChangeType::*;
     match (additional_schema(old), additional_schema(new)) {
-        (Some(a), Some(b)) => compare(format!("{path}.additionalProperties"), a, b, report),
+        (Some(old_extra), Some(new_extra)) => compare(
+            format!("{path}.additionalProperties"),
+            old_extra,
+            new_extra,
+            report,
+        ),
         (Some(_), None) => report.breaking(
             format!("{path}.additionalProperties"),
             PropertyRemoved,
@@ -487,8 +501,8 @@ fn compare_additional_properties(
     }
 }
 
-fn fmt_num(v: f64) -> String {
-    format!("{v}")
+fn fmt_num(value: f64) -> String {
+    format!("{value}")
 }
 
 /// A lower bound (minimum, minLength, minItems): adding or raising it is breaking.
@@ -498,14 +512,18 @@ fn compare_lower_bound(
     old: Option<f64>,
     new: Option<f64>,
     [added, increased, removed, decreased]: [ChangeType; 4],
-    r: &mut CompatReport,
+    report: &mut CompatReport,
 ) {
-    let p = format!("{path}.{field}");
+    let at = format!("{path}.{field}");
     match (old, new) {
-        (None, Some(n)) => r.breaking(p, added, "", fmt_num(n)),
-        (Some(o), None) => r.non_breaking(p, removed, fmt_num(o), ""),
-        (Some(o), Some(n)) if n > o => r.breaking(p, increased, fmt_num(o), fmt_num(n)),
-        (Some(o), Some(n)) if n < o => r.non_breaking(p, decreased, fmt_num(o), fmt_num(n)),
+        (None, Some(now)) => report.breaking(at, added, "", fmt_num(now)),
+        (Some(was), None) => report.non_breaking(at, removed, fmt_num(was), ""),
+        (Some(was), Some(now)) if now > was => {
+            report.breaking(at, increased, fmt_num(was), fmt_num(now))
+        }
+        (Some(was), Some(now)) if now < was => {
+            report.non_breaking(at, decreased, fmt_num(was), fmt_num(now))
+        }
         _ => {}
     }
 }
@@ -517,51 +535,60 @@ fn compare_upper_bound(
     old: Option<f64>,
     new: Option<f64>,
     [added, decreased, removed, increased]: [ChangeType; 4],
-    r: &mut CompatReport,
+    report: &mut CompatReport,
 ) {
-    let p = format!("{path}.{field}");
+    let at = format!("{path}.{field}");
     match (old, new) {
-        (None, Some(n)) => r.breaking(p, added, "", fmt_num(n)),
-        (Some(o), None) => r.non_breaking(p, removed, fmt_num(o), ""),
-        (Some(o), Some(n)) if n < o => r.breaking(p, decreased, fmt_num(o), fmt_num(n)),
-        (Some(o), Some(n)) if n > o => r.non_breaking(p, increased, fmt_num(o), fmt_num(n)),
+        (None, Some(now)) => report.breaking(at, added, "", fmt_num(now)),
+        (Some(was), None) => report.non_breaking(at, removed, fmt_num(was), ""),
+        (Some(was), Some(now)) if now < was => {
+            report.breaking(at, decreased, fmt_num(was), fmt_num(now))
+        }
+        (Some(was), Some(now)) if now > was => {
+            report.non_breaking(at, increased, fmt_num(was), fmt_num(now))
+        }
         _ => {}
     }
 }
 
-fn item_schema(s: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
-    match &s.items {
-        Some(JSONSchemaPropsOrArray::Schema(b)) => Some(b),
-        Some(JSONSchemaPropsOrArray::Schemas(v)) => v.first(),
+fn item_schema(schema: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
+    match &schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => Some(item),
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.first(),
         None => None,
     }
 }
 
-fn additional_schema(s: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
-    match &s.additional_properties {
-        Some(JSONSchemaPropsOrBool::Schema(b)) => Some(b),
+fn additional_schema(schema: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
+    match &schema.additional_properties {
+        Some(JSONSchemaPropsOrBool::Schema(additional)) => Some(additional),
         _ => None,
     }
 }
 
-fn required_set(s: &JSONSchemaProps) -> BTreeSet<&str> {
-    s.required.iter().flatten().map(String::as_str).collect()
+fn required_set(schema: &JSONSchemaProps) -> BTreeSet<&str> {
+    schema
+        .required
+        .iter()
+        .flatten()
+        .map(String::as_str)
+        .collect()
 }
 
 fn compare_properties(
     path: &str,
     old: &JSONSchemaProps,
     new: &JSONSchemaProps,
-    r: &mut CompatReport,
+    report: &mut CompatReport,
 ) {
     let empty = Default::default();
     let old_props = old.properties.as_ref().unwrap_or(&empty);
     let new_props = new.properties.as_ref().unwrap_or(&empty);
     for (name, old_prop) in old_props {
-        let p = format!("{path}.properties.{name}");
+        let at = format!("{path}.properties.{name}");
         match new_props.get(name) {
-            None => r.breaking(p, ChangeType::PropertyRemoved, "", ""),
-            Some(new_prop) => compare(p, old_prop, new_prop, r),
+            None => report.breaking(at, ChangeType::PropertyRemoved, "", ""),
+            Some(new_prop) => compare(at, old_prop, new_prop, report),
         }
     }
     let new_required = required_set(new);
@@ -569,16 +596,16 @@ fn compare_properties(
         if old_props.contains_key(name) {
             continue;
         }
-        let p = format!("{path}.properties.{name}");
+        let at = format!("{path}.properties.{name}");
         if new_required.contains(name.as_str()) && new_prop.default.is_none() {
-            r.breaking(
-                p,
+            report.breaking(
+                at,
                 ChangeType::PropertyAdded,
                 "required=false",
                 "required=true",
             );
         } else {
-            r.non_breaking(p, ChangeType::PropertyAdded, "", "");
+            report.non_breaking(at, ChangeType::PropertyAdded, "", "");
         }
     }
 }
@@ -587,7 +614,7 @@ fn compare_required(
     path: &str,
     old: &JSONSchemaProps,
     new: &JSONSchemaProps,
-    r: &mut CompatReport,
+    report: &mut CompatReport,
 ) {
     let old_req = required_set(old);
     let new_req = required_set(new);
@@ -597,43 +624,52 @@ fn compare_required(
     let empty = Default::default();
     let old_props = old.properties.as_ref().unwrap_or(&empty);
     let new_props = new.properties.as_ref().unwrap_or(&empty);
-    let p = format!("{path}.required");
+    let at = format!("{path}.required");
     for req in &new_req {
         if old_props.contains_key(*req) && !old_req.contains(req) {
-            r.breaking(p.clone(), ChangeType::RequiredAdded, "", *req);
+            report.breaking(at.clone(), ChangeType::RequiredAdded, "", *req);
         }
     }
     for req in &old_req {
         if !new_req.contains(req) {
-            r.non_breaking(p.clone(), ChangeType::RequiredRemoved, *req, "");
+            report.non_breaking(at.clone(), ChangeType::RequiredRemoved, *req, "");
         }
     }
     for req in &new_req {
         if !old_props.contains_key(*req) || !old_req.contains(req) {
             continue;
         }
-        let had_default = old_props.get(*req).is_some_and(|s| s.default.is_some());
-        let has_default = new_props.get(*req).is_some_and(|s| s.default.is_some());
+        let had_default = old_props
+            .get(*req)
+            .is_some_and(|prop| prop.default.is_some());
+        let has_default = new_props
+            .get(*req)
+            .is_some_and(|prop| prop.default.is_some());
         if had_default && !has_default {
-            r.breaking(p.clone(), ChangeType::RequiredDefaultRemoved, *req, "");
+            report.breaking(at.clone(), ChangeType::RequiredDefaultRemoved, *req, "");
         }
     }
 }
 
-fn compare_enum(path: &str, old: &JSONSchemaProps, new: &JSONSchemaProps, r: &mut CompatReport) {
+fn compare_enum(
+    path: &str,
+    old: &JSONSchemaProps,
+    new: &JSONSchemaProps,
+    report: &mut CompatReport,
+) {
     let (Some(old_enum), Some(new_enum)) = (&old.enum_, &new.enum_) else {
         return;
     };
     if old_enum.is_empty() || new_enum.is_empty() {
         return;
     }
-    let old_set: BTreeSet<String> = old_enum.iter().map(|v| json_text(&v.0)).collect();
-    let new_set: BTreeSet<String> = new_enum.iter().map(|v| json_text(&v.0)).collect();
-    let p = format!("{path}.enum");
-    for v in old_set.difference(&new_set) {
-        r.breaking(p.clone(), ChangeType::EnumRestricted, v.clone(), "");
+    let old_set: BTreeSet<String> = old_enum.iter().map(|value| json_text(&value.0)).collect();
+    let new_set: BTreeSet<String> = new_enum.iter().map(|value| json_text(&value.0)).collect();
+    let at = format!("{path}.enum");
+    for value in old_set.difference(&new_set) {
+        report.breaking(at.clone(), ChangeType::EnumRestricted, value.clone(), "");
     }
-    for v in new_set.difference(&old_set) {
-        r.non_breaking(p.clone(), ChangeType::EnumExpanded, "", v.clone());
+    for value in new_set.difference(&old_set) {
+        report.non_breaking(at.clone(), ChangeType::EnumExpanded, "", value.clone());
     }
 }

@@ -268,7 +268,7 @@ fn parse_int(marker: MarkerKind, value: &str) -> Result<i64, ErrorKind> {
 
 fn parse_float(marker: MarkerKind, value: &str) -> Result<f64, ErrorKind> {
     match value.parse::<f64>() {
-        Ok(f) if f.is_finite() => Ok(f),
+        Ok(number) if number.is_finite() => Ok(number),
         _ => Err(invalid(
             marker,
             format!(
@@ -281,7 +281,7 @@ fn parse_float(marker: MarkerKind, value: &str) -> Result<f64, ErrorKind> {
 
 /// The JSON value of a `default=` marker for a schema of the given type.
 fn default_value(schema: &JSONSchemaProps, value: &str) -> Result<serde_json::Value, ErrorKind> {
-    let m = MarkerKind::Default;
+    let marker = MarkerKind::Default;
     match schema_type(schema) {
         "string" => Ok(serde_json::Value::String(value.to_string())),
         "integer" => value
@@ -289,21 +289,21 @@ fn default_value(schema: &JSONSchemaProps, value: &str) -> Result<serde_json::Va
             .map(serde_json::Value::from)
             .map_err(|_| {
                 invalid(
-                    m,
+                    marker,
                     format!("{value:?} is not an integer; write e.g. default=1"),
                 )
             }),
         "number" => {
-            let f = parse_float(m, value)?;
+            let number = parse_float(marker, value)?;
             // Keep the number as written when it is valid JSON (so `1` stays `1`).
             match serde_json::from_str::<serde_json::Value>(value) {
-                Ok(v @ serde_json::Value::Number(_)) => Ok(v),
-                _ => serde_json::Number::from_f64(f)
+                Ok(json @ serde_json::Value::Number(_)) => Ok(json),
+                _ => serde_json::Number::from_f64(number)
                     .map(serde_json::Value::Number)
-                    .ok_or_else(|| invalid(m, format!("{value:?} is not a finite number"))),
+                    .ok_or_else(|| invalid(marker, format!("{value:?} is not a finite number"))),
             }
         }
-        "boolean" => parse_bool(m, value).map(serde_json::Value::Bool),
+        "boolean" => parse_bool(marker, value).map(serde_json::Value::Bool),
         other => serde_json::from_str::<serde_json::Value>(value).map_err(|e| {
             let example = if other == "array" {
                 "default=[\"a\",\"b\"] or default=[80]"
@@ -311,7 +311,7 @@ fn default_value(schema: &JSONSchemaProps, value: &str) -> Result<serde_json::Va
                 "default={} or default={\"key\":\"value\"}"
             };
             invalid(
-                m,
+                marker,
                 format!(
                     "{value:?} is not valid JSON for {article} {other} field ({e}); write e.g. {example}",
                     article = if other.starts_with(['a', 'o']) { "an" } else { "a" }

@@ -28,7 +28,7 @@ pub fn parse_field(s: &str) -> Result<(TypeExpr, Vec<Marker>), ErrorKind> {
     let (ty, markers) = split_field(s);
     let ty = parse_type(ty)?;
     let markers = match markers {
-        Some(m) => parse_markers(m)?,
+        Some(text) => parse_markers(text)?,
         None => Vec::new(),
     };
     Ok((ty, markers))
@@ -43,11 +43,11 @@ pub fn simple_schema_to_openapi(
     spec: Option<&Value>,
     types: Option<&Value>,
 ) -> Result<JSONSchemaProps, SchemaErrors> {
-    let mut t = Transformer::default();
+    let mut transformer = Transformer::default();
     match types {
         None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => t.load_types(map),
-        Some(other) => t.errors.push(SchemaError::new(
+        Some(Value::Object(map)) => transformer.load_types(map),
+        Some(other) => transformer.errors.push(SchemaError::new(
             TYPES_PATH,
             ErrorKind::NotAMap(value_kind(other)),
         )),
@@ -57,17 +57,17 @@ pub fn simple_schema_to_openapi(
         None | Some(Value::Null) => Some(&empty),
         Some(Value::Object(map)) => Some(map),
         Some(other) => {
-            t.errors.push(SchemaError::new(
+            transformer.errors.push(SchemaError::new(
                 SPEC_PATH,
                 ErrorKind::NotAMap(value_kind(other)),
             ));
             None
         }
     };
-    let schema = spec_map.and_then(|m| t.build_object(m, SPEC_PATH, 0));
+    let schema = spec_map.and_then(|map| transformer.build_object(map, SPEC_PATH, 0));
     match schema {
-        Some(s) if t.errors.is_empty() => Ok(s),
-        _ => Err(SchemaErrors(t.errors)),
+        Some(built) if transformer.errors.is_empty() => Ok(built),
+        _ => Err(SchemaErrors(transformer.errors)),
     }
 }
 
@@ -126,10 +126,10 @@ impl Transformer {
         let mut deps: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for (name, spec) in types {
             let path = format!("{TYPES_PATH}.{name}");
-            let mut d = BTreeSet::new();
-            match collect_deps(spec, &path, 0, &mut d) {
+            let mut found = BTreeSet::new();
+            match collect_deps(spec, &path, 0, &mut found) {
                 Ok(()) => {
-                    deps.insert(name, d);
+                    deps.insert(name, found);
                 }
                 Err(e) => {
                     self.errors.push(e);
@@ -156,7 +156,7 @@ impl Transformer {
             let path = format!("{TYPES_PATH}.{name}");
             let depends_on_broken = deps
                 .get(name.as_str())
-                .is_some_and(|d| d.iter().any(|n| self.broken.contains(n)));
+                .is_some_and(|used| used.iter().any(|dep| self.broken.contains(dep)));
             if depends_on_broken {
                 self.broken.insert(name);
                 continue;
@@ -206,8 +206,9 @@ impl Transformer {
             Some(Visit::Done) => return,
             Some(Visit::InProgress) => {
                 // A cycle: the part of the stack from `name` on.
-                let start = stack.iter().position(|n| *n == name).unwrap_or(0);
-                let mut cycle: Vec<String> = stack[start..].iter().map(|s| s.to_string()).collect();
+                let start = stack.iter().position(|seen| *seen == name).unwrap_or(0);
+                let mut cycle: Vec<String> =
+                    stack[start..].iter().map(|ty| ty.to_string()).collect();
                 cycle.push(name.to_string());
                 let owner = stack.last().copied().unwrap_or(name);
                 self.errors.push(SchemaError::new(
@@ -217,8 +218,8 @@ impl Transformer {
                         cycle,
                     },
                 ));
-                for n in &stack[start..] {
-                    self.broken.insert(n.to_string());
+                for member in &stack[start..] {
+                    self.broken.insert(member.to_string());
                 }
                 return;
             }
@@ -290,7 +291,7 @@ impl Transformer {
         }
         required.sort();
         required.dedup();
-        let child_has_default = properties.values().any(|p| p.default.is_some());
+        let child_has_default = properties.values().any(|prop| prop.default.is_some());
         let mut schema = JSONSchemaProps {
             type_: Some("object".into()),
             properties: (!properties.is_empty()).then_some(properties),
@@ -315,7 +316,10 @@ impl Transformer {
         let (ty, markers) = parse_field(s)?;
         let mut schema = self.schema_of(&ty)?;
         if let TypeExpr::Custom(custom) = &ty
-            && self.types.get(custom).is_some_and(|c| c.required)
+            && self
+                .types
+                .get(custom)
+                .is_some_and(|custom_type| custom_type.required)
         {
             parent_required.push(name.to_string());
         }
@@ -386,8 +390,8 @@ fn collect_deps(
         ));
     }
     match spec {
-        Value::String(s) => {
-            let (ty, _) = parse_field(s).map_err(|k| SchemaError::new(path, k))?;
+        Value::String(field) => {
+            let (ty, _) = parse_field(field).map_err(|kind| SchemaError::new(path, kind))?;
             out.extend(ty.custom_refs().into_iter().map(str::to_string));
             Ok(())
         }
