@@ -55,7 +55,8 @@ pub(crate) const FUNCTION_NAMESPACES: &[&str] = &[
 pub(crate) fn namespaced_call(target: &IdedExpr, func: &str, scope: &[String]) -> Option<String> {
     match &target.expr {
         Expr::Ident(ns)
-            if FUNCTION_NAMESPACES.contains(&ns.as_str()) && !scope.iter().any(|s| s == ns) =>
+            if FUNCTION_NAMESPACES.contains(&ns.as_str())
+                && !scope.iter().any(|bound| bound == ns) =>
         {
             Some(format!("{ns}.{func}"))
         }
@@ -78,32 +79,32 @@ fn path_of(e: &IdedExpr) -> Option<(&str, Vec<String>, Vec<&IdedExpr>)> {
     let mut cur = e;
     loop {
         match &cur.expr {
-            Expr::Ident(n) => {
+            Expr::Ident(ident) => {
                 fields.reverse();
-                return Some((n.as_str(), fields, dynamic));
+                return Some((ident.as_str(), fields, dynamic));
             }
-            Expr::Select(s) => {
-                fields.push(s.field.clone());
-                cur = &s.operand;
+            Expr::Select(select) => {
+                fields.push(select.field.clone());
+                cur = &select.operand;
             }
-            Expr::Call(c)
-                if c.target.is_none()
-                    && c.args.len() == 2
+            Expr::Call(call)
+                if call.target.is_none()
+                    && call.args.len() == 2
                     && [
                         operators::INDEX,
                         operators::OPT_INDEX,
                         operators::OPT_SELECT,
                     ]
-                    .contains(&c.func_name.as_str()) =>
+                    .contains(&call.func_name.as_str()) =>
             {
-                match &c.args[1].expr {
-                    Expr::Literal(LiteralValue::String(s)) => fields.push(s.inner().to_owned()),
+                match &call.args[1].expr {
+                    Expr::Literal(LiteralValue::String(key)) => fields.push(key.inner().to_owned()),
                     _ => {
                         fields.clear();
-                        dynamic.push(&c.args[1]);
+                        dynamic.push(&call.args[1]);
                     }
                 }
-                cur = &c.args[0];
+                cur = &call.args[0];
             }
             _ => return None,
         }
@@ -114,35 +115,38 @@ fn walk(e: &IdedExpr, scope: &mut Vec<String>, out: &mut References) {
     if !matches!(e.expr, Expr::Ident(_))
         && let Some((root, fields, dynamic)) = path_of(e)
     {
-        if !scope.iter().any(|s| s == root) && !root.starts_with('@') {
+        if !scope.iter().any(|bound| bound == root) && !root.starts_with('@') {
             out.identifiers.insert(root.to_owned());
             out.paths.insert(FieldPath {
                 root: root.to_owned(),
                 fields,
             });
         }
-        for d in dynamic {
-            walk(d, scope, out);
+        for part in dynamic {
+            walk(part, scope, out);
         }
         return;
     }
     match &e.expr {
-        Expr::Ident(n) => {
-            if !scope.iter().any(|s| s == n) && !n.starts_with('@') && !n.starts_with('#') {
-                out.identifiers.insert(n.clone());
+        Expr::Ident(ident) => {
+            if !scope.iter().any(|bound| bound == ident)
+                && !ident.starts_with('@')
+                && !ident.starts_with('#')
+            {
+                out.identifiers.insert(ident.clone());
                 out.paths.insert(FieldPath {
-                    root: n.clone(),
+                    root: ident.clone(),
                     fields: Vec::new(),
                 });
             }
         }
-        Expr::Call(c) => {
-            let name = c.func_name.as_str();
-            let mut target = c.target.as_deref();
-            if let Some(t) = target
-                && let Some(q) = namespaced_call(t, name, scope)
+        Expr::Call(call) => {
+            let name = call.func_name.as_str();
+            let mut target = call.target.as_deref();
+            if let Some(operand) = target
+                && let Some(qualified) = namespaced_call(operand, name, scope)
             {
-                out.functions.insert(q);
+                out.functions.insert(qualified);
                 target = None;
             } else if !name.starts_with('_') && !name.starts_with('@') && !name.starts_with('!') {
                 out.functions.insert(name.to_owned());
@@ -153,42 +157,42 @@ fn walk(e: &IdedExpr, scope: &mut Vec<String>, out: &mut References) {
             if name == crate::library::macros::MATCHES {
                 out.functions.insert("matches".to_owned());
             }
-            if let Some(t) = target {
-                walk(t, scope, out);
+            if let Some(operand) = target {
+                walk(operand, scope, out);
             }
-            for a in &c.args {
-                walk(a, scope, out);
+            for arg in &call.args {
+                walk(arg, scope, out);
             }
         }
-        Expr::Select(s) => walk(&s.operand, scope, out),
-        Expr::List(l) => l.elements.iter().for_each(|x| walk(x, scope, out)),
-        Expr::Map(m) => {
-            for en in &m.entries {
+        Expr::Select(select) => walk(&select.operand, scope, out),
+        Expr::List(list) => list.elements.iter().for_each(|item| walk(item, scope, out)),
+        Expr::Map(map) => {
+            for en in &map.entries {
                 if let EntryExpr::MapEntry(me) = &en.expr {
                     walk(&me.key, scope, out);
                     walk(&me.value, scope, out);
                 }
             }
         }
-        Expr::Struct(s) => {
-            for en in &s.entries {
+        Expr::Struct(message) => {
+            for en in &message.entries {
                 if let EntryExpr::StructField(f) = &en.expr {
                     walk(&f.value, scope, out);
                 }
             }
         }
-        Expr::Comprehension(c) => {
-            walk(&c.iter_range, scope, out);
-            walk(&c.accu_init, scope, out);
+        Expr::Comprehension(comp) => {
+            walk(&comp.iter_range, scope, out);
+            walk(&comp.accu_init, scope, out);
             let depth = scope.len();
-            scope.push(c.iter_var.clone());
-            if let Some(v2) = &c.iter_var2 {
+            scope.push(comp.iter_var.clone());
+            if let Some(v2) = &comp.iter_var2 {
                 scope.push(v2.clone());
             }
-            scope.push(c.accu_var.clone());
-            walk(&c.loop_cond, scope, out);
-            walk(&c.loop_step, scope, out);
-            walk(&c.result, scope, out);
+            scope.push(comp.accu_var.clone());
+            walk(&comp.loop_cond, scope, out);
+            walk(&comp.loop_step, scope, out);
+            walk(&comp.result, scope, out);
             scope.truncate(depth);
         }
         Expr::Literal(_) | Expr::Unspecified => {}
