@@ -68,7 +68,7 @@ pub fn compile_rgd(
     options: &CompileOptions,
 ) -> Result<CompiledGraph, CompileErrors> {
     match serde_json::to_value(rgd) {
-        Ok(v) => compile(&v, schemas, options),
+        Ok(doc) => compile(&doc, schemas, options),
         Err(e) => Err(CompileErrors {
             errors: vec![GraphError::new(
                 ErrorCode::InvalidDocument,
@@ -245,9 +245,10 @@ impl Compiler<'_> {
         match kro_schema::build_instance_crd(&schema, status_schemas, &owner) {
             Ok(crd) => (Some(crd), instance_schema),
             Err(errs) => {
-                for e in errs.0 {
+                for error in errs.0 {
                     self.err(
-                        GraphError::new(ErrorCode::SimpleSchema, e.to_string()).at(e.path.clone()),
+                        GraphError::new(ErrorCode::SimpleSchema, error.to_string())
+                            .at(error.path.clone()),
                     );
                 }
                 (None, instance_schema)
@@ -394,7 +395,7 @@ impl Compiler<'_> {
 
     fn compile_expr(&mut self, id: &str, at: &str, src: &str) -> Option<CompiledExpr> {
         match CompiledExpr::compile(src) {
-            Ok(e) => Some(e),
+            Ok(expr) => Some(expr),
             Err(e) => {
                 self.err(
                     GraphError::new(
@@ -435,8 +436,8 @@ impl Compiler<'_> {
         for (i, source) in items.iter().enumerate() {
             let at = format!("{what}[{i}]");
             match scan::standalone(source) {
-                Ok(Some(e)) => {
-                    if let Some(compiled) = self.compile_expr(id, &at, &e) {
+                Ok(Some(body)) => {
+                    if let Some(compiled) = self.compile_expr(id, &at, &body) {
                         out.push(compiled);
                     }
                 }
@@ -623,7 +624,7 @@ impl Compiler<'_> {
         for (name, source) in &resource.for_each {
             let at = format!("forEach.{name}");
             match scan::standalone(source) {
-                Ok(Some(e)) => match self.compile_expr(id, &at, &e) {
+                Ok(Some(body)) => match self.compile_expr(id, &at, &body) {
                     Some(expr) => draft.for_each.push(ForEachDimension {
                         name: name.clone(),
                         expr,
@@ -696,7 +697,9 @@ impl Compiler<'_> {
             .get("name")
             .and_then(Value::as_str)
             .is_some_and(|source| !source.is_empty());
-        let has_selector = meta.get("selector").is_some_and(|v| !v.is_null());
+        let has_selector = meta
+            .get("selector")
+            .is_some_and(|selector| !selector.is_null());
         if has_name == has_selector {
             self.err(
                 GraphError::new(
@@ -757,7 +760,7 @@ impl Compiler<'_> {
         if draft.namespaced && !instance_namespaced && draft.kind != NodeKind::ExternalCollection {
             let ok = ns
                 .and_then(Value::as_str)
-                .is_some_and(|s| !s.trim().is_empty());
+                .is_some_and(|namespace| !namespace.trim().is_empty());
             if !ok {
                 self.err(
                     GraphError::new(
@@ -773,13 +776,13 @@ impl Compiler<'_> {
             }
         }
         for what in ["labels", "annotations"] {
-            let Some(m) = obj
+            let Some(entries) = obj
                 .pointer(&format!("/metadata/{what}"))
                 .and_then(Value::as_object)
             else {
                 continue;
             };
-            for key in m.keys() {
+            for key in entries.keys() {
                 for prefix in ["kro.run/", "internal.kro.run/"] {
                     if key.starts_with(prefix) {
                         let singular = &what[..what.len() - 1];
@@ -850,9 +853,9 @@ impl Compiler<'_> {
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let at = format!("status.conditions[{i}]");
-            let Some(e) = item
+            let Some(body) = item
                 .as_str()
-                .and_then(|s| scan::standalone(s).ok().flatten())
+                .and_then(|text| scan::standalone(text).ok().flatten())
             else {
                 self.err(
                     GraphError::new(
@@ -864,7 +867,7 @@ impl Compiler<'_> {
                 );
                 continue;
             };
-            let Some(condition) = self.compile_expr("instance", &at, &e) else {
+            let Some(condition) = self.compile_expr("instance", &at, &body) else {
                 continue;
             };
             if condition.uses_omit() {
@@ -945,16 +948,16 @@ impl Compiler<'_> {
                 continue;
             };
             let mut refers = false;
-            for e in value.expressions() {
-                let references = e.references();
-                if e.uses_omit() {
+            for expr in value.expressions() {
+                let references = expr.references();
+                if expr.uses_omit() {
                     self.err(
                         GraphError::new(
                             ErrorCode::InvalidFunction,
                             format!(
                                 "status field {:?} expression {:?}: omit() can only be used in resource template expressions",
                                 field.path.to_string(),
-                                e.source()
+                                expr.source()
                             ),
                         )
                         .at(&at),
@@ -978,7 +981,7 @@ impl Compiler<'_> {
                                 format!(
                                     "status field {:?} expression {:?}: references unknown identifiers: [{ident}]",
                                     field.path.to_string(),
-                                    e.source()
+                                    expr.source()
                                 ),
                             )
                             .at(&at),
@@ -1022,23 +1025,27 @@ fn field_combination_problem(resource: &ResourceInput) -> Option<&'static str> {
 /// Why the object is not a Kubernetes object (apiVersion, kind and metadata), if it is not.
 fn object_structure_problem(object: &Value) -> Option<&'static str> {
     match object {
-        Value::Object(m) => match (m.get("apiVersion"), m.get("kind"), m.get("metadata")) {
+        Value::Object(fields) => match (
+            fields.get("apiVersion"),
+            fields.get("kind"),
+            fields.get("metadata"),
+        ) {
             (None, _, _) => Some("apiVersion field not found"),
-            (Some(v), _, _) if !v.is_string() => Some("apiVersion field is not a string"),
+            (Some(value), _, _) if !value.is_string() => Some("apiVersion field is not a string"),
             (_, None, _) => Some("kind field not found"),
-            (_, Some(v), _) if !v.is_string() => Some("kind field is not a string"),
+            (_, Some(value), _) if !value.is_string() => Some("kind field is not a string"),
             (_, _, None) => Some("metadata field not found"),
-            (_, _, Some(v)) if !v.is_object() => Some("metadata field is not a map"),
+            (_, _, Some(value)) if !value.is_object() => Some("metadata field is not a map"),
             _ => None,
         },
         _ => Some("template is not a map"),
     }
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+fn capitalize(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().collect::<String>() + chars.as_str(),
         None => String::new(),
     }
 }
@@ -1068,18 +1075,18 @@ impl ReferenceCheck<'_> {
             let at = field.path.to_string();
             let is_name = field.path.is(&["metadata", "name"]);
             let is_namespace = draft.namespaced && field.path.is(&["metadata", "namespace"]);
-            for e in field.value.expressions() {
-                if e.uses_omit() {
+            for expr in field.value.expressions() {
+                if expr.uses_omit() {
                     self.omit_in_template(&at, is_name || is_namespace, omit_enabled);
                 }
-                for ident in &e.references().identifiers {
+                for ident in &expr.references().identifiers {
                     if ident == self.id {
                         self.push(
                             ErrorCode::SelfReference,
                             &at,
                             format!(
                                 "expression {:?} at path {at:?}: self references are not allowed",
-                                e.source()
+                                expr.source()
                             ),
                         );
                     } else if ident == SCHEMA_VAR {
@@ -1101,7 +1108,7 @@ impl ReferenceCheck<'_> {
                             &at,
                             format!(
                                 "failed to extract dependencies: expression {:?} at path {at:?} references unknown identifiers: [{ident}]",
-                                e.source()
+                                expr.source()
                             ),
                         );
                     }
@@ -1201,16 +1208,16 @@ impl ReferenceCheck<'_> {
     /// `includeWhen`: the schema and other resources (which become dependencies).
     fn include_when(&mut self, draft: &mut Draft) {
         let id = self.id;
-        for (i, e) in draft.include_when.iter().enumerate() {
+        for (i, expr) in draft.include_when.iter().enumerate() {
             let at = format!("includeWhen[{i}]");
-            if e.uses_omit() {
+            if expr.uses_omit() {
                 self.push(
                     ErrorCode::InvalidFunction,
                     &at,
                     format!("resource {id:?} includeWhen: omit() can only be used in resource template expressions"),
                 );
             }
-            for ident in &e.references().identifiers {
+            for ident in &expr.references().identifiers {
                 if ident == id {
                     self.push(
                         ErrorCode::SelfReference,
@@ -1240,9 +1247,9 @@ impl ReferenceCheck<'_> {
         } else {
             id.to_string()
         };
-        for (i, e) in draft.ready_when.iter().enumerate() {
+        for (i, expr) in draft.ready_when.iter().enumerate() {
             let at = format!("readyWhen[{i}]");
-            for ident in &e.references().identifiers {
+            for ident in &expr.references().identifiers {
                 if ident != &allowed {
                     self.push(
                         ErrorCode::UnknownIdentifier,
@@ -1253,7 +1260,7 @@ impl ReferenceCheck<'_> {
                     );
                 }
             }
-            if e.uses_omit() {
+            if expr.uses_omit() {
                 self.push(
                     ErrorCode::InvalidFunction,
                     &at,

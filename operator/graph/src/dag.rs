@@ -37,15 +37,17 @@ impl Dag {
     }
 
     fn index(&self, id: &str) -> Option<usize> {
-        self.ids.iter().position(|i| i == id)
+        self.ids.iter().position(|known| known == id)
     }
 
     /// Adds `from -> to` for each `to` (unknown ids are ignored; the builder reports them).
     pub fn add_dependencies<'a>(&mut self, from: &str, to: impl IntoIterator<Item = &'a str>) {
-        let Some(f) = self.index(from) else { return };
-        for t in to {
-            if let Some(t) = self.index(t) {
-                self.deps[f].insert(t);
+        let Some(from_ix) = self.index(from) else {
+            return;
+        };
+        for to_id in to {
+            if let Some(to_ix) = self.index(to_id) {
+                self.deps[from_ix].insert(to_ix);
             }
         }
     }
@@ -53,7 +55,12 @@ impl Dag {
     /// The ids `id` depends on, in original order.
     pub fn dependencies(&self, id: &str) -> Vec<String> {
         self.index(id)
-            .map(|i| self.deps[i].iter().map(|d| self.ids[*d].clone()).collect())
+            .map(|i| {
+                self.deps[i]
+                    .iter()
+                    .map(|dep| self.ids[*dep].clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -64,63 +71,66 @@ impl Dag {
         let mut stack: Vec<usize> = Vec::new();
         for start in 0..self.ids.len() {
             if state[start] == 0
-                && let Some(c) = self.dfs(start, &mut state, &mut stack)
+                && let Some(cycle) = self.dfs(start, &mut state, &mut stack)
             {
-                return Some(c);
+                return Some(cycle);
             }
         }
         None
     }
 
-    fn dfs(&self, v: usize, state: &mut [u8], stack: &mut Vec<usize>) -> Option<CycleError> {
-        state[v] = 1;
-        stack.push(v);
-        for &d in &self.deps[v] {
-            if state[d] == 1 {
-                let pos = stack.iter().position(|&s| s == d).unwrap_or(0);
+    fn dfs(&self, vertex: usize, state: &mut [u8], stack: &mut Vec<usize>) -> Option<CycleError> {
+        state[vertex] = 1;
+        stack.push(vertex);
+        for &dep in &self.deps[vertex] {
+            if state[dep] == 1 {
+                let pos = stack
+                    .iter()
+                    .position(|&on_stack| on_stack == dep)
+                    .unwrap_or(0);
                 let mut path: Vec<String> =
                     stack[pos..].iter().map(|&i| self.ids[i].clone()).collect();
-                path.push(self.ids[d].clone());
+                path.push(self.ids[dep].clone());
                 return Some(CycleError { path });
             }
-            if state[d] == 0
-                && let Some(c) = self.dfs(d, state, stack)
+            if state[dep] == 0
+                && let Some(cycle) = self.dfs(dep, state, stack)
             {
-                return Some(c);
+                return Some(cycle);
             }
         }
         stack.pop();
-        state[v] = 2;
+        state[vertex] = 2;
         None
     }
 
     /// kro's order: dependencies first; among ready vertices the smallest
     /// (position in `spec.resources`, id) comes first.
     pub fn topological_order(&self) -> Result<Vec<String>, CycleError> {
-        if let Some(c) = self.find_cycle() {
-            return Err(c);
+        if let Some(cycle) = self.find_cycle() {
+            return Err(cycle);
         }
-        let n = self.ids.len();
+        let count = self.ids.len();
         let mut indegree: Vec<usize> = self.deps.iter().map(BTreeSet::len).collect();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (v, ds) in self.deps.iter().enumerate() {
-            for &d in ds {
-                dependents[d].push(v);
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for (vertex, ds) in self.deps.iter().enumerate() {
+            for &dep in ds {
+                dependents[dep].push(vertex);
             }
         }
         let mut heap = BinaryHeap::new();
-        for (v, deg) in indegree.iter().enumerate() {
+        for (vertex, deg) in indegree.iter().enumerate() {
             if *deg == 0 {
-                heap.push(Reverse((v, self.ids[v].clone())));
+                heap.push(Reverse((vertex, self.ids[vertex].clone())));
             }
         }
-        let mut out = Vec::with_capacity(n);
-        while let Some(Reverse((v, id))) = heap.pop() {
+        let mut out = Vec::with_capacity(count);
+        while let Some(Reverse((vertex, id))) = heap.pop() {
             out.push(id);
-            for &w in &dependents[v] {
-                indegree[w] -= 1;
-                if indegree[w] == 0 {
-                    heap.push(Reverse((w, self.ids[w].clone())));
+            for &dependent in &dependents[vertex] {
+                indegree[dependent] -= 1;
+                if indegree[dependent] == 0 {
+                    heap.push(Reverse((dependent, self.ids[dependent].clone())));
                 }
             }
         }
@@ -130,39 +140,41 @@ impl Dag {
     /// Apply order (deletion wave) of each id: vertices nothing depends on get the highest
     /// number, roots get 1, as kro's `ApplyOrders`. Requires an acyclic graph.
     pub fn apply_orders(&self) -> Result<Vec<(String, u32)>, CycleError> {
-        if let Some(c) = self.find_cycle() {
-            return Err(c);
+        if let Some(cycle) = self.find_cycle() {
+            return Err(cycle);
         }
-        let n = self.ids.len();
-        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (v, ds) in self.deps.iter().enumerate() {
-            for &d in ds {
-                dependents[d].push(v);
+        let count = self.ids.len();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); count];
+        for (vertex, ds) in self.deps.iter().enumerate() {
+            for &dep in ds {
+                dependents[dep].push(vertex);
             }
         }
         // Layers peeled from the leaves (no dependents) upward.
         let mut remaining: Vec<usize> = dependents.iter().map(Vec::len).collect();
-        let mut layer_of = vec![0usize; n];
-        let mut current: Vec<usize> = (0..n).filter(|&v| remaining[v] == 0).collect();
+        let mut layer_of = vec![0usize; count];
+        let mut current: Vec<usize> = (0..count)
+            .filter(|&vertex| remaining[vertex] == 0)
+            .collect();
         let mut layers = 0usize;
         while !current.is_empty() {
             let mut next = Vec::new();
-            for &v in &current {
-                layer_of[v] = layers;
-                for &d in &self.deps[v] {
-                    remaining[d] -= 1;
-                    if remaining[d] == 0 {
-                        next.push(d);
+            for &vertex in &current {
+                layer_of[vertex] = layers;
+                for &dep in &self.deps[vertex] {
+                    remaining[dep] -= 1;
+                    if remaining[dep] == 0 {
+                        next.push(dep);
                     }
                 }
             }
             layers += 1;
             current = next;
         }
-        Ok((0..n)
-            .map(|v| {
-                let order = u32::try_from(layers - layer_of[v]).unwrap_or(u32::MAX);
-                (self.ids[v].clone(), order)
+        Ok((0..count)
+            .map(|vertex| {
+                let order = u32::try_from(layers - layer_of[vertex]).unwrap_or(u32::MAX);
+                (self.ids[vertex].clone(), order)
             })
             .collect())
     }
@@ -173,24 +185,27 @@ mod tests {
     use super::*;
 
     fn dag(ids: &[&str], edges: &[(&str, &str)]) -> Dag {
-        let mut d = Dag::new(ids.iter().map(|s| s.to_string()));
-        for (a, b) in edges {
-            d.add_dependencies(a, [*b]);
+        let mut graph = Dag::new(ids.iter().map(|id| id.to_string()));
+        for (from, to) in edges {
+            graph.add_dependencies(from, [*to]);
         }
-        d
+        graph
     }
 
     #[test]
     fn order_keeps_spec_order_for_ties() {
-        let d = dag(&["c", "a", "b"], &[]);
-        assert_eq!(d.topological_order().unwrap(), vec!["c", "a", "b"]);
-        let d = dag(
+        let graph = dag(&["c", "a", "b"], &[]);
+        assert_eq!(graph.topological_order().unwrap(), vec!["c", "a", "b"]);
+        let graph = dag(
             &["svc", "deploy", "cm"],
             &[("deploy", "cm"), ("svc", "deploy")],
         );
-        assert_eq!(d.topological_order().unwrap(), vec!["cm", "deploy", "svc"]);
-        let d = dag(&["a", "b", "c", "d"], &[("a", "d"), ("b", "d")]);
-        assert_eq!(d.topological_order().unwrap(), vec!["c", "d", "a", "b"]);
+        assert_eq!(
+            graph.topological_order().unwrap(),
+            vec!["cm", "deploy", "svc"]
+        );
+        let graph = dag(&["a", "b", "c", "d"], &[("a", "d"), ("b", "d")]);
+        assert_eq!(graph.topological_order().unwrap(), vec!["c", "d", "a", "b"]);
     }
 
     #[test]
@@ -206,25 +221,25 @@ mod tests {
             ),
         ];
         for (ids, edges, want) in cases {
-            let d = dag(&ids, &edges);
-            let err = d.topological_order().unwrap_err();
+            let graph = dag(&ids, &edges);
+            let err = graph.topological_order().unwrap_err();
             assert_eq!(err.to_string(), format!("graph contains a cycle: {want}"));
         }
     }
 
     #[test]
     fn apply_orders_leaves_highest() {
-        let d = dag(
+        let graph = dag(
             &["cm", "deploy", "svc"],
             &[("deploy", "cm"), ("svc", "deploy")],
         );
         assert_eq!(
-            d.apply_orders().unwrap(),
+            graph.apply_orders().unwrap(),
             vec![("cm".into(), 1), ("deploy".into(), 2), ("svc".into(), 3)]
         );
-        let d = dag(&["a", "b"], &[]);
+        let graph = dag(&["a", "b"], &[]);
         assert_eq!(
-            d.apply_orders().unwrap(),
+            graph.apply_orders().unwrap(),
             vec![("a".into(), 1), ("b".into(), 1)]
         );
     }

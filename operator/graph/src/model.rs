@@ -59,11 +59,11 @@ impl CompiledValue {
     /// The expressions, in order.
     pub fn expressions(&self) -> Vec<&CompiledExpr> {
         match self {
-            CompiledValue::Expr(e) => vec![e],
+            CompiledValue::Expr(expr) => vec![expr],
             CompiledValue::Template(parts) => parts
                 .iter()
-                .filter_map(|p| match p {
-                    TemplatePart::Expr(e) => Some(e),
+                .filter_map(|part| match part {
+                    TemplatePart::Expr(expr) => Some(expr),
                     TemplatePart::Text(_) => None,
                 })
                 .collect(),
@@ -180,7 +180,7 @@ pub struct GraphData {
 impl GraphData {
     /// The node with this id.
     pub fn node(&self, id: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.id == id)
+        self.nodes.iter().find(|node| node.id == id)
     }
 
     /// What kro writes to the RGD's `status.resources`: the nodes with at least one
@@ -188,13 +188,13 @@ impl GraphData {
     pub fn resource_information(&self) -> Vec<kro_api::ResourceInformation> {
         self.nodes
             .iter()
-            .filter(|n| !n.dependencies.is_empty())
-            .map(|n| kro_api::ResourceInformation {
-                id: n.id.clone(),
-                dependencies: n
+            .filter(|node| !node.dependencies.is_empty())
+            .map(|node| kro_api::ResourceInformation {
+                id: node.id.clone(),
+                dependencies: node
                     .dependencies
                     .iter()
-                    .map(|d| kro_api::Dependency { id: d.clone() })
+                    .map(|dep| kro_api::Dependency { id: dep.clone() })
                     .collect(),
             })
             .collect()
@@ -219,24 +219,28 @@ impl Deref for CompiledGraph {
     }
 }
 
-fn prune(v: &Value, paths: &[Vec<String>], depth: usize) -> Value {
+fn prune(value: &Value, paths: &[Vec<String>], depth: usize) -> Value {
     if paths.is_empty() {
         return Value::Object(serde_json::Map::new());
     }
-    if paths.iter().any(|p| p.len() <= depth) {
-        return v.clone();
+    if paths.iter().any(|path| path.len() <= depth) {
+        return value.clone();
     }
-    let Value::Object(m) = v else {
-        return v.clone();
+    let Value::Object(map) = value else {
+        return value.clone();
     };
     let mut out = serde_json::Map::new();
-    let mut keys: Vec<&str> = paths.iter().map(|p| p[depth].as_str()).collect();
+    let mut keys: Vec<&str> = paths.iter().map(|path| path[depth].as_str()).collect();
     keys.sort_unstable();
     keys.dedup();
-    for k in keys {
-        if let Some(child) = m.get(k) {
-            let sub: Vec<Vec<String>> = paths.iter().filter(|p| p[depth] == k).cloned().collect();
-            out.insert(k.to_string(), prune(child, &sub, depth + 1));
+    for key in keys {
+        if let Some(child) = map.get(key) {
+            let sub: Vec<Vec<String>> = paths
+                .iter()
+                .filter(|path| path[depth] == key)
+                .cloned()
+                .collect();
+            out.insert(key.to_string(), prune(child, &sub, depth + 1));
         }
     }
     Value::Object(out)
@@ -248,45 +252,45 @@ pub(crate) fn collect_reads(
     status_fields: &[TemplateField],
     status_conditions: &[CompiledExpr],
 ) -> BTreeMap<String, Vec<Vec<String>>> {
-    let ids: Vec<&str> = nodes.iter().map(|n| n.id.as_str()).collect();
+    let ids: Vec<&str> = nodes.iter().map(|node| node.id.as_str()).collect();
     let mut out: BTreeMap<String, Vec<Vec<String>>> = BTreeMap::new();
-    let mut add = |e: &CompiledExpr, each_of: Option<&str>| {
-        for p in &e.references().paths {
-            let root = match (p.root.as_str(), each_of) {
+    let mut add = |expr: &CompiledExpr, each_of: Option<&str>| {
+        for path in &expr.references().paths {
+            let root = match (path.root.as_str(), each_of) {
                 ("each", Some(id)) => id,
-                (r, _) if ids.contains(&r) => r,
+                (root, _) if ids.contains(&root) => root,
                 _ => continue,
             };
             let entry = out.entry(root.to_string()).or_default();
-            if !entry.contains(&p.fields) {
-                entry.push(p.fields.clone());
+            if !entry.contains(&path.fields) {
+                entry.push(path.fields.clone());
             }
         }
     };
-    for n in nodes {
-        for f in &n.fields {
-            for e in f.value.expressions() {
-                add(e, None);
+    for node in nodes {
+        for field in &node.fields {
+            for expr in field.value.expressions() {
+                add(expr, None);
             }
         }
-        for e in n
+        for expr in node
             .include_when
             .iter()
-            .chain(n.for_each.iter().map(|d| &d.expr))
+            .chain(node.for_each.iter().map(|dim| &dim.expr))
         {
-            add(e, None);
+            add(expr, None);
         }
-        for e in &n.ready_when {
-            add(e, Some(n.id.as_str()));
-        }
-    }
-    for f in status_fields {
-        for e in f.value.expressions() {
-            add(e, None);
+        for expr in &node.ready_when {
+            add(expr, Some(node.id.as_str()));
         }
     }
-    for e in status_conditions {
-        add(e, None);
+    for field in status_fields {
+        for expr in field.value.expressions() {
+            add(expr, None);
+        }
+    }
+    for expr in status_conditions {
+        add(expr, None);
     }
     out
 }

@@ -76,32 +76,35 @@ pub fn is_reserved(word: &str) -> bool {
 }
 
 /// `^[a-z][a-zA-Z0-9]*$`: kro's lower camelCase.
-pub fn is_lower_camel(s: &str) -> bool {
-    let mut c = s.chars();
-    matches!(c.next(), Some(f) if f.is_ascii_lowercase()) && c.all(|c| c.is_ascii_alphanumeric())
+pub fn is_lower_camel(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(first) if first.is_ascii_lowercase())
+        && chars.all(|ch| ch.is_ascii_alphanumeric())
 }
 
 /// `^[A-Z][a-zA-Z0-9]*$`: kro's kind names.
-pub fn is_upper_camel(s: &str) -> bool {
-    let mut c = s.chars();
-    matches!(c.next(), Some(f) if f.is_ascii_uppercase()) && c.all(|c| c.is_ascii_alphanumeric())
+pub fn is_upper_camel(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(first) if first.is_ascii_uppercase())
+        && chars.all(|ch| ch.is_ascii_alphanumeric())
 }
 
 /// `^v\d+((alpha|beta)\d+)?$`: a Kubernetes API version name (kro-schema owns the rule, since
 /// the instance CRD it builds checks the same field).
-pub fn is_kube_version(s: &str) -> bool {
-    kro_schema::crd::is_api_version(s)
+pub fn is_kube_version(name: &str) -> bool {
+    kro_schema::crd::is_api_version(name)
 }
 
 /// A DNS-1035 label (`[a-z]([-a-z0-9]*[a-z0-9])?`, at most 63 characters).
-pub fn is_dns1035_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[b.len() - 1] != b'-'
+pub fn is_dns1035_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_lowercase()
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+        && bytes[bytes.len() - 1] != b'-'
 }
 
 #[cfg(test)]
@@ -110,7 +113,7 @@ mod tests {
 
     #[test]
     fn names_table() {
-        for (s, ok) in [
+        for (name, ok) in [
             ("deployment", true),
             ("myDeployment2", true),
             ("My", false),
@@ -119,12 +122,12 @@ mod tests {
             ("", false),
             ("1a", false),
         ] {
-            assert_eq!(is_lower_camel(s), ok, "{s}");
+            assert_eq!(is_lower_camel(name), ok, "{name}");
         }
-        for (s, ok) in [("WebApp", true), ("webApp", false), ("Web-App", false)] {
-            assert_eq!(is_upper_camel(s), ok, "{s}");
+        for (name, ok) in [("WebApp", true), ("webApp", false), ("Web-App", false)] {
+            assert_eq!(is_upper_camel(name), ok, "{name}");
         }
-        for (s, ok) in [
+        for (name, ok) in [
             ("v1", true),
             ("v1alpha1", true),
             ("v2beta3", true),
@@ -133,10 +136,10 @@ mod tests {
             ("v", false),
             ("v1gamma1", false),
         ] {
-            assert_eq!(is_kube_version(s), ok, "{s}");
+            assert_eq!(is_kube_version(name), ok, "{name}");
         }
-        for w in ["schema", "namespace", "each", "in", "item", "graphengine"] {
-            assert!(is_reserved(w), "{w}");
+        for word in ["schema", "namespace", "each", "in", "item", "graphengine"] {
+            assert!(is_reserved(word), "{word}");
         }
         assert!(!is_reserved("deployment"));
         assert!(is_dns1035_label("deployment"));

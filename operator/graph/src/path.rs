@@ -28,17 +28,17 @@ impl FieldPath {
 
     /// Parses a dotted path such as `metadata.name` or `spec.ports[0].port` (keys only; no
     /// quoting). Used by tests and by callers naming well-known fields.
-    pub fn parse(s: &str) -> Self {
+    pub fn parse(dotted: &str) -> Self {
         let mut out = Vec::new();
-        for part in s.split('.').filter(|p| !p.is_empty()) {
+        for part in dotted.split('.').filter(|part| !part.is_empty()) {
             let mut rest = part;
-            if let Some(i) = rest.find('[') {
-                out.push(Segment::Field(rest[..i].to_string()));
-                rest = &rest[i..];
+            if let Some(bracket) = rest.find('[') {
+                out.push(Segment::Field(rest[..bracket].to_string()));
+                rest = &rest[bracket..];
                 while let Some(stripped) = rest.strip_prefix('[') {
                     let Some(end) = stripped.find(']') else { break };
-                    if let Ok(n) = stripped[..end].parse() {
-                        out.push(Segment::Index(n));
+                    if let Ok(index) = stripped[..end].parse() {
+                        out.push(Segment::Index(index));
                     }
                     rest = &stripped[end + 1..];
                 }
@@ -51,16 +51,16 @@ impl FieldPath {
 
     /// This path followed by a key.
     pub fn field(&self, name: &str) -> Self {
-        let mut v = self.0.clone();
-        v.push(Segment::Field(name.to_string()));
-        Self(v)
+        let mut segments = self.0.clone();
+        segments.push(Segment::Field(name.to_string()));
+        Self(segments)
     }
 
     /// This path followed by a list index.
     pub fn index(&self, i: usize) -> Self {
-        let mut v = self.0.clone();
-        v.push(Segment::Index(i));
-        Self(v)
+        let mut segments = self.0.clone();
+        segments.push(Segment::Index(i));
+        Self(segments)
     }
 
     /// True when the path is exactly the given dotted keys.
@@ -70,7 +70,7 @@ impl FieldPath {
                 .0
                 .iter()
                 .zip(keys)
-                .all(|(s, k)| matches!(s, Segment::Field(f) if f == k))
+                .all(|(segment, key)| matches!(segment, Segment::Field(field) if field == key))
     }
 
     /// True when the path starts with the given keys.
@@ -80,16 +80,16 @@ impl FieldPath {
                 .0
                 .iter()
                 .zip(keys)
-                .all(|(s, k)| matches!(s, Segment::Field(f) if f == k))
+                .all(|(segment, key)| matches!(segment, Segment::Field(field) if field == key))
     }
 
     /// The value at this path in `root`, if any.
     pub fn get<'a>(&self, root: &'a Value) -> Option<&'a Value> {
         let mut cur = root;
-        for s in &self.0 {
-            cur = match (s, cur) {
-                (Segment::Field(f), Value::Object(m)) => m.get(f)?,
-                (Segment::Index(i), Value::Array(a)) => a.get(*i)?,
+        for segment in &self.0 {
+            cur = match (segment, cur) {
+                (Segment::Field(key), Value::Object(map)) => map.get(key)?,
+                (Segment::Index(i), Value::Array(items)) => items.get(*i)?,
                 _ => return None,
             };
         }
@@ -99,10 +99,10 @@ impl FieldPath {
     /// Mutable access to the value at this path in `root`, if any.
     pub fn get_mut<'a>(&self, root: &'a mut Value) -> Option<&'a mut Value> {
         let mut cur = root;
-        for s in &self.0 {
-            cur = match (s, cur) {
-                (Segment::Field(f), Value::Object(m)) => m.get_mut(f)?,
-                (Segment::Index(i), Value::Array(a)) => a.get_mut(*i)?,
+        for segment in &self.0 {
+            cur = match (segment, cur) {
+                (Segment::Field(key), Value::Object(map)) => map.get_mut(key)?,
+                (Segment::Index(i), Value::Array(items)) => items.get_mut(*i)?,
                 _ => return None,
             };
         }
@@ -110,24 +110,25 @@ impl FieldPath {
     }
 }
 
-fn plain_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+fn plain_key(key: &str) -> bool {
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
 }
 
 impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for s in &self.0 {
-            match s {
-                Segment::Field(k) if plain_key(k) => {
+        for segment in &self.0 {
+            match segment {
+                Segment::Field(key) if plain_key(key) => {
                     if !first {
                         f.write_str(".")?;
                     }
-                    f.write_str(k)?;
+                    f.write_str(key)?;
                 }
-                Segment::Field(k) => write!(f, "[{k:?}]")?,
+                Segment::Field(key) => write!(f, "[{key:?}]")?,
                 Segment::Index(i) => write!(f, "[{i}]")?,
             }
             first = false;
@@ -158,38 +159,38 @@ pub struct Walk {
 
 /// Finds every `${…}` in `value` (map keys are never scanned, as in kro).
 pub fn walk(value: &Value, base: &FieldPath) -> Walk {
-    let mut w = Walk::default();
-    walk_into(value, base, &mut w);
-    w
+    let mut found = Walk::default();
+    walk_into(value, base, &mut found);
+    found
 }
 
-fn walk_into(value: &Value, path: &FieldPath, w: &mut Walk) {
+fn walk_into(value: &Value, path: &FieldPath, found: &mut Walk) {
     match value {
-        Value::String(s) => match scan::classify(s) {
-            Ok(FieldValue::Literal) => w.literals.push(path.clone()),
-            Ok(v) => w.fields.push(FoundField {
+        Value::String(text) => match scan::classify(text) {
+            Ok(FieldValue::Literal) => found.literals.push(path.clone()),
+            Ok(field) => found.fields.push(FoundField {
                 path: path.clone(),
-                value: v,
+                value: field,
             }),
-            Err(e) => w.errors.push((path.clone(), e)),
+            Err(e) => found.errors.push((path.clone(), e)),
         },
-        Value::Object(m) => {
-            if m.is_empty() {
-                w.literals.push(path.clone());
+        Value::Object(map) => {
+            if map.is_empty() {
+                found.literals.push(path.clone());
             }
-            for (k, v) in m {
-                walk_into(v, &path.field(k), w);
-            }
-        }
-        Value::Array(a) => {
-            if a.is_empty() {
-                w.literals.push(path.clone());
-            }
-            for (i, v) in a.iter().enumerate() {
-                walk_into(v, &path.index(i), w);
+            for (k, v) in map {
+                walk_into(v, &path.field(k), found);
             }
         }
-        _ => w.literals.push(path.clone()),
+        Value::Array(items) => {
+            if items.is_empty() {
+                found.literals.push(path.clone());
+            }
+            for (i, item) in items.iter().enumerate() {
+                walk_into(item, &path.index(i), found);
+            }
+        }
+        _ => found.literals.push(path.clone()),
     }
 }
 
@@ -200,15 +201,18 @@ mod tests {
 
     #[test]
     fn display_and_parse() {
-        let p = FieldPath::root()
+        let path = FieldPath::root()
             .field("metadata")
             .field("labels")
             .field("app.kubernetes.io/name");
-        assert_eq!(p.to_string(), "metadata.labels[\"app.kubernetes.io/name\"]");
-        let p = FieldPath::parse("spec.ports[0].port");
-        assert_eq!(p.to_string(), "spec.ports[0].port");
         assert_eq!(
-            p.0,
+            path.to_string(),
+            "metadata.labels[\"app.kubernetes.io/name\"]"
+        );
+        let path = FieldPath::parse("spec.ports[0].port");
+        assert_eq!(path.to_string(), "spec.ports[0].port");
+        assert_eq!(
+            path.0,
             vec![
                 Segment::Field("spec".into()),
                 Segment::Field("ports".into()),
@@ -220,18 +224,23 @@ mod tests {
 
     #[test]
     fn walk_finds_paths() {
-        let v = json!({
+        let template = json!({
             "metadata": {"name": "${schema.spec.name}", "labels": {"${k}": "v"}},
             "spec": {"ports": [{"port": "${schema.spec.port}"}, {"port": 80}], "x": "a-${b}"}
         });
-        let w = walk(&v, &FieldPath::root());
-        let got: Vec<String> = w.fields.iter().map(|f| f.path.to_string()).collect();
+        let found = walk(&template, &FieldPath::root());
+        let got: Vec<String> = found
+            .fields
+            .iter()
+            .map(|field| field.path.to_string())
+            .collect();
         assert_eq!(got, vec!["metadata.name", "spec.ports[0].port", "spec.x"]);
         assert!(
-            w.literals
+            found
+                .literals
                 .contains(&FieldPath::parse("metadata.labels.${k}"))
         );
-        let p = FieldPath::parse("spec.ports[1].port");
-        assert_eq!(p.get(&v), Some(&json!(80)));
+        let path = FieldPath::parse("spec.ports[1].port");
+        assert_eq!(path.get(&template), Some(&json!(80)));
     }
 }

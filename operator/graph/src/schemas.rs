@@ -87,10 +87,10 @@ pub fn version_of(api_version: &str) -> &str {
 
 /// Whether a kind with no known schema is namespaced (built-in cluster-scoped kinds are not).
 pub fn default_namespaced(api_version: &str, kind: &str) -> bool {
-    let g = group_of(api_version);
+    let group = group_of(api_version);
     !CLUSTER_SCOPED
         .iter()
-        .any(|(cg, ck)| *cg == g && *ck == kind)
+        .any(|(cg, ck)| *cg == group && *ck == kind)
 }
 
 /// A problem loading schemas.
@@ -210,37 +210,37 @@ impl SchemaStore {
         })?;
         let mut files: Vec<_> = entries
             .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
+            .map(|entry| entry.path())
+            .filter(|path| {
                 matches!(
-                    p.extension().and_then(|e| e.to_str()),
+                    path.extension().and_then(|ext| ext.to_str()),
                     Some("yaml" | "yml" | "json")
                 )
             })
             .collect();
         files.sort();
-        for f in files {
-            store.load_file(&f)?;
+        for file in files {
+            store.load_file(&file)?;
         }
         Ok(store)
     }
 
     /// Loads one file of CRDs and/or OpenAPI documents.
     pub fn load_file(&mut self, path: &Path) -> Result<(), SchemaLoadError> {
-        let p = path.display().to_string();
+        let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| SchemaLoadError::Io {
-            path: p.clone(),
+            path: shown.clone(),
             source,
         })?;
         let docs: Vec<Value> =
             serde_saphyr::from_multiple(&text).map_err(|e| SchemaLoadError::Parse {
-                path: p.clone(),
+                path: shown.clone(),
                 message: e.to_string(),
             })?;
         for doc in docs {
             self.add_document(&doc)
                 .map_err(|(kind, message)| SchemaLoadError::Schema {
-                    path: p.clone(),
+                    path: shown.clone(),
                     kind,
                     message,
                 })?;
@@ -256,8 +256,8 @@ impl SchemaStore {
             return self.add_crd(doc);
         }
         if let Some(items) = doc.get("items").and_then(Value::as_array) {
-            for i in items {
-                self.add_document(i)?;
+            for item in items {
+                self.add_document(item)?;
             }
             return Ok(());
         }
@@ -281,11 +281,11 @@ impl SchemaStore {
             .unwrap_or("");
         let namespaced = spec.get("scope").and_then(Value::as_str) != Some("Cluster");
         let versions = spec.get("versions").and_then(Value::as_array);
-        for v in versions.into_iter().flatten() {
-            let Some(name) = v.get("name").and_then(Value::as_str) else {
+        for version in versions.into_iter().flatten() {
+            let Some(name) = version.get("name").and_then(Value::as_str) else {
                 continue;
             };
-            let Some(schema) = v.pointer("/schema/openAPIV3Schema") else {
+            let Some(schema) = version.pointer("/schema/openAPIV3Schema") else {
                 continue;
             };
             let props: JSONSchemaProps = serde_json::from_value(schema.clone())
@@ -309,23 +309,23 @@ impl SchemaStore {
                 continue;
             };
             for gvk in gvks {
-                let g = gvk.get("group").and_then(Value::as_str).unwrap_or("");
-                let v = gvk.get("version").and_then(Value::as_str).unwrap_or("");
-                let k = gvk.get("kind").and_then(Value::as_str).unwrap_or("");
-                if v.is_empty() || k.is_empty() || k.ends_with("List") {
+                let group = gvk.get("group").and_then(Value::as_str).unwrap_or("");
+                let version = gvk.get("version").and_then(Value::as_str).unwrap_or("");
+                let kind = gvk.get("kind").and_then(Value::as_str).unwrap_or("");
+                if version.is_empty() || kind.is_empty() || kind.ends_with("List") {
                     continue;
                 }
                 let mut seen = BTreeSet::new();
                 let inlined = inline_refs(def, defs, &mut seen, 0);
-                let props: JSONSchemaProps =
-                    serde_json::from_value(inlined).map_err(|e| (k.to_string(), e.to_string()))?;
-                let api_version = if g.is_empty() {
-                    v.to_string()
+                let props: JSONSchemaProps = serde_json::from_value(inlined)
+                    .map_err(|e| (kind.to_string(), e.to_string()))?;
+                let api_version = if group.is_empty() {
+                    version.to_string()
                 } else {
-                    format!("{g}/{v}")
+                    format!("{group}/{version}")
                 };
-                let namespaced = default_namespaced(&api_version, k);
-                self.insert(api_version, k, props, namespaced);
+                let namespaced = default_namespaced(&api_version, kind);
+                self.insert(api_version, kind, props, namespaced);
             }
         }
         Ok(())
@@ -341,22 +341,26 @@ fn open_object() -> Value {
 /// Replaces `$ref`s (and `allOf: [{$ref}]` wrappers) by the referenced schema; recursive types
 /// are cut at the first repetition with an open object.
 fn inline_refs(
-    v: &Value,
+    schema: &Value,
     defs: &Map<String, Value>,
     seen: &mut BTreeSet<String>,
     depth: usize,
 ) -> Value {
-    match v {
-        Value::Object(m) => {
-            let reference = m.get("$ref").and_then(Value::as_str).or_else(|| {
-                m.get("allOf")
+    match schema {
+        Value::Object(map) => {
+            let reference = map.get("$ref").and_then(Value::as_str).or_else(|| {
+                map.get("allOf")
                     .and_then(Value::as_array)
-                    .filter(|a| a.len() == 1)
-                    .and_then(|a| a[0].get("$ref"))
+                    .filter(|all_of| all_of.len() == 1)
+                    .and_then(|all_of| all_of[0].get("$ref"))
                     .and_then(Value::as_str)
             });
-            if let Some(r) = reference {
-                let name = r.rsplit('/').next().unwrap_or(r).to_string();
+            if let Some(reference) = reference {
+                let name = reference
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(reference)
+                    .to_string();
                 // `depth` counts `$ref` expansions only: plain nesting must not cut a
                 // `properties` map or a scalar short (the schema would no longer deserialize).
                 let Some(target) = defs.get(&name).filter(|_| depth < MAX_REF_DEPTH) else {
@@ -367,13 +371,15 @@ fn inline_refs(
                 }
                 let mut out = inline_refs(target, defs, seen, depth + 1);
                 seen.remove(&name);
-                if let (Value::Object(o), Some(d)) = (&mut out, m.get("description")) {
-                    o.insert("description".into(), d.clone());
+                if let (Value::Object(inlined), Some(description)) =
+                    (&mut out, map.get("description"))
+                {
+                    inlined.insert("description".into(), description.clone());
                 }
                 return out;
             }
             let mut out = Map::new();
-            for (k, val) in m {
+            for (k, val) in map {
                 if k == "x-kubernetes-group-version-kind" {
                     continue;
                 }
@@ -381,9 +387,10 @@ fn inline_refs(
             }
             Value::Object(out)
         }
-        Value::Array(a) => Value::Array(
-            a.iter()
-                .map(|x| inline_refs(x, defs, seen, depth))
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| inline_refs(item, defs, seen, depth))
                 .collect(),
         ),
         other => other.clone(),
@@ -397,8 +404,8 @@ mod tests {
 
     #[test]
     fn loads_crd_and_openapi() {
-        let mut s = SchemaStore::new();
-        s.add_document(&json!({
+        let mut store = SchemaStore::new();
+        store.add_document(&json!({
             "apiVersion": "apiextensions.k8s.io/v1",
             "kind": "CustomResourceDefinition",
             "spec": {"group": "s3.services.k8s.aws", "scope": "Namespaced",
@@ -407,7 +414,7 @@ mod tests {
                     "properties": {"spec": {"type": "object", "properties": {"name": {"type": "string"}}}}}}}]}
         }))
         .unwrap();
-        s.add_document(&json!({"components": {"schemas": {
+        store.add_document(&json!({"components": {"schemas": {
             "io.k8s.api.core.v1.ConfigMap": {"type": "object",
                 "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "ConfigMap"}],
                 "properties": {"metadata": {"allOf": [{"$ref": "#/components/schemas/meta"}]},
@@ -416,13 +423,15 @@ mod tests {
                      "owner": {"$ref": "#/components/schemas/meta"}}}
         }}}))
         .unwrap();
-        let b = s.resolve("s3.services.k8s.aws/v1alpha1", "Bucket").unwrap();
-        assert!(b.namespaced);
-        let cm = s.resolve("v1", "ConfigMap").unwrap();
+        let bucket = store
+            .resolve("s3.services.k8s.aws/v1alpha1", "Bucket")
+            .unwrap();
+        assert!(bucket.namespaced);
+        let cm = store.resolve("v1", "ConfigMap").unwrap();
         let meta = &cm.schema.properties.as_ref().unwrap()["metadata"];
         let owner = &meta.properties.as_ref().unwrap()["owner"];
         assert_eq!(owner.x_kubernetes_preserve_unknown_fields, Some(true));
-        assert!(s.resolve("v1", "Secret").is_none());
+        assert!(store.resolve("v1", "Secret").is_none());
         assert!(!default_namespaced("v1", "Namespace"));
         assert!(default_namespaced("apps/v1", "Deployment"));
     }

@@ -49,9 +49,9 @@ pub(crate) fn instance_spec(
 /// The CEL type of `schema`: the instance object without `status` (metadata is ObjectMeta).
 pub(crate) fn schema_type(spec: &JSONSchemaProps) -> CelType {
     let mut root = kro_schema::instance_schema(spec.clone(), JSONSchemaProps::default());
-    if let Some(p) = root.properties.as_mut() {
-        p.remove("status");
-        p.remove("metadata");
+    if let Some(props) = root.properties.as_mut() {
+        props.remove("status");
+        props.remove("metadata");
     }
     CelType::resource(names::SCHEMA_VAR, &root)
 }
@@ -59,7 +59,7 @@ pub(crate) fn schema_type(spec: &JSONSchemaProps) -> CelType {
 /// The CEL type other nodes see for a node.
 fn node_type(id: &str, kind: NodeKind, schema: Option<&ResolvedKind>) -> CelType {
     let single = match schema {
-        Some(r) => CelType::resource(id, &r.schema),
+        Some(resolved) => CelType::resource(id, &resolved.schema),
         None => CelType::Dyn,
     };
     if kind.is_list() {
@@ -256,23 +256,23 @@ fn check_include_when(
     env: &TypeEnv,
     errors: &mut Vec<GraphError>,
 ) {
-    for (i, e) in conditions.iter_mut().enumerate() {
+    for (i, expr) in conditions.iter_mut().enumerate() {
         let at = format!("includeWhen[{i}]");
-        match e.program().check(env) {
+        match expr.program().check(env) {
             Ok(output) => {
                 if !output.is_bool_like() && !output.is_dyn() {
                     errors.push(mismatch(
                         id,
                         &at,
-                        e,
+                        expr,
                         &output,
                         &CelType::Bool,
                         "includeWhen must return bool",
                     ));
                 }
-                e.set_output_type(output);
+                expr.set_output_type(output);
             }
-            Err(err) => errors.push(check_error(id, "includeWhen", &at, e, &err)),
+            Err(err) => errors.push(check_error(id, "includeWhen", &at, expr, &err)),
         }
     }
 }
@@ -299,23 +299,23 @@ fn check_ready_when(
     ready_env: &TypeEnv,
     errors: &mut Vec<GraphError>,
 ) {
-    for (i, e) in conditions.iter_mut().enumerate() {
+    for (i, expr) in conditions.iter_mut().enumerate() {
         let at = format!("readyWhen[{i}]");
-        match e.program().check(ready_env) {
+        match expr.program().check(ready_env) {
             Ok(output) => {
                 if !output.is_bool_like() && !output.is_dyn() {
                     errors.push(mismatch(
                         id,
                         &at,
-                        e,
+                        expr,
                         &output,
                         &CelType::Bool,
                         "readyWhen must return bool",
                     ));
                 }
-                e.set_output_type(output);
+                expr.set_output_type(output);
             }
-            Err(err) => errors.push(check_error(id, "readyWhen", &at, e, &err)),
+            Err(err) => errors.push(check_error(id, "readyWhen", &at, expr, &err)),
         }
     }
 }
@@ -429,9 +429,9 @@ pub(crate) fn check_status_conditions(
     let mut env = node_env(nodes, schema);
     env.declare_runtime();
     let mut errors = Vec::new();
-    for (i, e) in exprs.iter_mut() {
+    for (i, expr) in exprs.iter_mut() {
         let at = format!("status.conditions[{i}]");
-        match e.program().check(&env) {
+        match expr.program().check(&env) {
             Ok(output) => {
                 let name = output.to_string();
                 let ok = output.is_dyn()
@@ -445,20 +445,20 @@ pub(crate) fn check_status_conditions(
                             ErrorCode::TypeMismatch,
                             format!(
                                 "{at}: expression {:?} returns type {name:?} but a condition (runtime.newCondition(...)) or a list of conditions is expected",
-                                e.source()
+                                expr.source()
                             ),
                         )
                         .at(&at),
                     );
                 }
-                e.set_output_type(output);
+                expr.set_output_type(output);
             }
             Err(err) => errors.push(
                 GraphError::new(
                     ErrorCode::TypeMismatch,
                     format!(
                         "failed to type-check status condition {:?}: {}",
-                        e.source(),
+                        expr.source(),
                         error_detail(&err)
                     ),
                 )
@@ -472,27 +472,27 @@ pub(crate) fn check_status_conditions(
 /// Checks literal template values of every node whose schema is known.
 pub(crate) fn check_literals(nodes: &[Draft]) -> Vec<GraphError> {
     let mut errors = Vec::new();
-    for n in nodes {
-        let Some(resolved) = n.resolved.as_ref() else {
+    for node in nodes {
+        let Some(resolved) = node.resolved.as_ref() else {
             continue;
         };
-        if !n.is_ok() || !matches!(n.kind, NodeKind::Resource | NodeKind::Collection) {
+        if !node.is_ok() || !matches!(node.kind, NodeKind::Resource | NodeKind::Collection) {
             continue;
         }
         let mut errs = Vec::new();
         // apiVersion, kind and metadata (ObjectMeta) are checked structurally by the compiler.
-        if let Value::Object(m) = &n.template {
-            for (k, v) in m {
+        if let Value::Object(fields) = &node.template {
+            for (k, value) in fields {
                 if matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
                     continue;
                 }
-                let p = FieldPath::root().field(k);
+                let path = FieldPath::root().field(k);
                 match field_schema(&resolved.schema, k) {
-                    Some(fs) => check_value(v, fs, &p, &mut errs),
+                    Some(fs) => check_value(value, fs, &path, &mut errs),
                     None if is_open(&resolved.schema) => {}
                     None => errs.push((
-                        p.to_string(),
-                        format!("error getting field schema for path {p}: schema not found for field {k}"),
+                        path.to_string(),
+                        format!("error getting field schema for path {path}: schema not found for field {k}"),
                     )),
                 }
             }
@@ -503,10 +503,10 @@ pub(crate) fn check_literals(nodes: &[Draft]) -> Vec<GraphError> {
                     ErrorCode::TypeMismatch,
                     format!(
                         "failed to extract CEL expressions from schema for resource {}: {message}",
-                        n.id()
+                        node.id()
                     ),
                 )
-                .resource(n.id())
+                .resource(node.id())
                 .at(path),
             );
         }
@@ -514,86 +514,91 @@ pub(crate) fn check_literals(nodes: &[Draft]) -> Vec<GraphError> {
     errors
 }
 
-fn preserves_unknown(s: &JSONSchemaProps) -> bool {
-    s.x_kubernetes_preserve_unknown_fields == Some(true)
+fn preserves_unknown(schema: &JSONSchemaProps) -> bool {
+    schema.x_kubernetes_preserve_unknown_fields == Some(true)
 }
 
-fn type_of(s: &JSONSchemaProps) -> Option<&str> {
-    s.type_.as_deref()
+fn type_of(schema: &JSONSchemaProps) -> Option<&str> {
+    schema.type_.as_deref()
 }
 
 /// The schema of field `name` inside object schema `s`.
-fn field_schema<'a>(s: &'a JSONSchemaProps, name: &str) -> Option<&'a JSONSchemaProps> {
-    if let Some(p) = s.properties.as_ref().and_then(|p| p.get(name)) {
-        return Some(p);
+fn field_schema<'a>(schema: &'a JSONSchemaProps, name: &str) -> Option<&'a JSONSchemaProps> {
+    if let Some(props) = schema.properties.as_ref().and_then(|props| props.get(name)) {
+        return Some(props);
     }
-    match &s.additional_properties {
-        Some(JSONSchemaPropsOrBool::Schema(b)) => Some(b),
+    match &schema.additional_properties {
+        Some(JSONSchemaPropsOrBool::Schema(additional)) => Some(additional),
         _ => None,
     }
 }
 
-fn items_schema(s: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
-    match &s.items {
-        Some(JSONSchemaPropsOrArray::Schema(b)) => Some(b),
-        Some(JSONSchemaPropsOrArray::Schemas(v)) => v.first(),
+fn items_schema(schema: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
+    match &schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => Some(item),
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.first(),
         None => None,
     }
 }
 
-fn is_open(s: &JSONSchemaProps) -> bool {
-    preserves_unknown(s)
+fn is_open(schema: &JSONSchemaProps) -> bool {
+    preserves_unknown(schema)
         || matches!(
-            s.additional_properties,
+            schema.additional_properties,
             Some(JSONSchemaPropsOrBool::Bool(true))
         )
-        || (type_of(s).is_none()
-            && s.properties.is_none()
-            && s.items.is_none()
-            && s.x_kubernetes_int_or_string != Some(true)
-            && s.any_of.is_none()
-            && s.one_of.is_none())
+        || (type_of(schema).is_none()
+            && schema.properties.is_none()
+            && schema.items.is_none()
+            && schema.x_kubernetes_int_or_string != Some(true)
+            && schema.any_of.is_none()
+            && schema.one_of.is_none())
 }
 
-fn check_value(v: &Value, s: &JSONSchemaProps, path: &FieldPath, errs: &mut Vec<(String, String)>) {
+fn check_value(
+    value: &Value,
+    schema: &JSONSchemaProps,
+    path: &FieldPath,
+    errs: &mut Vec<(String, String)>,
+) {
     // Strings with expressions are checked by the CEL checker, not here.
-    if let Value::String(text) = v
+    if let Value::String(text) = value
         && !matches!(scan::classify(text), Ok(FieldValue::Literal))
     {
         return;
     }
-    if is_open(s) && !matches!(v, Value::Object(_) | Value::Array(_)) {
+    if is_open(schema) && !matches!(value, Value::Object(_) | Value::Array(_)) {
         return;
     }
-    let p = path.to_string();
-    if s.x_kubernetes_int_or_string == Some(true) {
-        if !(v.is_string() || v.is_i64() || v.is_u64()) {
+    let at = path.to_string();
+    if schema.x_kubernetes_int_or_string == Some(true) {
+        if !(value.is_string() || value.is_i64() || value.is_u64()) {
             errs.push((
-                p.clone(),
+                at.clone(),
                 format!(
-                    "expected integer or string type for path {p}, got {}",
-                    json_type(v)
+                    "expected integer or string type for path {at}, got {}",
+                    json_type(value)
                 ),
             ));
         }
         return;
     }
-    match v {
-        Value::Object(m) => {
-            if let Some(t) = type_of(s)
-                && t != "object"
+    match value {
+        Value::Object(fields) => {
+            if let Some(expected) = type_of(schema)
+                && expected != "object"
             {
                 errs.push((
-                    p.clone(),
-                    format!("expected {t} type for path {p}, got object"),
+                    at.clone(),
+                    format!("expected {expected} type for path {at}, got object"),
                 ));
                 return;
             }
-            for (k, child) in m {
+            for (k, child) in fields {
                 let cp = path.field(k);
-                match field_schema(s, k) {
+                match field_schema(schema, k) {
                     Some(fs) => check_value(child, fs, &cp, errs),
-                    None if is_open(s) => {}
+                    None if is_open(schema) => {}
                     None => {
                         let cps = cp.to_string();
                         errs.push((
@@ -606,26 +611,28 @@ fn check_value(v: &Value, s: &JSONSchemaProps, path: &FieldPath, errs: &mut Vec<
                 }
             }
         }
-        Value::Array(a) => {
-            if let Some(t) = type_of(s)
-                && t != "array"
+        Value::Array(items) => {
+            if let Some(expected) = type_of(schema)
+                && expected != "array"
             {
                 errs.push((
-                    p.clone(),
-                    format!("expected {t} type for path {p}, got array"),
+                    at.clone(),
+                    format!("expected {expected} type for path {at}, got array"),
                 ));
                 return;
             }
-            if let Some(is) = items_schema(s) {
-                for (i, child) in a.iter().enumerate() {
+            if let Some(is) = items_schema(schema) {
+                for (i, child) in items.iter().enumerate() {
                     check_value(child, is, &path.index(i), errs);
                 }
             }
         }
         Value::Null => {}
         scalar => {
-            let Some(t) = type_of(s) else { return };
-            let ok = match t {
+            let Some(expected) = type_of(schema) else {
+                return;
+            };
+            let ok = match expected {
                 "string" => scalar.is_string(),
                 "integer" => scalar.is_i64() || scalar.is_u64(),
                 "number" => scalar.is_number(),
@@ -634,8 +641,11 @@ fn check_value(v: &Value, s: &JSONSchemaProps, path: &FieldPath, errs: &mut Vec<
             };
             if !ok {
                 errs.push((
-                    p.clone(),
-                    format!("expected {t} type for path {p}, got {}", json_type(scalar)),
+                    at.clone(),
+                    format!(
+                        "expected {expected} type for path {at}, got {}",
+                        json_type(scalar)
+                    ),
                 ));
             }
         }
