@@ -149,9 +149,21 @@ pub(crate) fn check_nodes(nodes: &mut [Draft], schema: &CelType) -> Vec<GraphErr
         for field in node.fields.iter_mut() {
             check_template_field(&id, field, field_schema, &local, &mut errors);
         }
-        check_include_when(&id, &mut node.include_when, &env, &mut errors);
+        check_conditions(
+            &id,
+            "includeWhen",
+            &mut node.include_when,
+            &env,
+            &mut errors,
+        );
         let ready_env = ready_env(&id, node.kind, node.resolved.as_ref());
-        check_ready_when(&id, &mut node.ready_when, &ready_env, &mut errors);
+        check_conditions(
+            &id,
+            "readyWhen",
+            &mut node.ready_when,
+            &ready_env,
+            &mut errors,
+        );
     }
     errors
 }
@@ -249,15 +261,17 @@ fn check_template_field(
     }
 }
 
-/// Checks that each `includeWhen` condition of node `id` returns a bool.
-fn check_include_when(
+/// Checks that each condition of node `id`'s `field` (`includeWhen` or `readyWhen`) returns a
+/// bool.
+fn check_conditions(
     id: &str,
+    field: &str,
     conditions: &mut [CompiledExpr],
     env: &TypeEnv,
     errors: &mut Vec<GraphError>,
 ) {
     for (i, expr) in conditions.iter_mut().enumerate() {
-        let at = format!("includeWhen[{i}]");
+        let at = format!("{field}[{i}]");
         match expr.program().check(env) {
             Ok(output) => {
                 if !output.is_bool_like() && !output.is_dyn() {
@@ -267,12 +281,12 @@ fn check_include_when(
                         expr,
                         &output,
                         &CelType::Bool,
-                        "includeWhen must return bool",
+                        &format!("{field} must return bool"),
                     ));
                 }
                 expr.set_output_type(output);
             }
-            Err(err) => errors.push(check_error(id, "includeWhen", &at, expr, &err)),
+            Err(err) => errors.push(check_error(id, field, &at, expr, &err)),
         }
     }
 }
@@ -290,34 +304,6 @@ fn ready_env(id: &str, kind: NodeKind, resolved: Option<&ResolvedKind>) -> TypeE
         }
     }
     env
-}
-
-/// Checks that each `readyWhen` condition of node `id` returns a bool.
-fn check_ready_when(
-    id: &str,
-    conditions: &mut [CompiledExpr],
-    ready_env: &TypeEnv,
-    errors: &mut Vec<GraphError>,
-) {
-    for (i, expr) in conditions.iter_mut().enumerate() {
-        let at = format!("readyWhen[{i}]");
-        match expr.program().check(ready_env) {
-            Ok(output) => {
-                if !output.is_bool_like() && !output.is_dyn() {
-                    errors.push(mismatch(
-                        id,
-                        &at,
-                        expr,
-                        &output,
-                        &CelType::Bool,
-                        "readyWhen must return bool",
-                    ));
-                }
-                expr.set_output_type(output);
-            }
-            Err(err) => errors.push(check_error(id, "readyWhen", &at, expr, &err)),
-        }
-    }
 }
 
 /// The text of a checker error: the type errors themselves, or the error's message.
