@@ -157,10 +157,7 @@ pub(crate) async fn api_for(
     kind: &str,
     ns: Option<&str>,
 ) -> Result<Api<DynamicObject>> {
-    let (group, version) = match api_version.rsplit_once('/') {
-        Some((g, v)) => (g, v),
-        None => ("", api_version),
-    };
+    let (group, version) = kro_controller::discovery::split_api_version(api_version);
     let gvk = GroupVersionKind::gvk(group, version, kind);
     let (resource, caps) = discovery::pinned_kind(client, &gvk)
         .await
