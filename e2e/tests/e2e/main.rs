@@ -24,3 +24,7 @@ mod operator_process;
 mod operator_rgd;
 mod scripts;
 mod smoke;
+mod tenancy_aws;
+mod tenancy_confinement;
+mod tenancy_ownership;
+mod tenancy_secrets;
