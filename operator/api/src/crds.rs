@@ -359,6 +359,20 @@ fn resource_schema() -> JSONSchemaProps {
                         },
                     ),
                 ),
+                (
+                    "deletionPolicy",
+                    one_of(
+                        &crate::DeletionPolicy::ACCEPTED,
+                        "Delete (default) deletes the resource's objects with the instance and when they leave the graph; Orphan (or Orphaned) leaves them in the cluster without kro's labels.",
+                    ),
+                ),
+                (
+                    "adoptionPolicy",
+                    one_of(
+                        &crate::AdoptionPolicy::ACCEPTED,
+                        "Never (default) refuses an existing object that no ApplySet owns; AdoptOrCreate takes it over (and releases it, never deletes it, when the instance goes). An object of another ApplySet is never taken over.",
+                    ),
+                ),
             ],
             &["id"],
         )
@@ -536,6 +550,19 @@ fn described(type_: &str, description: &str) -> JSONSchemaProps {
     JSONSchemaProps {
         description: Some(description.into()),
         ..plain(type_)
+    }
+}
+
+/// A string limited to `values`.
+fn one_of(values: &[&str], description: &str) -> JSONSchemaProps {
+    JSONSchemaProps {
+        enum_: Some(
+            values
+                .iter()
+                .map(|value| JSON(serde_json::json!(value)))
+                .collect(),
+        ),
+        ..string(description)
     }
 }
 

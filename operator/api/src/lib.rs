@@ -11,7 +11,7 @@ pub mod state;
 
 pub use condition::{Condition, ConditionStatus, Conditions};
 pub use rgd::{
-    CrdMetadata, Dependency, ExternalRef, ExternalRefMetadata, Resource, ResourceGraphDefinition,
+    AdoptionPolicy, CrdMetadata, DeletionPolicy, Dependency, ExternalRef, ExternalRefMetadata, Resource, ResourceGraphDefinition,
     ResourceGraphDefinitionSpec, ResourceGraphDefinitionStatus, ResourceInformation, ResourceScope,
     Schema,
 };

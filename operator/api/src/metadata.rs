@@ -93,6 +93,16 @@ pub mod annotations {
     pub const APPLYSET_INVENTORY_HASH: &str = "internal.kro.run/applyset-inventory-hash";
     /// Deletion wave of a managed resource (integer ≥ 1; higher waves are deleted first).
     pub const APPLY_ORDER: &str = "internal.kro.run/apply-order";
+    /// On a managed resource whose RGD resource says `deletionPolicy: Orphan`: [`ORPHAN`]. Such a
+    /// resource is released (kro's labels removed), not deleted, on instance deletion and prune.
+    pub const DELETION_POLICY: &str = "internal.kro.run/deletion-policy";
+    /// Value of [`DELETION_POLICY`] on a resource kro orphans.
+    pub const ORPHAN: &str = "Orphan";
+    /// On an object kro took over instead of creating it (`adoptionPolicy: AdoptOrCreate`):
+    /// [`ADOPTED_VALUE`]. An adopted object is released, never deleted, when the instance goes.
+    pub const ADOPTED: &str = "internal.kro.run/adopted";
+    /// Value of [`ADOPTED`].
+    pub const ADOPTED_VALUE: &str = "true";
 }
 
 /// Whether a label or annotation key uses a prefix reserved for kro (`kro.run/` or

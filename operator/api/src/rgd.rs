@@ -148,6 +148,83 @@ pub struct Resource {
     /// several entries expand to their cartesian product.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub for_each: Vec<BTreeMap<String, String>>,
+    /// What happens to the resource's objects when the instance is deleted or they drop out of
+    /// the graph: [`DeletionPolicy`] (`Delete`, the default, or `Orphan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<String>,
+    /// Whether an existing object that no ApplySet owns may be taken over:
+    /// [`AdoptionPolicy`] (`Never`, the default, or `AdoptOrCreate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adoption_policy: Option<String>,
+}
+
+/// `spec.resources[].deletionPolicy`: what kro does with a resource's objects when the instance
+/// is deleted, or when they leave the graph (prune, `includeWhen` turning false, forEach
+/// shrinking).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DeletionPolicy {
+    /// Delete them (kro's default).
+    #[default]
+    Delete,
+    /// Leave them in the cluster without kro's labels, so nothing deletes them later.
+    Orphan,
+}
+
+impl DeletionPolicy {
+    /// The values the field accepts (`Orphaned` is kro's documentation's spelling of `Orphan`).
+    pub const ACCEPTED: [&str; 3] = ["Delete", "Orphan", "Orphaned"];
+
+    /// Parses the field's value; `None` for anything but [`Self::ACCEPTED`].
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "Delete" => Some(Self::Delete),
+            "Orphan" | "Orphaned" => Some(Self::Orphan),
+            _ => None,
+        }
+    }
+
+    /// The canonical spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Delete => "Delete",
+            Self::Orphan => "Orphan",
+        }
+    }
+}
+
+/// `spec.resources[].adoptionPolicy` (kro-rs; kro has no such field): whether kro may take over
+/// an object that already exists and that no ApplySet owns. An object of another ApplySet is
+/// never taken over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum AdoptionPolicy {
+    /// Refuse: the resource reports a conflict and the object is left untouched (the default).
+    #[default]
+    Never,
+    /// Take the existing object over (recorded as `internal.kro.run/adopted` on it; released,
+    /// never deleted, when the instance goes), or create it when it does not exist.
+    AdoptOrCreate,
+}
+
+impl AdoptionPolicy {
+    /// The values the field accepts.
+    pub const ACCEPTED: [&str; 2] = ["Never", "AdoptOrCreate"];
+
+    /// Parses the field's value; `None` for anything but [`Self::ACCEPTED`].
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "Never" => Some(Self::Never),
+            "AdoptOrCreate" => Some(Self::AdoptOrCreate),
+            _ => None,
+        }
+    }
+
+    /// The canonical spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Never => "Never",
+            Self::AdoptOrCreate => "AdoptOrCreate",
+        }
+    }
 }
 
 /// `spec.resources[].externalRef`: an existing object kro reads but never changes.

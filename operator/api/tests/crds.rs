@@ -278,7 +278,9 @@ fn full_rgd() -> Value {
                     "template": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "${schema.spec.name}"}},
                     "readyWhen": ["${deployment.status.readyReplicas > 0}"],
                     "includeWhen": ["${schema.spec.replicas > 0}"],
-                    "forEach": [{"region": "${schema.spec.regions}"}]
+                    "forEach": [{"region": "${schema.spec.regions}"}],
+                    "deletionPolicy": "Orphan",
+                    "adoptionPolicy": "AdoptOrCreate"
                 },
                 {
                     "id": "config",
