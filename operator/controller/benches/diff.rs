@@ -83,21 +83,25 @@ fn live_of(desired: &Value) -> Value {
 }
 
 fn bench(c: &mut Criterion) {
-    let desired = diff::with_hash(desired_deployment());
+    let key = kro_controller::hash_key::HashKey::random();
+    let desired = diff::with_hash(desired_deployment(), &key);
     let live = live_of(&desired);
     assert!(diff::is_up_to_date(&desired, &live));
     c.bench_function("diff: stamp desired Deployment with its hash", |b| {
-        b.iter(|| diff::with_hash(desired_deployment()))
+        b.iter(|| diff::with_hash(desired_deployment(), &key))
     });
     c.bench_function("diff: Deployment up to date against live", |b| {
         b.iter(|| diff::is_up_to_date(&desired, &live))
     });
 
-    let secret = diff::with_hash(json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "demo", "namespace": "default"},
-        "stringData": {"username": "admin", "password": "s3cr3t-passw0rd", "url": "postgres://db:5432/app"},
-    }));
+    let secret = diff::with_hash(
+        json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "demo", "namespace": "default"},
+            "stringData": {"username": "admin", "password": "s3cr3t-passw0rd", "url": "postgres://db:5432/app"},
+        }),
+        &key,
+    );
     let mut live_secret = secret.clone();
     live_secret.as_object_mut().unwrap().remove("stringData");
     live_secret["data"] = json!({

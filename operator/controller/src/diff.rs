@@ -5,11 +5,16 @@ use std::collections::BTreeSet;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-/// Annotation holding the hash of the last applied desired object, so that a field removed
-/// from the template (which a subset check cannot see) still triggers an apply.
+use crate::hash_key::HashKey;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Annotation holding the keyed hash of the last applied desired object, so that a field
+/// removed from the template (which a subset check cannot see) still triggers an apply.
 pub const DESIRED_HASH: &str = "internal.kro.run/desired-hash";
 
 /// Whether every field of `desired` has the same value in `live` (objects compared key by key,
@@ -65,18 +70,26 @@ pub fn is_up_to_date(desired: &Value, live: &Value) -> bool {
     }
 }
 
-/// `sha256:` + base64url(sha256(canonical JSON)).
-pub fn hash(value: &Value) -> String {
+/// `hmac-sha256:` + base64url(HMAC-SHA256 under `key` of the canonical JSON). Keyed, so that
+/// the annotation does not let a reader of the child test guesses of its values (a Secret's
+/// payload) offline; see [`crate::hash_key`].
+pub fn hash(value: &Value, key: &HashKey) -> String {
     let text = serde_json::to_string(value).unwrap_or_default();
+    // HMAC takes keys of any length, so this never fails.
+    let mut mac = match HmacSha256::new_from_slice(key.as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(text.as_bytes());
     format!(
-        "sha256:{}",
-        URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+        "hmac-sha256:{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     )
 }
 
-/// Stamps [`DESIRED_HASH`] on a desired object.
-pub fn with_hash(mut desired: Value) -> Value {
-    let desired_hash = hash(&desired);
+/// Stamps [`DESIRED_HASH`] (the keyed [`hash`]) on a desired object.
+pub fn with_hash(mut desired: Value, key: &HashKey) -> Value {
+    let desired_hash = hash(&desired, key);
     if let Some(meta) = desired.get_mut("metadata").and_then(Value::as_object_mut) {
         let ann = meta
             .entry("annotations")
@@ -183,15 +196,45 @@ mod tests {
 
     #[test]
     fn hash_changes_with_content_and_is_stamped() {
-        let full = with_hash(json!({"metadata": {"name": "a"}, "data": {"k": "v"}}));
-        let emptied = with_hash(json!({"metadata": {"name": "a"}, "data": {}}));
+        let key = HashKey::from_bytes(&[1; 32]);
+        let full = with_hash(json!({"metadata": {"name": "a"}, "data": {"k": "v"}}), &key);
+        let emptied = with_hash(json!({"metadata": {"name": "a"}, "data": {}}), &key);
         let full_hash = &full["metadata"]["annotations"][DESIRED_HASH];
-        assert!(full_hash.as_str().unwrap().starts_with("sha256:"));
+        assert!(full_hash.as_str().unwrap().starts_with("hmac-sha256:"));
         assert_ne!(full_hash, &emptied["metadata"]["annotations"][DESIRED_HASH]);
         assert_eq!(
             full,
-            with_hash(json!({"metadata": {"name": "a"}, "data": {"k": "v"}}))
+            with_hash(json!({"metadata": {"name": "a"}, "data": {"k": "v"}}), &key)
         );
+    }
+
+    #[test]
+    fn the_hash_is_keyed() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "stringData": {"password": "hunter2"}});
+        let (a, b) = (HashKey::from_bytes(&[1; 32]), HashKey::from_bytes(&[2; 32]));
+        // Stable under one key, different under another.
+        assert_eq!(hash(&secret, &a), hash(&secret, &a));
+        assert_ne!(hash(&secret, &a), hash(&secret, &b));
+        // Not the unkeyed SHA-256 of the object, which anyone could recompute from a guess.
+        let text = serde_json::to_string(&secret).unwrap();
+        let unkeyed = URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()));
+        assert!(!hash(&secret, &a).contains(&unkeyed));
+        // HMAC-SHA256 itself (RFC 4231 test case 2), so the annotation is checkable by anyone
+        // holding the key.
+        let mut mac = HmacSha256::new_from_slice(b"Jefe").unwrap();
+        mac.update(b"what do ya want for nothing?");
+        assert_eq!(
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()),
+            "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM"
+        );
+        // A key change makes every child look changed once, and only once.
+        let live = with_hash(secret.clone(), &a);
+        let mut live = live;
+        live.as_object_mut().unwrap().remove("stringData");
+        live["data"] = json!({"password": "aHVudGVyMg=="});
+        assert!(is_up_to_date(&with_hash(secret.clone(), &a), &live));
+        assert!(!is_up_to_date(&with_hash(secret, &b), &live));
     }
 
     #[test]

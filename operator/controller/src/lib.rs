@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod error;
 #[cfg(test)]
 mod fake;
+pub mod hash_key;
 pub mod instance;
 pub mod metrics;
 pub mod options;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub stop: CancellationToken,
     /// Where condition times come from.
     pub clock: Arc<dyn kro_reconcile::Clock>,
+    /// Key of the desired-hash annotation ([`hash_key`]).
+    pub hash_key: hash_key::HashKey,
 }
 
 impl std::fmt::Debug for Shared {
@@ -105,6 +108,21 @@ async fn lease_namespace(client: &Client, opts: &Options) -> String {
         return ns.trim().to_string();
     }
     client.default_namespace().to_string()
+}
+
+/// Reads (or on the first start creates) the install's desired-hash key, once per start.
+async fn load_hash_key(client: &Client, opts: &Options) -> anyhow::Result<hash_key::HashKey> {
+    let namespace =
+        hash_key::secret_namespace(&opts.leader_election_namespace, client.default_namespace());
+    let api = kube::Api::namespaced(client.clone(), &namespace);
+    let key = hash_key::load_or_create(&api, &namespace).await?;
+    tracing::info!(
+        secret = hash_key::SECRET_NAME,
+        namespace,
+        fingerprint = hash_key::fingerprint(&key),
+        "desired-hash key loaded"
+    );
+    Ok(key)
 }
 
 /// Server-side applies kro's own CRDs (the ResourceGraphDefinition kind) and waits until they
@@ -207,13 +225,34 @@ fn replica_identity(opts: &Options) -> String {
 }
 
 impl Shared {
-    /// The process-wide state of `kro run`, reporting events as `identity`.
+    /// The process-wide state of `kro run`, reporting events as `identity`, with a random
+    /// desired-hash key of its own (tests; `kro run` reads the install's key with
+    /// [`Shared::with_hash_key`]).
     pub fn new(
         client: Client,
         opts: Options,
         metrics: Arc<metrics::Metrics>,
         stop: CancellationToken,
         identity: Option<String>,
+    ) -> Arc<Self> {
+        Self::with_hash_key(
+            client,
+            opts,
+            metrics,
+            stop,
+            identity,
+            hash_key::HashKey::random(),
+        )
+    }
+
+    /// [`Shared::new`] with the given desired-hash key.
+    pub fn with_hash_key(
+        client: Client,
+        opts: Options,
+        metrics: Arc<metrics::Metrics>,
+        stop: CancellationToken,
+        identity: Option<String>,
+        hash_key: hash_key::HashKey,
     ) -> Arc<Self> {
         let recorder = Recorder::new(
             client.clone(),
@@ -236,6 +275,7 @@ impl Shared {
             stop,
             opts,
             clock: Arc::new(kro_reconcile::SystemClock),
+            hash_key,
         })
     }
 }
@@ -266,12 +306,14 @@ pub async fn run_with(
         )));
     }
     let identity = replica_identity(&opts);
-    let shared = Shared::new(
+    let hash_key = load_hash_key(&client, &opts).await?;
+    let shared = Shared::with_hash_key(
         client.clone(),
         opts.clone(),
         metrics,
         stop.clone(),
         Some(identity.clone()),
+        hash_key,
     );
 
     let mut shutdown = std::pin::pin!(shutdown);

@@ -34,7 +34,7 @@ impl InstanceRun<'_> {
             if self.applied.contains(&key) {
                 continue;
             }
-            let object = diff::with_hash(desired.object.clone());
+            let object = diff::with_hash(desired.object.clone(), &self.ctx.shared.hash_key);
             let live_child = find_observed(
                 &self.observed,
                 &desired.node_id,
