@@ -11,9 +11,9 @@ pub mod state;
 
 pub use condition::{Condition, ConditionStatus, Conditions};
 pub use rgd::{
-    AdoptionPolicy, CrdMetadata, DeletionPolicy, Dependency, ExternalRef, ExternalRefMetadata, Resource, ResourceGraphDefinition,
-    ResourceGraphDefinitionSpec, ResourceGraphDefinitionStatus, ResourceInformation, ResourceScope,
-    Schema,
+    AdoptionPolicy, CrdMetadata, DeletionPolicy, Dependency, ExternalRef, ExternalRefMetadata,
+    Resource, ResourceGraphDefinition, ResourceGraphDefinitionSpec, ResourceGraphDefinitionStatus,
+    ResourceInformation, ResourceScope, Schema,
 };
 pub use state::{InstanceState, NodeState, ResourceGraphDefinitionState};
 
