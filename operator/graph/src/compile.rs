@@ -1017,6 +1017,14 @@ fn field_combination_problem(resource: &ResourceInput) -> Option<&'static str> {
         Some("cannot use externalRef with template")
     } else if has_external && !resource.for_each.is_empty() {
         Some("cannot use externalRef with forEach")
+    } else if has_external && resource.deletion_policy.is_some() {
+        Some(
+            "cannot use externalRef with deletionPolicy: kro never deletes what an externalRef reads",
+        )
+    } else if has_external && resource.adoption_policy.is_some() {
+        Some(
+            "cannot use externalRef with adoptionPolicy: kro never writes what an externalRef reads",
+        )
     } else {
         None
     }

@@ -77,6 +77,8 @@ impl Draft {
 
     /// The finished node, with its dependencies in `spec.resources` order and its apply order.
     pub(crate) fn into_node(self, dependencies: Vec<String>, apply_order: u32) -> Node {
+        let deletion_policy = self.input.deletion_policy.unwrap_or_default();
+        let adoption_policy = self.input.adoption_policy.unwrap_or_default();
         Node {
             id: self.input.id,
             index: self.input.index,
@@ -92,6 +94,8 @@ impl Draft {
             for_each: self.for_each,
             dependencies,
             apply_order,
+            deletion_policy,
+            adoption_policy,
             reads: Vec::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! Reads an RGD (as JSON/YAML value) into the shape the compiler works on, reporting every
 //! field of the wrong type instead of stopping at the first.
 
+use kro_api::{AdoptionPolicy, DeletionPolicy};
 use serde_json::{Map, Value};
 
 use crate::error::{ErrorCode, GraphError};
@@ -39,6 +40,10 @@ pub struct ResourceInput {
     pub for_each: Vec<(String, String)>,
     /// True when a `forEach` entry did not have exactly one key (reported already).
     pub for_each_invalid: bool,
+    /// `deletionPolicy`, when given and valid.
+    pub deletion_policy: Option<DeletionPolicy>,
+    /// `adoptionPolicy`, when given and valid.
+    pub adoption_policy: Option<AdoptionPolicy>,
 }
 
 /// An RGD ready to compile.
@@ -282,5 +287,54 @@ fn read_resource(index: usize, item: &Value, errors: &mut Vec<GraphError>) -> Re
             .at("forEach"),
         ),
     }
+    r.deletion_policy = policy(
+        m.get("deletionPolicy"),
+        "deletionPolicy",
+        &DeletionPolicy::ACCEPTED,
+        DeletionPolicy::parse,
+        &id,
+        errors,
+    );
+    r.adoption_policy = policy(
+        m.get("adoptionPolicy"),
+        "adoptionPolicy",
+        &AdoptionPolicy::ACCEPTED,
+        AdoptionPolicy::parse,
+        &id,
+        errors,
+    );
     r
+}
+
+/// One of a resource's policy fields: `None` when absent; an error naming the resource, the
+/// field and the accepted values when it is not one of them.
+fn policy<T>(
+    value: Option<&Value>,
+    field: &str,
+    accepted: &[&str],
+    parse: fn(&str) -> Option<T>,
+    id: &str,
+    errors: &mut Vec<GraphError>,
+) -> Option<T> {
+    let value = value.filter(|v| !v.is_null())?;
+    let parsed = value.as_str().and_then(parse);
+    if parsed.is_none() {
+        errors.push(
+            GraphError::new(
+                ErrorCode::InvalidDocument,
+                format!(
+                    "resource {id:?}: {field} must be one of {}, got {}",
+                    accepted.join(", "),
+                    match value.as_str() {
+                        Some(text) => format!("{text:?}"),
+                        None => "a value that is not a string".to_string(),
+                    }
+                ),
+            )
+            .resource(id)
+            .at(field)
+            .hint(format!("write {field}: {}", accepted[0])),
+        );
+    }
+    parsed
 }

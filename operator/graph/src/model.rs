@@ -120,6 +120,11 @@ pub struct Node {
     pub dependencies: Vec<String>,
     /// Deletion wave (`internal.kro.run/apply-order`): dependents have higher numbers.
     pub apply_order: u32,
+    /// `deletionPolicy`: whether the node's objects are deleted or orphaned when the instance
+    /// is deleted or they leave the graph.
+    pub deletion_policy: kro_api::DeletionPolicy,
+    /// `adoptionPolicy`: whether an existing object no ApplySet owns may be taken over.
+    pub adoption_policy: kro_api::AdoptionPolicy,
     /// The field paths any expression of the graph reads from this node's objects (its
     /// `readyWhen` on `each` included); an empty path means the whole object.
     pub reads: Vec<Vec<String>>,

@@ -103,6 +103,34 @@ fn every_graph_error() {
             "invalid combination of resource fields: resource \"config\": cannot use externalRef with forEach",
         ),
         (
+            "externalRef with deletionPolicy",
+            rgd(json!([{"id": "config", "deletionPolicy": "Orphan",
+                "externalRef": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}])),
+            ErrorCode::InvalidCombination,
+            "invalid combination of resource fields: resource \"config\": cannot use externalRef with deletionPolicy: kro never deletes what an externalRef reads",
+        ),
+        (
+            "externalRef with adoptionPolicy",
+            rgd(json!([{"id": "config", "adoptionPolicy": "AdoptOrCreate",
+                "externalRef": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}])),
+            ErrorCode::InvalidCombination,
+            "invalid combination of resource fields: resource \"config\": cannot use externalRef with adoptionPolicy: kro never writes what an externalRef reads",
+        ),
+        (
+            "deletionPolicy not one of the values",
+            rgd(json!([{"id": "config", "deletionPolicy": "Retain",
+                "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}])),
+            ErrorCode::InvalidDocument,
+            "resource \"config\": deletionPolicy must be one of Delete, Orphan, Orphaned, got \"Retain\"",
+        ),
+        (
+            "adoptionPolicy not one of the values",
+            rgd(json!([{"id": "config", "adoptionPolicy": true,
+                "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}])),
+            ErrorCode::InvalidDocument,
+            "resource \"config\": adoptionPolicy must be one of Never, AdoptOrCreate, got a value that is not a string",
+        ),
+        (
             "externalRef with name and selector",
             rgd(json!([{"id": "config",
                 "externalRef": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "selector": {"matchLabels": {"a": "b"}}}}}])),
@@ -616,4 +644,32 @@ fn only_read_paths_are_kept_for_cel() {
     );
     // Nothing reads c.
     assert_eq!(g.node("c").unwrap().readable_part(&observed), json!({}));
+}
+
+#[test]
+fn deletion_and_adoption_policies_reach_the_nodes() {
+    let doc = rgd(json!([
+        {"id": "kept", "deletionPolicy": "Orphaned", "adoptionPolicy": "AdoptOrCreate",
+         "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}},
+        {"id": "plain",
+         "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}}},
+    ]));
+    let graph = compile(&doc, &NoSchemas, &CompileOptions::default()).unwrap();
+    let node = |id: &str| graph.nodes.iter().find(|n| n.id == id).unwrap();
+    assert_eq!(
+        node("kept").deletion_policy,
+        kro_api::DeletionPolicy::Orphan
+    );
+    assert_eq!(
+        node("kept").adoption_policy,
+        kro_api::AdoptionPolicy::AdoptOrCreate
+    );
+    assert_eq!(
+        node("plain").deletion_policy,
+        kro_api::DeletionPolicy::Delete
+    );
+    assert_eq!(
+        node("plain").adoption_policy,
+        kro_api::AdoptionPolicy::Never
+    );
 }
