@@ -11,7 +11,7 @@ use kro_graph::{
 };
 use serde_json::{Map, Value};
 
-use crate::metadata::{InstanceIdentity, applyset_parent, label_child};
+use crate::metadata::{InstanceIdentity, applyset_parent, label_child, record_deletion_policy};
 use crate::plan::{DesiredObject, ExternalRead, NodeStatus, Observed, ObservedNode, Plan};
 
 /// Runtime limits and the version written on children.
@@ -297,6 +297,7 @@ fn evaluate_node(
                 node.apply_order,
                 &options.kro_version,
             );
+            record_deletion_policy(&mut object, node.deletion_policy);
             apply.push(DesiredObject {
                 node_id: node.id.clone(),
                 collection_index: None,
@@ -362,8 +363,9 @@ fn resolve_value(value: &CompiledValue, vars: &Activation) -> Result<Option<Valu
                         }
                         Rendered::Value(other) => {
                             return Err(Stop::Failed(format!(
-                                "expression {:?} in a string template must return a string, got {other}; wrap it in string()",
-                                expr.source()
+                                "expression {:?} in a string template must return a string, got {}; wrap it in string()",
+                                expr.source(),
+                                kro_cel::describe::describe_json(&other)
                             )));
                         }
                     },
@@ -634,6 +636,7 @@ fn evaluate_collection(
             node.apply_order,
             &options.kro_version,
         );
+        record_deletion_policy(&mut object, node.deletion_policy);
         items.push(DesiredObject {
             node_id: node.id.clone(),
             collection_index: Some(i),

@@ -100,6 +100,28 @@ pub fn label_child(
     }
 }
 
+/// Records a node's `deletionPolicy: Orphan` on its child as `internal.kro.run/deletion-policy`
+/// (kro's annotation), so the object itself says it is released, not deleted; nothing for the
+/// default `Delete`.
+pub fn record_deletion_policy(object: &mut Value, policy: kro_api::DeletionPolicy) {
+    if policy != kro_api::DeletionPolicy::Orphan {
+        return;
+    }
+    let Some(meta) = object_mut(object, "metadata") else {
+        return;
+    };
+    let meta = &mut Value::Object(std::mem::take(meta));
+    if let Some(child_annotations) = object_mut(meta, "annotations") {
+        child_annotations.insert(
+            annotations::DELETION_POLICY.to_string(),
+            Value::String(annotations::ORPHAN.to_string()),
+        );
+    }
+    if let (Some(fields), Value::Object(done)) = (object.as_object_mut(), std::mem::take(meta)) {
+        fields.insert("metadata".into(), Value::Object(done));
+    }
+}
+
 /// `Kind` for the core group, `Kind.group` otherwise.
 fn group_kind(api_version: &str, kind: &str) -> String {
     match api_version.rsplit_once('/') {

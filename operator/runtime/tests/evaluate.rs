@@ -405,3 +405,31 @@ fn readiness_of_applied_objects() {
     assert_eq!(ready("b", json!({})).state, NodeState::Synced);
     assert!(kro_runtime::readiness_of(&g, "nope", &[]).is_none());
 }
+
+#[test]
+fn orphan_deletion_policy_is_recorded_on_every_child() {
+    let g = graph(
+        json!([
+            {"id": "kept", "deletionPolicy": "Orphan",
+             "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept"}}},
+            {"id": "regional", "deletionPolicy": "Orphaned", "forEach": [{"region": "${schema.spec.regions}"}],
+             "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "${region}"}}},
+            {"id": "plain",
+             "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain"}}}
+        ]),
+        Value::Null,
+    );
+    let p = evaluate(
+        &g,
+        &instance(json!({"name": "x", "regions": ["us", "eu"]})),
+        &Observed::new(),
+    );
+    let policy = |name: &str| {
+        let desired = p.apply.iter().find(|d| d.name() == name).unwrap();
+        desired.object["metadata"]["annotations"]["internal.kro.run/deletion-policy"].clone()
+    };
+    assert_eq!(policy("kept"), "Orphan");
+    assert_eq!(policy("us"), "Orphan");
+    assert_eq!(policy("eu"), "Orphan");
+    assert_eq!(policy("plain"), Value::Null);
+}
