@@ -58,6 +58,7 @@
 pub mod checker;
 pub mod cost;
 mod decl;
+pub mod describe;
 mod error;
 mod library;
 mod opaque;

@@ -464,7 +464,7 @@ impl Program {
             },
             ExecutionError::IndexOutOfBounds(index) => CelError::IndexOutOfBounds {
                 expression,
-                index: format!("{index:?}"),
+                index: crate::describe::describe_value(&index),
             },
             ExecutionError::UndeclaredReference(name)
                 if self.inner.references.identifiers.contains(name.as_str()) =>
@@ -476,7 +476,7 @@ impl Program {
             }
             other => CelError::Evaluation {
                 expression,
-                message: other.to_string(),
+                message: crate::describe::describe_error(&other),
             },
         }
     }

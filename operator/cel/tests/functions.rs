@@ -523,17 +523,67 @@ fn runtime_errors_name_the_expression_and_the_problem() {
             "repeated key",
         ),
         ("b'abc'", "bytes value cannot be used directly"),
-        ("1 / 0", "Division by zero"),
+        ("1 / 0", "division by zero of an int"),
         (
             "runtime.newCondition({type: '', status: 'True'})",
             "type must not be empty",
         ),
         (
             "runtime.newCondition({type: 'X', status: ['a'][0] + 'b'})",
-            "status must be one of True, False, Unknown (got \"ab\")",
+            "status must be one of True, False, Unknown (got a string of 2 bytes)",
         ),
-        ("schema.spec.name + 1", "Unsupported binary operator 'add'"),
+        (
+            "schema.spec.name + 1",
+            "unsupported binary operator 'add' on a string of",
+        ),
     ]);
+}
+
+/// Errors go into status conditions, events and logs: they describe the values an expression
+/// read (here `schema.spec.name`, "awesome-app", standing in for a Secret's payload) by type and
+/// size, and never quote them.
+#[test]
+fn runtime_errors_never_quote_the_values_they_read() {
+    let mut leaks = Vec::new();
+    for (expr, fragment) in [
+        ("schema.spec.name + 1", "a string of 11 bytes and an int"),
+        ("schema.spec.name < 1", "no matching overload"),
+        ("-schema.spec.name", "no matching overload"),
+        ("int(schema.spec.name)", "string parse error"),
+        ("quantity(schema.spec.name)", "got a string of 11 bytes"),
+        (
+            "semver(schema.spec.name)",
+            "invalid semver (a string of 11 bytes)",
+        ),
+        ("ip(schema.spec.name)", "IP Address (a string of 11 bytes)"),
+        (
+            "cidr(schema.spec.name)",
+            "network address (a string of 11 bytes)",
+        ),
+        (
+            "url(schema.spec.name)",
+            "invalid URL (a string of 11 bytes)",
+        ),
+        (
+            "'x'.matches(schema.spec.name + '(')",
+            "invalid regular expression (a string of 12 bytes)",
+        ),
+        (
+            "runtime.newCondition({type: 'X', status: schema.spec.name})",
+            "got a string of 11 bytes",
+        ),
+    ] {
+        match eval(expr) {
+            Ok(v) => leaks.push(format!("{expr}: expected an error, got {v}")),
+            Err(e) => {
+                let text = e.to_string();
+                if text.contains("awesome") || !text.contains(fragment) {
+                    leaks.push(format!("{expr}: want {fragment:?} and no value in {text}"));
+                }
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{}", leaks.join("\n"));
 }
 
 #[test]

@@ -10,6 +10,7 @@ use cel::common::types::{self, CelBool, CelDouble, CelInt, CelList, CelMap, CelM
 use cel::common::value::{CowVal, StaticVal, Val};
 
 use crate::decl::{Decl, arg_str};
+use crate::describe::describe_str;
 use crate::opaque::{
     CIDR_TYPE, Cidr, IP_TYPE, Ip, QUANTITY_TYPE, Quantity, SEMVER_TYPE, Semver, URL_TYPE, Url,
 };
@@ -51,7 +52,8 @@ fn parse_url(raw: &str) -> Result<Url, String> {
     }
     if raw.chars().any(|c| c.is_control() || c == ' ') {
         return Err(format!(
-            "invalid URL {raw:?}: contains a space or control character"
+            "invalid URL ({}): contains a space or control character",
+            describe_str(raw)
         ));
     }
     let (without_query, query) = match raw.split_once('?') {
@@ -68,7 +70,10 @@ fn parse_url(raw: &str) -> Result<Url, String> {
         });
     }
     let Some((scheme, rest)) = without_query.split_once(':') else {
-        return Err(format!("invalid URL {raw:?}: not an absolute URI or path"));
+        return Err(format!(
+            "invalid URL ({}): not an absolute URI or path",
+            describe_str(raw)
+        ));
     };
     let valid_scheme = scheme
         .chars()
@@ -78,7 +83,10 @@ fn parse_url(raw: &str) -> Result<Url, String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     if !valid_scheme {
-        return Err(format!("invalid URL {raw:?}: missing protocol scheme"));
+        return Err(format!(
+            "invalid URL ({}): missing protocol scheme",
+            describe_str(raw)
+        ));
     }
     let (host, path) = match rest.strip_prefix("//") {
         Some(after) => {
@@ -90,7 +98,10 @@ fn parse_url(raw: &str) -> Result<Url, String> {
         None => (String::new(), rest.to_owned()),
     };
     if host.starts_with('[') && !host.contains(']') {
-        return Err(format!("invalid URL {raw:?}: missing ']' in host"));
+        return Err(format!(
+            "invalid URL ({}): missing ']' in host",
+            describe_str(raw)
+        ));
     }
     Ok(Url {
         raw: raw.to_owned(),
@@ -153,14 +164,20 @@ fn url_query<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
 // ---------- IP / CIDR ----------
 
 fn parse_ip(raw: &str) -> Result<IpAddr, String> {
-    let addr: IpAddr = raw
-        .parse()
-        .map_err(|_| format!("IP Address {raw:?} parse error during conversion from string"))?;
+    let addr: IpAddr = raw.parse().map_err(|_| {
+        format!(
+            "IP Address ({}) parse error during conversion from string",
+            describe_str(raw)
+        )
+    })?;
     if let IpAddr::V6(v6) = addr
         && v6.to_ipv4_mapped().is_some()
         && raw.contains('.')
     {
-        return Err(format!("IPv4-mapped IPv6 address {raw:?} is not allowed"));
+        return Err(format!(
+            "IPv4-mapped IPv6 address ({}) is not allowed",
+            describe_str(raw)
+        ));
     }
     Ok(addr)
 }
@@ -224,7 +241,12 @@ fn ip_string<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
 }
 
 fn parse_cidr(raw: &str) -> Result<Cidr, String> {
-    let bad = || format!("network address {raw:?} parse error during conversion from string");
+    let bad = || {
+        format!(
+            "network address ({}) parse error during conversion from string",
+            describe_str(raw)
+        )
+    };
     let (addr, prefix) = raw.split_once('/').ok_or_else(bad)?;
     let addr = parse_ip(addr).map_err(|_| bad())?;
     if prefix.is_empty() || prefix.len() > 3 || !prefix.chars().all(|c| c.is_ascii_digit()) {
@@ -314,7 +336,7 @@ fn cidr_string<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
 // ---------- Semver ----------
 
 fn parse_semver(raw: &str) -> Result<semver::Version, String> {
-    semver::Version::parse(raw).map_err(|e| format!("invalid semver {raw:?}: {e}"))
+    semver::Version::parse(raw).map_err(|e| format!("invalid semver ({}): {e}", describe_str(raw)))
 }
 fn semver_new<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
     let raw = arg_str(&args, 0, "semver")?;
@@ -362,7 +384,8 @@ fn ordering_int(o: Ordering) -> i64 {
 fn parse_quantity(raw: &str) -> Result<Quantity, String> {
     let bad = || {
         format!(
-            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {raw:?}"
+            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got {}",
+            describe_str(raw)
         )
     };
     let num_end = raw
@@ -380,7 +403,10 @@ fn parse_quantity(raw: &str) -> Result<Quantity, String> {
     let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
     let all: String = format!("{int_part}{frac_part}");
     if all.len() > 30 {
-        return Err(format!("quantity {raw:?} has too many digits"));
+        return Err(format!(
+            "quantity ({}) has too many digits",
+            describe_str(raw)
+        ));
     }
     let mut mantissa: i128 = all.parse().map_err(|_| bad())?;
     let mut exp: i32 = -i32::try_from(frac_part.len()).map_err(|_| bad())?;
@@ -391,7 +417,7 @@ fn parse_quantity(raw: &str) -> Result<Quantity, String> {
         |k: u32| -> Result<(), String> { Ok(()).and(if k > 6 { Err(bad()) } else { Ok(()) }) };
     let mul_checked = |m: i128, f: i128| {
         m.checked_mul(f)
-            .ok_or_else(|| format!("quantity {raw:?} is too large"))
+            .ok_or_else(|| format!("quantity ({}) is too large", describe_str(raw)))
     };
     match suffix {
         "" => {}

@@ -299,8 +299,8 @@ fn new_condition<'b, 'v>(args: Vec<CowVal<'b, 'v>>) -> R<'b, 'v> {
         return Err(ExecutionError::function_error(
             "runtime.newCondition",
             format!(
-                "runtime.newCondition: status must be one of True, False, Unknown (got {:?})",
-                fields[1].1
+                "runtime.newCondition: status must be one of True, False, Unknown (got {})",
+                crate::describe::describe_str(&fields[1].1)
             ),
         ));
     }

@@ -164,7 +164,17 @@ pub(crate) fn regex(pattern: &str, f: &str) -> Result<Arc<regex::Regex>, Executi
         return Ok(r.clone());
     }
     let compiled = Arc::new(regex::Regex::new(pattern).map_err(|e| {
-        ExecutionError::function_error(f, format!("invalid regular expression {pattern:?}: {e}"))
+        // The regex crate's text quotes the pattern, which may come from data: keep its last
+        // line, the reason.
+        let reason = e.to_string();
+        let reason = reason.lines().last().unwrap_or_default().trim().to_owned();
+        ExecutionError::function_error(
+            f,
+            format!(
+                "invalid regular expression ({}): {reason}",
+                crate::describe::describe_str(pattern)
+            ),
+        )
     })?);
     if let Ok(mut cache) = REGEX_CACHE.lock() {
         if cache.len() > 512 {
