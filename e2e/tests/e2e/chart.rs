@@ -264,7 +264,9 @@ fn default_args(rendered: &Rendered) {
         "{args:?}"
     );
     assert!(
-        rendered.of_kind("Role").is_empty(),
+        rendered
+            .named("Role", "kro-kro-rs-leader-election")
+            .is_none(),
         "no Lease Role without leader election"
     );
 }
@@ -371,6 +373,33 @@ fn chart_ports_are_the_binarys_defaults() -> Result<()> {
     );
     assert!(r.has_arg("--metrics-bind-address=:8078"));
     assert!(r.has_arg("--health-probe-bind-address=:8079"));
+    Ok(())
+}
+
+#[test]
+fn the_desired_hash_key_secret_is_the_one_secret_a_namespaced_role_reads() -> Result<()> {
+    for mode in ["unrestricted", "aggregation"] {
+        let r = render(json!({"rbac": {"mode": mode}}))?;
+        let role = r
+            .named("Role", "kro-kro-rs-hash-key")
+            .with_context(|| format!("hash-key Role in {mode} mode"))?;
+        assert_eq!(role["metadata"]["namespace"], RELEASE_NS);
+        let rules = role["rules"].as_array().context("rules")?;
+        assert!(grants(rules, "", "secrets", "get"), "{rules:?}");
+        assert!(grants(rules, "", "secrets", "create"), "{rules:?}");
+        // Reading is narrowed to the key Secret; nothing lists, watches or updates Secrets.
+        for rule in rules.iter().filter(|r| r["verbs"] == json!(["get"])) {
+            assert_eq!(rule["resourceNames"], json!(["kro-rs-hash-key"]), "{rule}");
+        }
+        for verb in ["list", "watch", "update", "patch", "delete"] {
+            assert!(!grants(rules, "", "secrets", verb), "{verb}: {rules:?}");
+        }
+        let binding = r
+            .named("RoleBinding", "kro-kro-rs-hash-key")
+            .context("hash-key RoleBinding")?;
+        assert_eq!(binding["roleRef"]["name"], "kro-kro-rs-hash-key");
+        assert_eq!(binding["subjects"][0]["name"], "kro-kro-rs");
+    }
     Ok(())
 }
 
