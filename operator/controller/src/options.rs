@@ -135,6 +135,26 @@ pub struct Options {
         default_value = "info"
     )]
     pub log_level: String,
+    /// What a namespaced instance may reach: `any` (kro's behaviour: children and
+    /// externalRefs in any namespace, cluster-scoped children) or `instance` (only its own
+    /// namespace; cluster-scoped kinds only from `--allowed-cluster-scoped-kinds`).
+    #[arg(
+        long,
+        env = "KRO_NAMESPACE_CONFINEMENT",
+        value_enum,
+        default_value_t = NamespaceConfinement::Any
+    )]
+    pub namespace_confinement: NamespaceConfinement,
+    /// Cluster-scoped kinds a namespaced instance may create or read in `instance` mode,
+    /// comma-separated as `Kind.group` (kubectl's spelling; core kinds without a group:
+    /// `Namespace`, `ClusterRole.rbac.authorization.k8s.io`).
+    #[arg(
+        long,
+        env = "KRO_ALLOWED_CLUSTER_SCOPED_KINDS",
+        default_value = "",
+        value_parser = parse_group_kinds
+    )]
+    pub allowed_cluster_scoped_kinds: GroupKinds,
 }
 
 impl Default for Options {
@@ -162,6 +182,8 @@ impl Default for Options {
             feature_gates: FeatureGates::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            namespace_confinement: NamespaceConfinement::Any,
+            allowed_cluster_scoped_kinds: GroupKinds::default(),
         }
     }
 }
@@ -225,6 +247,70 @@ pub fn parse_feature_gates(list: &str) -> Result<FeatureGates, String> {
         }
     }
     Ok(gates)
+}
+
+/// What a namespaced instance may reach (`--namespace-confinement`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum NamespaceConfinement {
+    /// Children, externalRefs and Secret reads only in the instance's own namespace;
+    /// cluster-scoped kinds only when allowlisted.
+    Instance,
+    /// kro's behaviour: whatever namespace the template names, and cluster-scoped kinds.
+    #[default]
+    Any,
+}
+
+impl NamespaceConfinement {
+    /// The flag value (`instance` or `any`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NamespaceConfinement::Instance => "instance",
+            NamespaceConfinement::Any => "any",
+        }
+    }
+}
+
+/// A set of kinds by group, as `--allowed-cluster-scoped-kinds` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GroupKinds {
+    /// `(group, Kind)` pairs; the core group is `""`.
+    pub kinds: Vec<(String, String)>,
+}
+
+impl GroupKinds {
+    /// Whether the kind of `apiVersion` is listed (kinds compare case-insensitively).
+    pub fn contains(&self, api_version: &str, kind: &str) -> bool {
+        let group = api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _version)| group);
+        self.kinds.iter().any(|(listed_group, listed_kind)| {
+            listed_group == group && listed_kind.eq_ignore_ascii_case(kind)
+        })
+    }
+}
+
+/// Parses `Namespace,ClusterRole.rbac.authorization.k8s.io` (kubectl's `Kind.group`).
+pub fn parse_group_kinds(list: &str) -> Result<GroupKinds, String> {
+    let mut kinds = Vec::new();
+    for item in list
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let (kind, group) = item.split_once('.').unwrap_or((item, ""));
+        let valid_kind = kind
+            .chars()
+            .next()
+            .is_some_and(|first| first.is_ascii_alphabetic())
+            && kind.chars().all(|c| c.is_ascii_alphanumeric());
+        if !valid_kind || group.contains('/') || group.chars().any(char::is_whitespace) {
+            return Err(format!(
+                "{item:?} is not a kind: write Kind.group, e.g. ClusterRole.rbac.authorization.k8s.io, or Namespace for a core kind"
+            ));
+        }
+        kinds.push((group.to_string(), kind.to_string()));
+    }
+    Ok(GroupKinds { kinds })
 }
 
 /// Turns kro's `:8078` into a bindable `0.0.0.0:8078`; `None` when disabled.
@@ -313,6 +399,40 @@ mod tests {
         );
         assert_eq!(cli.opts.log_format, LogFormat::Text);
         assert_eq!(cli.opts.dynamic_controller_concurrent_reconciles, 3);
+    }
+
+    #[test]
+    fn confinement_flags_parse_and_default_to_any() {
+        let cli = Cli::try_parse_from(["kro"]).unwrap();
+        assert_eq!(cli.opts.namespace_confinement, NamespaceConfinement::Any);
+        assert_eq!(
+            cli.opts.namespace_confinement,
+            Options::default().namespace_confinement
+        );
+        assert_eq!(
+            cli.opts.allowed_cluster_scoped_kinds,
+            Options::default().allowed_cluster_scoped_kinds
+        );
+        let cli = Cli::try_parse_from([
+            "kro",
+            "--namespace-confinement=instance",
+            "--allowed-cluster-scoped-kinds",
+            "Namespace, ClusterRole.rbac.authorization.k8s.io",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.opts.namespace_confinement,
+            NamespaceConfinement::Instance
+        );
+        let allowed = &cli.opts.allowed_cluster_scoped_kinds;
+        assert!(allowed.contains("v1", "Namespace"));
+        assert!(allowed.contains("rbac.authorization.k8s.io/v1", "ClusterRole"));
+        assert!(!allowed.contains("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"));
+        assert!(!allowed.contains("example.com/v1", "Namespace"));
+        assert!(Cli::try_parse_from(["kro", "--namespace-confinement=tenant"]).is_err());
+        let e = parse_group_kinds("clusterroles/rbac").expect_err("not Kind.group");
+        assert!(e.contains("Kind.group"), "{e}");
+        assert!(parse_group_kinds(".rbac.authorization.k8s.io").is_err());
     }
 
     #[test]

@@ -250,7 +250,8 @@ async fn compile(
         kro_version: ctx.shared.kro_version.clone(),
     };
     let started = Instant::now();
-    let result = kro_graph::compile(&value, &schemas, &options);
+    let result = kro_graph::compile(&value, &schemas, &options)
+        .and_then(|graph| crate::instance::accept_rgd(graph, &ctx.shared.opts));
     let metrics = &ctx.shared.metrics;
     metrics
         .rgd_graph_build_total

@@ -40,6 +40,8 @@ pub enum ErrorCode {
     InvalidStatus,
     /// A function is used where it is not allowed (omit, runtime) or is unknown.
     InvalidFunction,
+    /// A resource reaches outside the instance's namespace under `--namespace-confinement=instance`.
+    Confinement,
 }
 
 /// One problem in an RGD.

@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod compile;
+pub mod confine;
 pub mod dag;
 mod draft;
 pub mod error;

@@ -15,6 +15,7 @@
 mod apply;
 mod applyset;
 mod cleanup;
+mod confine;
 mod observe;
 mod prune;
 mod status;
@@ -36,6 +37,8 @@ use kube::ResourceExt;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::controller::Action;
 use serde_json::Value;
+
+pub(crate) use confine::accept_rgd;
 
 use crate::Shared;
 use crate::discovery::Resolved;
@@ -372,7 +375,8 @@ impl<'a> InstanceRun<'a> {
     async fn converge(&mut self) -> Result<Plan, Error> {
         let max_passes = self.ctx.graph.nodes.len() * 3 + 4;
         loop {
-            let plan = self.evaluate();
+            let mut plan = self.evaluate();
+            self.confine(&mut plan).await;
             if self.passes >= max_passes {
                 return Ok(plan);
             }
