@@ -112,8 +112,16 @@ pub struct AwsOptions {
     pub backoff_max: Duration,
     /// Reconciles running at once, per kind.
     pub max_concurrent_reconciles: u16,
-    /// Deletion policy when a resource has no `services.k8s.aws/deletion-policy` annotation.
+    /// Deletion policy when neither the resource (`services.k8s.aws/deletion-policy`) nor its
+    /// namespace (`<service>.services.k8s.aws/deletion-policy`) says (`--deletion-policy`).
     pub deletion_policy: DeletionPolicy,
+    /// Honour the adoption annotations (`services.k8s.aws/adoption-policy`), ACK's
+    /// `ResourceAdoption` gate (`--enable-resource-adoption`, default on). Off: an object with
+    /// them that does not manage its resource yet is terminal and nothing is read or written.
+    pub enable_resource_adoption: bool,
+    /// Allow `*Ref.from.namespace` and `masterUserPassword.namespace` naming another namespace
+    /// than the object's (`--enable-cross-namespace`, default off as in ACK's newest runtime).
+    pub enable_cross_namespace: bool,
     /// Owner account id for `status.ackResourceMetadata`; `None` = sts:GetCallerIdentity.
     pub owner_account_id: Option<String>,
     /// Static credentials; `None` = the SDK's default credential chain.
@@ -135,6 +143,8 @@ impl Default for AwsOptions {
             backoff_max: Duration::from_secs(300),
             max_concurrent_reconciles: 4,
             deletion_policy: DeletionPolicy::Delete,
+            enable_resource_adoption: true,
+            enable_cross_namespace: false,
             owner_account_id: None,
             credentials: None,
             watch_namespace: None,

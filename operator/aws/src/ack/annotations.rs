@@ -40,6 +40,18 @@ pub enum AnnotationError {
     /// deletion-policy is neither delete nor retain.
     #[error("annotation {DELETION_POLICY}={0:?} is not valid: write \"delete\" or \"retain\"")]
     DeletionPolicy(String),
+    /// The namespace's `<service>.services.k8s.aws/deletion-policy` is neither delete nor retain.
+    #[error(
+        "annotation {key}={value:?} on Namespace {namespace} is not valid: write \"delete\" or \"retain\""
+    )]
+    NamespaceDeletionPolicy {
+        /// The annotation, e.g. `s3.services.k8s.aws/deletion-policy`.
+        key: String,
+        /// The namespace carrying it.
+        namespace: String,
+        /// What it says.
+        value: String,
+    },
     /// adoption-policy is neither adopt nor adopt-or-create.
     #[error(
         "annotation {ADOPTION_POLICY}={0:?} is not valid: write \"adopt\" or \"adopt-or-create\""
@@ -52,16 +64,52 @@ pub enum AnnotationError {
     AdoptionFields(String, &'static str),
 }
 
-/// The deletion policy: the resource annotation, else the controller default.
+impl std::str::FromStr for DeletionPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "delete" => Ok(DeletionPolicy::Delete),
+            "retain" => Ok(DeletionPolicy::Retain),
+            other => Err(format!(
+                "{other:?} is not a deletion policy: write delete or retain"
+            )),
+        }
+    }
+}
+
+/// The namespace annotation that sets the deletion policy of one service's resources in that
+/// namespace: `<group>/deletion-policy`, e.g. `s3.services.k8s.aws/deletion-policy`.
+pub fn namespace_deletion_policy_key(group: &str) -> String {
+    format!("{group}/deletion-policy")
+}
+
+/// The deletion policy, as ACK picks it: the resource's annotation, else the namespace's
+/// `<group>/deletion-policy` annotation (`namespace` is its name and annotations), else the
+/// controller default (`--deletion-policy`).
 pub fn deletion_policy(
     annotations: &BTreeMap<String, String>,
+    namespace: Option<(&str, &BTreeMap<String, String>)>,
+    group: &str,
     default: DeletionPolicy,
 ) -> Result<DeletionPolicy, AnnotationError> {
     match annotations.get(DELETION_POLICY).map(|s| s.trim()) {
-        None | Some("") => Ok(default),
-        Some("delete") => Ok(DeletionPolicy::Delete),
-        Some("retain") => Ok(DeletionPolicy::Retain),
-        Some(other) => Err(AnnotationError::DeletionPolicy(other.into())),
+        None | Some("") => {}
+        Some(other) => {
+            return other
+                .parse()
+                .map_err(|_| AnnotationError::DeletionPolicy(other.into()));
+        }
+    }
+    let key = namespace_deletion_policy_key(group);
+    match namespace.and_then(|(ns, a)| Some((ns, a.get(&key)?.trim()))) {
+        None | Some((_, "")) => Ok(default),
+        Some((ns, value)) => value
+            .parse()
+            .map_err(|_| AnnotationError::NamespaceDeletionPolicy {
+                key,
+                namespace: ns.to_owned(),
+                value: value.to_owned(),
+            }),
     }
 }
 
@@ -156,12 +204,58 @@ mod tests {
             ),
         ];
         for (a, default, want) in cases {
-            assert_eq!(deletion_policy(&ann(&a), default), want, "{a:?}");
+            assert_eq!(
+                deletion_policy(&ann(&a), None, "s3.services.k8s.aws", default),
+                want,
+                "{a:?}"
+            );
         }
-        let err = deletion_policy(&ann(&[(DELETION_POLICY, "keep")]), DeletionPolicy::Delete)
-            .unwrap_err()
-            .to_string();
+        let err = deletion_policy(
+            &ann(&[(DELETION_POLICY, "keep")]),
+            None,
+            "s3.services.k8s.aws",
+            DeletionPolicy::Delete,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("\"delete\" or \"retain\""), "{err}");
+    }
+
+    /// ACK's precedence: object annotation > namespace `<group>/deletion-policy` > flag.
+    #[test]
+    fn deletion_policy_precedence_with_the_namespace() {
+        use DeletionPolicy::{Delete, Retain};
+        let s3 = "s3.services.k8s.aws";
+        let ns_retain = ann(&[("s3.services.k8s.aws/deletion-policy", "retain")]);
+        let ns_other_service = ann(&[("rds.services.k8s.aws/deletion-policy", "retain")]);
+        let ns_delete = ann(&[("s3.services.k8s.aws/deletion-policy", " delete ")]);
+        let obj_delete = ann(&[(DELETION_POLICY, "delete")]);
+        let obj_retain = ann(&[(DELETION_POLICY, "retain")]);
+        let none = ann(&[]);
+        let cases = [
+            (&none, &ns_retain, Delete, Retain),
+            (&none, &ns_other_service, Delete, Delete),
+            (&none, &ns_delete, Retain, Delete),
+            (&obj_delete, &ns_retain, Retain, Delete),
+            (&obj_retain, &ns_delete, Delete, Retain),
+            (&none, &none, Retain, Retain),
+        ];
+        for (obj, ns, flag, want) in cases {
+            assert_eq!(
+                deletion_policy(obj, Some(("team-a", ns)), s3, flag),
+                Ok(want),
+                "{obj:?} {ns:?} {flag:?}"
+            );
+        }
+        let bad = ann(&[("s3.services.k8s.aws/deletion-policy", "keep")]);
+        let err = deletion_policy(&none, Some(("team-a", &bad)), s3, Delete).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "annotation s3.services.k8s.aws/deletion-policy=\"keep\" on Namespace team-a is not \
+             valid: write \"delete\" or \"retain\""
+        );
+        assert_eq!("retain".parse(), Ok(Retain));
+        assert!("Retain".parse::<DeletionPolicy>().is_err());
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub(crate) enum Happened {
     Deleted { id: String, existed: bool },
     /// The object went away but the AWS resource was kept (deletion policy retain, read-only).
     Retained { id: String },
+    /// The object went away without touching `id`, which it never created or adopted.
+    NotManaged { id: String },
 }
 
 /// One event to publish.
@@ -95,6 +97,12 @@ pub(crate) fn notes(
                 "Retained",
                 format!(
                     "Kept {kind} {id:?} in AWS: the deletion policy is retain (or the object is read-only)"
+                ),
+            ),
+            Happened::NotManaged { id } => normal(
+                "NotManaged",
+                format!(
+                    "Left {kind} {id:?} in AWS untouched: this object never created or adopted it, and a finalizer alone does not make it managed"
                 ),
             ),
         })

@@ -5,6 +5,7 @@ pub mod annotations;
 pub mod condition;
 pub mod error;
 pub(crate) mod events;
+pub(crate) mod ownership;
 pub(crate) mod refs;
 pub(crate) mod runtime;
 pub mod types;

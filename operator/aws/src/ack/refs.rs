@@ -7,7 +7,7 @@ use kube::core::GroupVersionKind;
 use kro_api::Conditions;
 
 use super::condition::{self, Status};
-use super::runtime::SyncError;
+use super::runtime::{SyncCx, SyncError};
 use super::types::AwsResourceReferenceWrapper;
 
 /// Where a reference points: the kind and the JSON path of the value taken from it.
@@ -21,14 +21,17 @@ pub(crate) struct RefTarget {
     pub path: &'static [&'static str],
 }
 
-/// Resolves one reference to its value, or a `References` error saying what is missing.
+/// Resolves one reference to its value, or a `References` error saying what is missing. A
+/// reference into another namespace than `cx.namespace` is refused (`ACK.ReferencesResolved`
+/// False, terminal) unless the operator runs with `--enable-cross-namespace`.
 pub(crate) async fn resolve(
-    client: &kube::Client,
-    own_namespace: &str,
+    cx: &SyncCx<'_>,
     field: &str,
     wrapper: &AwsResourceReferenceWrapper,
     target: RefTarget,
 ) -> Result<String, SyncError> {
+    let client = &cx.ctx.client;
+    let own_namespace = cx.namespace.as_str();
     let from = wrapper.from.as_ref();
     let Some(name) = from.and_then(|f| f.name.clone()).filter(|n| !n.is_empty()) else {
         return Err(SyncError::Terminal(format!(
@@ -40,6 +43,14 @@ pub(crate) async fn resolve(
         .and_then(|f| f.namespace.clone())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| own_namespace.to_owned());
+    if ns != own_namespace && !cx.ctx.opts.enable_cross_namespace {
+        return Err(cross_namespace_refused(
+            field,
+            target.kind,
+            &format!("{ns}/{name}"),
+            own_namespace,
+        ));
+    }
     let gvk = GroupVersionKind::gvk(target.group, target.version, target.kind);
     let ar = ApiResource::from_gvk_with_plural(&gvk, target.plural);
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
@@ -81,4 +92,52 @@ pub(crate) async fn resolve(
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| missing(&format!("has no {} yet", target.path.join("."))))
+}
+
+/// The error of a reference to `target` (`namespace/name`) from an object in namespace `own`
+/// while cross-namespace references are off.
+pub(crate) fn cross_namespace_refused(
+    field: &str,
+    kind: &str,
+    target: &str,
+    own: &str,
+) -> SyncError {
+    SyncError::References(
+        Status::False,
+        format!(
+            "{field}.from.namespace: cross-namespace references are not allowed: {kind} {target} \
+             is outside this object's namespace {own}; refer to a {kind} in {own} (omit the \
+             namespace), or ask the operator's administrator to start kro run with \
+             --enable-cross-namespace"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cross_namespace_reference_is_terminal_and_names_field_and_flag() {
+        let e = cross_namespace_refused(
+            "spec.dbSubnetGroupRef",
+            "DBSubnetGroup",
+            "prod/subnets",
+            "team-a",
+        );
+        let SyncError::References(status, msg) = &e else {
+            panic!("want a References error, got {e:?}");
+        };
+        assert_eq!(*status, Status::False);
+        assert!(
+            msg.starts_with("spec.dbSubnetGroupRef.from.namespace: "),
+            "{msg}"
+        );
+        assert!(msg.contains("--enable-cross-namespace"), "{msg}");
+        assert!(
+            msg.contains("DBSubnetGroup prod/subnets is outside"),
+            "{msg}"
+        );
+        assert!(msg.contains("namespace team-a"), "{msg}");
+    }
 }

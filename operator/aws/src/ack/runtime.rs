@@ -21,10 +21,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use super::annotations::{self, AdoptionPolicy, DeletionPolicy};
+use super::annotations::{self, DeletionPolicy};
 use super::condition::{self, Condition, Extras, Outcome, Status};
 use super::error::{AwsError, ErrorClass, classify};
 use super::events::{self, Happened, Note};
+use super::ownership::{Decision, decide, owns};
 use super::types::AckResourceMetadata;
 use crate::AwsOptions;
 
@@ -256,6 +257,9 @@ pub(crate) struct Synced {
     pub updated: Vec<String>,
     /// What the driver did besides (create, adopt), reported in events.
     pub(crate) happened: Vec<Happened>,
+    /// `status.ackResourceMetadata.identifier` to write: the managed identifier, or empty for
+    /// an object that only reads its resource (set by the driver, not the kinds).
+    pub(crate) identifier: Option<String>,
 }
 
 /// What a create reports besides success.
@@ -339,11 +343,18 @@ pub(crate) trait AckKind:
     fn conditions(&self) -> &[Condition] {
         self.status().map(AckStatus::conditions).unwrap_or_default()
     }
+    /// `status.ackResourceMetadata`, once set.
+    fn resource_metadata(&self) -> Option<&AckResourceMetadata> {
+        self.status().and_then(AckStatus::resource_metadata)
+    }
     /// `status.ackResourceMetadata.region`, once set.
     fn status_region(&self) -> Option<&str> {
-        self.status()
-            .and_then(AckStatus::resource_metadata)
-            .map(|m| m.region.as_str())
+        self.resource_metadata().map(|m| m.region.as_str())
+    }
+    /// True when this object manages the AWS resource `id` (see [`owns`]).
+    fn owns(&self, id: &str) -> bool {
+        let has_finalizer = self.finalizers().iter().any(|f| f == Self::FINALIZER);
+        owns(has_finalizer, self.resource_metadata(), id)
     }
     /// True when the object has `*Ref` fields (so `ACK.ReferencesResolved` is reported).
     fn has_references(&self) -> bool {
@@ -545,10 +556,12 @@ async fn sync<K: AckKind>(
         obj.clone()
     };
     let id = match adoption {
-        Some(_) => annotations::adoption_field(annotations, K::ADOPTION_KEY)
-            .map_err(|e| SyncError::Terminal(e.to_string()))?
-            .unwrap_or_else(|| resolved.identifier()),
-        None => resolved.identifier(),
+        Some(_) if cx.ctx.opts.enable_resource_adoption => {
+            annotations::adoption_field(annotations, K::ADOPTION_KEY)
+                .map_err(|e| SyncError::Terminal(e.to_string()))?
+                .unwrap_or_else(|| resolved.identifier())
+        }
+        _ => resolved.identifier(),
     };
     if id.is_empty() {
         return Err(SyncError::Terminal(format!(
@@ -559,6 +572,11 @@ async fn sync<K: AckKind>(
         )));
     }
     let has_finalizer = obj.finalizers().iter().any(|f| f == K::FINALIZER);
+    let owned = obj.owns(&id);
+    if !owned && adoption.is_some() && !cx.ctx.opts.enable_resource_adoption {
+        // Refused before anything is read from AWS.
+        return Err(adoption_disabled::<K>());
+    }
 
     let observed = resolved.read(cx, &id).await?;
     if annotations::is_read_only(annotations) {
@@ -574,9 +592,16 @@ async fn sync<K: AckKind>(
             .update(cx, &id, observed)
             .await?;
         synced.spec_patch = None;
+        // Reading proves nothing: the marker stays as it was (ours only if it already was).
+        synced.identifier = Some(if owned { id } else { String::new() });
         return Ok(synced);
     }
-    let decision = decide(observed.is_some(), has_finalizer, adoption);
+    let decision = decide(
+        observed.is_some(),
+        owned,
+        adoption,
+        cx.ctx.opts.enable_resource_adoption,
+    );
     let observed = match (decision, observed) {
         (Decision::AdoptedMissing, _) => {
             return Err(SyncError::Waiting(format!(
@@ -584,19 +609,11 @@ async fn sync<K: AckKind>(
                 K::ADOPTION_KEY
             )));
         }
-        (Decision::Unmanaged, _) => {
-            return Err(SyncError::Terminal(format!(
-                "Resource already exists: {id:?} exists in AWS but is not managed by this \
-                 object; to manage it, set annotation {}: adopt (or adopt-or-create) with {}: \
-                 '{{\"{}\": \"{id}\"}}'",
-                annotations::ADOPTION_POLICY,
-                annotations::ADOPTION_FIELDS,
-                K::ADOPTION_KEY
-            )));
-        }
+        (Decision::Unmanaged, _) => return Err(unmanaged::<K>(&id, has_finalizer)),
+        (Decision::AdoptionDisabled, _) => return Err(adoption_disabled::<K>()),
         (_, None) => {
             let mut synced =
-                create_then_update(api, obj, &resolved, cx, &id, has_finalizer).await?;
+                create_then_update(api, obj, &resolved, cx, &id, has_finalizer, owned).await?;
             // Configuring a new resource is part of creating it: one event says both.
             synced.updated.clear();
             synced.happened.insert(
@@ -606,11 +623,12 @@ async fn sync<K: AckKind>(
                     region: cx.region.clone(),
                 },
             );
+            synced.identifier = Some(id);
             return Ok(synced);
         }
         (_, Some(o)) => o,
     };
-    match decision {
+    let result = match decision {
         Decision::Import => {
             add_finalizer(api, obj, K::FINALIZER).await?;
             // The spec becomes AWS's state: report against it, so nothing in AWS changes.
@@ -635,7 +653,44 @@ async fn sync<K: AckKind>(
             Ok(with_updates(synced, &id))
         }
         _ => Ok(with_updates(resolved.update(cx, &id, observed).await?, &id)),
-    }
+    };
+    result.map(|mut synced| {
+        synced.identifier = Some(id);
+        synced
+    })
+}
+
+/// ACK's terminal "Resource already exists" for an AWS resource this object does not manage.
+fn unmanaged<K: AckKind>(id: &str, has_finalizer: bool) -> SyncError {
+    let finalizer = if has_finalizer {
+        format!(
+            " (the finalizer {} does not make it managed: only a resource this object created \
+             or adopted is)",
+            K::FINALIZER
+        )
+    } else {
+        String::new()
+    };
+    SyncError::Terminal(format!(
+        "Resource already exists: {kind} {id:?} exists in AWS but is not managed by ACK{finalizer}. \
+         To bring the resource under ACK management, you should explicitly adopt it: set \
+         annotation {policy}: adopt (or adopt-or-create) with {fields}: '{{\"{key}\": \"{id}\"}}'",
+        kind = K::kind(&()),
+        policy = annotations::ADOPTION_POLICY,
+        fields = annotations::ADOPTION_FIELDS,
+        key = K::ADOPTION_KEY,
+    ))
+}
+
+/// The terminal error of an adoption annotation while adoption is turned off.
+fn adoption_disabled<K: AckKind>() -> SyncError {
+    SyncError::Terminal(format!(
+        "resource adoption is disabled in this operator: annotation {} is not honoured, and \
+         nothing was read from or written to AWS; remove the annotation to create a new {}, or \
+         ask the operator's administrator to start kro run with --enable-resource-adoption=true",
+        annotations::ADOPTION_POLICY,
+        K::kind(&()),
+    ))
 }
 
 /// Records the kind's AWS changes of this sync as something that happened.
@@ -661,40 +716,10 @@ fn with_spec<K: AckKind>(obj: &K, spec: &Value) -> Result<K, SyncError> {
     })
 }
 
-/// What one sync does, from what AWS has and how the object is marked (ACK's rules).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Decision {
-    /// Nothing in AWS: add the finalizer, then create.
-    Create,
-    /// `adopt` but nothing in AWS: wait (ACK: "adopted resource not found").
-    AdoptedMissing,
-    /// Ours (finalizer present): update to match the spec.
-    Update,
-    /// `adopt`: import AWS's state into the spec, change nothing in AWS.
-    Import,
-    /// `adopt-or-create` on an existing resource: take it over, then update AWS to the spec.
-    AdoptThenUpdate,
-    /// Exists in AWS but not ours and no adoption: terminal "Resource already exists".
-    Unmanaged,
-}
-
-/// ACK's decision table. The finalizer is what marks a resource as ours: it is written before
-/// the create call, so a controller restarted mid-create finds its own resource and updates it.
-pub(crate) fn decide(
-    exists: bool,
-    has_finalizer: bool,
-    adoption: Option<AdoptionPolicy>,
-) -> Decision {
-    match (exists, has_finalizer, adoption) {
-        (false, _, Some(AdoptionPolicy::Adopt)) => Decision::AdoptedMissing,
-        (false, _, _) => Decision::Create,
-        (true, true, _) => Decision::Update,
-        (true, false, Some(AdoptionPolicy::Adopt)) => Decision::Import,
-        (true, false, Some(AdoptionPolicy::AdoptOrCreate)) => Decision::AdoptThenUpdate,
-        (true, false, None) => Decision::Unmanaged,
-    }
-}
-
+/// Creates the AWS resource `id`. Unless the object already owns `id` (a previous attempt),
+/// the ownership marker goes into status and the finalizer onto the object first, so a
+/// controller restarted mid-create finds its own resource and updates it; a create that finds
+/// the resource already there, or fails for good, takes both back.
 async fn create_then_update<K: AckKind>(
     api: &Api<K>,
     obj: &K,
@@ -702,27 +727,44 @@ async fn create_then_update<K: AckKind>(
     cx: &SyncCx<'_>,
     id: &str,
     has_finalizer: bool,
+    owned: bool,
 ) -> Result<Synced, SyncError> {
     resolved.precheck_create(cx).await?;
+    if !owned {
+        write_marker(api, obj, cx, Some(id)).await?;
+    }
     if !has_finalizer {
         add_finalizer(api, obj, K::FINALIZER).await?;
     }
+    let undo = || async {
+        if !owned {
+            let _ = write_marker(api, obj, cx, None).await;
+        }
+        if !has_finalizer {
+            let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
+        }
+    };
     let mut created = match resolved.create(cx, id).await {
         Ok(c) => c,
-        Err(SyncError::Aws { err, .. }) if err.is_code(K::ALREADY_EXISTS_CODES) => {
-            // A previous reconcile created it (operator restarted mid-create): ours.
+        Err(SyncError::Aws { err, .. }) if owned && err.is_code(K::ALREADY_EXISTS_CODES) => {
+            // An earlier attempt of this object created it (the marker predates this sync).
             tracing::info!(
                 id,
-                "resource already exists after create; treating it as ours"
+                "resource already exists after an earlier create of this object; it is ours"
             );
             Created::default()
         }
+        Err(SyncError::Aws { err, .. }) if err.is_code(K::ALREADY_EXISTS_CODES) => {
+            // Someone else created it between the read and the create: not ours.
+            undo().await;
+            return Err(unmanaged::<K>(id, has_finalizer));
+        }
         Err(e) => {
-            if !has_finalizer && e.class(K::TERMINAL_CODES) == ErrorClass::Terminal {
+            if e.class(K::TERMINAL_CODES) == ErrorClass::Terminal {
                 // Nothing exists in AWS and retrying will not change that: not managed. (After
-                // a recoverable failure the finalizer stays; the retry creates, and a deletion
-                // finds nothing in AWS and just removes it.)
-                let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
+                // a recoverable failure marker and finalizer stay; the retry creates, and a
+                // deletion finds nothing in AWS and just removes the finalizer.)
+                undo().await;
             }
             return Err(e);
         }
@@ -736,6 +778,36 @@ async fn create_then_update<K: AckKind>(
         synced.status = status;
     }
     Ok(synced)
+}
+
+/// Writes the ownership marker `status.ackResourceMetadata.identifier` (`Some(id)`, with the
+/// account and region the resource is created in), or clears it (`None`).
+async fn write_marker<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    cx: &SyncCx<'_>,
+    id: Option<&str>,
+) -> Result<(), SyncError> {
+    let meta = match id {
+        Some(id) => {
+            let account = cx.ctx.owner_account(&cx.aws).await?;
+            json!({
+                "ownerAccountID": account,
+                "region": cx.region,
+                "identifier": id,
+                "arn": null,
+            })
+        }
+        None => json!({"identifier": ""}),
+    };
+    let patch = json!({"status": {"ackResourceMetadata": meta}});
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Reads right after a create, retrying "not found" for up to ~10 s (eventual consistency).
@@ -767,7 +839,21 @@ async fn cleanup<K: AckKind>(
     if !obj.finalizers().iter().any(|f| f == K::FINALIZER) {
         return Ok(Action::await_change());
     }
-    let policy = match annotations::deletion_policy(&cx.annotations, ctx.opts.deletion_policy) {
+    let managed_id = annotations::adoption_field(&cx.annotations, K::ADOPTION_KEY)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| obj.identifier());
+    if !obj.owns(&managed_id) {
+        // A finalizer someone wrote on an object that never created or adopted its resource.
+        return release(api, obj, cx, k, managed_id).await;
+    }
+    let namespace = namespace_annotations(&ctx.client, &cx.namespace).await?;
+    let policy = match annotations::deletion_policy(
+        &cx.annotations,
+        namespace.as_ref().map(|a| (cx.namespace.as_str(), a)),
+        &K::group(&()),
+        ctx.opts.deletion_policy,
+    ) {
         Ok(p) => p,
         Err(e) => {
             return finish(
@@ -827,6 +913,37 @@ async fn cleanup<K: AckKind>(
         }
         Err(e) => finish(api, obj, ctx, k, Err(e), Extras::default(), None).await,
     }
+}
+
+/// The annotations of Namespace `name` (for `<group>/deletion-policy`); `None` when it is gone.
+async fn namespace_annotations(
+    client: &kube::Client,
+    name: &str,
+) -> Result<Option<BTreeMap<String, String>>, kube::Error> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let api: Api<Namespace> = Api::all(client.clone());
+    Ok(api.get_opt(name).await?.map(|n| n.annotations().clone()))
+}
+
+/// Deletion of an object that does not manage its AWS resource (its finalizer was written by
+/// someone else, or the create never happened): the finalizer goes, AWS is not touched.
+async fn release<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    cx: &SyncCx<'_>,
+    k: &str,
+    id: String,
+) -> Result<Action, ReconcileError> {
+    tracing::info!(
+        object = k,
+        id,
+        "not managed by this object: removing the finalizer and leaving AWS alone"
+    );
+    let notes = events::notes(&K::kind(&()), &[Happened::NotManaged { id }], None, &[]);
+    cx.ctx.publish(obj, notes).await;
+    remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
+    cx.ctx.failures.clear(k);
+    Ok(Action::await_change())
 }
 
 /// Deletion with policy retain (or a read-only object): the AWS resource stays, the finalizer
@@ -891,6 +1008,9 @@ async fn finish<K: AckKind>(
                 let mut m = json!({"ownerAccountID": account, "region": region});
                 if let Some(arn) = synced.arn {
                     m["arn"] = json!(arn);
+                }
+                if let Some(id) = synced.identifier {
+                    m["identifier"] = json!(id);
                 }
                 map.insert("ackResourceMetadata".into(), m);
             }
@@ -1169,32 +1289,6 @@ mod tests {
                 error_outcome(e, class, attempt, &opts),
                 (outcome, action),
                 "{e} #{attempt}"
-            );
-        }
-    }
-
-    #[test]
-    fn decision_table() {
-        use AdoptionPolicy::*;
-        use Decision::*;
-        let cases = [
-            // exists, finalizer, adoption -> decision
-            (false, false, None, Create),
-            (false, true, None, Create),
-            (false, false, Some(AdoptOrCreate), Create),
-            (false, true, Some(Adopt), AdoptedMissing),
-            (false, false, Some(Adopt), AdoptedMissing),
-            (true, true, None, Update),
-            (true, true, Some(Adopt), Update),
-            (true, false, Some(Adopt), Import),
-            (true, false, Some(AdoptOrCreate), AdoptThenUpdate),
-            (true, false, None, Unmanaged),
-        ];
-        for (exists, finalizer, adoption, want) in cases {
-            assert_eq!(
-                decide(exists, finalizer, adoption),
-                want,
-                "{exists} {finalizer} {adoption:?}"
             );
         }
     }

@@ -14,6 +14,12 @@ pub struct AckResourceMetadata {
     pub owner_account_id: String,
     /// The region the resource lives in.
     pub region: String,
+    /// kro-rs's proof of ownership: the AWS identifier this object created or adopted, written
+    /// by the controller (in status, which whoever creates the object cannot set) before it
+    /// calls Create; empty when the object only reads the resource (read-only). A finalizer
+    /// alone never makes a resource managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
 }
 
 /// An AWS tag, `{key, value}`.

@@ -277,16 +277,7 @@ impl AckKind for DBSubnetGroup {
             }
             let mut ids = Vec::new();
             for r in subnet_refs {
-                ids.push(
-                    refs::resolve(
-                        &cx.ctx.client,
-                        &cx.namespace,
-                        "spec.subnetRefs",
-                        r,
-                        SUBNET_REF,
-                    )
-                    .await?,
-                );
+                ids.push(refs::resolve(cx, "spec.subnetRefs", r, SUBNET_REF).await?);
             }
             out.spec.subnet_ids = Some(ids);
         }

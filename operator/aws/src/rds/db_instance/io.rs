@@ -194,6 +194,9 @@ async fn password(
             "spec.masterUserPassword.name is empty: name the Secret that holds the password".into(),
         ));
     };
+    if ns != cx.namespace && !cx.ctx.opts.enable_cross_namespace {
+        return Err(cross_namespace_secret(&ns, &name, &cx.namespace));
+    }
     let api: Api<Secret> = Api::namespaced(cx.ctx.client.clone(), &ns);
     let secret = api.get_opt(&name).await?.ok_or_else(|| {
         SyncError::Waiting(format!(
@@ -226,6 +229,17 @@ async fn password(
             ))
         })?;
     Ok(Some((value, secret_reference_key(&cx.namespace, r))))
+}
+
+/// The terminal error of a password Secret in namespace `ns` for a DBInstance in `own` while
+/// cross-namespace references are off (the Secret is not read).
+pub(super) fn cross_namespace_secret(ns: &str, name: &str, own: &str) -> SyncError {
+    SyncError::Terminal(format!(
+        "spec.masterUserPassword.namespace: cross-namespace Secret references are not allowed: \
+         Secret {ns}/{name} is outside this DBInstance's namespace {own}; put the Secret in {own} \
+         (omit the namespace), or ask the operator's administrator to start kro run with \
+         --enable-cross-namespace"
+    ))
 }
 
 async fn modify(
@@ -315,7 +329,6 @@ impl AckKind for DBInstance {
 
     async fn resolve(&self, cx: &SyncCx<'_>) -> Result<Self, SyncError> {
         let mut out = self.clone();
-        let client = &cx.ctx.client;
         if let Some(r) = &self.spec.db_subnet_group_ref {
             if self.spec.db_subnet_group_name.is_some() {
                 return Err(SyncError::Terminal(
@@ -323,16 +336,8 @@ impl AckKind for DBInstance {
                         .into(),
                 ));
             }
-            out.spec.db_subnet_group_name = Some(
-                refs::resolve(
-                    client,
-                    &cx.namespace,
-                    "spec.dbSubnetGroupRef",
-                    r,
-                    SUBNET_GROUP_REF,
-                )
-                .await?,
-            );
+            out.spec.db_subnet_group_name =
+                Some(refs::resolve(cx, "spec.dbSubnetGroupRef", r, SUBNET_GROUP_REF).await?);
         }
         if let Some(sg_refs) = self
             .spec
@@ -353,14 +358,7 @@ impl AckKind for DBInstance {
             let mut ids = Vec::new();
             for r in sg_refs {
                 ids.push(
-                    refs::resolve(
-                        client,
-                        &cx.namespace,
-                        "spec.vpcSecurityGroupRefs",
-                        r,
-                        SECURITY_GROUP_REF,
-                    )
-                    .await?,
+                    refs::resolve(cx, "spec.vpcSecurityGroupRefs", r, SECURITY_GROUP_REF).await?,
                 );
             }
             out.spec.vpc_security_group_ids = Some(ids);

@@ -220,3 +220,17 @@ fn adopted_spec_never_carries_a_password() {
     assert_eq!(v["engineVersion"], json!("16.4"));
     assert!(v.get("masterUserPassword").is_none());
 }
+
+#[test]
+fn a_cross_namespace_password_secret_is_terminal_and_names_field_and_flag() {
+    let e = io::cross_namespace_secret("prod", "db-admin", "team-a");
+    let crate::ack::runtime::SyncError::Terminal(msg) = &e else {
+        panic!("want a terminal error, got {e:?}");
+    };
+    assert!(
+        msg.starts_with("spec.masterUserPassword.namespace: "),
+        "{msg}"
+    );
+    assert!(msg.contains("Secret prod/db-admin"), "{msg}");
+    assert!(msg.contains("--enable-cross-namespace"), "{msg}");
+}
