@@ -58,6 +58,8 @@ pub fn describe_value(value: &Cel) -> String {
 
 /// A CEL execution error as a message may show it: the operands it carries described by
 /// [`describe_value`]; errors that carry no values keep the interpreter's text.
+// cel 0.15 deprecates a few of these variants but still defines them: describe them too.
+#[allow(deprecated)]
 pub fn describe_error(error: &cel::ExecutionError) -> String {
     use cel::ExecutionError as E;
     let d = describe_value;
