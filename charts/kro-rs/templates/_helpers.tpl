@@ -52,6 +52,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- join "," $out -}}
 {{- end -}}
 
+{{/* "true" or "false": --enable-resource-adoption, off by default in least-privilege mode. */}}
+{{- define "kro-rs.awsResourceAdoption" -}}
+{{- $v := .Values.aws.enableResourceAdoption -}}
+{{- if kindIs "bool" $v -}}{{ $v }}
+{{- else if eq (toString $v) "" -}}{{ ne .Values.rbac.mode "aggregation" }}
+{{- else if has (toString $v) (list "true" "false") -}}{{ $v }}
+{{- else -}}{{ fail (printf "aws.enableResourceAdoption=%v: write true, false, or leave it empty (on unless rbac.mode is aggregation)" $v) }}
+{{- end -}}
+{{- end -}}
+
 {{/* "true" when the S3 Bucket controller runs. */}}
 {{- define "kro-rs.awsS3" -}}
 {{- $l := splitList "," (include "kro-rs.awsControllerList" .) -}}
