@@ -672,7 +672,7 @@ fn unmanaged<K: AckKind>(id: &str, has_finalizer: bool) -> SyncError {
         String::new()
     };
     SyncError::Terminal(format!(
-        "Resource already exists: {kind} {id:?} exists in AWS but is not managed by ACK{finalizer}. \
+        "Resource already exists: {kind} {id:?} already exists but is not managed by ACK{finalizer}. \
          To bring the resource under ACK management, you should explicitly adopt it: set \
          annotation {policy}: adopt (or adopt-or-create) with {fields}: '{{\"{key}\": \"{id}\"}}'",
         kind = K::kind(&()),
