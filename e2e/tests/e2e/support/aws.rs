@@ -86,6 +86,20 @@ pub(crate) async fn setup(prefix: &str) -> Result<(Client, String, Controllers)>
     Ok((client, ns, controllers))
 }
 
+/// [`setup`] with the controllers' options changed by `change` (a flag of `kro run`).
+pub(crate) async fn setup_with(
+    prefix: &str,
+    change: impl FnOnce(&mut kro_aws::AwsOptions),
+) -> Result<(Client, String, Controllers)> {
+    let client = kro_e2e::client().await?;
+    install_crds(&client).await?;
+    let ns = kro_e2e::namespace(&client, prefix).await?;
+    let mut opts = options(&ns, kro_e2e::aws_endpoint());
+    change(&mut opts);
+    let controllers = start(&client, opts);
+    Ok((client, ns, controllers))
+}
+
 /// Creates an object from JSON.
 pub(crate) async fn create<K>(api: &Api<K>, v: Value) -> Result<K>
 where
