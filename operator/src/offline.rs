@@ -121,7 +121,11 @@ pub(crate) fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow:
         let name = rgd_name(doc, *i);
         match compile_doc(doc, &schemas) {
             Ok(graph) => {
-                for warning in &graph.warnings {
+                for warning in graph
+                    .warnings
+                    .iter()
+                    .chain(&kro_graph::confine::tenant_choices(&graph))
+                {
                     out!("{}: {name}: warning: {warning}", file.display());
                 }
                 out!(

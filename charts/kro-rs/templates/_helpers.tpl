@@ -76,3 +76,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if or (has "all" $l) (has "rds" $l) (has "dbinstance" $l) -}}{{- $out = append $out "dbinstances" -}}{{- end -}}
 {{- join "," $out -}}
 {{- end -}}
+
+{{/* "instance" or "any": --namespace-confinement, instance by default in least-privilege mode. */}}
+{{- define "kro-rs.namespaceConfinement" -}}
+{{- $v := toString .Values.config.namespaceConfinement -}}
+{{- if eq $v "" -}}{{ if eq .Values.rbac.mode "aggregation" }}instance{{ else }}any{{ end }}
+{{- else if has $v (list "instance" "any") -}}{{ $v }}
+{{- else -}}{{ fail (printf "config.namespaceConfinement=%v: write instance, any, or leave it empty (instance when rbac.mode is aggregation)" $v) }}
+{{- end -}}
+{{- end -}}

@@ -1128,3 +1128,59 @@ async fn aggregation_rbac_is_enough_for_the_aws_controllers() -> Result<()> {
 async fn unrestricted_rbac_runs_kro_run() -> Result<()> {
     chart_rbac_runs_an_rgd("unrestricted", Aws::Off).await
 }
+
+/// Namespace confinement: kro's `any` in `unrestricted`, `instance` in least-privilege mode,
+/// either when asked for, the allowlist passed through, and a wrong value named.
+#[test]
+fn least_privilege_confines_instances_to_their_namespace() -> Result<()> {
+    let default = render(json!({}))?;
+    assert!(
+        default.has_arg("--namespace-confinement=any"),
+        "{:?}",
+        default.args()
+    );
+    assert!(
+        !default
+            .args()
+            .iter()
+            .any(|a| a.starts_with("--allowed-cluster-scoped-kinds")),
+        "{:?}",
+        default.args()
+    );
+    let least = render(json!({"rbac": {"mode": "aggregation"}}))?;
+    assert!(
+        least.has_arg("--namespace-confinement=instance"),
+        "{:?}",
+        least.args()
+    );
+    let opened = render(json!({
+        "rbac": {"mode": "aggregation"},
+        "config": {"namespaceConfinement": "any"},
+    }))?;
+    assert!(opened.has_arg("--namespace-confinement=any"));
+    let allowing = render(json!({
+        "config": {
+            "namespaceConfinement": "instance",
+            "allowedClusterScopedKinds": ["Namespace", "ClusterRole.rbac.authorization.k8s.io"],
+        },
+    }))?;
+    for a in [
+        "--namespace-confinement=instance",
+        "--allowed-cluster-scoped-kinds=Namespace,ClusterRole.rbac.authorization.k8s.io",
+    ] {
+        assert!(allowing.has_arg(a), "{a} not in {:?}", allowing.args());
+    }
+    let (ok, _, err) = helm(&[
+        "template",
+        "kro",
+        chart_dir().to_str().unwrap_or_default(),
+        "--set",
+        "config.namespaceConfinement=tenant",
+    ])?;
+    assert!(!ok);
+    assert!(
+        err.contains("config.namespaceConfinement=tenant: write instance, any"),
+        "{err}"
+    );
+    Ok(())
+}

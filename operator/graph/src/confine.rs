@@ -88,7 +88,8 @@ pub fn tenant_choices(graph: &GraphData) -> Vec<Warning> {
                 "whoever creates an instance chooses which cluster-scoped object it reaches",
             )
         };
-        if let Some(path) = spec_read_at(node, field) {
+        let nodes: Vec<&Node> = graph.nodes.iter().collect();
+        if let Some(path) = spec_read_in(&nodes, node, field, &mut Vec::new()) {
             out.push(Warning {
                 resource: Some(node.id.clone()),
                 message: format!(
@@ -124,9 +125,20 @@ fn literal_namespace(node: &Node) -> Option<&str> {
         .filter(|namespace| !namespace.trim().is_empty())
 }
 
-/// The first `schema.spec...` path the value of `field` (dotted, in the template) depends on,
-/// directly or through a `forEach` iterator.
-fn spec_read_at(node: &Node, field: &str) -> Option<String> {
+/// The first `schema.spec...` path the value of `field` (dotted, in `node`'s template) depends
+/// on: directly, through a `forEach` iterator, or through another resource's `metadata.name` or
+/// `metadata.namespace` (followed in turn; `seen` holds the fields already followed).
+fn spec_read_in<'a>(
+    graph: &[&'a Node],
+    node: &'a Node,
+    field: &str,
+    seen: &mut Vec<(String, String)>,
+) -> Option<String> {
+    let key = (node.id.clone(), field.to_string());
+    if seen.contains(&key) {
+        return None;
+    }
+    seen.push(key);
     let keys: Vec<&str> = field.split('.').collect();
     let templated = node.fields.iter().find(|f| f.path.is(&keys))?;
     for expr in templated.value.expressions() {
@@ -139,6 +151,19 @@ fn spec_read_at(node: &Node, field: &str) -> Option<String> {
                 && let Some(path) = spec_path(dimension.expr.references())
             {
                 return Some(path);
+            }
+        }
+        for path in &references.paths {
+            let identity = path.fields.len() == 2
+                && path.fields[0] == "metadata"
+                && (path.fields[1] == "name" || path.fields[1] == "namespace");
+            if !identity {
+                continue;
+            }
+            if let Some(other) = graph.iter().find(|other| other.id == path.root)
+                && let Some(found) = spec_read_in(graph, other, &path.fields.join("."), seen)
+            {
+                return Some(found);
             }
         }
     }
@@ -274,6 +299,7 @@ mod tests {
     fn tenant_chosen_namespaces_and_cluster_scoped_names_are_warned_about() {
         let graph = graph(json!([
             config_map("direct", json!({"name": "a", "namespace": "${schema.spec.ns}"})),
+            config_map("follows", json!({"name": "f", "namespace": "${direct.metadata.namespace}"})),
             config_map("own", json!({"name": "b", "namespace": "${schema.metadata.namespace}"})),
             {"id": "perName", "forEach": [{"n": "${schema.spec.names}"}], "template": {
                 "apiVersion": "v1", "kind": "ConfigMap",
@@ -284,28 +310,33 @@ mod tests {
                 "metadata": {"name": "shared-${schema.metadata.name}"}}},
         ]));
         let warnings = tenant_choices(&graph);
-        let ids: Vec<_> = warnings
+        let about = |id: &str| {
+            warnings
+                .iter()
+                .find(|w| w.resource.as_deref() == Some(id))
+                .map(|w| w.message.clone())
+        };
+        let mut ids: Vec<_> = warnings
             .iter()
             .filter_map(|w| w.resource.as_deref())
             .collect();
+        ids.sort_unstable();
         assert_eq!(
             ids,
-            ["direct", "perName", "tenantNamespace"],
+            ["direct", "follows", "perName", "tenantNamespace"],
             "{warnings:?}"
         );
+        let direct = about("direct").unwrap_or_default();
         assert!(
-            warnings[0]
-                .message
-                .contains("metadata.namespace depends on schema.spec.ns"),
-            "{}",
-            warnings[0]
+            direct.contains("metadata.namespace depends on schema.spec.ns"),
+            "{direct}"
         );
+        let follows = about("follows").unwrap_or_default();
+        assert!(follows.contains("depends on schema.spec.ns"), "{follows}");
+        let named = about("tenantNamespace").unwrap_or_default();
         assert!(
-            warnings[2]
-                .message
-                .contains("metadata.name depends on schema.spec.tenantId"),
-            "{}",
-            warnings[2]
+            named.contains("metadata.name depends on schema.spec.tenantId"),
+            "{named}"
         );
     }
 }
