@@ -1,16 +1,117 @@
 //! Apply: server-side apply (field manager `kro.run/applyset`, forced) of every desired object
 //! that differs from its live copy, in topological order, after the ApplySet parent records
-//! its kind.
+//! its kind; but only of objects this instance owns. Before the first write of a child its
+//! live copy is checked: one of another ApplySet is refused (kro's `ApplySetConflict`), and so
+//! is one of no ApplySet (made by hand or released by kro) unless the resource opts in with
+//! `adoptionPolicy: AdoptOrCreate`, which takes it over and records `internal.kro.run/adopted`.
 
-use kro_api::metadata::field_managers;
-use kro_runtime::{DesiredObject, Plan};
+use kro_api::AdoptionPolicy;
+use kro_api::metadata::{annotations, field_managers, labels};
+use kro_runtime::{DesiredObject, ObservedNode, Plan};
 use kube::api::{Patch, PatchParams};
+use serde_json::Value;
 
 use super::InstanceRun;
 use super::applyset::Inventory;
 use super::observe::{find_observed, record_observed};
 use crate::diff;
 use crate::error::{Error, describe};
+
+/// Whether this instance may write a child, judged from its live copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Ownership {
+    /// Absent, or already a member of this instance's ApplySet: apply as usual.
+    Owned,
+    /// Existing, in no ApplySet, and the resource opts in: take it over.
+    Adopt,
+    /// Not this instance's to write; the message says whose it is.
+    Refused(String),
+}
+
+/// `Kind namespace/name` (or `Kind name` when cluster-scoped) of an object.
+fn object_name(kind: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) if !ns.is_empty() => format!("{kind} {ns}/{name}"),
+        _ => format!("{kind} {name}"),
+    }
+}
+
+/// Who owns `live`, in words, from kro's labels (`instance Kind namespace/name`), if it says.
+fn owning_instance(live: &Value) -> Option<String> {
+    let label = |key: &str| {
+        live.pointer("/metadata/labels")
+            .and_then(|labels| labels.get(key))
+            .and_then(Value::as_str)
+    };
+    let kind = label(labels::INSTANCE_KIND)?;
+    let name = label(labels::INSTANCE_NAME)?;
+    Some(format!(
+        "instance {}",
+        object_name(kind, label(labels::INSTANCE_NAMESPACE), name)
+    ))
+}
+
+/// Whether an instance whose ApplySet is `applyset_id` may write `desired` over `live` (its
+/// live copy, `None` when absent), under the resource's adoption policy.
+pub(super) fn ownership(
+    desired: &DesiredObject,
+    live: Option<&Value>,
+    applyset_id: &str,
+    adoption: AdoptionPolicy,
+) -> Ownership {
+    let Some(live) = live else {
+        return Ownership::Owned;
+    };
+    let what = object_name(desired.kind(), desired.namespace(), desired.name());
+    let part_of = live
+        .pointer("/metadata/labels")
+        .and_then(|labels| labels.get(labels::APPLYSET_PART_OF))
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty());
+    match part_of {
+        Some(id) if id == applyset_id => Ownership::Owned,
+        Some(other) => {
+            let instance = owning_instance(live)
+                .map(|owner| format!(" ({owner})"))
+                .unwrap_or_default();
+            Ownership::Refused(format!(
+                "resource belongs to a different ApplySet: {what} belongs to ApplySet \
+                 {other:?}{instance}, cannot reassign to {applyset_id:?}"
+            ))
+        }
+        None if adoption == AdoptionPolicy::AdoptOrCreate => Ownership::Adopt,
+        None => Ownership::Refused(format!(
+            "resource is not managed by kro: {what} already exists and belongs to no ApplySet; \
+             kro-rs does not take over an object it did not create unless the resource sets \
+             adoptionPolicy: AdoptOrCreate"
+        )),
+    }
+}
+
+/// Whether the live copy carries kro-rs's record that it was adopted.
+fn was_adopted(live: Option<&Value>) -> bool {
+    live.and_then(|live| live.pointer("/metadata/annotations"))
+        .and_then(|annotations| annotations.get(annotations::ADOPTED))
+        .and_then(Value::as_str)
+        == Some(annotations::ADOPTED_VALUE)
+}
+
+/// `desired` with the adoption record on it (kept on every later apply, so server-side apply
+/// never drops it).
+fn mark_adopted(mut desired: Value) -> Value {
+    if let Some(meta) = desired.get_mut("metadata").and_then(Value::as_object_mut) {
+        let entry = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if let Some(map) = entry.as_object_mut() {
+            map.insert(
+                annotations::ADOPTED.into(),
+                Value::String(annotations::ADOPTED_VALUE.into()),
+            );
+        }
+    }
+    desired
+}
 
 /// The key under which a child applied in this reconcile is remembered.
 fn applied_key(desired: &DesiredObject) -> String {
@@ -34,14 +135,20 @@ impl InstanceRun<'_> {
             if self.applied.contains(&key) {
                 continue;
             }
-            let object = diff::with_hash(desired.object.clone(), &self.ctx.shared.hash_key);
-            let live_child = find_observed(
-                &self.observed,
-                &desired.node_id,
-                desired.namespace(),
-                desired.name(),
-            );
-            if live_child.is_some_and(|live| diff::is_up_to_date(&object, live)) {
+            let Some((live_child, adopt)) = self.owned_live(desired, &key).await? else {
+                // Refused: recorded in `errors`; evaluated again without the foreign object.
+                progressed = true;
+                continue;
+            };
+            let mut object = desired.object.clone();
+            if adopt || was_adopted(live_child.as_ref()) {
+                object = mark_adopted(object);
+            }
+            let object = diff::with_hash(object, &self.ctx.shared.hash_key);
+            if live_child
+                .as_ref()
+                .is_some_and(|live| diff::is_up_to_date(&object, live))
+            {
                 continue;
             }
             if !self.parent_prepared || !self.parent_covers(desired) {
@@ -53,6 +160,87 @@ impl InstanceRun<'_> {
             self.apply_one(desired, &object).await?;
         }
         Ok(progressed)
+    }
+
+    /// The live copy of `desired` (observed, or read when nothing is observed: the child
+    /// watches only hold objects with kro's labels) and whether to adopt it; `None` when this
+    /// instance may not write it: then the refusal is in `errors`, the key counts as handled
+    /// for this reconcile, and a foreign object is taken out of what is observed, so nothing
+    /// of this instance reads it.
+    async fn owned_live(
+        &mut self,
+        desired: &DesiredObject,
+        key: &str,
+    ) -> Result<Option<(Option<Value>, bool)>, Error> {
+        let observed = find_observed(
+            &self.observed,
+            &desired.node_id,
+            desired.namespace(),
+            desired.name(),
+        )
+        .cloned();
+        let live = match observed {
+            Some(live) => Some(live),
+            None => match self.read_live(desired).await? {
+                Ok(live) => live,
+                Err(message) => {
+                    self.applied.insert(key.to_string());
+                    self.errors.push(message);
+                    return Ok(None);
+                }
+            },
+        };
+        let adoption = self
+            .ctx
+            .graph
+            .nodes
+            .iter()
+            .find(|node| node.id == desired.node_id)
+            .map(|node| node.adoption_policy)
+            .unwrap_or_default();
+        let applyset_id = self.identity.applyset_id();
+        match ownership(desired, live.as_ref(), &applyset_id, adoption) {
+            Ownership::Owned => Ok(Some((live, false))),
+            Ownership::Adopt => {
+                tracing::info!(
+                    kind = %desired.kind(),
+                    namespace = desired.namespace().unwrap_or(""),
+                    name = %desired.name(),
+                    node = %desired.node_id,
+                    "adopting an existing object"
+                );
+                Ok(Some((live, true)))
+            }
+            Ownership::Refused(message) => {
+                self.applied.insert(key.to_string());
+                self.errors.push(format!("{}: {message}", desired.node_id));
+                forget_observed(&mut self.observed, desired);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Reads the live copy of `desired` from the API server; the inner error is the message
+    /// for the instance when it cannot be read.
+    async fn read_live(
+        &self,
+        desired: &DesiredObject,
+    ) -> Result<Result<Option<Value>, String>, Error> {
+        let resolved = self
+            .ctx
+            .shared
+            .resolve(desired.api_version(), desired.kind())
+            .await?;
+        let api = self.ctx.child_api(&resolved, desired.namespace());
+        Ok(match api.get_opt(desired.name()).await {
+            Ok(found) => Ok(found.and_then(|o| serde_json::to_value(&o).ok())),
+            Err(e) => Err(format!(
+                "{}: reading {} before applying it: {}",
+                desired.node_id,
+                object_name(desired.kind(), desired.namespace(), desired.name()),
+                describe(&e)
+            )),
+        })
     }
 
     /// Applies one child; the answer is observed (readiness of what was just written is judged
@@ -95,5 +283,20 @@ impl InstanceRun<'_> {
             )),
         }
         Ok(())
+    }
+}
+
+/// Takes `desired`'s object out of what is observed of its node.
+fn forget_observed(observed: &mut kro_runtime::Observed, desired: &DesiredObject) {
+    let same = |value: &Value| {
+        value.pointer("/metadata/name").and_then(Value::as_str) == Some(desired.name())
+            && value.pointer("/metadata/namespace").and_then(Value::as_str) == desired.namespace()
+    };
+    match observed.nodes.get_mut(&desired.node_id) {
+        Some(ObservedNode::Object(value)) if same(value) => {
+            observed.nodes.remove(&desired.node_id);
+        }
+        Some(ObservedNode::List(items)) => items.retain(|item| !same(item)),
+        _ => {}
     }
 }

@@ -180,8 +180,27 @@ async fn prepare_parent(
     Ok(Some(updated))
 }
 
+/// The namespaces the ApplySet records members in: the parent's own (`default` for a
+/// cluster-scoped parent, as kro) and its additional namespaces, recorded and planned.
+fn member_namespaces(live: &DynamicObject, plan: &Plan) -> BTreeSet<String> {
+    let mut namespaces = namespace_set(&plan.applyset.additional_namespaces);
+    if let Some(recorded) = live
+        .annotations()
+        .get(annotations::APPLYSET_ADDITIONAL_NAMESPACES)
+    {
+        namespaces.extend(namespace_set(recorded));
+    }
+    namespaces.insert(
+        live.namespace()
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| "default".to_string()),
+    );
+    namespaces
+}
+
 /// Every child carrying this instance's `applyset.kubernetes.io/part-of`, over the recorded and
-/// current group-kinds and every kind of the graph.
+/// current group-kinds and every kind of the graph, and only where the ApplySet records its
+/// members: cluster-scoped objects, and namespaced ones in [`member_namespaces`].
 pub(super) async fn list_members(
     ctx: &KindContext,
     live: &DynamicObject,
@@ -200,6 +219,12 @@ pub(super) async fn list_members(
         gks.insert((group.to_string(), node.object_kind.clone()));
     }
     let uid = live.uid().unwrap_or_default();
+    let namespaces = member_namespaces(live, plan);
+    // Cluster-scoped objects have no namespace and are always in scope.
+    let in_scope = |o: &DynamicObject| match o.namespace().filter(|ns| !ns.is_empty()) {
+        None => true,
+        Some(ns) => namespaces.contains(&ns),
+    };
     let mut members = Vec::new();
     for (group, kind) in &gks {
         let Some(resolved) = ctx.shared.discovery.resolve_group_kind(group, kind).await else {
@@ -214,18 +239,33 @@ pub(super) async fn list_members(
             Some(objects) => objects
                 .iter()
                 .filter(|o| o.labels().get(labels::APPLYSET_PART_OF) == Some(&applyset_id))
+                .filter(|o| in_scope(o))
                 .map(|o| (**o).clone())
                 .collect(),
             None => {
-                let api: Api<DynamicObject> = Api::all_with(ctx.shared.client.clone(), ar);
                 let selector = format!("{}={applyset_id}", labels::APPLYSET_PART_OF);
-                api.list(&ListParams::default().labels(&selector))
-                    .await
-                    .map_err(kube_err(format!(
-                        "listing {kind} members of {}",
-                        live.name_any()
-                    )))?
-                    .items
+                let params = ListParams::default().labels(&selector);
+                let apis: Vec<Api<DynamicObject>> = if resolved.namespaced {
+                    namespaces
+                        .iter()
+                        .map(|ns| Api::namespaced_with(ctx.shared.client.clone(), ns, ar))
+                        .collect()
+                } else {
+                    vec![Api::all_with(ctx.shared.client.clone(), ar)]
+                };
+                let mut items = Vec::new();
+                for api in apis {
+                    items.extend(
+                        api.list(&params)
+                            .await
+                            .map_err(kube_err(format!(
+                                "listing {kind} members of {}",
+                                live.name_any()
+                            )))?
+                            .items,
+                    );
+                }
+                items
             }
         };
         members.extend(items.into_iter().map(|mut member| {

@@ -1,5 +1,6 @@
 //! Cleanup of a deleted instance: its ApplySet members in reverse topological waves (the
-//! highest `apply-order` wave first, waiting for each), then kro's finalizer.
+//! highest `apply-order` wave first, waiting for each), then kro's finalizer. Members to keep
+//! (`deletionPolicy: Orphan`, or adopted) are released instead of deleted.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use serde_json::json;
 
 use super::KindContext;
 use super::applyset::{has_finalizer, list_members};
-use super::prune::delete_exactly;
+use super::prune::{delete_exactly, keeps, release};
 use super::status::{publish, set_condition, write_status};
 use crate::diff;
 use crate::error::{Error, kube_err};
@@ -128,6 +129,20 @@ async fn delete_last_wave(ctx: &KindContext, remaining: &[DynamicObject]) -> Res
         let Some(types) = &member.types else { continue };
         let resolved = ctx.shared.resolve(&types.api_version, &types.kind).await?;
         let child = ctx.child_api(&resolved, member.namespace().as_deref());
+        if keeps(ctx, member) {
+            release(&child, member).await.map_err(kube_err(format!(
+                "releasing {} {}",
+                types.kind,
+                member.name_any()
+            )))?;
+            tracing::info!(
+                kind = %types.kind,
+                name = %member.name_any(),
+                wave = top,
+                "released child (kept in the cluster without kro's labels)"
+            );
+            continue;
+        }
         match child
             .delete(&member.name_any(), &delete_exactly(member.uid()))
             .await

@@ -286,3 +286,150 @@ async fn deletion_removes_the_children_before_the_finalizer() {
         "the finalizer is removed once no child is left"
     );
 }
+
+/// A ConfigMap `team/demo-config` that kro did not create, with `labels`.
+fn existing_config_map(fake: &FakeApi, labels: Value) {
+    fake.insert(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "demo-config", "namespace": "team", "uid": "cm-uid", "labels": labels},
+        "data": {"v": "theirs"},
+    }));
+}
+
+fn resources_ready_message(fake: &FakeApi) -> String {
+    let stored = stored_instance(fake);
+    let ready = condition(&stored, types::RESOURCES_READY);
+    assert_eq!(ready["status"], "False", "{stored:#}");
+    assert_eq!(ready["reason"], reasons::NOT_READY, "{stored:#}");
+    assert_eq!(stored["status"]["state"], "ERROR", "{stored:#}");
+    ready["message"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn an_object_kro_did_not_create_is_refused_and_left_untouched() {
+    let (fake, ctx) = one_config_map();
+    existing_config_map(&fake, json!({"app": "theirs"}));
+    let failed = reconcile(instance(&fake), ctx).await;
+    assert!(failed.is_err(), "a refused child fails the reconcile");
+
+    let cm = fake
+        .get("v1", "ConfigMap", "team", "demo-config")
+        .expect("still there");
+    assert_eq!(cm["data"]["v"], "theirs");
+    assert_eq!(cm["metadata"]["labels"], json!({"app": "theirs"}));
+    let message = resources_ready_message(&fake);
+    assert!(
+        message.contains(
+            "config: resource is not managed by kro: ConfigMap team/demo-config already exists \
+             and belongs to no ApplySet"
+        ) && message.contains("adoptionPolicy: AdoptOrCreate"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_object_of_another_applyset_is_refused_naming_its_owner() {
+    let (fake, ctx) = one_config_map();
+    existing_config_map(
+        &fake,
+        json!({labels::APPLYSET_PART_OF: "applyset-other-v1", labels::INSTANCE_ID: "u-2",
+               labels::INSTANCE_KIND: "Web", labels::INSTANCE_NAMESPACE: "team",
+               labels::INSTANCE_NAME: "other"}),
+    );
+    let failed = reconcile(instance(&fake), ctx).await;
+    assert!(failed.is_err(), "a conflict fails the reconcile");
+
+    let cm = fake
+        .get("v1", "ConfigMap", "team", "demo-config")
+        .expect("still there");
+    assert_eq!(cm["data"]["v"], "theirs");
+    assert_eq!(cm["metadata"]["labels"][labels::INSTANCE_NAME], "other");
+    let message = resources_ready_message(&fake);
+    assert!(
+        message.contains(
+            "config: resource belongs to a different ApplySet: ConfigMap team/demo-config \
+             belongs to ApplySet \"applyset-other-v1\" (instance Web team/other), cannot \
+             reassign to \"applyset-"
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_adopted_object_is_taken_over_then_released_not_deleted() {
+    let (fake, ctx) = setup(
+        json!([{"id": "config", "adoptionPolicy": "AdoptOrCreate",
+                "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                             "metadata": {"name": "${schema.spec.name}-config"},
+                             "data": {"v": "1"}}}]),
+        json!({"name": "demo"}),
+    );
+    existing_config_map(&fake, json!({"app": "theirs"}));
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("reconciled");
+    let cm = fake
+        .get("v1", "ConfigMap", "team", "demo-config")
+        .expect("adopted");
+    assert_eq!(cm["data"]["v"], "1", "{cm:#}");
+    assert_eq!(cm["metadata"]["annotations"][annotations::ADOPTED], "true");
+    assert!(cm["metadata"]["labels"][labels::APPLYSET_PART_OF].is_string());
+    assert_eq!(stored_instance(&fake)["status"]["state"], "ACTIVE");
+
+    let mut deleted = stored_instance(&fake);
+    deleted["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:01Z");
+    fake.insert(deleted);
+    reconcile(instance(&fake), ctx).await.expect("cleanup");
+    let cm = fake
+        .get("v1", "ConfigMap", "team", "demo-config")
+        .expect("an adopted object is never deleted");
+    assert_eq!(cm["metadata"]["labels"], json!({"app": "theirs"}), "{cm:#}");
+    assert_eq!(cm["metadata"]["annotations"][annotations::ADOPTED], "true");
+    assert_eq!(cm["data"]["v"], "1");
+    // (The fake's watches do not turn an object that leaves their label selector into a
+    // delete, as kube-apiserver does; the e2e test follows the instance until it is gone.)
+}
+
+#[tokio::test]
+async fn an_orphan_resource_leaving_the_graph_is_released_not_pruned() {
+    let (fake, ctx) = setup(
+        json!([
+            config_map("a", "${schema.spec.name}-a", json!({"v": "1"})),
+            {"id": "b", "includeWhen": ["${schema.spec.withB}"], "deletionPolicy": "Orphan",
+             "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                          "metadata": {"name": "${schema.spec.name}-b"}}},
+        ]),
+        json!({"name": "demo", "withB": true}),
+    );
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("reconciled");
+    let b = fake.get("v1", "ConfigMap", "team", "demo-b").expect("b");
+    assert_eq!(
+        b["metadata"]["annotations"][annotations::DELETION_POLICY],
+        "Orphan"
+    );
+
+    let mut changed = stored_instance(&fake);
+    changed["spec"] = json!({"name": "demo", "withB": false});
+    fake.insert(changed);
+    reconcile(instance(&fake), ctx).await.expect("reconciled");
+    let b = fake
+        .get("v1", "ConfigMap", "team", "demo-b")
+        .expect("an Orphan resource is kept");
+    let kept_labels = b["metadata"]["labels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        kept_labels
+            .keys()
+            .all(|key| !key.starts_with("kro.run/") && !key.starts_with("applyset.kubernetes.io/")),
+        "{b:#}"
+    );
+    assert_eq!(
+        b["metadata"]["annotations"][annotations::DELETION_POLICY],
+        "Orphan"
+    );
+    assert_eq!(stored_instance(&fake)["status"]["state"], "ACTIVE");
+}
