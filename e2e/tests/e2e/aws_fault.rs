@@ -1,8 +1,8 @@
 //! e2e fault test: moto (the AWS emulator) stops in the middle of reconciles; the objects show
 //! `ACK.Recoverable`, and once a new (empty) moto answers at the same endpoint everything
-//! converges without duplicates. Also: a controller restart after the finalizer was written and
-//! the bucket created (but before status) adopts its own bucket instead of failing or creating
-//! another.
+//! converges without duplicates. Also: a controller restart after the ownership marker and the
+//! finalizer were written and the bucket created (but before the rest of the status) keeps its
+//! own bucket instead of failing or creating another.
 //!
 //! The controllers' endpoint is a small TCP forwarder owned by the test, so the restarted moto
 //! answers at the same address: moto.sh cannot reuse the old port right away, because the killed
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 
 use anyhow::{Context, Result};
 use kro_aws::s3::bucket::Bucket;
-use kube::api::Api;
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 
 use crate::support::aws::*;
@@ -168,14 +168,20 @@ async fn moto_outage_is_recoverable_and_recovery_creates_no_duplicates() -> Resu
         vec![("team".to_string(), "c".to_string())]
     );
 
-    // Restart mid-create: the finalizer was written and the bucket created, then the controller
-    // died before writing status. The next controller owns the bucket; nothing is created twice.
+    // Restart mid-create: the ownership marker (status) and the finalizer were written and the
+    // bucket created, then the controller died before the rest of the status. The next
+    // controller owns the bucket; nothing is created twice.
     controllers.stop().await;
     let n3 = bucket_name("kro-fault-c");
     kro_e2e::create_bucket(&s3, &n3).await?;
     let mut third = bucket("third", &n3, "d");
     third["metadata"]["finalizers"] = json!(["finalizers.s3.services.k8s.aws/Bucket"]);
     create(&api, third).await?;
+    let marker = json!({"status": {"ackResourceMetadata": {
+        "ownerAccountID": "123456789012", "region": "us-west-2", "identifier": n3
+    }}});
+    api.patch_status("third", &PatchParams::default(), &Patch::Merge(&marker))
+        .await?;
     let controllers = start(&client, options(&ns, &endpoint));
     let obj = wait_condition(&api, "third", "ACK.ResourceSynced", "True").await?;
     assert!(condition(&obj, "ACK.Terminal").is_none());

@@ -508,6 +508,58 @@ fn aws_irsa_values_annotate_the_service_account_and_reach_the_flags() -> Result<
     Ok(())
 }
 
+/// The AWS authority flags: adoption on in `unrestricted`, off in least-privilege mode unless
+/// asked for; cross-namespace references off; the deletion policy passed through; and the
+/// Namespace read that ACK's namespace deletion-policy annotation needs.
+#[test]
+fn aws_authority_values_reach_the_flags_and_least_privilege_turns_adoption_off() -> Result<()> {
+    let default = render(json!({}))?;
+    for a in [
+        "--deletion-policy=delete",
+        "--enable-resource-adoption=true",
+    ] {
+        assert!(default.has_arg(a), "{a} not in {:?}", default.args());
+    }
+    assert!(!default.has_arg("--enable-cross-namespace"));
+
+    let least = render(json!({"rbac": {"mode": "aggregation"}}))?;
+    assert!(
+        least.has_arg("--enable-resource-adoption=false"),
+        "{:?}",
+        least.args()
+    );
+    let rules = least.rules("ClusterRole", "kro-kro-rs");
+    assert!(grants(&rules, "", "namespaces", "get"), "{rules:?}");
+    let no_aws = render(json!({"rbac": {"mode": "aggregation"}, "aws": {"controllers": "none"}}))?;
+    let rules = no_aws.rules("ClusterRole", "kro-kro-rs");
+    assert!(!grants(&rules, "", "namespaces", "get"), "{rules:?}");
+
+    let opted = render(json!({
+        "rbac": {"mode": "aggregation"},
+        "aws": {"enableResourceAdoption": true, "enableCrossNamespace": true, "deletionPolicy": "retain"},
+    }))?;
+    for a in [
+        "--deletion-policy=retain",
+        "--enable-resource-adoption=true",
+        "--enable-cross-namespace",
+    ] {
+        assert!(opted.has_arg(a), "{a} not in {:?}", opted.args());
+    }
+    let (ok, _, err) = helm(&[
+        "template",
+        "kro",
+        chart_dir().to_str().unwrap_or_default(),
+        "--set",
+        "aws.deletionPolicy=keep",
+    ])?;
+    assert!(!ok);
+    assert!(
+        err.contains("aws.deletionPolicy=keep: write delete or retain"),
+        "{err}"
+    );
+    Ok(())
+}
+
 #[test]
 fn service_monitor_scrapes_the_metrics_service() -> Result<()> {
     let r = render(
