@@ -63,7 +63,7 @@ pub fn refusals(graph: &GraphData, allowed: &dyn Fn(&str, &str) -> bool) -> Vec<
                 .resource(&node.id)
                 .at(field)
                 .hint(format!(
-                    "remove {field} (it defaults to the instance's namespace) or run with --namespace-confinement=any"
+                    "remove {field}, so that it defaults to the instance's namespace, or run with --namespace-confinement=any"
                 )),
             );
         }
