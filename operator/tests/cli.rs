@@ -365,3 +365,31 @@ fn run_stops_at_once_when_an_admin_port_is_taken() {
     drop(taken);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn validate_warns_where_the_instance_spec_picks_a_namespace_or_cluster_scoped_name() {
+    let o = kro(&[
+        "validate",
+        "examples/saas-multi-tenant/rgd.yaml",
+        "examples/saas-multi-tenant/rgd-confined.yaml",
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "warnings do not fail validation: {out}");
+    assert!(
+        out.contains("tenantenvironment: warning: resource \"tenantNamespace\": metadata.name depends on schema.spec.tenantId: whoever creates an instance chooses which cluster-scoped object it reaches"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tenantenvironment: warning: resource \"app\": metadata.namespace depends on schema.spec.tenantId"),
+        "{out}"
+    );
+    assert!(
+        out.contains("tenantenvironment: valid (4 resources"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("tenantworkspace: warning: resource \"app\": metadata.namespace"),
+        "{out}"
+    );
+    assert!(out.contains("tenantworkspace: valid (3 resources"), "{out}");
+}
