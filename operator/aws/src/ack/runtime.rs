@@ -730,9 +730,14 @@ async fn create_then_update<K: AckKind>(
     owned: bool,
 ) -> Result<Synced, SyncError> {
     resolved.precheck_create(cx).await?;
-    if !owned {
-        write_marker(api, obj, cx, Some(id)).await?;
-    }
+    let marked;
+    let obj = if owned {
+        obj
+    } else {
+        // The finalizer patch below carries the resourceVersion: take the marked object's.
+        marked = write_marker(api, obj, cx, Some(id)).await?;
+        &marked
+    };
     if !has_finalizer {
         add_finalizer(api, obj, K::FINALIZER).await?;
     }
@@ -781,13 +786,14 @@ async fn create_then_update<K: AckKind>(
 }
 
 /// Writes the ownership marker `status.ackResourceMetadata.identifier` (`Some(id)`, with the
-/// account and region the resource is created in), or clears it (`None`).
+/// account and region the resource is created in), or clears it (`None`); returns the object
+/// as written.
 async fn write_marker<K: AckKind>(
     api: &Api<K>,
     obj: &K,
     cx: &SyncCx<'_>,
     id: Option<&str>,
-) -> Result<(), SyncError> {
+) -> Result<K, SyncError> {
     let meta = match id {
         Some(id) => {
             let account = cx.ctx.owner_account(&cx.aws).await?;
@@ -801,13 +807,13 @@ async fn write_marker<K: AckKind>(
         None => json!({"identifier": ""}),
     };
     let patch = json!({"status": {"ackResourceMetadata": meta}});
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await?;
-    Ok(())
+    Ok(api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?)
 }
 
 /// Reads right after a create, retrying "not found" for up to ~10 s (eventual consistency).
