@@ -250,3 +250,46 @@ async fn external_ref_in_another_namespace_is_refused_in_instance_mode_and_read_
     assert_eq!(inst["status"]["tier"], "gold", "{inst}");
     op.stop().await
 }
+
+#[tokio::test]
+async fn external_ref_selector_without_namespace_reads_only_the_instances_namespace_when_confined()
+-> Result<()> {
+    let client = client().await?;
+    let team = namespace(&client, "conf-sel").await?;
+    let elsewhere = namespace(&client, "conf-sel-other").await?;
+    let label = kro_e2e::unique_name("shared");
+    for ns in [&team, &elsewhere] {
+        apply(
+            &client,
+            &json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "flag", "namespace": ns, "labels": {"e2e.kro.run/set": label}}}),
+        )
+        .await?;
+    }
+    let op = Operator::start_with(client.clone(), confined("")?);
+    let kind = unique_kind("Survey");
+    let rgd = op.rgd(
+        &kind,
+        json!({}),
+        json!({"seen": "${size(flags)}"}),
+        json!([{"id": "flags", "externalRef": {
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"selector": {"matchLabels": {"e2e.kro.run/set": label}}}}}]),
+    );
+    apply(&client, &rgd).await?;
+    wait_rgd_active(&client, &rgd_name(&kind)).await?;
+    apply(&client, &instance(&kind, &team, "survey", json!({}))).await?;
+    let inst = wait_instance_state(&client, &kind, &team, "survey", "ACTIVE").await?;
+    assert_eq!(inst["status"]["seen"], 1, "only {team} is read: {inst}");
+
+    // kro's behaviour: a selector without a namespace reads every namespace.
+    let id = op.id.clone();
+    op.stop().await?;
+    let op = Operator::start_as(client.clone(), Options::for_tests(), id);
+    let api = crate::support::served_api(&client, &instance_api(), &kind, Some(&team)).await?;
+    crate::support::wait_json(&api, "survey", "both namespaces read", |obj| {
+        obj["status"]["seen"] == 2
+    })
+    .await?;
+    op.stop().await
+}
