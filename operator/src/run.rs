@@ -32,6 +32,38 @@ pub(crate) struct RunArgs {
     /// `--reconcile-default-resync-seconds`).
     #[arg(long, env = "KRO_AWS_RESYNC_SECONDS", default_value_t = 36000)]
     reconcile_default_resync_seconds: u64,
+    /// What deleting an AWS object does to its AWS resource when neither the object
+    /// (`services.k8s.aws/deletion-policy`) nor its Namespace
+    /// (`<service>.services.k8s.aws/deletion-policy`) says: `delete` or `retain` (ACK's
+    /// `--deletion-policy`).
+    #[arg(
+        long,
+        env = "KRO_AWS_DELETION_POLICY",
+        default_value = "delete",
+        value_parser = parse_deletion_policy
+    )]
+    deletion_policy: kro_aws::DeletionPolicy,
+    /// Honour ACK's adoption annotations (`services.k8s.aws/adoption-policy`), which let whoever
+    /// may create a Bucket or DBInstance take over an existing AWS resource of the account
+    /// (ACK's `ResourceAdoption` feature gate). `--enable-resource-adoption=false` refuses them.
+    #[arg(
+        long,
+        env = "KRO_AWS_ENABLE_RESOURCE_ADOPTION",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true,
+        action = clap::ArgAction::Set
+    )]
+    enable_resource_adoption: bool,
+    /// Allow AWS objects to read `*Ref` targets and the DBInstance password Secret from other
+    /// namespaces than their own (ACK's `--enable-cross-namespace`; off by default).
+    #[arg(long, env = "KRO_AWS_ENABLE_CROSS_NAMESPACE", default_value_t = false)]
+    enable_cross_namespace: bool,
+}
+
+fn parse_deletion_policy(s: &str) -> Result<kro_aws::DeletionPolicy, String> {
+    s.parse()
 }
 
 impl RunArgs {
@@ -44,6 +76,9 @@ impl RunArgs {
             force_path_style: self.aws_endpoint_use_path_style,
             controllers,
             resync_period: Duration::from_secs(self.reconcile_default_resync_seconds.max(1)),
+            deletion_policy: self.deletion_policy,
+            enable_resource_adoption: self.enable_resource_adoption,
+            enable_cross_namespace: self.enable_cross_namespace,
             ..AwsOptions::default()
         })
     }

@@ -272,6 +272,21 @@ fn run_names_the_bad_flag_or_the_missing_cluster() {
 }
 
 #[test]
+fn run_rejects_bad_aws_authority_flags_naming_them() {
+    let o = kro(&["run", "--deletion-policy", "keep"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--deletion-policy") && err.contains("write delete or retain"),
+        "{err}"
+    );
+    let o = kro(&["run", "--enable-resource-adoption=maybe"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--enable-resource-adoption"), "{err}");
+}
+
+#[test]
 fn text_logs_into_a_pipe_have_no_colour_codes() {
     // A cluster that is not there: kro logs its start, then fails to install its CRD.
     let dir = std::env::temp_dir().join(format!("kro-cli-{}", std::process::id()));
