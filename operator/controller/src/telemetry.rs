@@ -4,11 +4,18 @@ use tracing_subscriber::EnvFilter;
 
 use crate::options::{LogFormat, Options};
 
-/// The filter: `RUST_LOG` when set, else `--log-level` (kube's own chatter kept at warn).
+/// The filter: `RUST_LOG` when set, else `--log-level` (see [`level_directives`]).
 pub fn filter(opts: &Options) -> EnvFilter {
     EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(format!("{},kube=warn", opts.log_level)))
-        .unwrap_or_else(|_| EnvFilter::new("info,kube=warn"))
+        .or_else(|_| EnvFilter::try_new(level_directives(&opts.log_level)))
+        .unwrap_or_else(|_| EnvFilter::new(level_directives("info")))
+}
+
+/// The directives of `--log-level`: the level given, with kube's own crates kept at warn. Their
+/// chatter is not only noise: kube's client logs every refused request at debug with the API
+/// server's whole answer, which quotes the refused values (a Secret child's data among them).
+pub fn level_directives(log_level: &str) -> String {
+    format!("{log_level},kube=warn")
 }
 
 /// Installs the global subscriber; a second call (or one after another subscriber) is a no-op.

@@ -45,11 +45,9 @@ impl Operator {
     /// Starts an operator for the RGDs labelled `id` (to restart "the same" operator).
     pub(crate) fn start_as(client: Client, mut opts: kro_controller::Options, id: String) -> Self {
         opts.rgd_selector = format!("e2e.kro.run/operator={id}");
-        // Operator logs with RUST_LOG (e.g. RUST_LOG=kro_controller=debug), shown for failures.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
+        // Operator logs with RUST_LOG (e.g. RUST_LOG=kro_controller=debug), shown for failures,
+        // and captured for tests that check what reached them.
+        super::logs::init();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(kro_controller::run(client, opts, async move {
             let _ = rx.await;
