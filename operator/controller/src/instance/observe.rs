@@ -1,6 +1,10 @@
 //! Observe: the instance itself, the children and externalRefs a plan names (from the shared
 //! watch caches, the API server only while a cache is filling), and the watches that wake the
 //! instance when any of them changes.
+//!
+//! The child watches only hold objects labelled `kro.run/instance-id` (this instance's, or
+//! another instance's of the same name); an object without kro's labels is not in them, so
+//! apply reads it from the API server before the first write of a child (see `apply`).
 
 use std::collections::BTreeSet;
 
