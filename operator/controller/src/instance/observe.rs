@@ -2,9 +2,9 @@
 //! watch caches, the API server only while a cache is filling), and the watches that wake the
 //! instance when any of them changes.
 //!
-//! The child watches only hold objects labelled `kro.run/instance-id` (this instance's, or
-//! another instance's of the same name); an object without kro's labels is not in them, so
-//! apply reads it from the API server before the first write of a child (see `apply`).
+//! The child watches only hold objects labelled `kro.run/instance-id` (of any instance); an
+//! object without kro's labels is not in them, so apply reads a child from the API server
+//! before its first write when nothing is observed of it (see `apply`).
 
 use std::collections::BTreeSet;
 
