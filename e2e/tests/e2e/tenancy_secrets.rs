@@ -163,133 +163,10 @@ async fn a_canary_secret_value_reaches_no_log_event_status_annotation_or_metric(
         },
     );
 
-    // The Secret an externalRef reads.
-    apply(
-        &client,
-        &json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "ext-token", "namespace": ns},
-        "stringData": {"token": canary.raw}}),
-    )
-    .await?;
+    let kinds = put_the_canary_through_every_path(&client, &ns, &op, &canary).await?;
+    every_path_ran(&client, &ns, &kinds, &canary).await?;
 
-    let carrier = unique_kind("Canary");
-    apply(
-        &client,
-        &op.rgd(
-            &carrier,
-            json!({"canary": "string", "dbId": "string"}),
-            json!({}),
-            carrier_resources(),
-        ),
-    )
-    .await?;
-    let failing = unique_kind("CanaryFail");
-    apply(
-        &client,
-        &op.rgd(
-            &failing,
-            json!({"canary": "string", "mode": "string", "extra": "object"}),
-            json!({}),
-            failing_resources(),
-        ),
-    )
-    .await?;
-    wait_rgd_active(&client, &rgd_name(&carrier)).await?;
-    wait_rgd_active(&client, &rgd_name(&failing)).await?;
-
-    let db_id = kro_e2e::unique_name("canary-db");
-    apply(
-        &client,
-        &instance(
-            &carrier,
-            &ns,
-            "carrier",
-            json!({"canary": canary.raw, "dbId": db_id}),
-        ),
-    )
-    .await?;
-    for mode in ["int", "template", "add", "refused"] {
-        apply(&client, &instance(&failing, &ns, &format!("fail-{mode}"),
-            json!({"canary": canary.raw, "mode": mode, "extra": {"k": canary.raw, "m": {"n": canary.raw}}}))).await?;
-    }
-
-    // Every path ran: the Secret child and the copy exist, the database is in AWS, and each
-    // failing instance reports its failure.
-    let copy = wait_object(
-        &client,
-        "v1",
-        "ConfigMap",
-        Some(&ns),
-        "carrier-copy",
-        |_| true,
-    )
-    .await?;
-    assert_eq!(
-        copy["data"]["token"],
-        json!(canary.raw),
-        "CEL read secret.data"
-    );
-    let db = wait_object(
-        &client,
-        "rds.services.k8s.aws/v1alpha1",
-        "DBInstance",
-        Some(&ns),
-        "carrier-db",
-        aws::synced,
-    )
-    .await?;
-    assert_eq!(db["spec"]["masterUserPassword"]["name"], "carrier-pw");
-    let parsed = wait_failed(&failing, &ns, "fail-int", "int(schema.spec.canary)").await?;
-    let templated = wait_failed(&failing, &ns, "fail-template", "schema.spec.extra.m").await?;
-    assert!(templated.contains("got a map with 1 entry"), "{templated}");
-    let added = wait_failed(&failing, &ns, "fail-add", "schema.spec.extra.k + 1").await?;
-    let refused = wait_failed(&failing, &ns, "fail-refused", "refused").await?;
-    assert!(
-        refused.contains("Unsupported value: (a string of"),
-        "{refused}"
-    );
-
-    // What anyone with read access sees.
-    let mut seen: Vec<(String, String)> = Vec::new();
-    for (api_version, kind) in [
-        (instance_api(), carrier.clone()),
-        (instance_api(), failing.clone()),
-        ("v1".to_owned(), "ConfigMap".to_owned()),
-        ("v1".to_owned(), "Secret".to_owned()),
-        ("v1".to_owned(), "Service".to_owned()),
-        (
-            "rds.services.k8s.aws/v1alpha1".to_owned(),
-            "DBInstance".to_owned(),
-        ),
-    ] {
-        for obj in list(&client, &api_version, &kind, Some(&ns)).await? {
-            let name = obj["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let visible = json!({"annotations": obj["metadata"]["annotations"],
-                "labels": obj["metadata"]["labels"], "status": obj["status"]});
-            seen.push((
-                format!("{kind} {name} annotations/labels/status"),
-                visible.to_string(),
-            ));
-        }
-    }
-    for (api_version, kind) in [("v1", "Event"), ("events.k8s.io/v1", "Event")] {
-        let events = list(&client, api_version, kind, Some(&ns)).await?;
-        assert!(
-            !events.is_empty() || api_version == "v1",
-            "no events at all in {ns}"
-        );
-        seen.push((
-            format!("{api_version} Events"),
-            Value::Array(events).to_string(),
-        ));
-    }
-    for name in [rgd_name(&carrier), rgd_name(&failing)] {
-        let rgd = crate::support::get(&client, KRO_API, RGD_KIND, None, &name).await?;
-        seen.push((format!("RGD {name}"), rgd.unwrap_or_default().to_string()));
-    }
+    let mut seen = what_readers_see(&client, &ns, &kinds).await?;
     let (_, metrics) = http_get(mport, "/metrics").await?;
     seen.push(("/metrics".to_owned(), metrics));
     let logged = logs.text();
@@ -298,7 +175,6 @@ async fn a_canary_secret_value_reaches_no_log_event_status_annotation_or_metric(
         "the capture saw the operator start"
     );
     seen.push(("the operator's logs (debug)".to_owned(), logged));
-
     let leaks: Vec<String> = seen
         .iter()
         .flat_map(|(place, text)| {
@@ -309,12 +185,152 @@ async fn a_canary_secret_value_reaches_no_log_event_status_annotation_or_metric(
         })
         .collect();
     assert!(leaks.is_empty(), "the canary leaked:\n{}", leaks.join("\n"));
-    // The messages still say what failed, with the value's type and size.
-    for message in [&parsed, &added] {
-        assert!(message.contains("expression"), "{message}");
-    }
 
     op.stop().await?;
     controllers.stop().await;
     Ok(())
+}
+
+/// The two kinds of the test: the carrier's and the failing one's.
+struct Kinds {
+    carrier: String,
+    failing: String,
+}
+
+/// The Secret an externalRef reads, both RGDs, the carrier instance and one failing instance
+/// per way to fail.
+async fn put_the_canary_through_every_path(
+    client: &kube::Client,
+    ns: &str,
+    op: &Operator,
+    canary: &Canary,
+) -> Result<Kinds> {
+    apply(
+        client,
+        &json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "ext-token", "namespace": ns},
+            "stringData": {"token": canary.raw}}),
+    )
+    .await?;
+    let kinds = Kinds {
+        carrier: unique_kind("Canary"),
+        failing: unique_kind("CanaryFail"),
+    };
+    let carrier_spec = json!({"canary": "string", "dbId": "string"});
+    let failing_spec = json!({"canary": "string", "mode": "string", "extra": "object"});
+    apply(
+        client,
+        &op.rgd(&kinds.carrier, carrier_spec, json!({}), carrier_resources()),
+    )
+    .await?;
+    apply(
+        client,
+        &op.rgd(&kinds.failing, failing_spec, json!({}), failing_resources()),
+    )
+    .await?;
+    wait_rgd_active(client, &rgd_name(&kinds.carrier)).await?;
+    wait_rgd_active(client, &rgd_name(&kinds.failing)).await?;
+
+    // Names in moto's RDS are account-wide: one of this run's own.
+    let db_id = kro_e2e::unique_name("canary-db");
+    let spec = json!({"canary": canary.raw, "dbId": db_id});
+    apply(client, &instance(&kinds.carrier, ns, "carrier", spec)).await?;
+    let extra = json!({"k": canary.raw, "m": {"n": canary.raw}});
+    for mode in ["int", "template", "add", "refused"] {
+        let spec = json!({"canary": canary.raw, "mode": mode, "extra": extra});
+        let name = format!("fail-{mode}");
+        apply(client, &instance(&kinds.failing, ns, &name, spec)).await?;
+    }
+    Ok(kinds)
+}
+
+/// Every path ran: the copy exists, the database is in AWS with the canary as its password,
+/// and each failing instance reports its failure, describing the value instead of quoting it.
+async fn every_path_ran(
+    client: &kube::Client,
+    ns: &str,
+    kinds: &Kinds,
+    canary: &Canary,
+) -> Result<()> {
+    let copy = wait_object(client, "v1", "ConfigMap", Some(ns), "carrier-copy", |_| {
+        true
+    })
+    .await?;
+    assert_eq!(
+        copy["data"]["token"],
+        json!(canary.raw),
+        "CEL read secret.data"
+    );
+    let db = wait_object(
+        client,
+        "rds.services.k8s.aws/v1alpha1",
+        "DBInstance",
+        Some(ns),
+        "carrier-db",
+        aws::synced,
+    )
+    .await?;
+    assert_eq!(db["spec"]["masterUserPassword"]["name"], "carrier-pw");
+    let failing = &kinds.failing;
+    let parsed = wait_failed(failing, ns, "fail-int", "int(schema.spec.canary)").await?;
+    let templated = wait_failed(failing, ns, "fail-template", "schema.spec.extra.m").await?;
+    assert!(templated.contains("got a map with 1 entry"), "{templated}");
+    let added = wait_failed(failing, ns, "fail-add", "schema.spec.extra.k + 1").await?;
+    let refused = wait_failed(failing, ns, "fail-refused", "refused").await?;
+    assert!(
+        refused.contains("Unsupported value: (a string of"),
+        "{refused}"
+    );
+    for message in [&parsed, &added] {
+        assert!(message.contains("expression"), "{message}");
+    }
+    Ok(())
+}
+
+/// What anyone with read access to the namespace sees, as (where, text): annotations, labels
+/// and status of every object of the test's kinds (the Secrets' and the copy's data hold the
+/// canary by design), every Event, and the RGDs.
+async fn what_readers_see(
+    client: &kube::Client,
+    ns: &str,
+    kinds: &Kinds,
+) -> Result<Vec<(String, String)>> {
+    let mut seen = Vec::new();
+    for (api_version, kind) in [
+        (instance_api(), kinds.carrier.clone()),
+        (instance_api(), kinds.failing.clone()),
+        ("v1".to_owned(), "ConfigMap".to_owned()),
+        ("v1".to_owned(), "Secret".to_owned()),
+        ("v1".to_owned(), "Service".to_owned()),
+        (
+            "rds.services.k8s.aws/v1alpha1".to_owned(),
+            "DBInstance".to_owned(),
+        ),
+    ] {
+        for obj in list(client, &api_version, &kind, Some(ns)).await? {
+            let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+            let visible = json!({"annotations": obj["metadata"]["annotations"],
+                "labels": obj["metadata"]["labels"], "status": obj["status"]});
+            seen.push((
+                format!("{kind} {name} annotations/labels/status"),
+                visible.to_string(),
+            ));
+        }
+    }
+    for (api_version, kind) in [("v1", "Event"), ("events.k8s.io/v1", "Event")] {
+        let events = list(client, api_version, kind, Some(ns)).await?;
+        assert!(
+            !events.is_empty() || api_version == "v1",
+            "no events at all in {ns}"
+        );
+        seen.push((
+            format!("{api_version} Events"),
+            Value::Array(events).to_string(),
+        ));
+    }
+    for name in [rgd_name(&kinds.carrier), rgd_name(&kinds.failing)] {
+        let rgd = crate::support::get(client, KRO_API, RGD_KIND, None, &name).await?;
+        seen.push((format!("RGD {name}"), rgd.unwrap_or_default().to_string()));
+    }
+    Ok(seen)
 }
