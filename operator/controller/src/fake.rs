@@ -734,9 +734,17 @@ fn status_response(code: StatusCode, reason: &str, message: &str) -> Response<Bo
 
 /// Process-wide controller state over `client`, as `kro run` builds it, with test options.
 pub(crate) fn shared_for_tests(client: kube::Client) -> Arc<crate::Shared> {
+    shared_with_options(client, crate::Options::for_tests())
+}
+
+/// [`shared_for_tests`] with these options.
+pub(crate) fn shared_with_options(
+    client: kube::Client,
+    opts: crate::Options,
+) -> Arc<crate::Shared> {
     crate::Shared::new(
         client,
-        crate::Options::for_tests(),
+        opts,
         Arc::new(crate::metrics::Metrics::new()),
         tokio_util::sync::CancellationToken::new(),
         None,

@@ -13,7 +13,7 @@ use kube::api::{ApiResource, DynamicObject};
 use serde_json::{Value, json};
 
 use super::{KindContext, reconcile};
-use crate::fake::{FakeApi, FakeKind, Recorded, shared_for_tests};
+use crate::fake::{FakeApi, FakeKind, Recorded, shared_with_options};
 
 const INSTANCE_PATH: &str = "/apis/kro.run/v1alpha1/namespaces/team/webs/demo";
 const CONFIGMAPS: &str = "/api/v1/namespaces/team/configmaps";
@@ -28,6 +28,11 @@ fn kinds() -> [FakeKind; 2] {
 /// A fake API server holding one `Web` instance `team/demo` with `spec`, and the controller
 /// of kind `Web` for an RGD with `resources`.
 fn setup(resources: Value, spec: Value) -> (FakeApi, Arc<KindContext>) {
+    setup_with(resources, spec, crate::Options::for_tests())
+}
+
+/// [`setup`], the controller running with `opts`.
+fn setup_with(resources: Value, spec: Value, opts: crate::Options) -> (FakeApi, Arc<KindContext>) {
     let schema = json!({"apiVersion": "v1alpha1", "kind": "Web",
         "spec": {"name": "string", "value": "string | default=one",
                  "withB": "boolean | default=false"}});
@@ -44,7 +49,7 @@ fn setup(resources: Value, spec: Value) -> (FakeApi, Arc<KindContext>) {
         "spec": spec,
     }));
     let ctx = Arc::new(KindContext {
-        shared: shared_for_tests(fake.client()),
+        shared: shared_with_options(fake.client(), opts),
         graph,
         ar: ApiResource {
             group: "kro.run".into(),
@@ -432,4 +437,38 @@ async fn an_orphan_resource_leaving_the_graph_is_released_not_pruned() {
         "Orphan"
     );
     assert_eq!(stored_instance(&fake)["status"]["state"], "ACTIVE");
+}
+
+#[tokio::test]
+async fn a_confinement_refusal_keeps_its_reason_beside_other_failures() {
+    let away = json!({"id": "away", "template": {"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "away", "namespace": "${schema.spec.value}"}, "data": {"v": "1"}}});
+    let opts = crate::Options {
+        namespace_confinement: crate::options::NamespaceConfinement::Instance,
+        ..crate::Options::for_tests()
+    };
+    let (fake, ctx) = setup_with(
+        json!([
+            config_map("config", "${schema.spec.name}-config", json!({"v": "1"})),
+            away
+        ]),
+        json!({"name": "demo", "value": "other"}),
+        opts,
+    );
+    existing_config_map(&fake, json!({"app": "theirs"}));
+    let failed = reconcile(instance(&fake), ctx).await;
+    assert!(failed.is_err(), "a refused child fails the reconcile");
+
+    assert!(fake.get("v1", "ConfigMap", "other", "away").is_none());
+    let stored = stored_instance(&fake);
+    let ready = condition(&stored, types::RESOURCES_READY);
+    assert_eq!(ready["status"], "False", "{stored:#}");
+    assert_eq!(ready["reason"], "NamespaceConfinement", "{stored:#}");
+    let message = ready["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("refused by --namespace-confinement=instance")
+            && message.contains("ConfigMap other/away")
+            && message.contains("resource is not managed by kro"),
+        "both failures are named, the refusal first: {message}"
+    );
 }

@@ -57,9 +57,15 @@ impl InstanceRun<'_> {
                 .iter_mut()
                 .filter(|c| c.type_ == types::RESOURCES_READY || c.type_ == types::READY)
             {
+                // A refusal by namespace confinement keeps its reason, and its text leads.
+                if condition.reason.as_deref() == Some(super::confine::REASON) {
+                    let refusal = condition.message.take().unwrap_or_default();
+                    condition.message = Some(format!("{refusal}; {message}"));
+                } else {
+                    condition.reason = Some(reasons::NOT_READY.into());
+                    condition.message = Some(message.clone());
+                }
                 condition.status = ConditionStatus::False;
-                condition.reason = Some(reasons::NOT_READY.into());
-                condition.message = Some(message.clone());
             }
         }
         let previous = Conditions::from_status(&self.live.data);
