@@ -130,6 +130,62 @@ pub enum ErrorKind {
     /// Nested field maps deeper than `MAX_OBJECT_NESTING` (64 levels, see `transform`).
     #[error("object nesting too deep (max {0} levels); flatten the schema or use a custom type")]
     ObjectNestingTooDeep(usize),
+    /// Expanding custom types would build more schema nodes than the per-CRD budget
+    /// (`transform::MAX_SCHEMA_NODES`).
+    #[error(
+        "expanding {what} would create {nodes} schema nodes for this RGD, more than the budget of {limit}; simplify the types, or use `object` for parts that need no schema",
+        nodes = count(.nodes), limit = count(.limit)
+    )]
+    TooManySchemaNodes {
+        /// `type "A"` or `the instance spec`.
+        what: String,
+        /// The nodes the expansion would create (saturating).
+        nodes: u64,
+        /// The budget.
+        limit: u64,
+    },
+    /// Expanding custom types would copy more field names and marker text than the per-CRD
+    /// budget (`transform::MAX_SCHEMA_BYTES`).
+    #[error(
+        "expanding {what} would copy {bytes} bytes of field names and markers (defaults, descriptions, patterns, validations) for this RGD, more than the budget of {limit}; shorten the markers of types used many times, or use `object` for parts that need no schema",
+        bytes = count(.bytes), limit = count(.limit)
+    )]
+    TooManySchemaBytes {
+        /// `type "A"` or `the instance spec`.
+        what: String,
+        /// The bytes the expansion would copy (saturating).
+        bytes: u64,
+        /// The budget.
+        limit: u64,
+    },
+    /// The expanded schema nests deeper than `transform::MAX_SCHEMA_DEPTH`.
+    #[error(
+        "expanding {what} would nest the schema {depth} levels deep, more than the limit of {limit}; flatten the nested fields and types (Kubernetes clients cannot read back a CRD nested much deeper)"
+    )]
+    SchemaTooDeep {
+        /// `type "A"` or `the instance spec`.
+        what: String,
+        /// The depth the expansion would reach.
+        depth: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Custom types referring to each other through more levels than
+    /// `transform::MAX_TYPE_REFERENCE_DEPTH`.
+    #[error(
+        "type {name:?} refers to other custom types {depth} levels deep ({chain}), more than the limit of {limit}; flatten the chain of types",
+        chain = .chain.join(" -> ")
+    )]
+    TypeReferencesTooDeep {
+        /// The type.
+        name: String,
+        /// Its reference depth (1 for a type that uses no other custom type).
+        depth: u64,
+        /// The start of the deepest chain of references.
+        chain: Vec<String>,
+        /// The limit.
+        limit: u64,
+    },
     /// A field whose value is not a type string or a nested map.
     #[error(
         "expected a type string such as \"string | required=true\" or a nested map of fields, got {0}"
@@ -163,4 +219,21 @@ pub enum ErrorKind {
     /// An invalid printer column, short name or category.
     #[error("{0}")]
     InvalidCrdField(String),
+}
+
+/// `1048576` as `1,048,576`; the saturated maximum as `more than 18,446,744,073,709,551,614`.
+pub(crate) fn count(n: &u64) -> String {
+    let n = *n;
+    if n == u64::MAX {
+        return format!("more than {}", count(&(u64::MAX - 1)));
+    }
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }

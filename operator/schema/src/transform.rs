@@ -17,6 +17,21 @@ use crate::types::{TypeExpr, parse_type, split_field, unknown_type_hint};
 /// exhausting the stack).
 pub const MAX_OBJECT_NESTING: usize = 64;
 
+/// Most schema nodes (objects, fields, list items, map values) that expanding the custom types
+/// and the instance spec of one RGD may create, counted before anything is built. Custom types
+/// are inlined where they are used, so types that each use the next twice grow exponentially;
+/// a CRD this large would not fit in etcd anyway.
+pub const MAX_SCHEMA_NODES: u64 = 100_000;
+/// Most bytes of field names and marker values (defaults, descriptions, patterns, validations)
+/// that the same expansion may copy (each use of a type copies its markers).
+pub const MAX_SCHEMA_BYTES: u64 = 4 * 1024 * 1024;
+/// Deepest nesting of the expanded schema below the spec (objects, lists and maps, through
+/// custom types). Generated CRDs deeper than about 60 levels exceed the JSON depth Kubernetes
+/// clients decode (128), so the operator could not read its own CRD back.
+pub const MAX_SCHEMA_DEPTH: u64 = 48;
+/// Longest chain of custom types using custom types (`A` uses `B` uses `C` ... is 3).
+pub const MAX_TYPE_REFERENCE_DEPTH: u64 = 32;
+
 /// Path prefix of the instance spec schema in an RGD.
 pub const SPEC_PATH: &str = "spec.schema.spec";
 /// Path prefix of the custom types in an RGD.
@@ -64,6 +79,7 @@ pub fn simple_schema_to_openapi(
             None
         }
     };
+    let spec_map = spec_map.filter(|map| transformer.spec_within_budget(map));
     let schema = spec_map.and_then(|map| transformer.build_object(map, SPEC_PATH, 0));
     match schema {
         Some(built) if transformer.errors.is_empty() => Ok(built),
@@ -117,6 +133,43 @@ struct Transformer {
     /// Every name declared under spec.schema.types.
     declared: Vec<String>,
     errors: Vec<SchemaError>,
+    /// The measured expansion of every type that passed its budget check.
+    sizes: BTreeMap<String, Size>,
+    /// Nodes and bytes of every type measured so far: each type is built, used or not.
+    spent: Size,
+}
+
+/// The size of an expanded schema, measured from SimpleSchema without building it.
+#[derive(Debug, Clone, Default)]
+struct Size {
+    /// Schema nodes (saturating).
+    nodes: u64,
+    /// Bytes of field names and marker values (saturating).
+    bytes: u64,
+    /// Nesting depth below the schema's root.
+    height: u64,
+    /// Reference depth: 0 for no custom type, else that of the deepest type used.
+    refs: u64,
+    /// The custom type with the deepest references, if any.
+    deepest: Option<String>,
+}
+
+impl Size {
+    fn leaf() -> Size {
+        Size {
+            nodes: 1,
+            ..Size::default()
+        }
+    }
+
+    /// `self` one level above `child` (a list item or map value).
+    fn wrapping(child: Size) -> Size {
+        Size {
+            nodes: child.nodes.saturating_add(1),
+            height: child.height.saturating_add(1),
+            ..child
+        }
+    }
 }
 
 impl Transformer {
@@ -138,14 +191,8 @@ impl Transformer {
             }
         }
         // 2. Cycles, found by depth-first search in name order.
-        let mut state: BTreeMap<&str, Visit> = BTreeMap::new();
-        let mut order: Vec<String> = Vec::new();
-        let names: Vec<&str> = deps.keys().copied().collect();
-        for name in names {
-            let mut stack = Vec::new();
-            self.visit(name, &deps, &mut state, &mut stack, &mut order);
-        }
-        // 3. Build in dependency order.
+        let order = self.dependency_order(&deps);
+        // 3. Measure, then build, in dependency order.
         for name in order {
             if self.broken.contains(&name) {
                 continue;
@@ -158,6 +205,10 @@ impl Transformer {
                 .get(name.as_str())
                 .is_some_and(|used| used.iter().any(|dep| self.broken.contains(dep)));
             if depends_on_broken {
+                self.broken.insert(name);
+                continue;
+            }
+            if !self.type_within_budget(&name, spec) {
                 self.broken.insert(name);
                 continue;
             }
@@ -194,51 +245,210 @@ impl Transformer {
         }
     }
 
-    fn visit<'a>(
-        &mut self,
-        name: &'a str,
-        deps: &'a BTreeMap<&'a str, BTreeSet<String>>,
-        state: &mut BTreeMap<&'a str, Visit>,
-        stack: &mut Vec<&'a str>,
-        order: &mut Vec<String>,
-    ) {
-        match state.get(name) {
-            Some(Visit::Done) => return,
-            Some(Visit::InProgress) => {
-                // A cycle: the part of the stack from `name` on.
-                let start = stack.iter().position(|seen| *seen == name).unwrap_or(0);
-                let mut cycle: Vec<String> =
-                    stack[start..].iter().map(|ty| ty.to_string()).collect();
-                cycle.push(name.to_string());
-                let owner = stack.last().copied().unwrap_or(name);
-                self.errors.push(SchemaError::new(
-                    format!("{TYPES_PATH}.{owner}"),
-                    ErrorKind::CyclicType {
-                        name: owner.to_string(),
-                        cycle,
-                    },
-                ));
-                for member in &stack[start..] {
-                    self.broken.insert(member.to_string());
+    /// The types in dependency order (each after the types it uses), by an iterative
+    /// depth-first search in name order, so a chain of thousands of types cannot exhaust the
+    /// stack. Cycles are reported, their members marked broken.
+    fn dependency_order(&mut self, deps: &BTreeMap<&str, BTreeSet<String>>) -> Vec<String> {
+        let mut state: BTreeMap<&str, Visit> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for (&root, root_deps) in deps {
+            if state.contains_key(root) {
+                continue;
+            }
+            state.insert(root, Visit::InProgress);
+            let mut path: Vec<&str> = vec![root];
+            let mut frames = vec![root_deps.iter()];
+            while let Some(frame) = frames.last_mut() {
+                let Some(dep) = frame.next() else {
+                    frames.pop();
+                    if let Some(done) = path.pop() {
+                        state.insert(done, Visit::Done);
+                        order.push(done.to_string());
+                    }
+                    continue;
+                };
+                // Unknown or broken types are reported where they are used.
+                let Some((&dep_key, dep_deps)) = deps.get_key_value(dep.as_str()) else {
+                    continue;
+                };
+                match state.get(dep_key) {
+                    Some(Visit::Done) => {}
+                    Some(Visit::InProgress) => self.report_cycle(dep_key, &path),
+                    None => {
+                        state.insert(dep_key, Visit::InProgress);
+                        path.push(dep_key);
+                        frames.push(dep_deps.iter());
+                    }
                 }
-                return;
             }
-            None => {}
         }
-        let Some(my_deps) = deps.get(name) else {
-            // Unknown or broken type: reported where it is used.
-            return;
+        order
+    }
+
+    /// `name` is on `path` and used again by its last element: a cycle.
+    fn report_cycle(&mut self, name: &str, path: &[&str]) {
+        let start = path.iter().position(|seen| *seen == name).unwrap_or(0);
+        let mut cycle: Vec<String> = path[start..].iter().map(|ty| ty.to_string()).collect();
+        cycle.push(name.to_string());
+        let owner = path.last().copied().unwrap_or(name);
+        self.errors.push(SchemaError::new(
+            format!("{TYPES_PATH}.{owner}"),
+            ErrorKind::CyclicType {
+                name: owner.to_string(),
+                cycle,
+            },
+        ));
+        for member in &path[start..] {
+            self.broken.insert(member.to_string());
+        }
+    }
+
+    /// Measures type `name` before it is built and checks it against the budgets; records
+    /// its size, or the error at the type.
+    fn type_within_budget(&mut self, name: &str, spec: &Value) -> bool {
+        // Malformed definitions are measured as far as they go; building reports them.
+        let size = self.measure(spec, 0).unwrap_or_else(Size::leaf);
+        let depth = size.refs.saturating_add(1);
+        let path = format!("{TYPES_PATH}.{name}");
+        if depth > MAX_TYPE_REFERENCE_DEPTH {
+            let mut chain = vec![name.to_string()];
+            let mut next = size.deepest.clone();
+            while let Some(ty) = next {
+                if chain.len() == 6 {
+                    chain.push("...".to_string());
+                    break;
+                }
+                next = self.sizes.get(&ty).and_then(|s| s.deepest.clone());
+                chain.push(ty);
+            }
+            self.errors.push(SchemaError::new(
+                path,
+                ErrorKind::TypeReferencesTooDeep {
+                    name: name.to_string(),
+                    depth,
+                    chain,
+                    limit: MAX_TYPE_REFERENCE_DEPTH,
+                },
+            ));
+            return false;
+        }
+        if let Some(kind) = self.over_budget(&format!("type {name:?}"), &size) {
+            self.errors.push(SchemaError::new(path, kind));
+            return false;
+        }
+        self.sizes.insert(
+            name.to_string(),
+            Size {
+                refs: depth,
+                ..size
+            },
+        );
+        true
+    }
+
+    /// Measures the instance spec before it is built; records an error if it is over a budget.
+    fn spec_within_budget(&mut self, fields: &serde_json::Map<String, Value>) -> bool {
+        let Some(size) = self.measure_object(fields, 0) else {
+            // Too deep to measure: building reports it at the field.
+            return true;
         };
-        state.insert(name, Visit::InProgress);
-        stack.push(name);
-        for dep in my_deps {
-            if let Some((dep_key, _)) = deps.get_key_value(dep.as_str()) {
-                self.visit(dep_key, deps, state, stack, order);
+        match self.over_budget("the instance spec", &size) {
+            Some(kind) => {
+                self.errors.push(SchemaError::new(SPEC_PATH, kind));
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// The budget `size` (added to what was spent so far) exceeds, if any; else spends it.
+    fn over_budget(&mut self, what: &str, size: &Size) -> Option<ErrorKind> {
+        let nodes = self.spent.nodes.saturating_add(size.nodes);
+        let bytes = self.spent.bytes.saturating_add(size.bytes);
+        if nodes > MAX_SCHEMA_NODES {
+            return Some(ErrorKind::TooManySchemaNodes {
+                what: what.to_string(),
+                nodes,
+                limit: MAX_SCHEMA_NODES,
+            });
+        }
+        if bytes > MAX_SCHEMA_BYTES {
+            return Some(ErrorKind::TooManySchemaBytes {
+                what: what.to_string(),
+                bytes,
+                limit: MAX_SCHEMA_BYTES,
+            });
+        }
+        if size.height > MAX_SCHEMA_DEPTH {
+            return Some(ErrorKind::SchemaTooDeep {
+                what: what.to_string(),
+                depth: size.height,
+                limit: MAX_SCHEMA_DEPTH,
+            });
+        }
+        self.spent.nodes = nodes;
+        self.spent.bytes = bytes;
+        None
+    }
+
+    /// The size of the schema a field value (type string or field map) expands to, from the
+    /// sizes of the types measured so far. `None` past [`MAX_OBJECT_NESTING`] or on a syntax
+    /// error (building reports both).
+    fn measure(&self, value: &Value, depth: usize) -> Option<Size> {
+        match value {
+            Value::String(field) => {
+                let (ty, markers) = parse_field(field).ok()?;
+                let mut size = self.measure_type(&ty);
+                let marker_bytes: usize = markers
+                    .iter()
+                    .map(|m| m.kind.key().len() + m.value.len())
+                    .sum();
+                size.bytes = size.bytes.saturating_add(marker_bytes as u64);
+                Some(size)
+            }
+            Value::Object(fields) => self.measure_object(fields, depth),
+            _ => None,
+        }
+    }
+
+    fn measure_object(
+        &self,
+        fields: &serde_json::Map<String, Value>,
+        depth: usize,
+    ) -> Option<Size> {
+        if depth > MAX_OBJECT_NESTING {
+            return None;
+        }
+        let mut size = Size::leaf();
+        for (name, value) in fields {
+            let field = self.measure(value, depth + 1)?;
+            size.nodes = size.nodes.saturating_add(field.nodes);
+            size.bytes = size
+                .bytes
+                .saturating_add(name.len() as u64)
+                .saturating_add(field.bytes);
+            size.height = size.height.max(field.height.saturating_add(1));
+            if field.refs > size.refs {
+                size.refs = field.refs;
+                size.deepest = field.deepest;
             }
         }
-        stack.pop();
-        state.insert(name, Visit::Done);
-        order.push(name.to_string());
+        Some(size)
+    }
+
+    fn measure_type(&self, ty: &TypeExpr) -> Size {
+        match ty {
+            TypeExpr::Slice(elem) | TypeExpr::Map(elem) => Size::wrapping(self.measure_type(elem)),
+            // Unknown and broken types are reported (or suppressed) when building.
+            TypeExpr::Custom(name) => match self.sizes.get(name) {
+                Some(size) => Size {
+                    deepest: Some(name.clone()),
+                    ..size.clone()
+                },
+                None => Size::leaf(),
+            },
+            _ => Size::leaf(),
+        }
     }
 
     /// Builds a nested object from a field map. Errors are recorded; `None` if any field failed.
