@@ -116,6 +116,10 @@ pub struct Options {
         default_value_t = 10
     )]
     pub rgd_max_collection_dimension_size: usize,
+    /// Cost budget of each CEL evaluation (kro's flag from its main branch). 0, kro's default,
+    /// keeps the built-in budget of 1000000 units (kro: no limit; kro-rs always has one).
+    #[arg(long, env = "KRO_CEL_COST_LIMIT", default_value_t = 0)]
+    pub cel_cost_limit: u64,
     /// Feature gates, kro's syntax: `CELOmitFunction=true` enables `omit()` in templates. The
     /// only gate kro-rs knows; any other name is an error.
     #[arg(long, env = "KRO_FEATURE_GATES", default_value = "", value_parser = parse_feature_gates)]
@@ -178,6 +182,7 @@ impl Default for Options {
             instance_requeue_interval: Duration::from_secs(3),
             rgd_max_collection_size: 1000,
             rgd_max_collection_dimension_size: 10,
+            cel_cost_limit: 0,
             rgd_selector: String::new(),
             feature_gates: FeatureGates::default(),
             log_format: LogFormat::Text,
@@ -197,6 +202,17 @@ impl Options {
             instance_requeue_interval: Duration::from_secs(1),
             graceful_shutdown_timeout: Duration::from_secs(5),
             ..Self::default()
+        }
+    }
+
+    /// How the RGD controller compiles RGDs under these flags (`kro generate crd` uses the same,
+    /// so it prints the CRD `kro run` applies).
+    pub fn compile_options(&self, kro_version: String) -> kro_graph::CompileOptions {
+        kro_graph::CompileOptions {
+            max_collection_dimensions: self.rgd_max_collection_dimension_size,
+            omit_enabled: self.feature_gates.cel_omit_function,
+            kro_version,
+            cel_cost_limit: self.cel_cost_limit,
         }
     }
 

@@ -20,7 +20,7 @@ use kro_api::{
     Condition, ConditionStatus, Conditions, FIELD_MANAGER, ResourceGraphDefinition,
     ResourceGraphDefinitionStatus,
 };
-use kro_graph::{CompileOptions, CompiledGraph};
+use kro_graph::CompiledGraph;
 use kro_reconcile::{Clock, SystemClock};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -244,11 +244,10 @@ async fn compile(
     let value = serde_json::to_value(rgd)
         .map_err(|e| format!("cannot serialize the ResourceGraphDefinition: {e}"))?;
     let schemas = ctx.shared.discovery.schemas_for(&kinds_of(&value)).await;
-    let options = CompileOptions {
-        max_collection_dimensions: ctx.shared.opts.rgd_max_collection_dimension_size,
-        omit_enabled: ctx.shared.opts.feature_gates.cel_omit_function,
-        kro_version: ctx.shared.kro_version.clone(),
-    };
+    let options = ctx
+        .shared
+        .opts
+        .compile_options(ctx.shared.kro_version.clone());
     let started = Instant::now();
     let result = kro_graph::compile(&value, &schemas, &options)
         .and_then(|graph| crate::instance::accept_rgd(graph, &ctx.shared.opts));

@@ -33,6 +33,9 @@ pub struct CompileOptions {
     pub omit_enabled: bool,
     /// The kro version written in the generated CRD's labels.
     pub kro_version: String,
+    /// `--cel-cost-limit`: the cost budget of each CEL evaluation. 0 (kro's default, meaning no
+    /// limit there) keeps kro-cel's built-in budget ([`kro_cel::DEFAULT_COST_LIMIT`]).
+    pub cel_cost_limit: u64,
 }
 
 impl Default for CompileOptions {
@@ -41,6 +44,7 @@ impl Default for CompileOptions {
             max_collection_dimensions: 10,
             omit_enabled: false,
             kro_version: env!("CARGO_PKG_VERSION").to_string(),
+            cel_cost_limit: 0,
         }
     }
 }
@@ -52,9 +56,14 @@ pub fn compile(
     options: &CompileOptions,
 ) -> Result<CompiledGraph, CompileErrors> {
     let (input, errors) = read_rgd(rgd);
+    let cel = match options.cel_cost_limit {
+        0 => kro_cel::Environment::new(),
+        limit => kro_cel::Environment::new().with_cost_limit(limit),
+    };
     Compiler {
         schemas,
         options,
+        cel,
         errors,
         warnings: Vec::new(),
     }
@@ -82,6 +91,8 @@ pub fn compile_rgd(
 struct Compiler<'a> {
     schemas: &'a dyn SchemaSource,
     options: &'a CompileOptions,
+    /// The CEL environment every expression is compiled in (it carries the cost budget).
+    cel: kro_cel::Environment,
     errors: Vec<GraphError>,
     warnings: Vec<Warning>,
 }
@@ -394,7 +405,7 @@ impl Compiler<'_> {
     }
 
     fn compile_expr(&mut self, id: &str, at: &str, src: &str) -> Option<CompiledExpr> {
-        match CompiledExpr::compile(src) {
+        match CompiledExpr::compile_in(&self.cel, src) {
             Ok(expr) => Some(expr),
             Err(e) => {
                 self.err(

@@ -24,8 +24,13 @@ impl fmt::Debug for CompiledExpr {
 impl CompiledExpr {
     /// Parses `source` in kro's CEL environment.
     pub fn compile(source: &str) -> Result<Self, CelError> {
+        Self::compile_in(&Environment::new(), source)
+    }
+
+    /// Parses `source` in `env` (kro's environment with the cost budget of the run).
+    pub fn compile_in(env: &Environment, source: &str) -> Result<Self, CelError> {
         Ok(Self {
-            program: Environment::new().compile(source)?,
+            program: env.compile(source)?,
             output_type: None,
         })
     }

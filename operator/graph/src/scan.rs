@@ -3,7 +3,9 @@
 //! kro delimits an expression by `${` and the matching `}`. Braces inside double-quoted string
 //! literals (with `\` escapes) are not counted; single quotes are *not* tracked (a kro quirk kept
 //! for compatibility). A `${` inside an expression is an error unless it directly follows a `"`
-//! (so `${"${VAR}"}` is the way to write a literal `${VAR}`). An unterminated `${` is plain text.
+//! (so `${"${VAR}"}` is the way to write a literal `${VAR}`). An unterminated `${` is an error, as
+//! on kro's main branch (toward v0.10; kro v0.9 took it as plain text): write `${"${"}` for a
+//! literal `${`.
 
 use thiserror::Error;
 
@@ -15,6 +17,14 @@ pub enum ScanError {
         "nested expressions are not allowed unless inside string literals: write ${{outer(\"${{inner}}\")}} to keep a literal ${{…}}"
     )]
     Nested,
+    /// `abc ${x`: a `${` without its closing `}`.
+    #[error(
+        "unterminated expression: the \"${{\" at position {position} has no matching \"}}\" (close it, or write ${{\"${{\"}} for a literal \"${{\")"
+    )]
+    Unterminated {
+        /// Where the `${` starts, in characters from the start of the string (0-based).
+        position: usize,
+    },
 }
 
 /// One piece of a string template.
@@ -105,9 +115,9 @@ fn find_all(s: &str) -> Result<Vec<Found>, ScanError> {
             i += 1;
         }
         if !closed {
-            // kro treats an unterminated `${` as text and looks again one byte further.
-            start = open + 1;
-            continue;
+            return Err(ScanError::Unterminated {
+                position: s[..open].chars().count(),
+            });
         }
         out.push(Found {
             start: open,
@@ -176,7 +186,16 @@ mod tests {
             ("plain", Ok(FieldValue::Literal)),
             ("", Ok(FieldValue::Literal)),
             ("$notanexpr", Ok(FieldValue::Literal)),
-            ("${unterminated", Ok(FieldValue::Literal)),
+            (
+                "${unterminated",
+                Err(ScanError::Unterminated { position: 0 }),
+            ),
+            ("tail ${", Err(ScanError::Unterminated { position: 5 })),
+            ("${\"}", Err(ScanError::Unterminated { position: 0 })),
+            ("${a} ${b", Err(ScanError::Unterminated { position: 5 })),
+            ("é ${x", Err(ScanError::Unterminated { position: 2 })),
+            ("${\"${\"}", Ok(FieldValue::Standalone("\"${\"".into()))),
+            ("$ {x", Ok(FieldValue::Literal)),
             ("${a.b}", Ok(FieldValue::Standalone("a.b".into()))),
             ("${{'a': 1}}", Ok(FieldValue::Standalone("{'a': 1}".into()))),
             (
@@ -227,12 +246,14 @@ mod tests {
     }
 
     #[test]
-    fn unterminated_then_valid() {
-        // `${a ${b}`: the first `${` never closes without hitting a nested `${` → error, as kro.
+    fn unterminated_is_an_error_with_its_position() {
+        // `${a ${b}`: the first `${` meets a nested `${` before it could close → nested.
         assert_eq!(extract_expressions("${a ${b}"), Err(ScanError::Nested));
+        let err = extract_expressions("x ${a} y ${").unwrap_err();
+        assert_eq!(err, ScanError::Unterminated { position: 9 });
         assert_eq!(
-            extract_expressions("x ${a} y ${"),
-            Ok(vec!["a".to_string()])
+            err.to_string(),
+            r#"unterminated expression: the "${" at position 9 has no matching "}" (close it, or write ${"${"} for a literal "${")"#
         );
     }
 
