@@ -3,10 +3,11 @@
 mod offline;
 mod run;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// jemalloc instead of the C library's malloc: under load the operator spent a third of its CPU
 /// in glibc's allocator, and musl's (the container image) is slower still. Measured with the
@@ -17,7 +18,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// kro-rs: publish your own Kubernetes APIs from ResourceGraphDefinitions.
 #[derive(Debug, Parser)]
-#[command(name = "kro", version, about)]
+#[command(name = "kro", version, about, arg_required_else_help = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -35,7 +36,8 @@ pub enum GraphFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the operator (RGD and instance controllers, and the AWS controllers) against the
-    /// cluster named by the kubeconfig (`KUBECONFIG`, ~/.kube/config, or in-cluster).
+    /// cluster named by the kubeconfig (`KUBECONFIG`, ~/.kube/config, or in-cluster). Flags
+    /// given with no subcommand (as kro's image is run) are this command's.
     Run(Box<run::RunArgs>),
     /// Check ResourceGraphDefinitions offline and report every error of every file.
     Validate {
@@ -72,9 +74,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches_from(command_line(std::env::args_os().collect()));
+    let cli =
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.format(&mut Cli::command()).exit());
+    let run_matches = matches
+        .subcommand_matches("run")
+        .cloned()
+        .unwrap_or_default();
     let result = match cli.command {
-        Command::Run(args) => run::run(*args),
+        Command::Run(args) => run::run(*args, &run_matches),
         Command::Validate { rgds, schemas } => offline::validate(&rgds, schemas.as_deref()),
         Command::Render {
             rgd,
@@ -102,4 +110,112 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
             .downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The command line as clap reads it. kro's image runs its binary with flags and no
+/// subcommand (kro's chart passes `--metrics-bind-address ...` only), so flags first mean
+/// `run`; Go's single-dash long flags (`-leader-elect`) become `--leader-elect` there. `kro`,
+/// `kro --help` and `kro --version` stay the top-level ones.
+fn command_line(mut args: Vec<OsString>) -> Vec<OsString> {
+    let top_level = ["-h", "--help", "-V", "--version"];
+    let first = args.get(1).and_then(|arg| arg.to_str()).map(str::to_string);
+    let runs = match first.as_deref() {
+        Some(flag) if flag.starts_with('-') && !top_level.contains(&flag) => {
+            args.insert(1, OsString::from("run"));
+            true
+        }
+        Some("run") => true,
+        _ => false,
+    };
+    if runs {
+        for arg in args.iter_mut().skip(2) {
+            if let Some(text) = arg.to_str()
+                && go_single_dash(text)
+            {
+                *arg = OsString::from(format!("-{text}"));
+            }
+        }
+    }
+    args
+}
+
+/// `-name` or `-name=value`: one dash, then a long flag name (not `-h`, not a number).
+fn go_single_dash(arg: &str) -> bool {
+    let Some(rest) = arg.strip_prefix('-') else {
+        return false;
+    };
+    let name = rest.split('=').next().unwrap_or_default();
+    !rest.starts_with('-')
+        && name.len() > 1
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    fn strings(list: &[OsString]) -> Vec<String> {
+        list.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn flags_without_a_subcommand_run_the_operator() {
+        let line = command_line(args(&[
+            "kro",
+            "--metrics-bind-address=:8078",
+            "-leader-elect",
+        ]));
+        assert_eq!(
+            strings(&line),
+            [
+                "kro",
+                "run",
+                "--metrics-bind-address=:8078",
+                "--leader-elect"
+            ]
+        );
+        let cli = Cli::try_parse_from(line).expect("parses");
+        let Command::Run(run) = cli.command else {
+            panic!("not run: {cli:?}");
+        };
+        assert!(run.kro.leader_elect);
+    }
+
+    #[test]
+    fn subcommands_help_and_version_stay_top_level() {
+        for line in [
+            &["kro"][..],
+            &["kro", "--help"],
+            &["kro", "-h"],
+            &["kro", "--version"],
+            &["kro", "help"],
+            &["kro", "crds"],
+            &["kro", "validate", "-x"],
+        ] {
+            assert_eq!(strings(&command_line(args(line))), *line);
+        }
+        // `kro run`'s own flags get Go's single dash too, but values and `-h` stay.
+        assert_eq!(
+            strings(&command_line(args(&[
+                "kro",
+                "run",
+                "-zap-devel=false",
+                "-h",
+                "-1"
+            ]))),
+            ["kro", "run", "--zap-devel=false", "-h", "-1"]
+        );
+        let bare = Cli::try_parse_from(command_line(args(&["kro"]))).expect_err("help");
+        assert_eq!(
+            bare.kind(),
+            clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        );
+    }
 }

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use anyhow::Context;
+use clap::ArgMatches;
+use clap::parser::ValueSource;
 use kro_aws::AwsOptions;
 use kro_controller::Options;
 use tokio::task::JoinHandle;
@@ -14,7 +18,11 @@ use tokio::task::JoinHandle;
 #[derive(Debug, clap::Args)]
 pub(crate) struct RunArgs {
     #[command(flatten)]
-    kro: Options,
+    pub(crate) kro: Options,
+    /// The kubeconfig file (controller-runtime's `--kubeconfig`); default: `KUBECONFIG`, then
+    /// `~/.kube/config`, then the pod's service account.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
     /// AWS region of the AWS controllers (ACK's `--aws-region`).
     #[arg(long, env = "AWS_REGION")]
     aws_region: Option<String>,
@@ -84,19 +92,91 @@ impl RunArgs {
     }
 }
 
-/// Runs the operator until SIGTERM or Ctrl-C.
-pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+/// kro's flags that kro-rs accepts and that change nothing here, by clap id: the flag and why.
+const WITHOUT_EFFECT: &[(&str, &str, &str)] = &[
+    (
+        "graph_revision_concurrent_reconciles",
+        "--graph-revision-concurrent-reconciles",
+        "no GraphRevisions yet",
+    ),
+    (
+        "rgd_max_graph_revisions",
+        "--rgd-max-graph-revisions",
+        "no GraphRevisions yet",
+    ),
+    (
+        "enable_controller_warmup",
+        "--enable-controller-warmup",
+        "watches start once this replica leads",
+    ),
+    (
+        "pprof_bind_address",
+        "--pprof-bind-address",
+        "Go's profiler; this is not a Go binary",
+    ),
+    (
+        "zap_stacktrace_level",
+        "--zap-stacktrace-level",
+        "the logs carry no stack traces",
+    ),
+    (
+        "zap_time_encoding",
+        "--zap-time-encoding",
+        "log times are RFC 3339",
+    ),
+];
+
+/// Whether flag `id` was given (on the command line or by its environment variable).
+fn given(matches: &ArgMatches, id: &str) -> bool {
+    matches!(
+        matches.value_source(id),
+        Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+    )
+}
+
+/// The flags of [`WITHOUT_EFFECT`] that were given, each with why it changes nothing.
+fn given_without_effect(matches: &ArgMatches) -> Vec<String> {
+    WITHOUT_EFFECT
+        .iter()
+        .filter(|(id, _, _)| given(matches, id))
+        .map(|(_, flag, why)| format!("{flag} ({why})"))
+        .collect()
+}
+
+/// Runs the operator until SIGTERM or Ctrl-C; `matches` are the parsed flags of `run` (which
+/// were given, which are defaults).
+pub(crate) fn run(mut args: RunArgs, matches: &ArgMatches) -> anyhow::Result<ExitCode> {
+    // zap's development mode lowers the default level; a level given explicitly wins.
+    if args.kro.zap_devel && !given(matches, "log_level") {
+        args.kro.log_level = "debug".into();
+    }
     let aws = args.aws_options()?;
     kro_controller::telemetry::init(&args.kro);
+    let ignored = given_without_effect(matches);
+    if !ignored.is_empty() {
+        tracing::warn!(
+            flags = %ignored.join(", "),
+            "kro flags accepted without effect (see docs/compatibility.md)"
+        );
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the tokio runtime")?;
-    runtime.block_on(serve(args.kro, aws))?;
+    runtime.block_on(serve(args.kro, args.kubeconfig, aws))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(opts: Options, aws: AwsOptions) -> anyhow::Result<()> {
-    let client = kro_controller::client::client()
-        .await
-        .context("no Kubernetes cluster: set KUBECONFIG or run in a pod")?;
+async fn serve(opts: Options, kubeconfig: Option<PathBuf>, aws: AwsOptions) -> anyhow::Result<()> {
+    let config = match &kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("--kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("--kubeconfig {}", path.display()))?
+        }
+        None => kube_config().await?,
+    };
+    // client-go's throttle (--client-qps, --client-burst) on every request of the process.
+    let client = kro_controller::client::throttled(config, &opts)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -137,6 +217,13 @@ async fn serve(opts: Options, aws: AwsOptions) -> anyhow::Result<()> {
     result
 }
 
+/// The cluster `KUBECONFIG`, `~/.kube/config` or the pod's service account names.
+async fn kube_config() -> anyhow::Result<kube::Config> {
+    kube::Config::infer()
+        .await
+        .context("no Kubernetes cluster: set KUBECONFIG or run in a pod")
+}
+
 /// Resolves on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -157,5 +244,41 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    #[test]
+    fn flags_without_effect_are_named_only_when_given() {
+        let matches = Cli::command().try_get_matches_from(["kro"]).unwrap();
+        assert!(given_without_effect(&matches).is_empty());
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "kro",
+                "--rgd-max-graph-revisions",
+                "5",
+                "--pprof-bind-address=:6060",
+                "--client-qps",
+                "100",
+                "--zap-devel=false",
+            ])
+            .unwrap();
+        assert_eq!(
+            given_without_effect(&matches),
+            [
+                "--rgd-max-graph-revisions (no GraphRevisions yet)",
+                "--pprof-bind-address (Go's profiler; this is not a Go binary)",
+            ]
+        );
     }
 }

@@ -57,6 +57,8 @@ pub struct Shared {
     pub semaphore: Semaphore,
     /// Consecutive failures per object (backoff).
     pub failures: kro_reconcile::Failures,
+    /// The overall token bucket on instance retries ([`Options::retry_bucket`]).
+    pub retry_bucket: kro_reconcile::TokenBucket,
     /// Version written in labels.
     pub kro_version: String,
     /// Cancelled on shutdown.
@@ -271,6 +273,7 @@ impl Shared {
                 opts.dynamic_controller_concurrent_reconciles.max(1),
             )),
             failures: kro_reconcile::Failures::new(),
+            retry_bucket: opts.retry_bucket(),
             kro_version: kro_version(),
             stop,
             opts,

@@ -14,32 +14,63 @@ pub enum LogFormat {
     Text,
 }
 
-/// Parses a duration written as kro writes them: `3s`, `200ms`, `1m`, `2h`, or plain seconds.
+/// Parses a duration written as kro (Go's `time.ParseDuration`) writes them: `3s`, `200ms`,
+/// `1m30s`, `1.5h`, `300us`, or a plain number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (num, unit) =
-        match text.find(|character: char| !(character.is_ascii_digit() || character == '.')) {
-            Some(i) => (&text[..i], &text[i..]),
-            None => (text, "s"),
+    let bad = || format!("{text:?} is not a duration; write e.g. 3s, 200ms, 1m30s");
+    if text.is_empty() {
+        return Err(bad());
+    }
+    let number = |character: char| character.is_ascii_digit() || character == '.';
+    let mut secs = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let (amount, tail) = rest.split_at(rest.find(|c: char| !number(c)).unwrap_or(rest.len()));
+        let (unit, tail) = tail.split_at(tail.find(number).unwrap_or(tail.len()));
+        let amount: f64 = amount.parse().map_err(|_| bad())?;
+        secs += match unit {
+            "" if rest.len() == text.len() => amount,
+            "ns" => amount / 1e9,
+            "us" | "\u{b5}s" | "\u{3bc}s" => amount / 1e6,
+            "ms" => amount / 1000.0,
+            "s" => amount,
+            "m" => amount * 60.0,
+            "h" => amount * 3600.0,
+            _ => {
+                return Err(format!(
+                    "unknown unit {unit:?} in {text:?}; use ns, us, ms, s, m or h"
+                ));
+            }
         };
-    let amount: f64 = num
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration; write e.g. 3s, 200ms, 1m"))?;
-    let secs = match unit {
-        "ms" => amount / 1000.0,
-        "s" => amount,
-        "m" => amount * 60.0,
-        "h" => amount * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit {unit:?} in {text:?}; use ms, s, m or h"
-            ));
-        }
-    };
+        rest = tail;
+    }
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("{text:?} is not a positive duration"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Parses a boolean as Go's `strconv.ParseBool` does (kro's chart writes `--zap-devel=false`).
+pub fn parse_go_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        other => Err(format!("{other:?} is not a boolean; write true or false")),
+    }
+}
+
+/// Parses `--log-level`: a `RUST_LOG` filter, or one of zap's levels as kro's
+/// `--zap-log-level` takes them (`panic`, `dpanic`, `fatal` mean `error`; an integer
+/// verbosity of 1 or more means `debug`, 0 `info`).
+pub fn parse_log_level(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    Ok(match text.to_ascii_lowercase().as_str() {
+        "" | "0" => "info".to_string(),
+        "panic" | "dpanic" | "fatal" => "error".to_string(),
+        verbosity if verbosity.parse::<u16>().is_ok() => "debug".to_string(),
+        _ => text.to_string(),
+    })
 }
 
 /// Everything `kro run` can be told. `Options::default()` equals the flag defaults.
@@ -52,7 +83,16 @@ pub struct Options {
     #[arg(long, env = "KRO_HEALTH_PROBE_BIND_ADDRESS", default_value = ":8079")]
     pub health_probe_bind_address: String,
     /// Only run the controllers while holding the `controller.kro.run` Lease.
-    #[arg(long, env = "KRO_LEADER_ELECT", default_value_t = false)]
+    #[arg(
+        long,
+        env = "KRO_LEADER_ELECT",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true,
+        action = clap::ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
     pub leader_elect: bool,
     /// Namespace of the Lease (default: the in-cluster namespace, else `default`).
     #[arg(long, env = "KRO_LEADER_ELECTION_NAMESPACE", default_value = "")]
@@ -70,7 +110,16 @@ pub struct Options {
     #[arg(long, env = "KRO_LEADER_ELECTION_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
     pub leader_election_retry_period: Duration,
     /// Delete the generated CRD (and so every instance) when its RGD is deleted.
-    #[arg(long, env = "KRO_ALLOW_CRD_DELETION", default_value_t = false)]
+    #[arg(
+        long,
+        env = "KRO_ALLOW_CRD_DELETION",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true,
+        action = clap::ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
     pub allow_crd_deletion: bool,
     /// How long running reconciles may take to finish on shutdown.
     #[arg(long, env = "KRO_GRACEFUL_SHUTDOWN_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
@@ -124,6 +173,92 @@ pub struct Options {
     /// only gate kro-rs knows; any other name is an error.
     #[arg(long, env = "KRO_FEATURE_GATES", default_value = "", value_parser = parse_feature_gates)]
     pub feature_gates: FeatureGates,
+    /// Requests per second the Kubernetes client may send (client-go's token bucket; kro's
+    /// `--client-qps`). 0 means client-go's default, 5; a negative value turns the limit off.
+    #[arg(
+        long,
+        env = "KRO_CLIENT_QPS",
+        default_value_t = 100.0,
+        allow_negative_numbers = true
+    )]
+    pub client_qps: f32,
+    /// Requests the Kubernetes client may send at once above `--client-qps` (the bucket size).
+    #[arg(long, env = "KRO_CLIENT_BURST", default_value_t = 150)]
+    pub client_burst: u32,
+    /// Failed reconciles an instance is retried after before it is dropped from the queue
+    /// until it (or a child) changes, as kro's queue does.
+    #[arg(
+        long,
+        env = "KRO_DYNAMIC_CONTROLLER_DEFAULT_QUEUE_MAX_RETRIES",
+        default_value_t = 20
+    )]
+    pub dynamic_controller_default_queue_max_retries: u32,
+    /// Retries of failed instance reconciles allowed per second over every instance (a token
+    /// bucket; each retry waits for the later of its backoff and its token). 0: no limit.
+    #[arg(
+        long,
+        env = "KRO_DYNAMIC_CONTROLLER_RATE_LIMITER_RATE_LIMIT",
+        default_value_t = 10
+    )]
+    pub dynamic_controller_rate_limiter_rate_limit: u32,
+    /// Retries of failed instance reconciles allowed at once above the rate limit.
+    #[arg(
+        long,
+        env = "KRO_DYNAMIC_CONTROLLER_RATE_LIMITER_BURST_LIMIT",
+        default_value_t = 100
+    )]
+    pub dynamic_controller_rate_limiter_burst_limit: u32,
+    /// Delay before an RGD whose CRD is not Established yet is reconciled again.
+    #[arg(long, env = "KRO_RGD_PROGRESS_REQUEUE_DELAY", default_value = "3s", value_parser = parse_duration)]
+    pub rgd_progress_requeue_delay: Duration,
+    /// GraphRevision reconciles running at once (kro's flag; no GraphRevision controller yet:
+    /// accepted and kept, without effect).
+    #[arg(
+        long,
+        env = "KRO_GRAPH_REVISION_CONCURRENT_RECONCILES",
+        default_value_t = 1
+    )]
+    pub graph_revision_concurrent_reconciles: u16,
+    /// GraphRevisions kept per RGD (kro's flag; no GraphRevisions yet: accepted and kept,
+    /// without effect).
+    #[arg(long, env = "KRO_RGD_MAX_GRAPH_REVISIONS", default_value_t = 5)]
+    pub rgd_max_graph_revisions: usize,
+    /// kro's controller warm-up (watches started before leading). Accepted without effect:
+    /// kro-rs starts its watches once it leads.
+    #[arg(
+        long,
+        env = "KRO_ENABLE_CONTROLLER_WARMUP",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true,
+        action = clap::ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
+    pub enable_controller_warmup: bool,
+    /// kro's Go pprof endpoint. Accepted without effect: this is not a Go binary.
+    #[arg(long, default_value = ":6060")]
+    pub pprof_bind_address: String,
+    /// zap's development mode (kro's `--zap-devel`): debug level unless `--log-level`
+    /// (`--zap-log-level`) says otherwise.
+    #[arg(
+        long,
+        env = "KRO_LOG_DEVELOPMENT",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true,
+        action = clap::ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
+    pub zap_devel: bool,
+    /// zap's level for stack traces (`info`, `error`, `panic`). Accepted without effect: the
+    /// logs carry no stack traces.
+    #[arg(long, value_parser = ["debug", "info", "warn", "error", "dpanic", "panic", "fatal"])]
+    pub zap_stacktrace_level: Option<String>,
+    /// zap's time encoding. Accepted without effect: log times are always RFC 3339.
+    #[arg(long, value_parser = ["epoch", "millis", "nano", "iso8601", "rfc3339", "rfc3339nano"])]
+    pub zap_time_encoding: Option<String>,
     /// Only reconcile RGDs matching this label selector (empty: all). Not a kro flag: lets
     /// several operators share a cluster by label (sharding, parallel tests).
     #[arg(long, env = "KRO_RGD_SELECTOR", default_value = "")]
@@ -136,7 +271,8 @@ pub struct Options {
         long,
         env = "KRO_LOG_LEVEL",
         alias = "zap-log-level",
-        default_value = "info"
+        default_value = "info",
+        value_parser = parse_log_level
     )]
     pub log_level: String,
     /// What a namespaced instance may reach: `any` (kro's behaviour: children and
@@ -184,6 +320,19 @@ impl Default for Options {
             rgd_max_collection_dimension_size: 10,
             cel_cost_limit: 0,
             rgd_selector: String::new(),
+            client_qps: 100.0,
+            client_burst: 150,
+            dynamic_controller_default_queue_max_retries: 20,
+            dynamic_controller_rate_limiter_rate_limit: 10,
+            dynamic_controller_rate_limiter_burst_limit: 100,
+            rgd_progress_requeue_delay: Duration::from_secs(3),
+            graph_revision_concurrent_reconciles: 1,
+            rgd_max_graph_revisions: 5,
+            enable_controller_warmup: false,
+            pprof_bind_address: ":6060".into(),
+            zap_devel: false,
+            zap_stacktrace_level: None,
+            zap_time_encoding: None,
             feature_gates: FeatureGates::default(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
@@ -223,6 +372,15 @@ impl Options {
             max: self.dynamic_controller_rate_limiter_max_delay,
         }
         .delay(failures)
+    }
+
+    /// The overall token bucket on retries of failed instance reconciles
+    /// (`--dynamic-controller-rate-limiter-rate-limit`/`-burst-limit`).
+    pub fn retry_bucket(&self) -> kro_reconcile::TokenBucket {
+        kro_reconcile::TokenBucket::new(
+            f64::from(self.dynamic_controller_rate_limiter_rate_limit),
+            self.dynamic_controller_rate_limiter_burst_limit,
+        )
     }
 }
 
@@ -451,6 +609,235 @@ mod tests {
         assert!(parse_group_kinds(".rbac.authorization.k8s.io").is_err());
     }
 
+    /// The `args:` kro v0.9.4's Helm chart (`helm/templates/deployment.yaml`) renders with its
+    /// default `values.yaml`, each `$(KRO_*)` replaced by its `env:` value.
+    const KRO_CHART_ARGS: &[&str] = &[
+        "--metrics-bind-address",
+        ":8078",
+        "--health-probe-bind-address",
+        ":8079",
+        "--resource-graph-definition-concurrent-reconciles",
+        "1",
+        "--graph-revision-concurrent-reconciles",
+        "1",
+        "--dynamic-controller-concurrent-reconciles",
+        "1",
+        "--zap-log-level",
+        "info",
+        "--zap-encoder",
+        "console",
+        "--zap-devel=false",
+        "--graceful-shutdown-timeout",
+        "60s",
+        "--instance-requeue-interval",
+        "3s",
+        "--dynamic-controller-default-resync-period",
+        "36000",
+        "--dynamic-controller-default-queue-max-retries",
+        "20",
+        "--dynamic-controller-rate-limiter-min-delay",
+        "200ms",
+        "--dynamic-controller-rate-limiter-max-delay",
+        "1000s",
+        "--client-qps",
+        "100",
+        "--client-burst",
+        "150",
+        "--dynamic-controller-rate-limiter-rate-limit",
+        "10",
+        "--dynamic-controller-rate-limiter-burst-limit",
+        "100",
+        "--rgd-max-collection-size",
+        "1000",
+        "--rgd-max-collection-dimension-size",
+        "10",
+        "--rgd-max-graph-revisions",
+        "5",
+        "--rgd-progress-requeue-delay",
+        "3s",
+        "--leader-election-lease-duration",
+        "15s",
+        "--leader-election-renew-deadline",
+        "10s",
+        "--leader-election-retry-period",
+        "2s",
+        "--leader-elect",
+    ];
+
+    /// Every flag of kro's chart parses; where kro-rs keeps kro's default, the value the chart
+    /// passes equals the default.
+    #[test]
+    fn every_flag_of_kros_chart_parses_to_kros_defaults() {
+        let chart =
+            Cli::try_parse_from(std::iter::once("kro").chain(KRO_CHART_ARGS.iter().copied()))
+                .expect("kro's chart arguments parse");
+        let o = chart.opts;
+        let d = Options::default();
+        assert!(o.leader_elect && !o.zap_devel);
+        assert_eq!(o.log_level, "info");
+        assert_eq!(o.log_format, LogFormat::Text);
+        assert_eq!(
+            (
+                o.resource_graph_definition_concurrent_reconciles,
+                o.dynamic_controller_concurrent_reconciles
+            ),
+            (1, 1)
+        );
+        assert_eq!(o.metrics_bind_address, d.metrics_bind_address);
+        assert_eq!(o.health_probe_bind_address, d.health_probe_bind_address);
+        assert!((o.client_qps - d.client_qps).abs() < f32::EPSILON);
+        assert_eq!(o.client_burst, d.client_burst);
+        assert_eq!(o.graceful_shutdown_timeout, d.graceful_shutdown_timeout);
+        assert_eq!(o.instance_requeue_interval, d.instance_requeue_interval);
+        assert_eq!(
+            o.dynamic_controller_default_resync_period,
+            d.dynamic_controller_default_resync_period
+        );
+        assert_eq!(
+            o.dynamic_controller_default_queue_max_retries,
+            d.dynamic_controller_default_queue_max_retries
+        );
+        assert_eq!(
+            o.dynamic_controller_rate_limiter_min_delay,
+            d.dynamic_controller_rate_limiter_min_delay
+        );
+        assert_eq!(
+            o.dynamic_controller_rate_limiter_max_delay,
+            d.dynamic_controller_rate_limiter_max_delay
+        );
+        assert_eq!(
+            o.dynamic_controller_rate_limiter_rate_limit,
+            d.dynamic_controller_rate_limiter_rate_limit
+        );
+        assert_eq!(
+            o.dynamic_controller_rate_limiter_burst_limit,
+            d.dynamic_controller_rate_limiter_burst_limit
+        );
+        assert_eq!(o.rgd_max_collection_size, d.rgd_max_collection_size);
+        assert_eq!(
+            o.rgd_max_collection_dimension_size,
+            d.rgd_max_collection_dimension_size
+        );
+        assert_eq!(o.rgd_max_graph_revisions, d.rgd_max_graph_revisions);
+        assert_eq!(
+            o.graph_revision_concurrent_reconciles,
+            d.graph_revision_concurrent_reconciles
+        );
+        assert_eq!(o.rgd_progress_requeue_delay, d.rgd_progress_requeue_delay);
+        assert_eq!(
+            o.leader_election_lease_duration,
+            d.leader_election_lease_duration
+        );
+        assert_eq!(
+            o.leader_election_renew_deadline,
+            d.leader_election_renew_deadline
+        );
+        assert_eq!(
+            o.leader_election_retry_period,
+            d.leader_election_retry_period
+        );
+    }
+
+    /// kro's defaults (`cmd/controller/main.go`), for the flags kro-rs takes them from.
+    #[test]
+    fn new_kro_flags_default_as_kro() {
+        let parsed = Cli::try_parse_from(["kro"]).unwrap().opts;
+        for o in [parsed, Options::default()] {
+            assert!((o.client_qps - 100.0).abs() < f32::EPSILON);
+            assert_eq!(o.client_burst, 150);
+            assert_eq!(o.dynamic_controller_default_queue_max_retries, 20);
+            assert_eq!(
+                (
+                    o.dynamic_controller_rate_limiter_rate_limit,
+                    o.dynamic_controller_rate_limiter_burst_limit
+                ),
+                (10, 100)
+            );
+            assert_eq!(o.rgd_progress_requeue_delay, Duration::from_secs(3));
+            assert_eq!(
+                (
+                    o.graph_revision_concurrent_reconciles,
+                    o.rgd_max_graph_revisions
+                ),
+                (1, 5)
+            );
+            assert!(!o.enable_controller_warmup && !o.zap_devel);
+            assert_eq!(o.pprof_bind_address, ":6060");
+            assert_eq!(o.zap_stacktrace_level, None);
+            assert_eq!(o.zap_time_encoding, None);
+        }
+    }
+
+    #[test]
+    fn booleans_take_go_spellings() {
+        for (args, want) in [
+            (&["kro", "--leader-elect"][..], true),
+            (&["kro", "--leader-elect=true"], true),
+            (&["kro", "--leader-elect=T"], true),
+            (&["kro", "--leader-elect=1"], true),
+            (&["kro", "--leader-elect=false"], false),
+            (&["kro", "--leader-elect=False"], false),
+            (&["kro"], false),
+        ] {
+            let o = Cli::try_parse_from(args).unwrap().opts;
+            assert_eq!(o.leader_elect, want, "{args:?}");
+        }
+        let o = Cli::try_parse_from([
+            "kro",
+            "--zap-devel",
+            "--enable-controller-warmup=true",
+            "--allow-crd-deletion=0",
+        ])
+        .unwrap()
+        .opts;
+        assert!(o.zap_devel && o.enable_controller_warmup && !o.allow_crd_deletion);
+        let e = Cli::try_parse_from(["kro", "--zap-devel=maybe"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("--zap-devel") && e.contains("true or false"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn zap_levels_and_encodings() {
+        for (level, want) in [
+            ("info", "info"),
+            ("debug", "debug"),
+            ("error", "error"),
+            ("panic", "error"),
+            ("2", "debug"),
+            ("0", "info"),
+            ("info,kro_controller=debug", "info,kro_controller=debug"),
+        ] {
+            let o = Cli::try_parse_from(["kro", "--zap-log-level", level])
+                .unwrap()
+                .opts;
+            assert_eq!(o.log_level, want, "{level}");
+        }
+        let o = Cli::try_parse_from([
+            "kro",
+            "--zap-encoder=json",
+            "--zap-stacktrace-level=error",
+            "--zap-time-encoding",
+            "rfc3339nano",
+        ])
+        .unwrap()
+        .opts;
+        assert_eq!(o.log_format, LogFormat::Json);
+        assert_eq!(o.zap_stacktrace_level.as_deref(), Some("error"));
+        assert!(Cli::try_parse_from(["kro", "--zap-time-encoding=sometimes"]).is_err());
+        assert!(
+            Cli::try_parse_from(["kro", "--client-qps=-1"])
+                .unwrap()
+                .opts
+                .client_qps
+                < 0.0
+        );
+    }
+
     #[test]
     fn durations() {
         for (text, want) in [
@@ -460,6 +847,13 @@ mod tests {
             ("2h", Some(Duration::from_secs(7200))),
             ("5", Some(Duration::from_secs(5))),
             ("1.5s", Some(Duration::from_millis(1500))),
+            ("1m30s", Some(Duration::from_secs(90))),
+            ("1h0m0s", Some(Duration::from_secs(3600))),
+            ("300us", Some(Duration::from_micros(300))),
+            ("0", Some(Duration::ZERO)),
+            ("1000s", Some(Duration::from_secs(1000))),
+            ("-1s", None),
+            ("5s3", None),
             ("3d", None),
             ("fast", None),
             ("", None),

@@ -187,6 +187,13 @@ async fn reconcile(
 }
 
 fn error_policy(rgd: Arc<ResourceGraphDefinition>, err: &Error, ctx: Arc<RgdContext>) -> Action {
+    // Waiting on its CRD is progress, not failure: looked at again after
+    // --rgd-progress-requeue-delay, as kro requeues an RGD waiting on asynchronous progress.
+    if let Error::NotEstablished(crd) = err {
+        let delay = ctx.shared.opts.rgd_progress_requeue_delay;
+        tracing::info!(rgd = %rgd.name_any(), crd = %crd, retry_in = ?delay, "waiting for the CRD to be Established");
+        return Action::requeue(delay);
+    }
     let failures = ctx.shared.failures.record(&failure_key(&rgd.name_any()));
     let delay = ctx.shared.opts.backoff(failures);
     tracing::warn!(rgd = %rgd.name_any(), error = %err, retry_in = ?delay, "RGD reconcile failed");

@@ -7,16 +7,20 @@
 //! - [`events`] publishes Kubernetes events with notes cut to what events.k8s.io accepts.
 //! - [`backoff`] counts consecutive failures per object ([`Failures`]) and turns a count into a
 //!   delay ([`Backoff`]).
+//! - [`bucket`] is a token bucket ([`TokenBucket`]) for rate limits over many objects or
+//!   requests.
 //! - [`clock`] is where "now" comes from ([`Clock`]), so condition stamping is testable.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod backoff;
+pub mod bucket;
 pub mod clock;
 pub mod events;
 pub mod guard;
 
 pub use backoff::{Backoff, Failures};
+pub use bucket::TokenBucket;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use events::publish;
 pub use guard::{Panicked, guard, panic_message};

@@ -472,3 +472,61 @@ async fn a_confinement_refusal_keeps_its_reason_beside_other_failures() {
         "both failures are named, the refusal first: {message}"
     );
 }
+
+#[tokio::test]
+async fn a_failing_instance_is_dropped_from_the_queue_after_max_retries() {
+    use kube::runtime::controller::Action;
+    use std::time::Duration;
+    let opts = crate::Options {
+        dynamic_controller_default_queue_max_retries: 2,
+        ..crate::Options::for_tests()
+    };
+    let (fake, ctx) = setup_with(
+        json!([config_map(
+            "config",
+            "${schema.spec.name}-config",
+            json!({"v": "1"})
+        )]),
+        json!({"name": "demo"}),
+        opts,
+    );
+    let obj = instance(&fake);
+    let err = crate::Error::Panic("boom".into());
+    let retry = |millis| Action::requeue(Duration::from_millis(millis));
+    let fail = || super::error_policy(obj.clone(), &err, ctx.clone());
+    // Retried twice with kro's backoff, then dropped until the instance or a child changes...
+    assert_eq!(fail(), retry(200));
+    assert_eq!(fail(), retry(400));
+    assert_eq!(fail(), Action::await_change());
+    // ...and counted afresh from then on.
+    assert_eq!(fail(), retry(200));
+}
+
+#[tokio::test]
+async fn retries_over_every_instance_wait_for_the_retry_bucket() {
+    use std::time::Duration;
+    let opts = crate::Options {
+        dynamic_controller_rate_limiter_rate_limit: 1,
+        dynamic_controller_rate_limiter_burst_limit: 1,
+        ..crate::Options::for_tests()
+    };
+    let (fake, ctx) = setup_with(
+        json!([config_map(
+            "config",
+            "${schema.spec.name}-config",
+            json!({"v": "1"})
+        )]),
+        json!({"name": "demo"}),
+        opts,
+    );
+    let err = crate::Error::Panic("boom".into());
+    // A retry takes the bucket's one token: the next retry of any instance waits about a
+    // second for its own.
+    let first = super::error_policy(instance(&fake), &err, ctx.clone());
+    assert_eq!(
+        first,
+        kube::runtime::controller::Action::requeue(Duration::from_millis(200))
+    );
+    let next = ctx.shared.retry_bucket.reserve();
+    assert!(next > Duration::from_millis(500), "{next:?}");
+}

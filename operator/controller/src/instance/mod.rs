@@ -257,7 +257,9 @@ fn record_reconcile(ctx: &KindContext, secs: f64, cpu: Duration) {
         .observe(cpu.as_secs_f64());
 }
 
-/// kube's error policy: per-object exponential backoff.
+/// kube's error policy, as kro's queue: per-object exponential backoff, no sooner than a token
+/// of the overall retry bucket allows, and after `--dynamic-controller-default-queue-max-retries`
+/// retries the instance is dropped until it (or a child) changes.
 pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>) -> Action {
     let shared = ctx.shared.clone();
     let gvr = ctx.gvr();
@@ -273,8 +275,6 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
         .inc();
     let key = failure_key(&obj);
     let failures = shared.failures.record(&key);
-    let delay = shared.opts.backoff(failures);
-    tracing::warn!(instance = %key, error = %err, retry_in = ?delay, "instance reconcile failed");
     shared
         .metrics
         .requeue_total
@@ -283,6 +283,22 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
             r#type: "rate_limited".into(),
         })
         .inc();
+    let max_retries = shared.opts.dynamic_controller_default_queue_max_retries;
+    if failures > max_retries {
+        shared.failures.clear(&key);
+        tracing::error!(
+            instance = %key,
+            error = %err,
+            max_retries,
+            "instance reconcile dropped after max retries; it is reconciled again when it or a child changes"
+        );
+        return Action::await_change();
+    }
+    let delay = shared
+        .opts
+        .backoff(failures)
+        .max(shared.retry_bucket.reserve());
+    tracing::warn!(instance = %key, error = %err, retry_in = ?delay, "instance reconcile failed");
     Action::requeue(delay)
 }
 
