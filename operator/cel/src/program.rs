@@ -113,7 +113,7 @@ impl Environment {
             })?;
         let references = references::collect(parsed.expression());
         let mut exec = parsed.expression().clone();
-        cost::instrument(&mut exec, false);
+        cost::instrument(&mut exec);
         let depth = ast_depth(&exec);
         Ok(Program {
             inner: Arc::new(ProgramInner {

@@ -173,8 +173,18 @@ fn additional_schema(schema: &JSONSchemaProps) -> Option<&JSONSchemaProps> {
     }
 }
 
+/// Stack kept free before a conversion recurses one level deeper, and the size of each extra
+/// segment when it is not: instance data nests as deep as its decoder allowed, and a
+/// conversion on a 2 MiB async worker must not overflow (the extra segments live on the heap).
+const RED_ZONE: usize = 64 * 1024;
+const STACK_SEGMENT: usize = 1024 * 1024;
+
 /// JSON to a boxed CEL value, following `schema` where it has one.
 pub(crate) fn json_to_val(json: &Json, schema: Option<&JSONSchemaProps>) -> Box<dyn Val> {
+    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || json_to_val_here(json, schema))
+}
+
+fn json_to_val_here(json: &Json, schema: Option<&JSONSchemaProps>) -> Box<dyn Val> {
     match json {
         Json::Null => Box::new(CelNull),
         Json::Bool(b) => Box::new(CelBool::from(*b)),
@@ -266,6 +276,10 @@ fn string_to_val(s: &str, schema: Option<&JSONSchemaProps>) -> Box<dyn Val> {
 
 /// Copies a value out of an evaluation into one that owns all its data.
 pub(crate) fn to_static(v: &dyn Val) -> Result<Box<dyn Val>, String> {
+    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || to_static_here(v))
+}
+
+fn to_static_here(v: &dyn Val) -> Result<Box<dyn Val>, String> {
     if let Some(string) = v.downcast_ref::<CelString>() {
         return Ok(Box::new(CelString::from(string.inner().to_owned())));
     }
@@ -324,6 +338,10 @@ pub(crate) fn to_static(v: &dyn Val) -> Result<Box<dyn Val>, String> {
 
 /// Renders a CEL value as JSON in kro's style. `Ok(None)` means `omit()`.
 pub(crate) fn val_to_json(v: &dyn Val) -> Result<Option<Json>, String> {
+    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || val_to_json_here(v))
+}
+
+fn val_to_json_here(v: &dyn Val) -> Result<Option<Json>, String> {
     if v.downcast_ref::<Omit>().is_some() {
         return Ok(None);
     }
