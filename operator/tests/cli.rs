@@ -408,3 +408,56 @@ fn validate_warns_where_the_instance_spec_picks_a_namespace_or_cluster_scoped_na
     );
     assert!(out.contains("tenantworkspace: valid (3 resources"), "{out}");
 }
+
+/// An RGD whose 16 custom types each use the next twice (a schema bomb: 131,071 schema nodes,
+/// which took gigabytes before the budget): `validate` and `render` answer at once with the
+/// budget error.
+#[test]
+fn validate_and_render_reject_a_schema_bomb_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut types = String::new();
+    for i in 0..16 {
+        let next = if i == 15 {
+            "string".to_string()
+        } else {
+            format!("T{}", i + 1)
+        };
+        types.push_str(&format!("      T{i}: {{a: {next}, b: {next}}}\n"));
+    }
+    let rgd = dir.path().join("bomb.yaml");
+    std::fs::write(
+        &rgd,
+        format!(
+            r#"apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {{name: bomb}}
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Bomb
+    spec: {{root: T0}}
+    types:
+{types}  resources:
+    - id: config
+      template: {{apiVersion: v1, kind: ConfigMap, metadata: {{name: bomb}}}}
+"#
+        ),
+    )
+    .unwrap();
+    let instance = dir.path().join("instance.yaml");
+    std::fs::write(
+        &instance,
+        "apiVersion: kro.run/v1alpha1\nkind: Bomb\nmetadata: {name: b, namespace: default}\nspec: {}\n",
+    )
+    .unwrap();
+    let budget = "expanding type \"T1\" would create 131,053 schema nodes for this RGD, more than the budget of 100,000";
+    let o = kro(&["validate", rgd.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(budget), "{out}");
+    assert!(out.contains("bomb: invalid (1 error"), "{out}");
+    let o = kro(&["render", rgd.to_str().unwrap(), instance.to_str().unwrap()]);
+    let all = format!("{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    assert!(!o.status.success(), "{all}");
+    assert!(all.contains(budget), "{all}");
+}
