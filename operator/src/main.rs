@@ -1,5 +1,6 @@
 //! The `kro` binary: a thin command line over the kro-rs libraries.
 
+mod generate;
 mod offline;
 mod run;
 
@@ -39,15 +40,12 @@ enum Command {
     /// cluster named by the kubeconfig (`KUBECONFIG`, ~/.kube/config, or in-cluster). Flags
     /// given with no subcommand (as kro's image is run) are this command's.
     Run(Box<run::RunArgs>),
-    /// Check ResourceGraphDefinitions offline and report every error of every file.
-    Validate {
-        /// RGD files (YAML or JSON; several documents per file are fine).
-        #[arg(required = true)]
-        rgds: Vec<PathBuf>,
-        /// Directory of CRDs and OpenAPI documents: kinds found there are fully type-checked.
-        #[arg(long)]
-        schemas: Option<PathBuf>,
-    },
+    /// Check ResourceGraphDefinitions offline and report every error of every file
+    /// (`kro validate rgd -f FILE`, kro's spelling, works too).
+    Validate(offline::ValidateArgs),
+    /// kro's `generate crd` and `generate instance`, offline: the CRD `kro run` installs for an
+    /// RGD, or an instance with every required field filled.
+    Generate(generate::GenerateArgs),
     /// Render the objects an instance expands to, and its status, offline.
     Render {
         /// The RGD file.
@@ -60,6 +58,10 @@ enum Command {
         /// Directory of CRDs and OpenAPI documents for full type checks.
         #[arg(long)]
         schemas: Option<PathBuf>,
+        /// Cost budget of each CEL evaluation, as `kro run --cel-cost-limit` (0: the built-in
+        /// budget).
+        #[arg(long, default_value_t = 0)]
+        cel_cost_limit: u64,
     },
     /// Draw the dependency graph of a ResourceGraphDefinition.
     Graph {
@@ -83,13 +85,21 @@ fn main() -> ExitCode {
         .unwrap_or_default();
     let result = match cli.command {
         Command::Run(args) => run::run(*args, &run_matches),
-        Command::Validate { rgds, schemas } => offline::validate(&rgds, schemas.as_deref()),
+        Command::Validate(args) => offline::validate_command(args),
+        Command::Generate(args) => generate::generate(args),
         Command::Render {
             rgd,
             instance,
             observed,
             schemas,
-        } => offline::render(&rgd, &instance, &observed, schemas.as_deref()),
+            cel_cost_limit,
+        } => offline::render(
+            &rgd,
+            &instance,
+            &observed,
+            schemas.as_deref(),
+            cel_cost_limit,
+        ),
         Command::Graph { rgd, format } => offline::graph(&rgd, format),
         Command::Crds => offline::crds(),
     };

@@ -1,4 +1,5 @@
-//! The offline subcommands: `validate`, `render`, `graph` and `crds` (no cluster needed).
+//! The offline subcommands: `validate`, `render`, `graph` and `crds` (no cluster needed);
+//! `generate` is in [`crate::generate`].
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,13 +26,13 @@ macro_rules! outp {
     };
 }
 
-fn emit(text: &str) -> std::io::Result<()> {
+pub(crate) fn emit(text: &str) -> std::io::Result<()> {
     use std::io::Write;
     std::io::stdout().lock().write_all(text.as_bytes())
 }
 
 /// Reads every YAML/JSON document of a file.
-fn read_docs(path: &Path) -> anyhow::Result<Vec<Value>> {
+pub(crate) fn read_docs(path: &Path) -> anyhow::Result<Vec<Value>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
@@ -39,7 +40,7 @@ fn read_docs(path: &Path) -> anyhow::Result<Vec<Value>> {
     Ok(docs.into_iter().filter(|doc| !doc.is_null()).collect())
 }
 
-fn load_schemas(dir: Option<&Path>) -> anyhow::Result<SchemaStore> {
+pub(crate) fn load_schemas(dir: Option<&Path>) -> anyhow::Result<SchemaStore> {
     match dir {
         Some(dir) => SchemaStore::load_dir(dir)
             .with_context(|| format!("loading schemas from {}", dir.display())),
@@ -49,8 +50,8 @@ fn load_schemas(dir: Option<&Path>) -> anyhow::Result<SchemaStore> {
 
 /// Schemas from the directory plus the instance CRDs of RGDs compiled so far (so one RGD may
 /// use another RGD's kind).
-struct Schemas {
-    store: SchemaStore,
+pub(crate) struct Schemas {
+    pub(crate) store: SchemaStore,
 }
 
 impl SchemaSource for Schemas {
@@ -60,7 +61,7 @@ impl SchemaSource for Schemas {
 }
 
 impl Schemas {
-    fn learn(&mut self, graph: &CompiledGraph) {
+    pub(crate) fn learn(&mut self, graph: &CompiledGraph) {
         if let Some(crd) = graph
             .crd
             .as_ref()
@@ -71,11 +72,15 @@ impl Schemas {
     }
 }
 
-fn compile_doc(doc: &Value, schemas: &Schemas) -> Result<CompiledGraph, kro_graph::CompileErrors> {
-    kro_graph::compile(doc, schemas, &CompileOptions::default())
+fn compile_doc(
+    doc: &Value,
+    schemas: &Schemas,
+    options: &CompileOptions,
+) -> Result<CompiledGraph, kro_graph::CompileErrors> {
+    kro_graph::compile(doc, schemas, options)
 }
 
-fn rgd_name(doc: &Value, i: usize) -> String {
+pub(crate) fn rgd_name(doc: &Value, i: usize) -> String {
     doc.pointer("/metadata/name")
         .and_then(Value::as_str)
         .map(str::to_string)
@@ -91,8 +96,59 @@ fn location(e: &kro_graph::GraphError) -> String {
     }
 }
 
+/// The errors of an RGD that does not compile, one indented line each.
+pub(crate) fn compile_errors(errs: &kro_graph::CompileErrors) -> String {
+    let lines: Vec<String> = errs
+        .errors
+        .iter()
+        .map(|error| format!("  {}{error}", location(error)))
+        .collect();
+    lines.join("\n")
+}
+
+/// `kro validate`'s command line: files as arguments or with `-f` (kro's flag), or kro's
+/// spelling `kro validate rgd -f FILE`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub(crate) struct ValidateArgs {
+    #[command(subcommand)]
+    kro: Option<ValidateKind>,
+    #[command(flatten)]
+    files: ValidateFiles,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ValidateKind {
+    /// kro's spelling of the same check: `kro validate rgd -f FILE`.
+    Rgd(ValidateFiles),
+}
+
+#[derive(Debug, clap::Args)]
+struct ValidateFiles {
+    /// RGD files (YAML or JSON; several documents per file are fine).
+    #[arg(required_unless_present = "file")]
+    rgds: Vec<PathBuf>,
+    /// An RGD file, as kro spells it (repeatable; adds to the file arguments).
+    #[arg(short = 'f', long = "file")]
+    file: Vec<PathBuf>,
+    /// Directory of CRDs and OpenAPI documents: kinds found there are fully type-checked.
+    #[arg(long)]
+    schemas: Option<PathBuf>,
+}
+
+/// `kro validate [rgd]`.
+pub(crate) fn validate_command(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let files = match args.kro {
+        Some(ValidateKind::Rgd(files)) => files,
+        None => args.files,
+    };
+    let all: Vec<PathBuf> = files.rgds.into_iter().chain(files.file).collect();
+    validate(&all, files.schemas.as_deref())
+}
+
 /// `kro validate`: every error of every file, exit code 1 when any.
 pub(crate) fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let options = CompileOptions::default();
     let mut schemas = Schemas {
         store: load_schemas(schemas_dir)?,
     };
@@ -113,13 +169,13 @@ pub(crate) fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow:
     }
     // First pass learns the kinds every valid RGD defines, so chained RGDs type-check.
     for (_, _, doc) in &docs {
-        if let Ok(graph) = compile_doc(doc, &schemas) {
+        if let Ok(graph) = compile_doc(doc, &schemas, &options) {
             schemas.learn(&graph);
         }
     }
     for (file, i, doc) in &docs {
         let name = rgd_name(doc, *i);
-        match compile_doc(doc, &schemas) {
+        match compile_doc(doc, &schemas, &options) {
             Ok(graph) => {
                 for warning in graph
                     .warnings
@@ -163,7 +219,11 @@ pub(crate) fn validate(files: &[PathBuf], schemas_dir: Option<&Path>) -> anyhow:
     })
 }
 
-fn compile_file(path: &Path, schemas_dir: Option<&Path>) -> anyhow::Result<CompiledGraph> {
+fn compile_file(
+    path: &Path,
+    schemas_dir: Option<&Path>,
+    options: &CompileOptions,
+) -> anyhow::Result<CompiledGraph> {
     let docs = read_docs(path)?;
     let Some(doc) = docs.first() else {
         bail!("{} holds no document", path.display());
@@ -171,16 +231,11 @@ fn compile_file(path: &Path, schemas_dir: Option<&Path>) -> anyhow::Result<Compi
     let schemas = Schemas {
         store: load_schemas(schemas_dir)?,
     };
-    compile_doc(doc, &schemas).map_err(|errs| {
-        let lines: Vec<String> = errs
-            .errors
-            .iter()
-            .map(|error| format!("  {}{error}", location(error)))
-            .collect();
+    compile_doc(doc, &schemas, options).map_err(|errs| {
         anyhow::anyhow!(
             "{} is not a valid RGD:\n{}",
             path.display(),
-            lines.join("\n")
+            compile_errors(&errs)
         )
     })
 }
@@ -195,8 +250,13 @@ pub(crate) fn render(
     instance: &Path,
     observed: &[PathBuf],
     schemas_dir: Option<&Path>,
+    cel_cost_limit: u64,
 ) -> anyhow::Result<ExitCode> {
-    let graph = compile_file(rgd, schemas_dir)?;
+    let options = CompileOptions {
+        cel_cost_limit,
+        ..CompileOptions::default()
+    };
+    let graph = compile_file(rgd, schemas_dir, &options)?;
     let instance = read_docs(instance)?
         .into_iter()
         .next()
@@ -266,7 +326,7 @@ pub(crate) fn render(
 
 /// `kro graph`: the DAG as Mermaid or dot.
 pub(crate) fn graph(rgd: &Path, format: GraphFormat) -> anyhow::Result<ExitCode> {
-    let graph = compile_file(rgd, None)?;
+    let graph = compile_file(rgd, None, &CompileOptions::default())?;
     outp!("{}", draw(&graph, format));
     Ok(ExitCode::SUCCESS)
 }

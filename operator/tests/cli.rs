@@ -409,6 +409,472 @@ fn validate_warns_where_the_instance_spec_picks_a_namespace_or_cluster_scoped_na
     assert!(out.contains("tenantworkspace: valid (3 resources"), "{out}");
 }
 
+/// Every example RGD file.
+const EXAMPLE_RGDS: &[&str] = &[
+    "examples/webapp/rgd.yaml",
+    "examples/collection/rgd.yaml",
+    "examples/externalref/rgd.yaml",
+    "examples/chained/rgd.yaml",
+    "examples/s3-app/rgd.yaml",
+    "examples/rds-app/rgd.yaml",
+    "examples/saas-multi-tenant/rgd.yaml",
+    "examples/saas-multi-tenant/rgd-confined.yaml",
+];
+
+fn ok_stdout(args: &[&str]) -> String {
+    let o = kro(args);
+    assert!(
+        o.status.success(),
+        "kro {args:?}: {}\n{}",
+        stdout(&o),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout(&o)
+}
+
+fn yaml(text: &str) -> serde_json::Value {
+    serde_saphyr::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// The CRD the RGD controller applies for `file`: the same compile, with `kro run`'s default
+/// options.
+fn crd_kro_run_installs(file: &str) -> serde_json::Value {
+    let text = std::fs::read_to_string(root().join(file)).unwrap();
+    let rgd = yaml(&text);
+    let options = kro_controller::Options::default().compile_options(kro_controller::kro_version());
+    let graph = kro_graph::compile(&rgd, &kro_graph::SchemaStore::new(), &options)
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    serde_json::to_value(graph.crd.as_ref().unwrap()).unwrap()
+}
+
+#[test]
+fn generate_crd_prints_the_crd_kro_run_installs_for_every_example() {
+    for file in EXAMPLE_RGDS {
+        let want = crd_kro_run_installs(file);
+        let from_yaml = yaml(&ok_stdout(&["generate", "crd", "-f", file]));
+        assert_eq!(from_yaml, want, "{file}: kro generate crd");
+        let from_json: serde_json::Value =
+            serde_json::from_str(&ok_stdout(&["generate", "crd", "-f", file, "-o", "json"]))
+                .unwrap();
+        assert_eq!(from_json, want, "{file}: kro generate crd -o json");
+    }
+    // What a user sees: the kind's CRD with kro's labels and kro-rs's version.
+    let crd = yaml(&ok_stdout(&[
+        "generate",
+        "crd",
+        "-f",
+        "examples/webapp/rgd.yaml",
+    ]));
+    assert_eq!(crd["metadata"]["name"], "webapps.kro.run");
+    assert_eq!(
+        crd["metadata"]["labels"]["kro.run/resource-graph-definition-name"],
+        "webapp"
+    );
+    assert_eq!(crd["metadata"]["labels"]["kro.run/owned"], "true");
+    assert_eq!(
+        crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["required"],
+        serde_json::json!(["name"])
+    );
+}
+
+#[test]
+fn generate_takes_the_file_as_kro_does_or_as_an_argument() {
+    let flag_first = ok_stdout(&["generate", "-f", "examples/webapp/rgd.yaml", "crd"]);
+    let positional = ok_stdout(&["generate", "crd", "examples/webapp/rgd.yaml"]);
+    let long = ok_stdout(&[
+        "generate",
+        "crd",
+        "--file",
+        "examples/webapp/rgd.yaml",
+        "--format",
+        "yaml",
+    ]);
+    assert_eq!(flag_first, positional);
+    assert_eq!(flag_first, long);
+
+    let o = kro(&["generate", "crd"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("kro generate crd -f"), "{err}");
+
+    let o = kro(&[
+        "generate",
+        "instance",
+        "-f",
+        "examples/webapp/rgd.yaml",
+        "-o",
+        "xml",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("xml"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: kro.run/v1alpha1\nkind: ResourceGraphDefinition\nmetadata: {name: bad}\n\
+         spec:\n  schema: {apiVersion: v1alpha1, kind: Bad, spec: {n: strin}}\n  resources: []\n",
+    )
+    .unwrap();
+    let o = kro(&["generate", "crd", "-f", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bad is not a valid RGD") && err.contains("strin"),
+        "{err}"
+    );
+}
+
+/// Checks `value` against a structural schema the way the API server's validation does for the
+/// parts SimpleSchema produces: types, required fields, unknown fields, enum, bounds, lengths,
+/// item counts and patterns.
+fn schema_errors(schema: &serde_json::Value, value: &serde_json::Value, at: &str) -> Vec<String> {
+    use serde_json::Value;
+    let mut errors = Vec::new();
+    let num = |key: &str| schema.get(key).and_then(Value::as_f64);
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        errors.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
+        if !(value.is_i64() || value.is_u64() || value.is_string()) {
+            errors.push(format!("{at}: {value} is not an integer or a string"));
+        }
+        return errors;
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("string") => match value.as_str() {
+            Some(text) => {
+                let len = text.chars().count() as f64;
+                if num("minLength").is_some_and(|min| len < min)
+                    || num("maxLength").is_some_and(|max| len > max)
+                {
+                    errors.push(format!("{at}: {text:?} has the wrong length"));
+                }
+                if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+                    && !regex::Regex::new(pattern).unwrap().is_match(text)
+                {
+                    errors.push(format!("{at}: {text:?} does not match {pattern:?}"));
+                }
+            }
+            None => errors.push(format!("{at}: {value} is not a string")),
+        },
+        Some(kind @ ("integer" | "number")) => match value.as_f64() {
+            Some(n) if kind == "number" || value.is_i64() || value.is_u64() => {
+                if num("minimum").is_some_and(|min| n < min)
+                    || num("maximum").is_some_and(|max| n > max)
+                {
+                    errors.push(format!("{at}: {n} is out of bounds"));
+                }
+            }
+            _ => errors.push(format!("{at}: {value} is not an {kind}")),
+        },
+        Some("boolean") => {
+            if !value.is_boolean() {
+                errors.push(format!("{at}: {value} is not a boolean"));
+            }
+        }
+        Some("array") => match value.as_array() {
+            Some(items) => {
+                let len = items.len() as f64;
+                if num("minItems").is_some_and(|min| len < min)
+                    || num("maxItems").is_some_and(|max| len > max)
+                {
+                    errors.push(format!("{at}: {len} items is out of bounds"));
+                }
+                let set =
+                    schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("set");
+                if set
+                    && items
+                        .iter()
+                        .enumerate()
+                        .any(|(i, item)| items[..i].contains(item))
+                {
+                    errors.push(format!("{at}: duplicate items in a set"));
+                }
+                let item_schema = schema.get("items").cloned().unwrap_or_default();
+                for (i, item) in items.iter().enumerate() {
+                    errors.extend(schema_errors(&item_schema, item, &format!("{at}[{i}]")));
+                }
+            }
+            None => errors.push(format!("{at}: {value} is not an array")),
+        },
+        _ => match value.as_object() {
+            Some(fields) => {
+                for name in schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let name = name.as_str().unwrap();
+                    if !fields.contains_key(name) {
+                        errors.push(format!("{at}.{name}: required"));
+                    }
+                }
+                let properties = schema.get("properties").and_then(Value::as_object);
+                let extra = schema.get("additionalProperties").filter(|v| v.is_object());
+                let open =
+                    schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+                for (name, field) in fields {
+                    let path = format!("{at}.{name}");
+                    match (properties.and_then(|p| p.get(name)), extra) {
+                        (Some(field_schema), _) | (None, Some(field_schema)) => {
+                            errors.extend(schema_errors(field_schema, field, &path));
+                        }
+                        (None, None) if !open => errors.push(format!("{path}: unknown field")),
+                        (None, None) => {}
+                    }
+                }
+            }
+            None => errors.push(format!("{at}: {value} is not an object")),
+        },
+    }
+    errors
+}
+
+#[test]
+fn generate_instance_validates_against_the_crd_and_renders_for_every_example() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in EXAMPLE_RGDS {
+        let crd = yaml(&ok_stdout(&["generate", "crd", "-f", file]));
+        let text = ok_stdout(&["generate", "instance", "-f", file]);
+        let instance = yaml(&text);
+        let kind = crd["spec"]["names"]["kind"].as_str().unwrap();
+        assert_eq!(instance["kind"], kind, "{file}: {text}");
+        assert_eq!(
+            instance["apiVersion"],
+            format!(
+                "{}/{}",
+                crd["spec"]["group"].as_str().unwrap(),
+                crd["spec"]["versions"][0]["name"].as_str().unwrap()
+            ),
+            "{file}"
+        );
+        assert_eq!(
+            instance["metadata"]["name"],
+            format!("{}-sample", kind.to_lowercase())
+        );
+        let spec_schema =
+            &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        let errors = schema_errors(spec_schema, &instance["spec"], "spec");
+        assert!(errors.is_empty(), "{file}: {errors:?}\n{text}");
+
+        let path = dir.path().join(format!("{}.yaml", kind.to_lowercase()));
+        std::fs::write(&path, &text).unwrap();
+        let rendered = ok_stdout(&["render", file, path.to_str().unwrap()]);
+        assert!(
+            rendered.contains(&format!("kind: {kind}\n")),
+            "{file}: the instance closes the render\n{rendered}"
+        );
+        assert!(!rendered.contains(": ERROR"), "{file}: {rendered}");
+    }
+}
+
+#[test]
+fn generate_instance_fills_required_fields_and_shows_defaults() {
+    let webapp = yaml(&ok_stdout(&[
+        "generate",
+        "instance",
+        "-f",
+        "examples/webapp/rgd.yaml",
+        "--name",
+        "shop",
+        "--namespace",
+        "apps",
+    ]));
+    assert_eq!(
+        webapp,
+        serde_json::json!({
+            "apiVersion": "kro.run/v1alpha1",
+            "kind": "WebApp",
+            "metadata": {"name": "shop", "namespace": "apps"},
+            "spec": {
+                "name": "string",
+                "image": "nginx:1.27",
+                "replicas": 2,
+                "port": 8080,
+                "message": "hello",
+                "ingress": {"enabled": false, "host": "example.local"},
+            },
+        })
+    );
+    // A required list gets one item; the pattern of tenantId is met; enum and minimum defaults.
+    let rds = yaml(&ok_stdout(&[
+        "generate",
+        "instance",
+        "-f",
+        "examples/rds-app/rgd.yaml",
+    ]));
+    assert_eq!(rds["spec"]["subnetIDs"], serde_json::json!(["string"]));
+    assert_eq!(rds["spec"]["storageGB"], 20);
+    let json: serde_json::Value = serde_json::from_str(&ok_stdout(&[
+        "generate",
+        "instance",
+        "-f",
+        "examples/saas-multi-tenant/rgd.yaml",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(json["spec"]["tenantId"], "string");
+    assert_eq!(json["spec"]["size"], "small");
+
+    let dir = tempfile::tempdir().unwrap();
+    let rgd = dir.path().join("rgd.yaml");
+    std::fs::write(
+        &rgd,
+        r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: shapes}
+spec:
+  schema:
+    apiVersion: v1alpha1
+    kind: Shapes
+    spec:
+      tier: string | required=true enum="gold,silver"
+      count: integer | required=true minimum=3 maximum=9
+      ratio: float | required=true minimum=0.5
+      code: string | required=true pattern="^[A-Z]{3}$"
+      id: string | required=true minLength=12
+      tags: "[]string | required=true minItems=2 uniqueItems=true"
+      labels: "map[string]string | required=true"
+      enabled: boolean | required=true
+      nested:
+        leaf: string | required=true
+      optional: string
+      odd: string | required=true pattern="^zz[0-9]{4}$"
+  resources: []
+"#,
+    )
+    .unwrap();
+    let o = kro(&["generate", "instance", "-f", rgd.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{err}");
+    let shapes = yaml(&stdout(&o));
+    assert_eq!(
+        shapes["spec"],
+        serde_json::json!({
+            "tier": "gold",
+            "count": 3,
+            "ratio": 0.5,
+            "code": "ABC",
+            "id": "stringxxxxxx",
+            "tags": ["string", "string-1"],
+            "labels": {"key": "string"},
+            "enabled": false,
+            "nested": {"leaf": "string"},
+            "odd": "string",
+        }),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"warning: spec.odd: no example value matches the pattern "^zz[0-9]{4}$""#),
+        "{err}"
+    );
+}
+
+#[test]
+fn validate_rgd_dash_f_is_kros_spelling_of_validate() {
+    let out = ok_stdout(&["validate", "rgd", "-f", "examples/webapp/rgd.yaml"]);
+    assert!(
+        out.contains("examples/webapp/rgd.yaml: webapp: valid ("),
+        "{out}"
+    );
+    let out = ok_stdout(&[
+        "validate",
+        "-f",
+        "examples/webapp/rgd.yaml",
+        "examples/collection/rgd.yaml",
+    ]);
+    assert_eq!(out.matches(": valid (").count(), 2, "{out}");
+    let o = kro(&["validate", "rgd"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let o = kro(&["validate"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+}
+
+#[test]
+fn validate_reports_an_unterminated_expression_with_resource_path_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let rgd = dir.path().join("rgd.yaml");
+    std::fs::write(
+        &rgd,
+        r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: open}
+spec:
+  schema: {apiVersion: v1alpha1, kind: Open, spec: {name: string}}
+  resources:
+    - id: config
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "${schema.spec.name}"}
+        data:
+          greeting: "hello ${schema.spec.name"
+          literal: 'costs ${"${"}5'
+"#,
+    )
+    .unwrap();
+    let o = kro(&["validate", "rgd", "-f", rgd.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(r#"open: error: resource "config", data.greeting: resource "config": invalid expression at path "data.greeting": unterminated expression: the "${" at position 6 has no matching "}""#),
+        "{out}"
+    );
+    assert!(out.contains("open: invalid (1 error)"), "{out}");
+}
+
+#[test]
+fn cel_cost_limit_bounds_each_evaluation() {
+    let dir = tempfile::tempdir().unwrap();
+    let rgd = dir.path().join("rgd.yaml");
+    std::fs::write(
+        &rgd,
+        r#"
+apiVersion: kro.run/v1alpha1
+kind: ResourceGraphDefinition
+metadata: {name: costly}
+spec:
+  schema: {apiVersion: v1alpha1, kind: Costly, spec: {items: "[]string"}}
+  resources:
+    - id: config
+      template:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: costly}
+        data:
+          joined: ${schema.spec.items.map(i, i + "-x").join(",")}
+"#,
+    )
+    .unwrap();
+    let instance = dir.path().join("instance.yaml");
+    std::fs::write(
+        &instance,
+        "apiVersion: kro.run/v1alpha1\nkind: Costly\nmetadata: {name: c, namespace: default}\n\
+         spec: {items: [a, b, c, d, e, f, g, h]}\n",
+    )
+    .unwrap();
+    let (rgd, instance) = (rgd.to_str().unwrap(), instance.to_str().unwrap());
+    let out = ok_stdout(&["render", rgd, instance]);
+    assert!(
+        out.contains("joined: a-x,b-x,c-x,d-x,e-x,f-x,g-x,h-x"),
+        "{out}"
+    );
+    let out = ok_stdout(&["render", "--cel-cost-limit", "5", rgd, instance]);
+    assert!(out.contains("exceeded its cost limit of 5"), "{out}");
+    assert!(!out.contains("joined:"), "{out}");
+
+    let o = kro(&["run", "--cel-cost-limit", "lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--cel-cost-limit"));
+}
+
 /// An RGD whose 16 custom types each use the next twice (a schema bomb: 131,071 schema nodes,
 /// which took gigabytes before the budget): `validate` and `render` answer at once with the
 /// budget error.

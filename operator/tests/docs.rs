@@ -279,12 +279,20 @@ fn every_kro_run_flag_is_in_operations_md() {
 fn every_subcommand_flag_is_in_cli_md() {
     let text = doc("cli.md");
     let mut missing = Vec::new();
-    for sub in ["validate", "render", "graph", "crds"] {
+    for sub in [
+        "validate",
+        "render",
+        "graph",
+        "crds",
+        "generate crd",
+        "generate instance",
+    ] {
         assert!(
             text.contains(&format!("## kro {sub}")),
             "no section for {sub}"
         );
-        for f in flags(&[sub]) {
+        let args: Vec<&str> = sub.split(' ').collect();
+        for f in flags(&args) {
             if !text.contains(&format!("`{f}")) {
                 missing.push(format!("kro {sub} {f}"));
             }
