@@ -15,6 +15,7 @@ mod aws_fault;
 mod aws_rds;
 mod chart;
 mod crds;
+mod kro_chart_flags;
 mod kubectl_experience;
 mod operator_apiserver_restart;
 mod operator_core;
