@@ -14,7 +14,7 @@ use kube::core::NamespaceResourceScope;
 use kube::core::object::HasStatus;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{EventType, Recorder, Reporter};
-use kube::runtime::watcher;
+use kube::runtime::{PredicateConfig, WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -46,7 +46,7 @@ pub(crate) struct Ctx {
     clients: Mutex<HashMap<String, Arc<AwsClients>>>,
     account: OnceCell<String>,
     /// Consecutive failures per object (the backoff of API-server errors and recoverable ones).
-    failures: Failures,
+    failures: Consecutive,
     /// Where condition times come from.
     clock: Arc<dyn Clock>,
     /// Objects left terminal, with the generation and annotations that were terminal: ACK does
@@ -77,7 +77,7 @@ impl Ctx {
             default_region: region,
             clients: Mutex::new(HashMap::new()),
             account: OnceCell::new(),
-            failures: Failures::new(),
+            failures: Consecutive::default(),
             clock: Arc::new(SystemClock),
             terminal: Mutex::new(HashMap::new()),
         }
@@ -175,6 +175,36 @@ impl Ctx {
             };
             kro_reconcile::publish(&recorder, &regarding, type_, n.reason, n.note).await;
         }
+    }
+}
+
+/// Consecutive failures per object, counted while the object stays the same: a change of its
+/// generation or annotations (its [`fingerprint`]) starts the backoff again from 1.
+#[derive(Debug, Default)]
+struct Consecutive {
+    failures: Failures,
+    /// The fingerprint each failing object failed with.
+    states: Mutex<HashMap<String, String>>,
+}
+
+impl Consecutive {
+    /// Counts one more failure of `key` in state `fingerprint` and returns the count.
+    fn record(&self, key: &str, fingerprint: String) -> u32 {
+        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        if states.get(key) != Some(&fingerprint) {
+            self.failures.clear(key);
+            states.insert(key.to_owned(), fingerprint);
+        }
+        self.failures.record(key)
+    }
+
+    /// Forgets the failures of `key` after a success.
+    fn clear(&self, key: &str) {
+        self.failures.clear(key);
+        self.states
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 }
 
@@ -334,6 +364,9 @@ pub(crate) trait AckKind:
     const ALREADY_EXISTS_CODES: &'static [&'static str];
     /// Key of the identifier in the adoption-fields annotation.
     const ADOPTION_KEY: &'static str;
+    /// Annotations the controller writes itself (besides `services.k8s.aws/adopted`): writing
+    /// them does not wake the object again.
+    const OWN_ANNOTATIONS: &'static [&'static str] = &[];
     /// What the kind reads from AWS.
     type Observed: Send + Sync + Debug;
 
@@ -432,7 +465,15 @@ pub(crate) async fn run_controller<K: AckKind>(
     };
     let concurrency = ctx.opts.max_concurrent_reconciles;
     tracing::info!(kind = %K::kind(&()), "starting ACK controller");
-    Controller::new(api, watcher::Config::default())
+    // Only what `wake_hash` covers wakes a reconcile: the controller's own status writes (and
+    // its finalizer and annotations) do not, so a failing object waits for its backoff.
+    let (reader, writer) = reflector::store();
+    let objects = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(wake_hash::<K>, PredicateConfig::default());
+    Controller::for_stream(objects, reader)
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<K>, error_policy::<K>, ctx)
@@ -462,10 +503,38 @@ async fn guard<T>(
 }
 
 fn error_policy<K: AckKind>(obj: Arc<K>, err: &ReconcileError, ctx: Arc<Ctx>) -> Action {
-    let failures = ctx.failures.record(&key(obj.as_ref()));
+    let failures = ctx
+        .failures
+        .record(&key(obj.as_ref()), fingerprint(obj.as_ref()));
     let delay = backoff(&ctx.opts).delay(failures);
     tracing::warn!(object = %key(obj.as_ref()), error = %err, ?delay, "reconcile error, retrying");
     Action::requeue(delay)
+}
+
+/// What wakes a reconcile of `obj`: its generation (the spec), the deletion, its labels, its
+/// annotations and finalizers except those the controller writes itself. Status writes, the
+/// controller's own metadata and the resourceVersion alone wake nothing; the requeue of the
+/// last reconcile (resync, not-synced wait or backoff) still runs.
+fn wake_hash<K: AckKind>(obj: &K) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    obj.meta().generation.hash(&mut hasher);
+    obj.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    for label in obj.labels() {
+        label.hash(&mut hasher);
+    }
+    let own = |key: &str| key == annotations::ADOPTED || K::OWN_ANNOTATIONS.contains(&key);
+    for (key, value) in obj.annotations() {
+        if !own(key) {
+            (key, value).hash(&mut hasher);
+        }
+    }
+    for finalizer in obj.finalizers() {
+        if finalizer != K::FINALIZER {
+            finalizer.hash(&mut hasher);
+        }
+    }
+    Some(hasher.finish())
 }
 
 /// What must change for a terminal object to be retried: its generation or its annotations.
@@ -775,7 +844,18 @@ async fn create_then_update<K: AckKind>(
         }
     };
     let observed = read_after_create(resolved, cx, id).await?;
-    let mut synced = resolved.update(cx, id, observed).await?;
+    // The update right after the create sees the object as the create leaves it: with the
+    // annotations it records (the password reference), so nothing is sent twice.
+    let mut annotations = cx.annotations.clone();
+    annotations.extend(created.annotations.clone());
+    let after = SyncCx {
+        ctx: cx.ctx,
+        aws: cx.aws.clone(),
+        region: cx.region.clone(),
+        namespace: cx.namespace.clone(),
+        annotations,
+    };
+    let mut synced = resolved.update(&after, id, observed).await?;
     synced.annotations.append(&mut created.annotations);
     if created.status.is_object() {
         let mut status = created.status;
@@ -1041,7 +1121,7 @@ async fn finish<K: AckKind>(
                     ctx.set_terminal(k, Some(fingerprint(obj)));
                     0
                 }
-                ErrorClass::Recoverable => ctx.failures.record(k),
+                ErrorClass::Recoverable => ctx.failures.record(k, fingerprint(obj)),
             };
             let (outcome, action) = error_outcome(&e, class, attempt, &ctx.opts);
             tracing::info!(object = k, error = %e, ?class, "sync failed");
@@ -1315,5 +1395,65 @@ mod tests {
             merge(&mut t, &p);
             assert_eq!(t, want);
         }
+    }
+
+    #[test]
+    fn only_changes_by_others_wake_an_object() {
+        use crate::s3::bucket::Bucket;
+        let bucket = |v: Value| -> Bucket { serde_json::from_value(v).unwrap() };
+        let base = json!({
+            "apiVersion": "s3.services.k8s.aws/v1alpha1",
+            "kind": "Bucket",
+            "metadata": {"name": "b", "namespace": "ns", "generation": 1, "resourceVersion": "10",
+                         "annotations": {"team": "a"}},
+            "spec": {"name": "b"}
+        });
+        let with = |patch: Value| {
+            let mut v = base.clone();
+            merge(&mut v, &patch);
+            wake_hash(&bucket(v))
+        };
+        let before = wake_hash(&bucket(base.clone()));
+        let own_writes = [
+            json!({"metadata": {"resourceVersion": "11"}, "status": {"conditions": [
+                {"type": "ACK.Recoverable", "status": "True", "message": "x"}]}}),
+            json!({"metadata": {"finalizers": [Bucket::FINALIZER]}}),
+            json!({"metadata": {"annotations": {annotations::ADOPTED: "true"}}}),
+        ];
+        for patch in own_writes {
+            assert_eq!(with(patch.clone()), before, "{patch}");
+        }
+        let changes = [
+            json!({"metadata": {"generation": 2}}),
+            json!({"metadata": {"annotations": {"team": "b"}}}),
+            json!({"metadata": {"annotations": {annotations::DELETION_POLICY: "retain"}}}),
+            json!({"metadata": {"labels": {"app": "x"}}}),
+            json!({"metadata": {"finalizers": ["example.com/keep"]}}),
+            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+        ];
+        for patch in changes {
+            assert_ne!(with(patch.clone()), before, "{patch}");
+        }
+    }
+
+    #[test]
+    fn failures_count_while_the_object_stays_the_same() {
+        let c = Consecutive::default();
+        assert_eq!(c.record("Bucket/ns/b", "1/{}".into()), 1);
+        assert_eq!(c.record("Bucket/ns/b", "1/{}".into()), 2);
+        assert_eq!(c.record("Bucket/ns/other", "1/{}".into()), 1);
+        assert_eq!(c.record("Bucket/ns/b", "1/{}".into()), 3);
+        assert_eq!(
+            c.record("Bucket/ns/b", "2/{}".into()),
+            1,
+            "a spec change starts again"
+        );
+        assert_eq!(c.record("Bucket/ns/b", "2/{}".into()), 2);
+        c.clear("Bucket/ns/b");
+        assert_eq!(
+            c.record("Bucket/ns/b", "2/{}".into()),
+            1,
+            "a success starts again"
+        );
     }
 }

@@ -312,6 +312,7 @@ impl AckKind for DBInstance {
     const ALREADY_EXISTS_CODES: &'static [&'static str] =
         &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"];
     const ADOPTION_KEY: &'static str = "dbInstanceIdentifier";
+    const OWN_ANNOTATIONS: &'static [&'static str] = &[LAST_APPLIED_SECRET_REFERENCE];
     type Observed = ObservedInstance;
 
     fn identifier(&self) -> String {

@@ -335,7 +335,7 @@ fn sdk_tag(t: &Tag) -> Result<s3t::Tag, SyncError> {
 fn sent<T, E, R>(op: &'static str, res: Result<T, SdkError<E, R>>) -> Result<(), SyncError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + HttpStatus,
+    R: std::fmt::Debug + HttpStatus + 'static,
 {
     res.map(|_| ())
         .map_err(AwsError::from_sdk)
