@@ -9,6 +9,7 @@ mod support;
 
 mod argocd_health;
 mod argocd_live;
+mod aws_backoff;
 mod aws_bucket;
 mod aws_composed;
 mod aws_fault;
