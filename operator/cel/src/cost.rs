@@ -18,8 +18,15 @@
 //!
 //! The instrumentation keeps the shapes cel's interpreter optimises (`map`/`filter` append in
 //! place). The budget is a thread-local set for the duration of one evaluation.
+//!
+//! A wall-clock [`Deadline`] can be set over every evaluation on a thread: the same charges
+//! look at the clock (every [`DEADLINE_CHECK_EVERY`] charges, and before every large one), so
+//! an evaluation running on a thread nobody can cancel stops by itself once the deadline has
+//! passed, with [`crate::CelError::DeadlineExceeded`]. Between two looks it does at most the
+//! work those charges paid for.
 
 use std::cell::Cell;
+use std::time::Instant;
 
 use cel::ExecutionError;
 use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr, operators};
@@ -46,8 +53,87 @@ thread_local! {
     static BUDGET: Cell<Budget> = const { Cell::new(Budget { used: 0, limit: u64::MAX, exceeded: false }) };
 }
 
+/// How many charges may pass between two looks at the clock.
+pub const DEADLINE_CHECK_EVERY: u32 = 256;
+/// A charge of at least this many units looks at the clock before the work it pays for.
+const DEADLINE_CHECK_UNITS: u64 = 4096;
+
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    at: Option<Instant>,
+    charges: u32,
+    passed: bool,
+}
+
+thread_local! {
+    static DEADLINE: Cell<Clock> = const { Cell::new(Clock { at: None, charges: 0, passed: false }) };
+}
+
+/// A wall-clock deadline over every evaluation on this thread, from [`Deadline::start`] until
+/// the guard is dropped (the previous deadline, if any, is restored then). Once the deadline
+/// has passed, every charge fails, so loops unwind at once.
+#[derive(Debug)]
+pub struct Deadline {
+    previous: Clock,
+}
+
+impl Deadline {
+    /// Sets `at` as the deadline of the evaluations on this thread.
+    pub fn start(at: Instant) -> Deadline {
+        let previous = DEADLINE.with(|d| {
+            d.replace(Clock {
+                at: Some(at),
+                charges: 0,
+                passed: false,
+            })
+        });
+        Deadline { previous }
+    }
+
+    /// Whether an evaluation under this deadline was stopped by it.
+    pub fn passed(&self) -> bool {
+        deadline_passed()
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        DEADLINE.with(|d| d.set(self.previous));
+    }
+}
+
+/// Whether the current thread's deadline stopped an evaluation.
+pub(crate) fn deadline_passed() -> bool {
+    DEADLINE.with(|d| d.get().passed)
+}
+
+/// Fails once the current thread's deadline has passed (looking at the clock only every
+/// [`DEADLINE_CHECK_EVERY`] charges, or before a charge of [`DEADLINE_CHECK_UNITS`] or more).
+fn check_deadline(units: u64, function: &str) -> Result<(), ExecutionError> {
+    DEADLINE.with(|d| {
+        let mut clock = d.get();
+        let Some(at) = clock.at else {
+            return Ok(());
+        };
+        if !clock.passed {
+            clock.charges = clock.charges.wrapping_add(1);
+            let look = clock.charges % DEADLINE_CHECK_EVERY == 0 || units >= DEADLINE_CHECK_UNITS;
+            clock.passed = look && Instant::now() >= at;
+            d.set(clock);
+            if !clock.passed {
+                return Ok(());
+            }
+        }
+        Err(ExecutionError::function_error(
+            function,
+            "the evaluation deadline has passed",
+        ))
+    })
+}
+
 /// Charges `units` against the current evaluation's budget.
 pub(crate) fn charge(units: u64, function: &str) -> Result<(), ExecutionError> {
+    check_deadline(units, function)?;
     BUDGET.with(|b| {
         let mut budget = b.get();
         budget.used = budget.used.saturating_add(units);

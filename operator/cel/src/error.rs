@@ -61,6 +61,13 @@ pub enum CelError {
         /// The budget that was exceeded.
         limit: u64,
     },
+    /// The evaluation was stopped because the deadline set over it (a [`crate::cost::Deadline`])
+    /// passed.
+    #[error("expression {expression:?} was stopped: the evaluation deadline has passed")]
+    DeadlineExceeded {
+        /// The expression as written.
+        expression: String,
+    },
     /// Any other runtime error (no matching overload, division by zero, overflow, ...).
     #[error("failed to evaluate expression {expression:?}: {message}")]
     Evaluation {
@@ -101,6 +108,7 @@ impl CelError {
             | CelError::IndexOutOfBounds { expression, .. }
             | CelError::UnboundVariable { expression, .. }
             | CelError::CostLimitExceeded { expression, .. }
+            | CelError::DeadlineExceeded { expression }
             | CelError::Evaluation { expression, .. }
             | CelError::Conversion { expression, .. } => expression,
         }

@@ -18,7 +18,8 @@
 //!   [`DEFAULT_COST_LIMIT`], [`Environment::with_cost_limit`]); expressions longer than
 //!   [`MAX_EXPRESSION_LENGTH`], nesting brackets deeper than [`MAX_NESTING`] or with more than
 //!   [`MAX_OPERATORS`] operators are rejected at compile time, and deep ones run on a grown
-//!   stack, so no expression can crash the process.
+//!   stack, so no expression can crash the process. A wall-clock [`Deadline`] over a thread's
+//!   evaluations stops them from inside (they fail with [`CelError::DeadlineExceeded`]).
 //! * `random.seededString` reproduces kro's output byte for byte, including its quirk that the
 //!   characters repeat every 8 (kro reads the hash at `(i*4) mod 32` and never re-hashes).
 //!
@@ -68,7 +69,7 @@ pub mod types;
 pub mod value;
 
 pub use checker::TypeEnv;
-pub use cost::DEFAULT_COST_LIMIT;
+pub use cost::{DEFAULT_COST_LIMIT, Deadline};
 pub use error::{CelError, CheckError, CheckErrorKind, CheckErrors};
 pub use program::{
     Activation, Environment, MAX_EXPRESSION_LENGTH, MAX_NESTING, MAX_OPERATORS, Program,

@@ -372,6 +372,11 @@ impl Program {
             }
         }));
         let (_, exceeded) = metered.finish();
+        if cost::deadline_passed() {
+            return Err(CelError::DeadlineExceeded {
+                expression: self.inner.source.clone(),
+            });
+        }
         if exceeded {
             return Err(CelError::CostLimitExceeded {
                 expression: self.inner.source.clone(),
