@@ -86,6 +86,7 @@ mod tests {
             owner_account_id: "123456789012".into(),
             region: "us-west-2".into(),
             identifier: identifier.map(str::to_owned),
+            partition: None,
         }
     }
 

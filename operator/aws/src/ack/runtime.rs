@@ -1093,6 +1093,10 @@ async fn finish<K: AckKind>(
             if let (Some((account, region)), Some(map)) = (meta, status.as_object_mut()) {
                 let mut m = json!({"ownerAccountID": account, "region": region});
                 if let Some(arn) = synced.arn {
+                    // ACK's `partition`: the one the ARN names (`arn:<partition>:...`).
+                    if let Some(partition) = arn_partition(&arn) {
+                        m["partition"] = json!(partition);
+                    }
                     m["arn"] = json!(arn);
                 }
                 if let Some(id) = synced.identifier {
@@ -1157,6 +1161,15 @@ async fn finish<K: AckKind>(
     }
     ctx.publish(obj, notes).await;
     Ok(action)
+}
+
+/// The partition of an ARN (`arn:aws-cn:iam::1:role/x` → `aws-cn`).
+fn arn_partition(arn: &str) -> Option<&str> {
+    let mut parts = arn.split(':');
+    (parts.next() == Some("arn"))
+        .then(|| parts.next())
+        .flatten()
+        .filter(|p| !p.is_empty())
 }
 
 /// The condition outcome and requeue of a failed sync: terminal waits for a change, anything
@@ -1377,6 +1390,17 @@ mod tests {
                 "{e} #{attempt}"
             );
         }
+    }
+
+    #[test]
+    fn the_partition_comes_from_the_arn() {
+        assert_eq!(arn_partition("arn:aws:s3:::b"), Some("aws"));
+        assert_eq!(
+            arn_partition("arn:aws-cn:iam::111122223333:role/app"),
+            Some("aws-cn")
+        );
+        assert_eq!(arn_partition("arn::x"), None);
+        assert_eq!(arn_partition("not-an-arn"), None);
     }
 
     #[test]

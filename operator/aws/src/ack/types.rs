@@ -14,6 +14,10 @@ pub struct AckResourceMetadata {
     pub owner_account_id: String,
     /// The region the resource lives in.
     pub region: String,
+    /// The AWS partition the resource lives in (`aws`, `aws-cn`, `aws-us-gov`, ...), from its
+    /// ARN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
     /// kro-rs's proof of ownership: the AWS identifier this object created or adopted, written
     /// by the controller (in status, which whoever creates the object cannot set) before it
     /// calls Create; empty when the object only reads the resource (read-only). A finalizer
