@@ -1236,3 +1236,39 @@ fn least_privilege_confines_instances_to_their_namespace() -> Result<()> {
     );
     Ok(())
 }
+
+/// The IAM controllers in least-privilege mode: Roles and Policies (objects, status,
+/// finalizers) exactly when their controllers run.
+#[test]
+fn least_privilege_grants_the_iam_kinds_of_the_enabled_controllers() -> Result<()> {
+    let iam = "iam.services.k8s.aws";
+    let both = render(json!({"aws": {"controllers": "iam"}, "rbac": {"mode": "aggregation"}}))?;
+    let rules = both.rules("ClusterRole", "kro-kro-rs");
+    for res in [
+        "roles",
+        "roles/status",
+        "roles/finalizers",
+        "policies",
+        "policies/status",
+    ] {
+        assert!(grants(&rules, iam, res, "patch"), "{res}: {rules:?}");
+    }
+    assert!(grants(&rules, iam, "roles", "create") && grants(&rules, iam, "policies", "delete"));
+    assert!(
+        grants(&rules, "", "namespaces", "get"),
+        "the namespace deletion policy"
+    );
+    assert!(!grants(&rules, "s3.services.k8s.aws", "buckets", "get"));
+    let role = render(json!({"aws": {"controllers": "Role"}, "rbac": {"mode": "aggregation"}}))?;
+    let rules = role.rules("ClusterRole", "kro-kro-rs");
+    assert!(grants(&rules, iam, "roles", "watch"));
+    assert!(!grants(&rules, iam, "policies", "get"), "{rules:?}");
+    let none = render(json!({"aws": {"controllers": "s3"}, "rbac": {"mode": "aggregation"}}))?;
+    assert!(!grants(
+        &none.rules("ClusterRole", "kro-kro-rs"),
+        iam,
+        "roles",
+        "get"
+    ));
+    Ok(())
+}
