@@ -1,7 +1,7 @@
 # kro-rs: the two commands that matter are `make demo` and `make test` (see README.md).
 SCRIPTS := e2e/scripts
 
-.PHONY: demo demo-stop test controlplane moto helm tools deps fmt lint bench bench-load
+.PHONY: demo demo-stop test controlplane moto helm tools deps fmt lint bench bench-load bench-compare
 
 ## Bring up the local control plane + moto and show how to use them. Builds only what the demo
 ## runs (helm is for the chart tests: `make test` builds it).
@@ -51,3 +51,8 @@ bench:
 ## Load benchmark (bench/RESULTS.md): BENCH_ARGS="--rgds 20 --instances 100 --idle-seconds 10" for a quick run.
 bench-load:
 	bench/load/run.sh $(BENCH_ARGS)
+
+## kro-rs and kro v0.9.4 (built from its Go module) under the same load, side by side: one table
+## and one picture in bench/out/compare/. BENCH_ARGS as for bench-load.
+bench-compare:
+	bench/compare.sh $(BENCH_ARGS)

@@ -1,7 +1,10 @@
-//! Load benchmark of the kro-rs operator: starts `kro run` as a child against the cluster of
-//! `KUBECONFIG`, creates many RGDs and instances, and measures readiness time, API requests,
-//! the operator's memory and CPU, writes while idle, and deletion; writes JSON and an SVG plot.
+//! Load benchmark of the kro-rs operator: starts `kro run` (or kro's own controller, for the
+//! side-by-side comparison) as a child against the cluster of `KUBECONFIG`, creates many RGDs
+//! and instances, and measures readiness time, API requests, the operator's memory and CPU,
+//! writes while idle, and deletion; writes JSON and an SVG plot. `kro-bench-load compare`
+//! puts several runs' results side by side (bench/compare.sh).
 
+mod compare;
 mod metrics;
 mod plot;
 
@@ -53,6 +56,35 @@ struct Args {
     /// Give up waiting for a phase after this many seconds.
     #[arg(long, default_value_t = 600)]
     phase_timeout: u64,
+    /// Which operator `--kro` is: `kro-rs` (started as `kro run --aws-controllers none`) or
+    /// `kro` (kro's Go controller, started with flags only; its CRDs must already be installed).
+    #[arg(long, value_enum, default_value_t = Flavor::KroRs)]
+    operator: Flavor,
+    /// One more argument for the operator (repeat it), e.g.
+    /// `--operator-arg=--dynamic-controller-concurrent-reconciles=16`.
+    #[arg(long = "operator-arg", value_name = "ARG", allow_hyphen_values = true)]
+    operator_args: Vec<String>,
+    /// Name of this run in result.json and in `compare`'s table.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
+/// The operator under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Flavor {
+    /// kro-rs's `kro` binary.
+    KroRs,
+    /// kro's controller (github.com/kubernetes-sigs/kro/cmd/controller).
+    Kro,
+}
+
+impl Flavor {
+    fn name(self) -> &'static str {
+        match self {
+            Flavor::KroRs => "kro-rs",
+            Flavor::Kro => "kro",
+        }
+    }
 }
 
 const NS: &str = "default";
@@ -223,14 +255,17 @@ struct Operator {
 
 async fn start_operator(args: &Args) -> Result<Operator> {
     let log = std::fs::File::create(args.out.join("kro.log")).context("creating kro.log")?;
-    let child = Command::new(&args.kro)
-        .arg("run")
-        .args(["--aws-controllers", "none"])
+    let mut command = Command::new(&args.kro);
+    if args.operator == Flavor::KroRs {
+        command.arg("run").args(["--aws-controllers", "none"]);
+    }
+    let child = command
         .args([
             "--metrics-bind-address",
             &format!("127.0.0.1:{}", args.metrics_port),
         ])
         .args(["--health-probe-bind-address", "127.0.0.1:0"])
+        .args(&args.operator_args)
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone().context("kro.log")?)
         .stderr(log)
@@ -304,7 +339,12 @@ fn spawn_ready_watch(
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let (mut bench, running) = set_up(Args::parse()).await?;
+    let mut argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("compare") {
+        argv.remove(1);
+        return compare::run(&compare::CompareArgs::parse_from(argv));
+    }
+    let (mut bench, running) = set_up(Args::parse_from(argv)).await?;
     let rgds = create_rgds(&mut bench).await?;
     let instances = create_instances(&mut bench).await?;
     let idle = stay_idle(&mut bench, &instances.end).await?;
@@ -928,6 +968,7 @@ fn report(
         "config": {
             "rgds": args.rgds, "instances": args.instances, "idle_seconds": args.idle_seconds,
             "client_concurrency": args.client_concurrency, "kro": args.kro,
+            "operator": args.operator.name(), "operator_args": args.operator_args, "label": args.label,
             "resources_per_rgd": "3-5 (ConfigMap, Secret, headless Service, Widget CR, ConfigMap)"
         },
         "machine": metrics::machine(),

@@ -131,8 +131,15 @@ fn parse_labels(s: &str) -> BTreeMap<String, String> {
 /// Sum of every series of one metric on the operator's /metrics (plain HTTP on loopback).
 pub(crate) async fn operator_metric_sum(url: &str, name: &str) -> Option<f64> {
     let body = operator_metrics(url).await?;
-    // A family with no series yet (no instance reconciled) sums to 0, not "unknown".
+    // A family with no series yet (no instance reconciled) sums to 0; one the operator does
+    // not export at all (kro's controller has no instance_reconcile_cpu_seconds) is unknown.
+    let declared = body.lines().any(|line| {
+        line.strip_prefix("# TYPE ")
+            .and_then(|rest| rest.split(' ').next())
+            .is_some_and(|family| name.starts_with(family))
+    });
     let mut total = 0.0;
+    let mut found = declared;
     for line in body.lines() {
         let Some(rest) = line.strip_prefix(name) else {
             continue;
@@ -142,21 +149,31 @@ pub(crate) async fn operator_metric_sum(url: &str, name: &str) -> Option<f64> {
         }
         if let Some(value) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
             total += value;
+            found = true;
         }
     }
-    Some(total)
+    found.then_some(total)
 }
 
 /// The operator's /metrics text (plain HTTP on loopback); None if it does not answer.
 pub(crate) async fn operator_metrics(url: &str) -> Option<String> {
     let addr = url.strip_prefix("http://")?.split('/').next()?.to_string();
-    let mut s = tokio::net::TcpStream::connect(&addr).await.ok()?;
-    s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+    // HTTP/1.0: the server closes the connection after the response and sends it unchunked
+    // (Go's server keeps an HTTP/1.1 connection open and chunks the body, which would split
+    // lines). Bounded, so an operator that stops answering cannot stall the bench.
+    let scrape = async {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.ok()?;
+        s.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .await
+            .ok()?;
+        let mut body = Vec::new();
+        s.read_to_end(&mut body).await.ok()?;
+        Some(String::from_utf8_lossy(&body).into_owned())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), scrape)
         .await
-        .ok()?;
-    let mut body = Vec::new();
-    s.read_to_end(&mut body).await.ok()?;
-    Some(String::from_utf8_lossy(&body).into_owned())
+        .ok()
+        .flatten()
 }
 
 /// The operator's own count of the requests it sent (`rest_client_requests_total{method,code}`

@@ -5,18 +5,18 @@ use std::fmt::Write;
 
 use crate::metrics::ProcSample;
 
-const W: f64 = 860.0;
-const H: f64 = 260.0;
+pub(crate) const W: f64 = 860.0;
+pub(crate) const H: f64 = 260.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 20.0;
 const TOP: f64 = 30.0;
 const BOTTOM: f64 = 40.0;
 
 /// A named, coloured line of (x, y) points.
-type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
+pub(crate) type Series<'a> = (&'a str, &'a str, Vec<(f64, f64)>);
 
 /// A step line of `points` (x, y) in a panel at vertical offset `y0`.
-fn panel(
+pub(crate) fn panel(
     out: &mut String,
     y0: f64,
     title: &str,
@@ -118,7 +118,7 @@ fn panel(
 }
 
 /// Cumulative count over sorted times, as (t, n) steps.
-fn cumulative(times: &[f64]) -> Vec<(f64, f64)> {
+pub(crate) fn cumulative(times: &[f64]) -> Vec<(f64, f64)> {
     let mut out = vec![(0.0, 0.0)];
     for (i, t) in times.iter().enumerate() {
         out.push((*t, i as f64));
