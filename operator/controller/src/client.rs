@@ -1,31 +1,25 @@
 //! The Kubernetes client kro-rs talks through: kube's default client with two more layers. One
-//! counts every request by method and response code, exported as controller-runtime's
-//! `rest_client_requests_total` (so a load test or a dashboard sees what the operator costs the
-//! API server, from the operator's side, discovery and watches included); the other is
-//! client-go's client-side throttle, a token bucket of `--client-qps`/`--client-burst`.
+//! counts every request by method, response code and host, exported as controller-runtime's
+//! `rest_client_requests_total`, with kro's latency and size histograms (so a load test or a
+//! dashboard sees what the operator costs the API server, from the operator's side, discovery
+//! and watches included); the other is client-go's client-side throttle, a token bucket of
+//! `--client-qps`/`--client-burst`.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use http::{Request, Response};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Options;
-use crate::metrics::RequestLabels;
-
-/// `rest_client_requests_total{method,code}` of the whole process (every client built by
-/// [`client`] adds to it); registered by [`crate::metrics::Metrics::new`].
-pub static REQUESTS: LazyLock<Family<RequestLabels, Counter>> = LazyLock::new(Family::default);
 
 /// A client for the cluster `KUBECONFIG` or the pod's service account points at, counting its
-/// requests into [`REQUESTS`] and throttled as `opts` say ([`throttled`]).
+/// requests into [`crate::metrics::CLIENT`] and throttled as `opts` say ([`throttled`]).
 pub async fn client(opts: &Options) -> Result<kube::Client, kube::Error> {
     let config = kube::Config::infer()
         .await
@@ -33,31 +27,48 @@ pub async fn client(opts: &Options) -> Result<kube::Client, kube::Error> {
     throttled(config, opts)
 }
 
-/// A client for `config`, counting its requests into [`REQUESTS`] (not throttled).
+/// A client for `config`, counting its requests into [`crate::metrics::CLIENT`] (not
+/// throttled).
 pub fn with_config(config: kube::Config) -> Result<kube::Client, kube::Error> {
+    let count = CountRequests::for_cluster(&config.cluster_url);
     let builder = kube::client::ClientBuilder::try_from(config)?;
-    Ok(builder.with_layer(&CountRequests).build())
+    Ok(builder.with_layer(&count).build())
 }
 
 /// [`with_config`], each request first waiting for a token of `--client-qps`/`--client-burst`
 /// ([`throttle`]), as `kro run`'s client does.
 pub fn throttled(config: kube::Config, opts: &Options) -> Result<kube::Client, kube::Error> {
+    let count = CountRequests::for_cluster(&config.cluster_url);
     let builder = kube::client::ClientBuilder::try_from(config)?;
     Ok(builder
-        .with_layer(&CountRequests)
+        .with_layer(&count)
         .with_layer(&throttle(opts.client_qps, opts.client_burst))
         .build())
 }
 
-/// Wraps a service so that each request it sends is counted.
-#[derive(Debug, Clone, Copy)]
-pub struct CountRequests;
+/// Wraps a service so that each request it sends is counted and timed.
+#[derive(Debug, Clone)]
+pub struct CountRequests {
+    /// The `host` label: the API server's `host:port`.
+    host: Arc<str>,
+}
+
+impl CountRequests {
+    /// Counting requests to the API server at `url` (its `host:port` is the `host` label).
+    pub fn for_cluster(url: &http::Uri) -> Self {
+        let host = url.authority().map(|a| a.as_str()).unwrap_or_default();
+        Self { host: host.into() }
+    }
+}
 
 impl<S> Layer<S> for CountRequests {
     type Service = Counted<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Counted { inner }
+        Counted {
+            inner,
+            host: self.host.clone(),
+        }
     }
 }
 
@@ -65,12 +76,14 @@ impl<S> Layer<S> for CountRequests {
 #[derive(Debug, Clone)]
 pub struct Counted<S> {
     inner: S,
+    host: Arc<str>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Counted<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Future: Send + 'static,
+    ReqBody: hyper::body::Body,
 {
     type Response = S::Response;
     type Error = S::Error;
@@ -83,16 +96,30 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let method = req.method().as_str().to_string();
         tracing::trace!(target: "kro::requests", %method, uri = %req.uri(), "request");
+        let request_bytes = req.body().size_hint().exact();
+        let host = self.host.clone();
+        let started = std::time::Instant::now();
         let sent = self.inner.call(req);
         async move {
             let result = sent.await;
-            let code = match &result {
-                Ok(response) => response.status().as_u16().to_string(),
-                Err(_) => "<error>".to_string(),
+            let (code, response_bytes) = match &result {
+                Ok(response) => (
+                    response.status().as_u16().to_string(),
+                    response
+                        .headers()
+                        .get(http::header::CONTENT_LENGTH)
+                        .and_then(|length| length.to_str().ok()?.parse().ok()),
+                ),
+                Err(_) => ("<error>".to_string(), None),
             };
-            REQUESTS
-                .get_or_create(&RequestLabels { method, code })
-                .inc();
+            crate::metrics::client_request(
+                &method,
+                &host,
+                &code,
+                started.elapsed(),
+                request_bytes,
+                response_bytes,
+            );
             result
         }
         .boxed()

@@ -13,6 +13,8 @@ use kube::discovery::{self, Scope};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
+use crate::metrics::SCHEMA;
+
 /// A kind the API server serves.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -134,7 +136,15 @@ impl Discovery {
             if group.contains('.') && !group.ends_with(".k8s.io") {
                 let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
                 let name = format!("{}.{group}", served.ar.plural);
-                if let Ok(Some(crd)) = crds.get_opt(&name).await {
+                let asked = Instant::now();
+                let crd = crds.get_opt(&name).await;
+                SCHEMA
+                    .api_call_duration
+                    .observe(asked.elapsed().as_secs_f64());
+                if crd.is_err() {
+                    SCHEMA.errors.inc();
+                }
+                if let Ok(Some(crd)) = crd {
                     if let Some(resolved) = self.crd_schema(&name, &crd, api_version, kind).await {
                         store.insert_resolved(api_version.clone(), kind.clone(), resolved);
                     }
@@ -164,19 +174,24 @@ impl Discovery {
         if let Some((at_rv, resolved)) = self.crd_schemas.lock().await.get(&key)
             && *at_rv == rv
         {
+            SCHEMA.hits.inc();
             return Some(resolved.clone());
         }
+        SCHEMA.misses.inc();
         let crd_json = serde_json::to_value(crd).ok()?;
         let mut one = SchemaStore::new();
         if let Err((failed_kind, e)) = one.add_crd(&crd_json) {
+            SCHEMA.errors.inc();
             tracing::debug!(crd = name, kind = %failed_kind, error = %e, "CRD schema not usable");
             return None;
         }
         let resolved = kro_graph::SchemaSource::resolve(&one, api_version, kind)?;
-        self.crd_schemas
+        let replaced = self
+            .crd_schemas
             .lock()
             .await
             .insert(key, (rv, resolved.clone()));
+        count_insert(replaced.is_some());
         Some(resolved)
     }
 
@@ -191,8 +206,10 @@ impl Discovery {
         if let Some((at, resolved)) = self.builtin_schemas.lock().await.get(&key)
             && at.elapsed() < SCHEMA_TTL
         {
+            SCHEMA.hits.inc();
             return Some(resolved.clone());
         }
+        SCHEMA.misses.inc();
         let doc = self.openapi_doc(api_version).await?;
         // Only this kind's definition (plus every definition without a GVK, which refs point
         // to): one odd kind elsewhere in the document must not hide the others.
@@ -225,10 +242,12 @@ impl Discovery {
             schema: found.schema,
             namespaced,
         };
-        self.builtin_schemas
+        let replaced = self
+            .builtin_schemas
             .lock()
             .await
             .insert(key, (Instant::now(), resolved.clone()));
+        count_insert(replaced.is_some());
         Some(resolved)
     }
 
@@ -244,13 +263,31 @@ impl Discovery {
             format!("/openapi/v3/api/{api_version}")
         };
         let req = http_get(&path)?;
-        let doc: Value = self.client.request(req).await.ok()?;
+        let asked = Instant::now();
+        let doc: Result<Value, _> = self.client.request(req).await;
+        SCHEMA
+            .api_call_duration
+            .observe(asked.elapsed().as_secs_f64());
+        let Ok(doc) = doc else {
+            SCHEMA.errors.inc();
+            return None;
+        };
         let doc = Arc::new(doc);
         self.openapi
             .lock()
             .await
             .insert(api_version.to_string(), (Instant::now(), doc.clone()));
         Some(doc)
+    }
+}
+
+/// A resolved schema entered the cache: it grows, or an entry gone stale was replaced (kro's
+/// schema resolver counts that as an eviction).
+fn count_insert(replaced: bool) {
+    if replaced {
+        SCHEMA.evictions.inc();
+    } else {
+        SCHEMA.size.inc();
     }
 }
 

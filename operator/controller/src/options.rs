@@ -169,8 +169,11 @@ pub struct Options {
     /// keeps the built-in budget of 1000000 units (kro: no limit; kro-rs always has one).
     #[arg(long, env = "KRO_CEL_COST_LIMIT", default_value_t = 0)]
     pub cel_cost_limit: u64,
-    /// Feature gates, kro's syntax: `CELOmitFunction=true` enables `omit()` in templates. The
-    /// only gate kro-rs knows; any other name is an error.
+    /// Feature gates, kro's syntax and gates (all alpha, off by default): `CELOmitFunction`
+    /// (`omit()` in templates), `InstanceConditionEvents` (an event per instance condition
+    /// transition), `InstanceConditionMetrics` (`instance_condition_current_status_seconds` and
+    /// transition logs); `AllAlpha`/`AllBeta` set every gate not named. An unknown gate stops
+    /// `kro run` at start, as kro.
     #[arg(long, env = "KRO_FEATURE_GATES", default_value = "", value_parser = parse_feature_gates)]
     pub feature_gates: FeatureGates,
     /// Requests per second the Kubernetes client may send (client-go's token bucket; kro's
@@ -384,41 +387,78 @@ impl Options {
     }
 }
 
-/// kro's feature gates that kro-rs implements (all off by default, as in kro).
+/// kro's feature gates (kro's `pkg/features`: all alpha, all off by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FeatureGates {
     /// `CELOmitFunction`: `omit()` may be used in templates.
     pub cel_omit_function: bool,
+    /// `InstanceConditionEvents`: an event on every instance condition transition.
+    pub instance_condition_events: bool,
+    /// `InstanceConditionMetrics`: `instance_condition_current_status_seconds` and a log line
+    /// per transition.
+    pub instance_condition_metrics: bool,
 }
 
-/// Parses `Name=true,Other=false` (kro's `--feature-gates`).
+/// The gates kro knows, each alpha: what `AllAlpha` sets.
+pub const FEATURE_GATES: [&str; 3] = [
+    "CELOmitFunction",
+    "InstanceConditionEvents",
+    "InstanceConditionMetrics",
+];
+
+impl FeatureGates {
+    fn set(&mut self, name: &str, on: bool) {
+        match name {
+            "CELOmitFunction" => self.cel_omit_function = on,
+            "InstanceConditionEvents" => self.instance_condition_events = on,
+            "InstanceConditionMetrics" => self.instance_condition_metrics = on,
+            _ => {}
+        }
+    }
+}
+
+/// Parses `Name=true,Other=false` as kro's `--feature-gates` (Kubernetes component-base's
+/// feature gates): values as Go's `strconv.ParseBool`; `AllAlpha=B` sets every alpha gate
+/// not named (all of kro's), `AllBeta=B` every beta gate (kro has none); an unknown name is an
+/// error (`unrecognized feature gate: X`), so `kro run` stops at start.
 pub fn parse_feature_gates(list: &str) -> Result<FeatureGates, String> {
-    let mut gates = FeatureGates::default();
+    let mut named: Vec<(String, bool)> = Vec::new();
+    let mut all_alpha = None;
     for item in list
         .split(',')
         .map(str::trim)
         .filter(|entry| !entry.is_empty())
     {
-        let (name, value) = item
-            .split_once('=')
-            .ok_or_else(|| format!("feature gate {item:?} needs a value: write {item}=true"))?;
-        let on = match value.trim().to_ascii_lowercase().as_str() {
-            "true" => true,
-            "false" => false,
-            _ => {
+        let (name, value) = item.split_once('=').ok_or_else(|| {
+            format!("missing bool value for {item}: write {item}=true or {item}=false")
+        })?;
+        let name = name.trim();
+        let on = parse_go_bool(value).map_err(|_| {
+            format!(
+                "invalid value of {name}={}: write true or false",
+                value.trim()
+            )
+        })?;
+        match name {
+            "AllAlpha" => all_alpha = Some(on),
+            "AllBeta" => {}
+            known if FEATURE_GATES.contains(&known) => named.push((known.to_string(), on)),
+            unknown => {
                 return Err(format!(
-                    "feature gate {name}: {value:?} is not true or false"
-                ));
-            }
-        };
-        match name.trim() {
-            "CELOmitFunction" => gates.cel_omit_function = on,
-            other => {
-                return Err(format!(
-                    "unknown feature gate {other:?}: kro-rs knows CELOmitFunction"
+                    "unrecognized feature gate: {unknown} (known: {}, AllAlpha, AllBeta)",
+                    FEATURE_GATES.join(", ")
                 ));
             }
         }
+    }
+    let mut gates = FeatureGates::default();
+    if let Some(on) = all_alpha {
+        for name in FEATURE_GATES {
+            gates.set(name, on);
+        }
+    }
+    for (name, on) in named {
+        gates.set(&name, on);
     }
     Ok(gates)
 }
@@ -517,18 +557,57 @@ mod tests {
         assert!(on.cel_omit_function);
         let off = parse_feature_gates(" CELOmitFunction=False ").expect("valid");
         assert!(!off.cel_omit_function);
-        let e = parse_feature_gates("InstanceConditionEvents=true").expect_err("unknown");
+        let both = parse_feature_gates("InstanceConditionEvents=true,InstanceConditionMetrics=1")
+            .expect("valid");
+        assert!(both.instance_condition_events && both.instance_condition_metrics);
+        assert!(!both.cel_omit_function);
+        let e = parse_feature_gates("GraphKind=true").expect_err("unknown");
         assert!(
-            e.contains("InstanceConditionEvents") && e.contains("CELOmitFunction"),
+            e.contains("unrecognized feature gate: GraphKind")
+                && e.contains("InstanceConditionEvents"),
             "{e}"
         );
         let e = parse_feature_gates("CELOmitFunction").expect_err("no value");
         assert!(e.contains("CELOmitFunction=true"), "{e}");
         let e = parse_feature_gates("CELOmitFunction=yes").expect_err("not a bool");
-        assert!(e.contains("not true or false"), "{e}");
+        assert!(e.contains("invalid value of CELOmitFunction=yes"), "{e}");
         let cli = Cli::try_parse_from(["kro", "--feature-gates", "CELOmitFunction=true"])
             .expect("flag parses");
         assert!(cli.opts.feature_gates.cel_omit_function);
+        let e = Cli::try_parse_from(["kro", "--feature-gates", "Nope=true"])
+            .err()
+            .expect("an unknown gate stops the start");
+        assert!(
+            e.to_string().contains("unrecognized feature gate: Nope"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn all_alpha_sets_every_gate_not_named_whatever_the_order() {
+        let all = parse_feature_gates("AllAlpha=true").expect("valid");
+        assert!(all.cel_omit_function && all.instance_condition_events);
+        assert!(all.instance_condition_metrics);
+        for list in [
+            "AllAlpha=true,InstanceConditionEvents=false",
+            "InstanceConditionEvents=false,AllAlpha=true",
+        ] {
+            let gates = parse_feature_gates(list).expect("valid");
+            assert!(!gates.instance_condition_events, "{list}");
+            assert!(
+                gates.cel_omit_function && gates.instance_condition_metrics,
+                "{list}"
+            );
+        }
+        let none =
+            parse_feature_gates("AllAlpha=false,CELOmitFunction=true,AllBeta=true").expect("valid");
+        assert_eq!(
+            none,
+            FeatureGates {
+                cel_omit_function: true,
+                ..FeatureGates::default()
+            }
+        );
     }
 
     #[test]

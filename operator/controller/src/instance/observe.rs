@@ -37,6 +37,11 @@ pub(super) async fn current_instance(
         .map_err(kube_err(format!("reading {} {name}", ctx.ar.kind)))?;
     if live.is_none() {
         ctx.shared.router.forget(&ctx.instance_key(obj)).await;
+        ctx.shared.metrics.condition_durations.evict_instance(
+            &crate::metrics::gvr_string(&ctx.ar.group, &ctx.ar.version, &ctx.ar.plural),
+            &obj.namespace().unwrap_or_default(),
+            &name,
+        );
     }
     Ok(live)
 }

@@ -1,6 +1,8 @@
 //! Status: the instance's state and conditions from the plan and the failures of this
 //! reconcile (written only when they differ from the live status), the state-transition
-//! metric and event, the suspended status, and the report after a panic.
+//! metric and event, the suspended status, and the report after a panic; with kro's gates, an
+//! event per condition transition (`InstanceConditionEvents`) and the condition gauges and
+//! transition logs (`InstanceConditionMetrics`).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kro_api::condition::{reasons, types};
@@ -15,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::{InstanceRun, KindContext};
 use crate::error::{Error, kube_err};
-use crate::metrics::TransitionLabels;
+use crate::metrics::{GvrLabels, TransitionLabels, gvk_string, gvr_string};
 
 /// Whether the user suspended reconciliation with the `kro.run/reconcile` annotation.
 pub(super) fn is_suspended(live: &DynamicObject) -> bool {
@@ -46,6 +48,19 @@ impl InstanceRun<'_> {
     /// `ResourcesReady` and `Ready` (state `ERROR`); transition times are kept where a
     /// condition's status holds. Returns the state written.
     pub(super) async fn write_status(&mut self, plan: &Plan) -> Result<InstanceState, Error> {
+        // The reconcile had its kind's compiled graph (kro counts a graph resolved per
+        // reconcile of a live instance).
+        let ar = &self.ctx.ar;
+        self.ctx
+            .shared
+            .metrics
+            .graph_resolution_success_total
+            .get_or_create(&GvrLabels::new(gvr_string(
+                &ar.group,
+                &ar.version,
+                &ar.plural,
+            )))
+            .inc();
         let generation = self.live.metadata.generation.unwrap_or(0);
         let mut status = plan.status.clone();
         let mut conditions = plan.conditions.clone();
@@ -101,9 +116,9 @@ impl InstanceRun<'_> {
             .metrics
             .instance_state_transitions_total
             .get_or_create(&TransitionLabels {
-                gvk: ctx.gvk(),
-                from: old_state.clone().unwrap_or_default(),
-                to: state.as_str().into(),
+                gvr: gvk_string(&ctx.ar.group, &ctx.ar.version, &ctx.ar.kind),
+                from_state: old_state.clone().unwrap_or_default(),
+                to_state: state.as_str().into(),
             })
             .inc();
         let (type_, note) = match state {
@@ -145,13 +160,17 @@ pub(super) async fn report_failure(ctx: &KindContext, obj: &DynamicObject, messa
         [types::RESOURCES_READY, types::READY].map(|type_| Condition::not_ready(type_, &text));
     let patch =
         json!({"status": {"state": InstanceState::Error.as_str(), "conditions": conditions}});
-    let _ = api
+    if api
         .patch_status(
             &obj.name_any(),
             &PatchParams::default(),
             &Patch::Merge(&patch),
         )
-        .await;
+        .await
+        .is_ok()
+    {
+        report_conditions(ctx, obj, &patch["status"], true).await;
+    }
     publish(
         ctx,
         obj,
@@ -183,6 +202,7 @@ pub(super) async fn write_status(
     status: Value,
 ) -> Result<bool, Error> {
     if live.data.get("status") == Some(&status) {
+        report_conditions(ctx, live, &status, false).await;
         return Ok(false);
     }
     let patch: json_patch::Patch =
@@ -201,11 +221,133 @@ pub(super) async fn write_status(
     {
         Ok(written) => {
             ctx.wrote(&written);
+            report_conditions(ctx, live, &status, true).await;
             Ok(true)
         }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
         Err(e) => Err(kube_err(format!("writing status of {}", live.name_any()))(
             e,
         )),
+    }
+}
+
+/// A condition whose status changed between two status writes: `(type, old status or "none",
+/// new status, reason)`, in the order of the new conditions (kro's `emitConditionEvents`).
+pub(super) fn transitions<'a>(
+    before: &[Condition],
+    after: &'a [Condition],
+) -> Vec<(&'a str, &'static str, &'static str, &'a str)> {
+    after
+        .iter()
+        .filter_map(|new| {
+            let old = before.iter().find(|old| old.type_ == new.type_);
+            if old.is_some_and(|old| old.status == new.status) {
+                return None;
+            }
+            Some((
+                new.type_.as_str(),
+                old.map_or("none", |old| old.status.as_str()),
+                new.status.as_str(),
+                new.reason.as_deref().unwrap_or(""),
+            ))
+        })
+        .collect()
+}
+
+/// What kro's gates do with the conditions of an instance status (`status`, just `written` or
+/// found unchanged): with `InstanceConditionMetrics`, the condition gauges follow every
+/// reconcile and each transition is logged; with `InstanceConditionEvents`, each transition
+/// is an event whose reason is the condition type and whose note is `<old> -> <new>: <reason>`
+/// (`Normal` into `True`, `Warning` otherwise).
+pub(super) async fn report_conditions(
+    ctx: &KindContext,
+    live: &DynamicObject,
+    status: &Value,
+    written: bool,
+) {
+    let gates = ctx.shared.opts.feature_gates;
+    if !gates.instance_condition_events && !gates.instance_condition_metrics {
+        return;
+    }
+    let before = Conditions::from_status(&live.data);
+    let after = Conditions::from_list(status.get("conditions"));
+    let namespace = live.namespace().unwrap_or_default();
+    let name = live.name_any();
+    let gvr = gvr_string(&ctx.ar.group, &ctx.ar.version, &ctx.ar.plural);
+    if gates.instance_condition_metrics {
+        ctx.shared.metrics.condition_durations.record(
+            &gvr,
+            &namespace,
+            &name,
+            before.as_slice(),
+            after.as_slice(),
+        );
+    }
+    if !written {
+        return;
+    }
+    for (type_, old, new, reason) in transitions(before.as_slice(), after.as_slice()) {
+        if gates.instance_condition_metrics {
+            tracing::debug!(
+                gvr,
+                namespace,
+                name,
+                condition_type = type_,
+                old_status = old,
+                new_status = new,
+                reason,
+                "condition transitioned"
+            );
+        }
+        if gates.instance_condition_events {
+            let event_type = if new == ConditionStatus::True.as_str() {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            };
+            publish(
+                ctx,
+                live,
+                event_type,
+                type_,
+                format!("{old} -> {new}: {reason}"),
+            )
+            .await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod condition_tests {
+    use super::*;
+
+    fn condition(type_: &str, status: ConditionStatus, reason: &str) -> Condition {
+        let mut condition = Condition::with_status(type_, status);
+        condition.reason = Some(reason.into());
+        condition
+    }
+
+    #[test]
+    fn transitions_are_new_conditions_and_changed_statuses_only() {
+        let before = [
+            condition(types::READY, ConditionStatus::False, "NotReady"),
+            condition(types::INSTANCE_MANAGED, ConditionStatus::True, "Managed"),
+            condition(types::GRAPH_RESOLVED, ConditionStatus::True, "Resolved"),
+        ];
+        let after = [
+            condition(types::READY, ConditionStatus::True, "Ready"),
+            // Same status, other reason: kro emits nothing.
+            condition(types::INSTANCE_MANAGED, ConditionStatus::True, "Adopted"),
+            condition(types::GRAPH_RESOLVED, ConditionStatus::True, "Resolved"),
+            condition(types::RESOURCES_READY, ConditionStatus::Unknown, "Pending"),
+        ];
+        assert_eq!(
+            transitions(&before, &after),
+            vec![
+                (types::READY, "False", "True", "Ready"),
+                (types::RESOURCES_READY, "none", "Unknown", "Pending"),
+            ]
+        );
+        assert!(transitions(&after, &after).is_empty());
     }
 }
