@@ -376,25 +376,10 @@ fn every_cel_function_has_an_example_in_writing_rgds() {
     );
 }
 
-/// Names registered in kro-controller's metrics registry, read from its source (families
-/// without samples are not rendered, so rendering cannot list them).
+/// Every metric family kro-controller can serve (kro's list less what it does not serve, and
+/// its own); its unit test checks that this is exactly what a scrape shows.
 fn registered_metrics() -> Vec<String> {
-    let src = std::fs::read_to_string(root().join("operator/controller/src/metrics.rs")).unwrap();
-    let mut out = Vec::new();
-    let mut rest = src.as_str();
-    while let Some(i) = rest.find("register(") {
-        rest = &rest[i + "register(".len()..];
-        let Some(start) = rest.find('"') else { break };
-        let after = &rest[start + 1..];
-        let name: String = after
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if !name.is_empty() {
-            out.push(name);
-        }
-    }
-    out
+    kro_controller::metrics::served_families()
 }
 
 #[test]
@@ -412,5 +397,23 @@ fn every_metric_is_in_operations_md() {
     assert!(
         missing.is_empty(),
         "metrics without a row in docs/operations.md: {missing:?}"
+    );
+}
+
+#[test]
+fn every_kro_metric_not_served_is_in_compatibility_md() {
+    let text = doc("compatibility.md");
+    let section = text
+        .split("### Metrics")
+        .nth(1)
+        .expect("compatibility.md has a Metrics section");
+    let missing: Vec<&str> = kro_controller::metrics::NOT_SERVED
+        .iter()
+        .map(|(name, _)| name.trim_end_matches('*'))
+        .filter(|name| !section.contains(&format!("`{name}")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "kro metrics kro-rs does not serve, without a row in docs/compatibility.md: {missing:?}"
     );
 }
