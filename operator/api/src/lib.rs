@@ -5,6 +5,7 @@
 
 pub mod condition;
 pub mod crds;
+pub mod decode;
 pub mod metadata;
 pub mod rgd;
 pub mod state;

@@ -14,9 +14,15 @@ pub fn filter(opts: &Options) -> EnvFilter {
 /// The directives of `--log-level`: the level given, with kube's own crates kept at warn. Their
 /// chatter is not only noise: kube's client logs every refused request at debug with the API
 /// server's whole answer, which quotes the refused values (a Secret child's data among them).
+/// Its request module also logs, at warn, the whole body of any answer it cannot decode (an
+/// object nested too deep for it, say: user content, Secrets included), so that module is kept
+/// at error; its TLS module keeps warn (a CA bundle that cannot be reloaded).
 pub fn level_directives(log_level: &str) -> String {
-    format!("{log_level},kube=warn")
+    format!("{log_level},kube=warn,{KUBE_CLIENT_REQUESTS}=error,kube_client::client::tls=warn")
 }
+
+/// The target of kube's client request module, which logs undecodable answers whole.
+const KUBE_CLIENT_REQUESTS: &str = "kube_client::client";
 
 /// Installs the global subscriber; a second call (or one after another subscriber) is a no-op.
 /// Text logs are coloured only on a terminal (not in a file or a pod's log), and never with

@@ -7,12 +7,16 @@
 //! instance named by the object's `kro.run/instance-*` labels. Per kind read through
 //! `externalRef`s, one metadata-only watch wakes every instance that declared interest in the
 //! object.
+//!
+//! Both watches decode item by item (`kro_api::decode`): an object that cannot be decoded is
+//! reported on itself ([`crate::undecodable`]) and left out, and the rest of its kind flows.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kro_api::decode::Lenient;
 use kro_api::metadata::labels;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, PartialObjectMeta};
@@ -23,8 +27,9 @@ use tokio::sync::{RwLock, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{GvrLabels, Metrics, gvr_string};
+use crate::metrics::{GvrLabels, Metrics};
 use crate::selector;
+use crate::undecodable::{self, Reports, Target};
 
 /// (group, kind) of a generated instance kind.
 pub type KindKey = (String, String);
@@ -82,6 +87,8 @@ pub struct Router {
     watches: RwLock<HashMap<(String, String, WatchMode), JoinHandle<()>>>,
     caches: std::sync::RwLock<HashMap<Gvk, Arc<std::sync::RwLock<ChildCache>>>>,
     interests: RwLock<HashMap<Gvk, HashMap<InstanceKey, Vec<Interest>>>>,
+    /// Where objects that cannot be decoded are reported (every watch of the process).
+    pub reports: Arc<Reports>,
 }
 
 impl std::fmt::Debug for Router {
@@ -94,6 +101,7 @@ impl Router {
     /// A router whose watches end when `stop` is cancelled.
     pub fn new(client: Client, metrics: Arc<Metrics>, stop: CancellationToken) -> Arc<Self> {
         Arc::new(Self {
+            reports: Reports::new(client.clone()),
             client,
             metrics,
             stop,
@@ -176,24 +184,22 @@ impl Router {
         }
         let me = self.clone();
         let gvk: Gvk = (api_version.to_string(), kind.to_string());
-        // The child kind as kro's watch metrics name it.
-        let gvr = GvrLabels::new(gvr_string(&ar.group, &ar.version, &ar.plural));
         let handle = match mode {
             WatchMode::Owned => {
                 let cache = Arc::new(std::sync::RwLock::new(ChildCache::default()));
                 if let Ok(mut caches) = self.caches.write() {
                     caches.insert(gvk.clone(), cache.clone());
                 }
-                let api: Api<DynamicObject> = Api::all_with(self.client.clone(), ar);
+                let api: Api<Lenient<DynamicObject>> = Api::all_with(self.client.clone(), ar);
                 let config = watcher::Config::default()
                     .any_semantic()
                     .labels(labels::INSTANCE_ID);
-                tokio::spawn(me.run_owned(api, config, gvk, gvr, cache))
+                tokio::spawn(me.run_owned(api, config, gvk, cache))
             }
             WatchMode::External => {
-                let api: Api<PartialObjectMeta<DynamicObject>> =
+                let api: Api<Lenient<PartialObjectMeta<DynamicObject>>> =
                     Api::all_with(self.client.clone(), ar);
-                tokio::spawn(me.run_external(api, gvk, gvr))
+                tokio::spawn(me.run_external(api, gvk))
             }
         };
         watches.insert(key, handle);
@@ -201,34 +207,21 @@ impl Router {
     }
 
     /// Feeds one owned child kind's cache from its watch and wakes the owners of what changed,
-    /// until shutdown; then drops the cache (unless a newer watch replaced it). The time to the
-    /// first complete list is kro's informer sync duration.
+    /// until shutdown; then drops the cache (unless a newer watch replaced it).
     async fn run_owned(
         self: Arc<Self>,
-        api: Api<DynamicObject>,
+        api: Api<Lenient<DynamicObject>>,
         config: watcher::Config,
         gvk: Gvk,
-        gvr: GvrLabels,
         cache: Arc<std::sync::RwLock<ChildCache>>,
     ) {
-        let stream = watcher(api, config).default_backoff();
+        let stream = undecodable::watch(api, config, self.reports.clone(), self.target(&gvk));
         let mut stream = std::pin::pin!(stream);
-        let started = std::time::Instant::now();
-        let mut synced = false;
         loop {
             tokio::select! {
                 _ = self.stop.cancelled() => break,
                 next = stream.next() => match next {
-                    Some(Ok(event)) => {
-                        if !synced && matches!(event, watcher::Event::InitDone) {
-                            synced = true;
-                            self.metrics
-                                .informer_sync_duration
-                                .get_or_create(&gvr)
-                                .observe(started.elapsed().as_secs_f64());
-                        }
-                        self.owned_event(&gvk, &gvr, &cache, event).await;
-                    }
+                    Some(Ok(event)) => self.owned_event(&gvk, &cache, event).await,
                     Some(Err(e)) => tracing::debug!(error = %e, kind = %gvk.1, "child watch error"),
                     None => break,
                 }
@@ -247,7 +240,6 @@ impl Router {
     async fn owned_event(
         &self,
         gvk: &Gvk,
-        gvr: &GvrLabels,
         cache: &std::sync::RwLock<ChildCache>,
         event: watcher::Event<DynamicObject>,
     ) {
@@ -260,28 +252,24 @@ impl Router {
             tracing::debug!(kind = %gvk.1, changed = touched.len(), "child watch listed");
         }
         for object in touched {
-            self.route(gvk, gvr, &object.metadata, Delivery::Owner)
-                .await;
+            self.route(gvk, &object.metadata, Delivery::Owner).await;
         }
     }
 
     async fn run_external(
         self: Arc<Self>,
-        api: Api<PartialObjectMeta<DynamicObject>>,
+        api: Api<Lenient<PartialObjectMeta<DynamicObject>>>,
         gvk: Gvk,
-        gvr: GvrLabels,
     ) {
-        let stream = watcher(api, watcher::Config::default().any_semantic())
-            .default_backoff()
-            .touched_objects();
+        let config = watcher::Config::default().any_semantic();
+        let stream =
+            undecodable::watch(api, config, self.reports.clone(), self.target(&gvk)).touched_objects();
         let mut stream = std::pin::pin!(stream);
         loop {
             tokio::select! {
                 _ = self.stop.cancelled() => break,
                 next = stream.next() => match next {
-                    Some(Ok(obj)) => {
-                        self.route(&gvk, &gvr, &obj.metadata, Delivery::Interested).await;
-                    }
+                    Some(Ok(obj)) => self.route(&gvk, &obj.metadata, Delivery::Interested).await,
                     Some(Err(e)) => tracing::debug!(error = %e, kind = %gvk.1, "external watch error"),
                     None => break,
                 }
@@ -342,6 +330,11 @@ impl Router {
         }
     }
 
+    /// How an undecodable object of a child kind is reported (an event on it).
+    fn target(&self, (api_version, kind): &Gvk) -> Target {
+        Target::Other(api_version.clone(), kind.clone())
+    }
+
     fn cache(&self, api_version: &str, kind: &str) -> Option<Arc<std::sync::RwLock<ChildCache>>> {
         self.caches
             .read()
@@ -350,10 +343,7 @@ impl Router {
             .cloned()
     }
 
-    /// Wakes the instances an event of a child kind concerns (counted as kro's route and
-    /// route-match totals).
-    async fn route(&self, gvk: &Gvk, gvr: &GvrLabels, meta: &ObjectMeta, delivery: Delivery) {
-        self.metrics.route_total.get_or_create(gvr).inc();
+    async fn route(&self, gvk: &Gvk, meta: &ObjectMeta, delivery: Delivery) {
         let empty = BTreeMap::new();
         let lbls = meta.labels.as_ref().unwrap_or(&empty);
         let ns = meta.namespace.as_deref();
@@ -391,7 +381,6 @@ impl Router {
         if targets.is_empty() {
             return;
         }
-        self.metrics.route_match_total.get_or_create(gvr).inc();
         let controllers = self.controllers.read().await;
         for target in targets {
             if let Some((ar, tx)) = controllers.get(&(target.group.clone(), target.kind.clone())) {
@@ -399,6 +388,10 @@ impl Router {
                 if !target.namespace.is_empty() {
                     object_ref = object_ref.within(&target.namespace);
                 }
+                self.metrics
+                    .informer_events_total
+                    .get_or_create(&GvrLabels::new(format!("{}/{}", gvk.0, gvk.1)))
+                    .inc();
                 let _ = tx.try_send(object_ref);
             }
         }

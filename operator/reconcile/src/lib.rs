@@ -18,6 +18,7 @@ pub mod bucket;
 pub mod clock;
 pub mod events;
 pub mod guard;
+pub mod undecodable;
 
 pub use backoff::{Backoff, Failures};
 pub use bucket::TokenBucket;

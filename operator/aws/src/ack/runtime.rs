@@ -14,7 +14,7 @@ use kube::core::NamespaceResourceScope;
 use kube::core::object::HasStatus;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{EventType, Recorder, Reporter};
-use kube::runtime::{PredicateConfig, WatchStreamExt, reflector, watcher};
+use kube::runtime::{PredicateConfig, WatchStreamExt, reflector};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -454,22 +454,24 @@ fn key<K: AckKind>(obj: &K) -> String {
     )
 }
 
+use kro_api::decode::Lenient;
+
 /// Runs the controller of kind `K` until `shutdown` resolves.
 pub(crate) async fn run_controller<K: AckKind>(
     ctx: Arc<Ctx>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let api = match &ctx.opts.watch_namespace {
-        Some(ns) => Api::<K>::namespaced(ctx.client.clone(), ns),
-        None => Api::<K>::all(ctx.client.clone()),
+        Some(ns) => Api::<Lenient<K>>::namespaced(ctx.client.clone(), ns),
+        None => Api::<Lenient<K>>::all(ctx.client.clone()),
     };
     let concurrency = ctx.opts.max_concurrent_reconciles;
     tracing::info!(kind = %K::kind(&()), "starting ACK controller");
     // Only what `wake_hash` covers wakes a reconcile: the controller's own status writes (and
     // its finalizer and annotations) do not, so a failing object waits for its backoff.
     let (reader, writer) = reflector::store();
-    let objects = watcher(api, watcher::Config::default())
-        .default_backoff()
+    // Decoded one by one: an object that cannot be is reported on itself and skipped.
+    let objects = super::undecodable::watch(api, ctx.client.clone())
         .reflect(writer)
         .applied_objects()
         .predicate_filter(wake_hash::<K>, PredicateConfig::default());

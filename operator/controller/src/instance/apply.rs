@@ -234,6 +234,14 @@ impl InstanceRun<'_> {
         let api = self.ctx.child_api(&resolved, desired.namespace());
         Ok(match api.get_opt(desired.name()).await {
             Ok(found) => Ok(found.and_then(|o| serde_json::to_value(&o).ok())),
+            // Throttled: the reconcile waits instead of reporting the child as failed.
+            Err(e) if crate::throttle::retry_after(&e).is_some() => {
+                return Err(crate::error::kube_err(format!(
+                    "{}: reading {} before applying it",
+                    desired.node_id,
+                    object_name(desired.kind(), desired.namespace(), desired.name())
+                ))(e));
+            }
             Err(e) => Err(format!(
                 "{}: reading {} before applying it: {}",
                 desired.node_id,
@@ -273,6 +281,15 @@ impl InstanceRun<'_> {
                 ctx.shared
                     .router
                     .remember_child(desired.api_version(), desired.kind(), applied);
+            }
+            // Throttled: the reconcile waits instead of reporting the child as failed.
+            Err(e) if crate::throttle::retry_after(&e).is_some() => {
+                return Err(crate::error::kube_err(format!(
+                    "{}: applying {} {}",
+                    desired.node_id,
+                    desired.kind(),
+                    desired.name()
+                ))(e));
             }
             Err(e) => self.errors.push(format!(
                 "{}: applying {} {}: {}",

@@ -43,7 +43,7 @@ pub(crate) use confine::accept_rgd;
 use crate::Shared;
 use crate::discovery::Resolved;
 use crate::error::Error;
-use crate::metrics::{GvrLabels, RequeueLabels, gvr_string};
+use crate::metrics::{GvkLabels, GvrLabels, RequeueLabels};
 use crate::watches::{InstanceKey, resource_version};
 
 /// Everything the controller of one generated kind needs.
@@ -105,10 +105,9 @@ impl KindContext {
         format!("{}/{}/{}", self.ar.group, self.ar.version, self.ar.plural)
     }
 
-    /// `group/version, Resource=plural` of the instance kind, the `gvr` label of kro's
-    /// `instance_*` metrics.
-    fn instance_gvr(&self) -> String {
-        gvr_string(&self.ar.group, &self.ar.version, &self.ar.plural)
+    /// `apiVersion/kind` of the instance kind, the `gvk` metric label.
+    fn gvk(&self) -> String {
+        format!("{}/{}", self.ar.api_version, self.ar.kind)
     }
 
     /// The instances of this kind, in `namespace` when the kind is namespaced.
@@ -194,8 +193,7 @@ pub fn slim(obj: &mut DynamicObject) {
 /// kube's reconcile callback: global cap, panic containment, metrics, backoff bookkeeping.
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action, Error> {
     let shared = ctx.shared.clone();
-    // Queued for a worker of the global cap (`dynamic-controller-queue`), then worked.
-    let Some(_working) = shared.metrics.dynamic_queue.wait(&shared.semaphore).await else {
+    let Ok(_permit) = shared.semaphore.acquire().await else {
         return Ok(Action::await_change());
     };
     let gvr = ctx.gvr();
@@ -241,21 +239,21 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
     result
 }
 
-/// The metrics of one finished reconcile, under kro's `gvr` labels (spelt as kro spells each).
+/// The metrics of one finished reconcile, under kro's `gvr` and kro-rs's `gvk` labels.
 fn record_reconcile(ctx: &KindContext, secs: f64, cpu: Duration) {
     let metrics = &ctx.shared.metrics;
-    let key = GvrLabels::new(ctx.gvr());
-    let gvr = GvrLabels::new(ctx.instance_gvr());
-    metrics.reconcile_total.get_or_create(&key).inc();
-    metrics.reconcile_duration.get_or_create(&key).observe(secs);
-    metrics.instance_reconcile_total.get_or_create(&gvr).inc();
+    let gvr = GvrLabels::new(ctx.gvr());
+    let gvk = GvkLabels::new(ctx.gvk());
+    metrics.reconcile_total.get_or_create(&gvr).inc();
+    metrics.reconcile_duration.get_or_create(&gvr).observe(secs);
+    metrics.instance_reconcile_total.get_or_create(&gvk).inc();
     metrics
         .instance_reconcile_duration
-        .get_or_create(&gvr)
+        .get_or_create(&gvk)
         .observe(secs);
     metrics
         .instance_reconcile_cpu
-        .get_or_create(&gvr)
+        .get_or_create(&gvk)
         .observe(cpu.as_secs_f64());
 }
 
@@ -263,6 +261,11 @@ fn record_reconcile(ctx: &KindContext, secs: f64, cpu: Duration) {
 /// of the overall retry bucket allows, and after `--dynamic-controller-default-queue-max-retries`
 /// retries the instance is dropped until it (or a child) changes.
 pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>) -> Action {
+    // Throttled by the API server: wait what it asks; not a failure (see `crate::throttle`).
+    if let Some(wait) = crate::throttle::throttled(err) {
+        tracing::info!(instance = %failure_key(&obj), error = %err, retry_in = ?wait, "throttled by the API server; waiting");
+        return Action::requeue(wait);
+    }
     let shared = ctx.shared.clone();
     let gvr = ctx.gvr();
     shared
@@ -273,7 +276,7 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
     shared
         .metrics
         .instance_reconcile_errors_total
-        .get_or_create(&GvrLabels::new(ctx.instance_gvr()))
+        .get_or_create(&GvkLabels::new(ctx.gvk()))
         .inc();
     let key = failure_key(&obj);
     let failures = shared.failures.record(&key);
@@ -296,7 +299,6 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
         );
         return Action::await_change();
     }
-    shared.metrics.dynamic_queue.retried();
     let delay = shared
         .opts
         .backoff(failures)

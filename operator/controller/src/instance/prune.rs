@@ -179,6 +179,13 @@ impl InstanceRun<'_> {
                     "pruned"
                 ),
                 Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                // Throttled: the reconcile waits instead of reporting the prune as failed.
+                Err(e) if crate::throttle::retry_after(&e).is_some() => {
+                    return Err(crate::error::kube_err(format!(
+                        "{}: pruning {} {}",
+                        dropped.node_id, dropped.kind, dropped.name
+                    ))(e));
+                }
                 Err(e) => self.errors.push(format!(
                     "{}: pruning {} {}: {}",
                     dropped.node_id,
