@@ -325,8 +325,13 @@ pub async fn run_with(
     // Leader election: wait for the Lease before starting anything that writes.
     let mut leadership = None;
     if opts.leader_elect {
+        // 0 while standing by, 1 once leading (controller-runtime's leader gauge).
+        shared.metrics.set_leading(LEASE_NAME, false);
         match acquire_leadership(&client, &opts, identity, &mut shutdown).await? {
-            Some(held) => leadership = Some(held),
+            Some(held) => {
+                shared.metrics.set_leading(LEASE_NAME, true);
+                leadership = Some(held);
+            }
             None => {
                 stop.cancel();
                 return Ok(());
@@ -368,6 +373,7 @@ async fn run_controllers(
         _ = shutdown => tracing::info!("shutting down"),
         _ = lost => {
             tracing::error!("lost the leader lease; stopping");
+            shared.metrics.set_leading(LEASE_NAME, false);
             result = Err(anyhow::anyhow!("lost the {LEASE_NAME} lease"));
         }
     }

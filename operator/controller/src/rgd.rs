@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Shared;
 use crate::error::{Error, kube_err};
 use crate::instance::{self, KindContext};
-use crate::metrics::{GvrLabels, NameLabels, RgdTransitionLabels};
+use crate::metrics::{EventLabels, GvrLabels, NameLabels, Outcome, RgdTransitionLabels, WorkQueue};
 use crate::watches::KindKey;
 
 /// The API resource of `ResourceGraphDefinition`.
@@ -65,6 +65,10 @@ pub struct RgdContext {
     pub clock: Arc<dyn Clock>,
     running: Mutex<HashMap<String, Running>>,
     compiled: Mutex<HashMap<(String, i64), CompiledGraph>>,
+    /// The `ResourceGraphDefinition` work queue's metrics (controller-runtime's, as kro's).
+    queue: WorkQueue,
+    /// Its workers: `--resource-graph-definition-concurrent-reconciles`.
+    workers: tokio::sync::Semaphore,
 }
 
 impl RgdContext {
@@ -75,7 +79,15 @@ impl RgdContext {
 
     /// A controller with nothing running yet, stamping condition times from `clock`.
     pub fn with_clock(shared: Arc<Shared>, clock: Arc<dyn Clock>) -> Arc<Self> {
+        let workers = usize::from(
+            shared
+                .opts
+                .resource_graph_definition_concurrent_reconciles
+                .max(1),
+        );
         Arc::new(Self {
+            queue: shared.metrics.queues.queue(RGD_CONTROLLER, true, workers),
+            workers: tokio::sync::Semaphore::new(workers),
             shared,
             clock,
             running: Mutex::new(HashMap::new()),
@@ -102,6 +114,9 @@ impl RgdContext {
     }
 }
 
+/// The RGD controller's name in controller-runtime's metrics, as kro names it.
+pub const RGD_CONTROLLER: &str = "ResourceGraphDefinition";
+
 /// Runs the RGD controller until `stop` is cancelled.
 pub async fn run(
     ctx: Arc<RgdContext>,
@@ -117,6 +132,9 @@ pub async fn run(
     if !ctx.shared.opts.rgd_selector.is_empty() {
         wc = wc.labels(&ctx.shared.opts.rgd_selector);
     }
+    // kube hands every due RGD to a reconcile at once; the reconcile waits for one of the
+    // `concurrency` workers of the context's queue, so its depth and wait are measured.
+    tracing::debug!(concurrency, "RGD workers");
     // RGDs are decoded one by one: one that cannot be is reported on itself and skipped.
     let (reader, writer) = reflector::store();
     let rgds = crate::undecodable::watch(
@@ -128,7 +146,7 @@ pub async fn run(
     .reflect(writer)
     .applied_objects();
     let controller = Controller::for_stream(rgds, reader)
-        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+        .with_config(kube::runtime::controller::Config::default().concurrency(0));
     tokio::spawn(mark_ready_when_listable(api, ready, stop.clone()));
     let shutdown = stop.clone();
     controller
@@ -169,6 +187,9 @@ async fn reconcile(
     rgd: Arc<ResourceGraphDefinition>,
     ctx: Arc<RgdContext>,
 ) -> Result<Action, Error> {
+    let Some(working) = ctx.queue.wait(&ctx.workers).await else {
+        return Ok(Action::await_change());
+    };
     let name = rgd.name_any();
     let key = failure_key(&name);
     let count_panic = || {
@@ -183,9 +204,15 @@ async fn reconcile(
             if result.is_ok() {
                 ctx.shared.failures.clear(&key);
             }
+            working.finish(match &result {
+                Err(_) => Outcome::Error,
+                Ok(action) if *action == Action::await_change() => Outcome::Success,
+                Ok(_) => Outcome::RequeueAfter,
+            });
             result
         }
         Err(panicked) => {
+            working.finish(Outcome::Panic);
             publish(
                 &ctx,
                 &rgd,
@@ -209,11 +236,13 @@ fn error_policy(rgd: Arc<ResourceGraphDefinition>, err: &Error, ctx: Arc<RgdCont
     // --rgd-progress-requeue-delay, as kro requeues an RGD waiting on asynchronous progress.
     if let Error::NotEstablished(crd) = err {
         let delay = ctx.shared.opts.rgd_progress_requeue_delay;
+        ctx.queue.retried();
         tracing::info!(rgd = %rgd.name_any(), crd = %crd, retry_in = ?delay, "waiting for the CRD to be Established");
         return Action::requeue(delay);
     }
     let failures = ctx.shared.failures.record(&failure_key(&rgd.name_any()));
     let delay = ctx.shared.opts.backoff(failures);
+    ctx.queue.retried();
     tracing::warn!(rgd = %rgd.name_any(), error = %err, retry_in = ?delay, "RGD reconcile failed");
     Action::requeue(delay)
 }
@@ -440,6 +469,11 @@ fn spawn_kind(
         // for what `instance::wake_hash` covers (not kro's own status and metadata writes).
         let writer = reflector::store::Writer::new(ar2.clone());
         let reader = writer.as_reader();
+        let metrics = kctx.shared.metrics.clone();
+        let gvr = crate::metrics::gvr_string(&ar2.group, &ar2.version, &ar2.plural);
+        metrics.kind_started();
+        let count_event =
+            instance_event_counter(metrics.clone(), gvr.clone(), reader.clone(), ar2.clone());
         // Decoded one by one: an instance that cannot be is reported on itself (status ERROR,
         // an event) and skipped, and the rest of the kind reconciles.
         let instances = crate::undecodable::watch(
@@ -449,6 +483,7 @@ fn spawn_kind(
             crate::undecodable::Target::Instance(ar2.clone()),
         )
             .modify(instance::slim)
+            .inspect(count_event)
             .reflect(writer)
             .applied_objects()
             .predicate_filter(instance::wake_hash, PredicateConfig::default());
@@ -459,6 +494,7 @@ fn spawn_kind(
             .for_each(|_| futures::future::ready(()))
             .await;
         router.unregister(&k2, &tx2).await;
+        metrics.kind_stopped(&gvr);
     });
     Running {
         uid: rgd.uid().unwrap_or_default(),
@@ -467,6 +503,40 @@ fn spawn_kind(
         cancel,
         tx,
         task,
+    }
+}
+
+/// Counts the events of an instance watch as kro's informer events: `ADDED` for an object
+/// the watch's store does not hold yet, `MODIFIED` for one it does, `DELETED`.
+fn instance_event_counter(
+    metrics: Arc<crate::metrics::Metrics>,
+    gvr: String,
+    store: reflector::Store<DynamicObject>,
+    ar: ApiResource,
+) -> impl FnMut(&Result<watcher::Event<DynamicObject>, watcher::Error>) {
+    move |event| {
+        let (object, deleted) = match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                (object, false)
+            }
+            Ok(watcher::Event::Delete(object)) => (object, true),
+            _ => return,
+        };
+        let known = store
+            .get(&ObjectRef::from_obj_with(object, ar.clone()))
+            .is_some();
+        let event_type = match (deleted, known) {
+            (true, _) => "DELETED",
+            (false, true) => "MODIFIED",
+            (false, false) => "ADDED",
+        };
+        metrics
+            .informer_events_total
+            .get_or_create(&EventLabels {
+                gvr: gvr.clone(),
+                event_type: event_type.into(),
+            })
+            .inc();
     }
 }
 
@@ -677,6 +747,7 @@ async fn delete_rgd(
     rgd: &ResourceGraphDefinition,
 ) -> Result<Action, Error> {
     let name = rgd.name_any();
+    let started = Instant::now();
     let old = ctx.running.lock().await.remove(&name);
     if let Some(old) = old {
         stop_running(ctx, old).await;
@@ -695,6 +766,11 @@ async fn delete_rgd(
         .rgd_deletions_total
         .get_or_create(&NameLabels::new(&name))
         .inc();
+    ctx.shared
+        .metrics
+        .rgd_deletion_duration
+        .get_or_create(&NameLabels::new(&name))
+        .observe(started.elapsed().as_secs_f64());
     ctx.compiled
         .lock()
         .await

@@ -27,7 +27,7 @@ use tokio::sync::{RwLock, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::{GvrLabels, Metrics};
+use crate::metrics::{GvrLabels, Metrics, gvr_string};
 use crate::selector;
 use crate::undecodable::{self, Reports, Target};
 
@@ -184,6 +184,8 @@ impl Router {
         }
         let me = self.clone();
         let gvk: Gvk = (api_version.to_string(), kind.to_string());
+        // The child kind as kro's watch metrics name it.
+        let gvr = GvrLabels::new(gvr_string(&ar.group, &ar.version, &ar.plural));
         let handle = match mode {
             WatchMode::Owned => {
                 let cache = Arc::new(std::sync::RwLock::new(ChildCache::default()));
@@ -194,12 +196,12 @@ impl Router {
                 let config = watcher::Config::default()
                     .any_semantic()
                     .labels(labels::INSTANCE_ID);
-                tokio::spawn(me.run_owned(api, config, gvk, cache))
+                tokio::spawn(me.run_owned(api, config, gvk, gvr, cache))
             }
             WatchMode::External => {
                 let api: Api<Lenient<PartialObjectMeta<DynamicObject>>> =
                     Api::all_with(self.client.clone(), ar);
-                tokio::spawn(me.run_external(api, gvk))
+                tokio::spawn(me.run_external(api, gvk, gvr))
             }
         };
         watches.insert(key, handle);
@@ -207,21 +209,34 @@ impl Router {
     }
 
     /// Feeds one owned child kind's cache from its watch and wakes the owners of what changed,
-    /// until shutdown; then drops the cache (unless a newer watch replaced it).
+    /// until shutdown; then drops the cache (unless a newer watch replaced it). The time to the
+    /// first complete list is kro's informer sync duration.
     async fn run_owned(
         self: Arc<Self>,
         api: Api<Lenient<DynamicObject>>,
         config: watcher::Config,
         gvk: Gvk,
+        gvr: GvrLabels,
         cache: Arc<std::sync::RwLock<ChildCache>>,
     ) {
         let stream = undecodable::watch(api, config, self.reports.clone(), self.target(&gvk));
         let mut stream = std::pin::pin!(stream);
+        let started = std::time::Instant::now();
+        let mut synced = false;
         loop {
             tokio::select! {
                 _ = self.stop.cancelled() => break,
                 next = stream.next() => match next {
-                    Some(Ok(event)) => self.owned_event(&gvk, &cache, event).await,
+                    Some(Ok(event)) => {
+                        if !synced && matches!(event, watcher::Event::InitDone) {
+                            synced = true;
+                            self.metrics
+                                .informer_sync_duration
+                                .get_or_create(&gvr)
+                                .observe(started.elapsed().as_secs_f64());
+                        }
+                        self.owned_event(&gvk, &gvr, &cache, event).await;
+                    }
                     Some(Err(e)) => tracing::debug!(error = %e, kind = %gvk.1, "child watch error"),
                     None => break,
                 }
@@ -240,6 +255,7 @@ impl Router {
     async fn owned_event(
         &self,
         gvk: &Gvk,
+        gvr: &GvrLabels,
         cache: &std::sync::RwLock<ChildCache>,
         event: watcher::Event<DynamicObject>,
     ) {
@@ -252,7 +268,8 @@ impl Router {
             tracing::debug!(kind = %gvk.1, changed = touched.len(), "child watch listed");
         }
         for object in touched {
-            self.route(gvk, &object.metadata, Delivery::Owner).await;
+            self.route(gvk, gvr, &object.metadata, Delivery::Owner)
+                .await;
         }
     }
 
@@ -260,16 +277,19 @@ impl Router {
         self: Arc<Self>,
         api: Api<Lenient<PartialObjectMeta<DynamicObject>>>,
         gvk: Gvk,
+        gvr: GvrLabels,
     ) {
         let config = watcher::Config::default().any_semantic();
-        let stream =
-            undecodable::watch(api, config, self.reports.clone(), self.target(&gvk)).touched_objects();
+        let stream = undecodable::watch(api, config, self.reports.clone(), self.target(&gvk))
+            .touched_objects();
         let mut stream = std::pin::pin!(stream);
         loop {
             tokio::select! {
                 _ = self.stop.cancelled() => break,
                 next = stream.next() => match next {
-                    Some(Ok(obj)) => self.route(&gvk, &obj.metadata, Delivery::Interested).await,
+                    Some(Ok(obj)) => {
+                        self.route(&gvk, &gvr, &obj.metadata, Delivery::Interested).await;
+                    }
                     Some(Err(e)) => tracing::debug!(error = %e, kind = %gvk.1, "external watch error"),
                     None => break,
                 }
@@ -343,7 +363,10 @@ impl Router {
             .cloned()
     }
 
-    async fn route(&self, gvk: &Gvk, meta: &ObjectMeta, delivery: Delivery) {
+    /// Wakes the instances an event of a child kind concerns (counted as kro's route and
+    /// route-match totals).
+    async fn route(&self, gvk: &Gvk, gvr: &GvrLabels, meta: &ObjectMeta, delivery: Delivery) {
+        self.metrics.route_total.get_or_create(gvr).inc();
         let empty = BTreeMap::new();
         let lbls = meta.labels.as_ref().unwrap_or(&empty);
         let ns = meta.namespace.as_deref();
@@ -381,6 +404,7 @@ impl Router {
         if targets.is_empty() {
             return;
         }
+        self.metrics.route_match_total.get_or_create(gvr).inc();
         let controllers = self.controllers.read().await;
         for target in targets {
             if let Some((ar, tx)) = controllers.get(&(target.group.clone(), target.kind.clone())) {
@@ -388,10 +412,6 @@ impl Router {
                 if !target.namespace.is_empty() {
                     object_ref = object_ref.within(&target.namespace);
                 }
-                self.metrics
-                    .informer_events_total
-                    .get_or_create(&GvrLabels::new(format!("{}/{}", gvk.0, gvk.1)))
-                    .inc();
                 let _ = tx.try_send(object_ref);
             }
         }

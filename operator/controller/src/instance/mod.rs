@@ -43,7 +43,7 @@ pub(crate) use confine::accept_rgd;
 use crate::Shared;
 use crate::discovery::Resolved;
 use crate::error::Error;
-use crate::metrics::{GvkLabels, GvrLabels, RequeueLabels};
+use crate::metrics::{GvrLabels, RequeueLabels, gvr_string};
 use crate::watches::{InstanceKey, resource_version};
 
 /// Everything the controller of one generated kind needs.
@@ -105,9 +105,10 @@ impl KindContext {
         format!("{}/{}/{}", self.ar.group, self.ar.version, self.ar.plural)
     }
 
-    /// `apiVersion/kind` of the instance kind, the `gvk` metric label.
-    fn gvk(&self) -> String {
-        format!("{}/{}", self.ar.api_version, self.ar.kind)
+    /// `group/version, Resource=plural` of the instance kind, the `gvr` label of kro's
+    /// `instance_*` metrics.
+    fn instance_gvr(&self) -> String {
+        gvr_string(&self.ar.group, &self.ar.version, &self.ar.plural)
     }
 
     /// The instances of this kind, in `namespace` when the kind is namespaced.
@@ -193,7 +194,8 @@ pub fn slim(obj: &mut DynamicObject) {
 /// kube's reconcile callback: global cap, panic containment, metrics, backoff bookkeeping.
 pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result<Action, Error> {
     let shared = ctx.shared.clone();
-    let Ok(_permit) = shared.semaphore.acquire().await else {
+    // Queued for a worker of the global cap (`dynamic-controller-queue`), then worked.
+    let Some(_working) = shared.metrics.dynamic_queue.wait(&shared.semaphore).await else {
         return Ok(Action::await_change());
     };
     let gvr = ctx.gvr();
@@ -239,21 +241,21 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
     result
 }
 
-/// The metrics of one finished reconcile, under kro's `gvr` and kro-rs's `gvk` labels.
+/// The metrics of one finished reconcile, under kro's `gvr` labels (spelt as kro spells each).
 fn record_reconcile(ctx: &KindContext, secs: f64, cpu: Duration) {
     let metrics = &ctx.shared.metrics;
-    let gvr = GvrLabels::new(ctx.gvr());
-    let gvk = GvkLabels::new(ctx.gvk());
-    metrics.reconcile_total.get_or_create(&gvr).inc();
-    metrics.reconcile_duration.get_or_create(&gvr).observe(secs);
-    metrics.instance_reconcile_total.get_or_create(&gvk).inc();
+    let key = GvrLabels::new(ctx.gvr());
+    let gvr = GvrLabels::new(ctx.instance_gvr());
+    metrics.reconcile_total.get_or_create(&key).inc();
+    metrics.reconcile_duration.get_or_create(&key).observe(secs);
+    metrics.instance_reconcile_total.get_or_create(&gvr).inc();
     metrics
         .instance_reconcile_duration
-        .get_or_create(&gvk)
+        .get_or_create(&gvr)
         .observe(secs);
     metrics
         .instance_reconcile_cpu
-        .get_or_create(&gvk)
+        .get_or_create(&gvr)
         .observe(cpu.as_secs_f64());
 }
 
@@ -276,7 +278,7 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
     shared
         .metrics
         .instance_reconcile_errors_total
-        .get_or_create(&GvkLabels::new(ctx.gvk()))
+        .get_or_create(&GvrLabels::new(ctx.instance_gvr()))
         .inc();
     let key = failure_key(&obj);
     let failures = shared.failures.record(&key);
@@ -299,6 +301,7 @@ pub fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<KindContext>)
         );
         return Action::await_change();
     }
+    shared.metrics.dynamic_queue.retried();
     let delay = shared
         .opts
         .backoff(failures)
