@@ -44,6 +44,10 @@ pub enum Error {
     /// The reconcile panicked (a bug); the panic was contained.
     #[error("reconcile panicked: {0}")]
     Panic(String),
+    /// The evaluation stopped at an instance budget or at its deadline (the status says
+    /// which); retried with backoff.
+    #[error("evaluation stopped at {0}")]
+    EvaluationStopped(kro_runtime::Stopped),
 }
 
 /// `map_err` helper: wraps a kube error with what was being done.

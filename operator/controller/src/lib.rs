@@ -57,6 +57,10 @@ pub struct Shared {
     pub recorder: Recorder,
     /// The global cap on concurrent instance reconciles.
     pub semaphore: Semaphore,
+    /// The blocking threads instance evaluations run on, one per reconcile worker
+    /// (`instance/evaluate.rs`): evaluation never runs on the async runtime that serves the
+    /// probes, the metrics and the leader Lease.
+    pub evaluations: Arc<Semaphore>,
     /// Consecutive failures per object (backoff).
     pub failures: kro_reconcile::Failures,
     /// The overall token bucket on instance retries ([`Options::retry_bucket`]).
@@ -274,6 +278,9 @@ impl Shared {
             semaphore: Semaphore::new(usize::from(
                 opts.dynamic_controller_concurrent_reconciles.max(1),
             )),
+            evaluations: Arc::new(Semaphore::new(usize::from(
+                opts.dynamic_controller_concurrent_reconciles.max(1),
+            ))),
             failures: kro_reconcile::Failures::new(),
             retry_bucket: opts.retry_bucket(),
             kro_version: kro_version(),

@@ -51,6 +51,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// A duration above zero (a limit that cannot be turned off).
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("{text:?}: must be more than 0"));
+    }
+    Ok(duration)
+}
+
+/// A count above zero (a limit that cannot be turned off).
+pub fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err(format!("{text:?}: must be more than 0")),
+        Ok(count) => Ok(count),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
 /// Parses a boolean as Go's `strconv.ParseBool` does (kro's chart writes `--zap-devel=false`).
 pub fn parse_go_bool(text: &str) -> Result<bool, String> {
     match text.trim() {
@@ -169,6 +187,29 @@ pub struct Options {
     /// keeps the built-in budget of 1000000 units (kro: no limit; kro-rs always has one).
     #[arg(long, env = "KRO_CEL_COST_LIMIT", default_value_t = 0)]
     pub cel_cost_limit: u64,
+    /// Desired bytes of one instance: the compact JSON of every object its nodes expand to,
+    /// together; more puts the instance in `ERROR` and applies nothing.
+    #[arg(
+        long,
+        env = "KRO_INSTANCE_MAX_DESIRED_BYTES",
+        default_value_t = kro_runtime::DEFAULT_MAX_DESIRED_BYTES,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub instance_max_desired_bytes: u64,
+    /// Desired objects of one instance, every node together; more puts the instance in
+    /// `ERROR` and applies nothing.
+    #[arg(
+        long,
+        env = "KRO_INSTANCE_MAX_OBJECTS",
+        default_value_t = kro_runtime::DEFAULT_MAX_OBJECTS,
+        value_parser = parse_positive_count
+    )]
+    pub instance_max_objects: usize,
+    /// Wall-clock time one reconcile may spend evaluating an instance (CEL and expansion, off
+    /// the async runtime); past it the evaluation stops, the instance is `ERROR` and retried
+    /// with backoff.
+    #[arg(long, env = "KRO_INSTANCE_EVALUATION_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
+    pub instance_evaluation_timeout: Duration,
     /// Feature gates, kro's syntax and gates (all alpha, off by default): `CELOmitFunction`
     /// (`omit()` in templates), `InstanceConditionEvents` (an event per instance condition
     /// transition), `InstanceConditionMetrics` (`instance_condition_current_status_seconds` and
@@ -322,6 +363,9 @@ impl Default for Options {
             rgd_max_collection_size: 1000,
             rgd_max_collection_dimension_size: 10,
             cel_cost_limit: 0,
+            instance_max_desired_bytes: kro_runtime::DEFAULT_MAX_DESIRED_BYTES,
+            instance_max_objects: kro_runtime::DEFAULT_MAX_OBJECTS,
+            instance_evaluation_timeout: Duration::from_secs(30),
             rgd_selector: String::new(),
             client_qps: 100.0,
             client_burst: 150,
@@ -938,6 +982,43 @@ mod tests {
             ("", None),
         ] {
             assert_eq!(parse_duration(text).ok(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn instance_budgets_and_the_evaluation_timeout_parse_and_refuse_zero() {
+        let o = Cli::try_parse_from(["kro"]).unwrap().opts;
+        let d = Options::default();
+        assert_eq!(o.instance_max_desired_bytes, d.instance_max_desired_bytes);
+        assert_eq!(o.instance_max_objects, d.instance_max_objects);
+        assert_eq!(o.instance_evaluation_timeout, d.instance_evaluation_timeout);
+        assert_eq!(
+            (d.instance_max_desired_bytes, d.instance_max_objects),
+            (32 * 1024 * 1024, 5000)
+        );
+        let o = Cli::try_parse_from([
+            "kro",
+            "--instance-max-desired-bytes=1048576",
+            "--instance-max-objects",
+            "10",
+            "--instance-evaluation-timeout=2s",
+        ])
+        .unwrap()
+        .opts;
+        assert_eq!(o.instance_max_desired_bytes, 1_048_576);
+        assert_eq!(o.instance_max_objects, 10);
+        assert_eq!(o.instance_evaluation_timeout, Duration::from_secs(2));
+        for flag in [
+            "--instance-max-desired-bytes=0",
+            "--instance-max-objects=0",
+            "--instance-evaluation-timeout=0s",
+        ] {
+            let e = Cli::try_parse_from(["kro", flag])
+                .err()
+                .unwrap()
+                .to_string();
+            let name = flag.split('=').next().unwrap();
+            assert!(e.contains(name), "{flag}: {e}");
         }
     }
 

@@ -11,8 +11,13 @@ use kro_graph::{
 };
 use serde_json::{Map, Value};
 
+use crate::limits::{
+    DEFAULT_MAX_DESIRED_BYTES, DEFAULT_MAX_OBJECTS, EvaluationDeadline, Limits, json_size,
+};
 use crate::metadata::{InstanceIdentity, applyset_parent, label_child, record_deletion_policy};
-use crate::plan::{DesiredObject, ExternalRead, NodeStatus, Observed, ObservedNode, Plan};
+use crate::plan::{
+    DesiredObject, ExternalRead, NodeStatus, Observed, ObservedNode, Plan, Stopped, StoppedBy,
+};
 
 /// Runtime limits and the version written on children.
 #[derive(Debug, Clone)]
@@ -21,6 +26,13 @@ pub struct Options {
     pub kro_version: String,
     /// `--rgd-max-collection-size` (default 1000).
     pub max_collection_size: usize,
+    /// `--instance-max-desired-bytes`: the compact JSON bytes of every desired object of the
+    /// instance together.
+    pub max_desired_bytes: u64,
+    /// `--instance-max-objects`: desired objects of the instance, every node together.
+    pub max_objects: usize,
+    /// When the evaluation must stop (`--instance-evaluation-timeout`); `None`: no deadline.
+    pub deadline: Option<EvaluationDeadline>,
 }
 
 impl Default for Options {
@@ -28,6 +40,9 @@ impl Default for Options {
         Self {
             kro_version: env!("CARGO_PKG_VERSION").to_string(),
             max_collection_size: 1000,
+            max_desired_bytes: DEFAULT_MAX_DESIRED_BYTES,
+            max_objects: DEFAULT_MAX_OBJECTS,
+            deadline: None,
         }
     }
 }
@@ -38,6 +53,17 @@ enum Stop {
     Pending(String),
     /// A real error.
     Failed(String),
+    /// The instance's budget of desired objects is spent: the whole evaluation stops.
+    OverBudget(String),
+}
+
+/// The node's outcome for a stop, or the budget message that stops the whole evaluation.
+fn settle(stop: Stop) -> Result<Outcome, String> {
+    match stop {
+        Stop::Pending(message) => Ok(waiting(message)),
+        Stop::Failed(message) => Ok(error(message)),
+        Stop::OverBudget(message) => Err(message),
+    }
 }
 
 impl From<CelError> for Stop {
@@ -106,24 +132,50 @@ pub fn evaluate_with(
     let mut external_reads = Vec::new();
     let mut pending = false;
     let mut failed = false;
+    let mut limits = Limits::start(options);
+    let mut stopped = None;
 
     for node in &graph.nodes {
-        let outcome = evaluate_node(
+        if limits.expired() {
+            stopped = Some(limits.deadline_stop(&node.id));
+            break;
+        }
+        let evaluated = evaluate_node(
             node,
             &identity,
             observed,
-            options,
+            &mut limits,
             &mut vars,
             &outcomes,
             &mut apply,
             &mut external_reads,
         );
+        // An expression stopped by the deadline may have been turned into a value by `||` or
+        // `&&`: the deadline stops the node whatever its outcome says.
+        let outcome = match evaluated {
+            _ if limits.expired() => {
+                stopped = Some(limits.deadline_stop(&node.id));
+                break;
+            }
+            Ok(outcome) => outcome,
+            Err(message) => {
+                stopped = Some(Stopped {
+                    by: StoppedBy::Budget,
+                    at: node.id.clone(),
+                    message,
+                });
+                break;
+            }
+        };
         match outcome.state {
             NodeState::Error => failed = true,
             NodeState::InProgress => pending = true,
             _ => {}
         }
         outcomes.insert(node.id.clone(), outcome);
+    }
+    if let Some(stopped) = stopped {
+        return stopped_plan(graph, instance, &identity, &outcomes, stopped);
     }
 
     let nodes: Vec<NodeStatus> = graph
@@ -159,6 +211,10 @@ pub fn evaluate_with(
         failed |= author_failed;
         pending |= author_pending;
     }
+    if limits.expired() {
+        let stopped = limits.deadline_stop("status");
+        return stopped_plan(graph, instance, &identity, &outcomes, stopped);
+    }
     let state = if failed {
         InstanceState::Error
     } else if nodes.iter().all(|node| node.ready) {
@@ -184,6 +240,70 @@ pub fn evaluate_with(
         status,
         prune_allowed: !pending && !failed,
         requeue: pending,
+        stopped: None,
+    }
+}
+
+/// The plan of an evaluation that stopped before the end: nothing to apply or read, no prune,
+/// state `ERROR` with the reason on the node it stopped at (or in `Ready` when it stopped in
+/// the status), and the status fields projected before kept as they were.
+fn stopped_plan(
+    graph: &CompiledGraph,
+    instance: &Value,
+    identity: &InstanceIdentity,
+    outcomes: &BTreeMap<String, Outcome>,
+    stopped: Stopped,
+) -> Plan {
+    let mut nodes: Vec<NodeStatus> = graph
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            outcomes.get(&node.id).map(|outcome| NodeStatus {
+                id: node.id.clone(),
+                state: outcome.state,
+                ready: outcome.ready,
+                message: outcome.message.clone(),
+            })
+        })
+        .collect();
+    nodes.push(NodeStatus {
+        id: stopped.at.clone(),
+        state: NodeState::Error,
+        ready: false,
+        message: Some(stopped.message.clone()),
+    });
+    let generation = instance
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let conditions = conditions(&nodes, generation);
+    nodes.retain(|node| outcomes.contains_key(&node.id) || graph.node(&node.id).is_some());
+    let mut status = instance
+        .get("status")
+        .filter(|status| status.is_object())
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    if let Some(fields) = status.as_object_mut() {
+        fields.insert(
+            "state".into(),
+            Value::String(InstanceState::Error.as_str().into()),
+        );
+        fields.insert(
+            "conditions".into(),
+            serde_json::to_value(&conditions).unwrap_or(Value::Array(Vec::new())),
+        );
+    }
+    Plan {
+        applyset: applyset_parent(identity, &[]),
+        apply: Vec::new(),
+        external_reads: Vec::new(),
+        nodes,
+        state: InstanceState::Error,
+        conditions,
+        status,
+        prune_allowed: false,
+        requeue: false,
+        stopped: Some(stopped),
     }
 }
 
@@ -221,51 +341,52 @@ fn error(message: String) -> Outcome {
     }
 }
 
+/// One node's outcome; `Err` with the message when the instance's budget of desired objects
+/// is spent (the whole evaluation stops).
 #[allow(clippy::too_many_arguments)]
 fn evaluate_node(
     node: &Node,
     identity: &InstanceIdentity,
     observed: &Observed,
-    options: &Options,
+    limits: &mut Limits<'_>,
     vars: &mut Activation,
     outcomes: &BTreeMap<String, Outcome>,
     apply: &mut Vec<DesiredObject>,
     external_reads: &mut Vec<ExternalRead>,
-) -> Outcome {
+) -> Result<Outcome, String> {
     // Exclusion is contagious.
     if let Some(dependency) = node.dependencies.iter().find(|dependency| {
         outcomes
             .get(*dependency)
             .is_some_and(|outcome| outcome.skipped)
     }) {
-        return Outcome {
+        return Ok(Outcome {
             state: NodeState::Skipped,
             ready: true,
             skipped: true,
             message: Some(format!("dependency {dependency:?} is not included")),
-        };
+        });
     }
 
     // includeWhen: waits for the resources it reads, then all must be true.
     for cond in &node.include_when {
         if let Some(dependency) = not_ready(cond, outcomes) {
-            return waiting(format!(
+            return Ok(waiting(format!(
                 "includeWhen waits for {dependency:?} to be ready: {}",
                 cond.source()
-            ));
+            )));
         }
         match eval_bool(cond, vars) {
             Ok(true) => {}
             Ok(false) => {
-                return Outcome {
+                return Ok(Outcome {
                     state: NodeState::Skipped,
                     ready: true,
                     skipped: true,
                     message: Some(format!("includeWhen is false: {}", cond.source())),
-                };
+                });
             }
-            Err(Stop::Pending(message)) => return waiting(message),
-            Err(Stop::Failed(message)) => return error(message),
+            Err(stop) => return settle(stop),
         }
     }
 
@@ -274,18 +395,24 @@ fn evaluate_node(
             .get(*dependency)
             .is_some_and(|outcome| outcome.ready)
     }) {
-        return waiting(format!("waiting for dependency {dependency:?} to be ready"));
+        return Ok(waiting(format!(
+            "waiting for dependency {dependency:?} to be ready"
+        )));
     }
 
     match node.kind {
-        NodeKind::External | NodeKind::ExternalCollection => {
-            evaluate_external(node, identity, observed, vars, external_reads)
-        }
+        NodeKind::External | NodeKind::ExternalCollection => Ok(evaluate_external(
+            node,
+            identity,
+            observed,
+            vars,
+            external_reads,
+        )),
         NodeKind::Resource => {
-            let mut object = match resolve_template(node, vars) {
+            limits.admit(node, 1)?;
+            let mut object = match resolve_template(node, vars, Some((&*limits, None))) {
                 Ok(object) => object,
-                Err(Stop::Pending(message)) => return waiting(message),
-                Err(Stop::Failed(message)) => return error(message),
+                Err(stop) => return settle(stop),
             };
             default_namespace(node, &mut object, identity);
             label_child(
@@ -295,15 +422,16 @@ fn evaluate_node(
                 &node.id,
                 None,
                 node.apply_order,
-                &options.kro_version,
+                &limits.options.kro_version,
             );
             record_deletion_policy(&mut object, node.deletion_policy);
+            limits.charge(&object, None)?;
             apply.push(DesiredObject {
                 node_id: node.id.clone(),
                 collection_index: None,
                 object,
             });
-            match observed.nodes.get(&node.id) {
+            Ok(match observed.nodes.get(&node.id) {
                 Some(ObservedNode::Object(observed_object)) => {
                     let value = to_cel(node, observed_object);
                     vars.bind(node.id.clone(), value.clone());
@@ -315,9 +443,9 @@ fn evaluate_node(
                     skipped: false,
                     message: Some("waiting for the object to be created".into()),
                 },
-            }
+            })
         }
-        NodeKind::Collection => evaluate_collection(node, identity, observed, options, vars, apply),
+        NodeKind::Collection => evaluate_collection(node, identity, observed, limits, vars, apply),
     }
 }
 
@@ -412,12 +540,26 @@ fn set_path(root: &mut Value, field: &TemplateField, value: Value) {
     }
 }
 
-fn resolve_template(node: &Node, vars: &Activation) -> Result<Value, Stop> {
+/// The node's template with every field resolved. With `budget`, each resolved value is
+/// measured as it is set, so a template that would pass the instance's byte budget stops at the
+/// field that passes it (`item` names the forEach item in the message).
+fn resolve_template(
+    node: &Node,
+    vars: &Activation,
+    budget: Option<(&Limits<'_>, Option<(usize, usize)>)>,
+) -> Result<Value, Stop> {
     let mut object = node.template.clone();
     let mut omitted = Vec::new();
+    let mut partial: u64 = 0;
     for field in &node.fields {
         match resolve_value(&field.value, vars)? {
-            Some(value) => set_path(&mut object, field, value),
+            Some(value) => {
+                if let Some((limits, item)) = budget {
+                    partial = partial.saturating_add(json_size(&value));
+                    limits.room(partial, item).map_err(Stop::OverBudget)?;
+                }
+                set_path(&mut object, field, value);
+            }
             None => omitted.push(field),
         }
     }
@@ -492,7 +634,7 @@ fn readiness(node: &Node, var: &str, objects: impl IntoIterator<Item = CelValue>
                         message: Some(message),
                     };
                 }
-                Err(Stop::Failed(message)) => return error(message),
+                Err(Stop::Failed(message) | Stop::OverBudget(message)) => return error(message),
             }
         }
     }
@@ -511,10 +653,10 @@ fn evaluate_external(
     vars: &mut Activation,
     external_reads: &mut Vec<ExternalRead>,
 ) -> Outcome {
-    let object = match resolve_template(node, vars) {
+    let object = match resolve_template(node, vars, None) {
         Ok(object) => object,
         Err(Stop::Pending(message)) => return waiting(message),
-        Err(Stop::Failed(message)) => return error(message),
+        Err(Stop::Failed(message) | Stop::OverBudget(message)) => return error(message),
     };
     let meta = object.get("metadata").cloned().unwrap_or(Value::Null);
     let mut namespace = meta
@@ -563,17 +705,20 @@ fn evaluate_collection(
     node: &Node,
     identity: &InstanceIdentity,
     observed: &Observed,
-    options: &Options,
+    limits: &mut Limits<'_>,
     vars: &mut Activation,
     apply: &mut Vec<DesiredObject>,
-) -> Outcome {
+) -> Result<Outcome, String> {
     let mut dims: Vec<(String, Vec<CelValue>)> = Vec::new();
     for dimension in &node.for_each {
         match dimension.expr.program().eval_list(vars).map_err(Stop::from) {
             Ok(items) => dims.push((dimension.name.clone(), items)),
-            Err(Stop::Pending(message)) => return waiting(message),
-            Err(Stop::Failed(message)) => {
-                return error(format!("forEach iterator {:?}: {message}", dimension.name));
+            Err(Stop::Pending(message)) => return Ok(waiting(message)),
+            Err(Stop::Failed(message) | Stop::OverBudget(message)) => {
+                return Ok(error(format!(
+                    "forEach iterator {:?}: {message}",
+                    dimension.name
+                )));
             }
         }
     }
@@ -581,17 +726,26 @@ fn evaluate_collection(
         .iter()
         .try_fold(1usize, |acc, (_, list)| acc.checked_mul(list.len()))
         .unwrap_or(usize::MAX);
+    let options = limits.options;
     if size > options.max_collection_size {
-        return error(format!(
+        return Ok(error(format!(
             "collection size of {size} is over the maximum collection size of {}",
             options.max_collection_size
-        ));
+        )));
     }
+    // The count is known before any item is built.
+    limits.admit(node, size)?;
     let applyset_id = identity.applyset_id();
     let mut items = Vec::with_capacity(size);
     let mut seen = BTreeSet::new();
     let mut local = vars.clone();
     for i in 0..size {
+        if limits.expired() {
+            return Ok(error(format!(
+                "stopped at forEach item {} of {size}",
+                i + 1
+            )));
+        }
         // Cartesian product, first dimension outermost.
         let mut rest = i;
         let mut picks = Vec::with_capacity(dims.len());
@@ -603,10 +757,9 @@ fn evaluate_collection(
         for (name, value) in picks {
             local.bind(name, value);
         }
-        let mut object = match resolve_template(node, &local) {
+        let mut object = match resolve_template(node, &local, Some((&*limits, Some((i, size))))) {
             Ok(object) => object,
-            Err(Stop::Pending(message)) => return waiting(message),
-            Err(Stop::Failed(message)) => return error(message),
+            Err(stop) => return settle(stop),
         };
         default_namespace(node, &mut object, identity);
         let key = (
@@ -622,10 +775,10 @@ fn evaluate_collection(
                 .to_string(),
         );
         if !seen.insert(key.clone()) {
-            return error(format!(
+            return Ok(error(format!(
                 "duplicate identity: {} {} {}/{} is produced by more than one forEach item; include every iterator in metadata.name",
                 node.api_version, node.object_kind, key.0, key.1
-            ));
+            )));
         }
         label_child(
             &mut object,
@@ -637,6 +790,7 @@ fn evaluate_collection(
             &options.kro_version,
         );
         record_deletion_policy(&mut object, node.deletion_policy);
+        limits.charge(&object, Some((i, size)))?;
         items.push(DesiredObject {
             node_id: node.id.clone(),
             collection_index: Some(i),
@@ -644,6 +798,19 @@ fn evaluate_collection(
         });
     }
 
+    Ok(collection_readiness(node, observed, items, vars, apply))
+}
+
+/// A collection's items go to `apply`; the observed ones (matched by namespace/name, in
+/// desired order) are bound as the node's list, and the node is ready once all are observed
+/// and pass `readyWhen`.
+fn collection_readiness(
+    node: &Node,
+    observed: &Observed,
+    items: Vec<DesiredObject>,
+    vars: &mut Activation,
+    apply: &mut Vec<DesiredObject>,
+) -> Outcome {
     // Match observed items to desired ones by namespace/name, in desired order.
     let observed_items: Vec<Value> = match observed.nodes.get(&node.id) {
         Some(ObservedNode::List(list)) => list.clone(),

@@ -179,6 +179,39 @@ pub struct Plan {
     pub prune_allowed: bool,
     /// Whether the controller should reconcile again soon (something waits on data).
     pub requeue: bool,
+    /// Set when the evaluation stopped before the end (a budget or the deadline): then nothing
+    /// is to be applied or read, and the status says why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stopped>,
+}
+
+/// Why and where an evaluation stopped before the end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stopped {
+    /// What stopped it.
+    pub by: StoppedBy,
+    /// The node being evaluated (or `status` for the projected status fields).
+    pub at: String,
+    /// What the user reads: the bound, the flag and what to change.
+    pub message: String,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.at, self.message)
+    }
+}
+
+/// What stopped an evaluation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StoppedBy {
+    /// `--instance-max-objects` or `--instance-max-desired-bytes`: the same input stops the
+    /// same way until the instance (or the flag) changes.
+    Budget,
+    /// `--instance-evaluation-timeout`: retried with backoff.
+    Deadline,
 }
 
 impl Plan {

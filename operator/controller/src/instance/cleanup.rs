@@ -2,6 +2,7 @@
 //! highest `apply-order` wave first, waiting for each), then kro's finalizer. Members to keep
 //! (`deletionPolicy: Orphan`, or adopted) are released instead of deleted.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use kro_api::condition::types;
@@ -16,17 +17,47 @@ use serde_json::json;
 
 use super::KindContext;
 use super::applyset::{has_finalizer, list_members};
+use super::evaluate::{EvaluationCpu, evaluate_off_runtime};
 use super::prune::{delete_exactly, keeps, release};
 use super::status::{publish, set_condition, write_status};
 use crate::diff;
 use crate::error::{Error, kube_err};
 
 /// Deletion: children in reverse topological waves, waiting for each wave, then the finalizer.
-pub(super) async fn cleanup(ctx: &KindContext, live: &DynamicObject) -> Result<Action, Error> {
+pub(super) async fn cleanup(
+    ctx: &Arc<KindContext>,
+    live: &DynamicObject,
+    cpu: &EvaluationCpu,
+) -> Result<Action, Error> {
     if !has_finalizer(live) {
         return Ok(Action::await_change());
     }
-    let empty = kro_runtime::evaluate(&ctx.graph, &json!({}), &Observed::new());
+    // What the graph names without an instance (namespaces of its templates), evaluated off the
+    // runtime and bounded as any evaluation; the ApplySet's own records do not depend on it.
+    let opts = &ctx.shared.opts;
+    let options = kro_runtime::Options {
+        kro_version: ctx.shared.kro_version.clone(),
+        max_collection_size: opts.rgd_max_collection_size,
+        max_desired_bytes: opts.instance_max_desired_bytes,
+        max_objects: opts.instance_max_objects,
+        deadline: Some(kro_runtime::EvaluationDeadline::after(
+            opts.instance_evaluation_timeout,
+        )),
+    };
+    let empty = evaluate_off_runtime(
+        ctx.clone(),
+        json!({}),
+        Observed::new(),
+        options,
+        format!(
+            "{}/{}",
+            live.namespace().unwrap_or_default(),
+            live.name_any()
+        ),
+        cpu,
+    )
+    .await?
+    .plan;
     let remaining = list_members(ctx, live, &empty).await?;
     write_deleting_status(ctx, live, &remaining).await?;
     ctx.shared.router.forget(&ctx.instance_key(live)).await;

@@ -2,8 +2,8 @@
 //! one file each, with one [`InstanceRun`] flowing through them:
 //!
 //! 1. [`observe`]: the instance, then the children and externalRefs the plan names;
-//! 2. evaluate (pure, `kro-runtime`) and [`apply`] what differs, in topological order, until
-//!    nothing new is observed or applied;
+//! 2. [`evaluate`] (pure, `kro-runtime`, on the blocking evaluation pool with a deadline) and
+//!    [`apply`] what differs, in topological order, until nothing new is observed or applied;
 //! 3. [`applyset`]: the parent's finalizer, labels and ApplySet metadata, written before the
 //!    first child and shrunk after a clean prune;
 //! 4. [`prune`]: members of the ApplySet the plan no longer has;
@@ -16,6 +16,7 @@ mod apply;
 mod applyset;
 mod cleanup;
 mod confine;
+mod evaluate;
 mod observe;
 mod prune;
 mod status;
@@ -201,9 +202,15 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
     let gvr = ctx.gvr();
     let started = Instant::now();
     let key = failure_key(&obj);
-    // CPU time of this reconcile's own polls, on the thread each ran on.
+    // CPU time of this reconcile's own polls, on the thread each ran on, and of its
+    // evaluations on the blocking threads.
     let mut cpu = Duration::ZERO;
-    let mut work = std::pin::pin!(reconcile_instance(obj.clone(), ctx.clone()));
+    let evaluation_cpu = Arc::new(evaluate::EvaluationCpu::default());
+    let mut work = std::pin::pin!(reconcile_instance(
+        obj.clone(),
+        ctx.clone(),
+        evaluation_cpu.clone()
+    ));
     let measured = futures::future::poll_fn(|cx| {
         let before = cpu_time::ThreadTime::try_now().ok();
         let polled = work.as_mut().poll(cx);
@@ -227,6 +234,7 @@ pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<KindContext>) -> Result
         }
     };
     let secs = started.elapsed().as_secs_f64();
+    cpu += evaluation_cpu.total();
     tracing::debug!(
         instance = %key,
         seconds = secs,
@@ -328,6 +336,8 @@ fn failure_key(obj: &DynamicObject) -> String {
 struct InstanceRun<'a> {
     /// The controller of the instance's kind.
     ctx: &'a KindContext,
+    /// The same, owned, for the evaluations on blocking threads.
+    kind: Arc<KindContext>,
     /// The instance's own API (namespaced when the kind is).
     api: Api<DynamicObject>,
     /// The instance as last read or written by kro.
@@ -350,11 +360,19 @@ struct InstanceRun<'a> {
     parent_prepared: bool,
     /// How many times the graph was evaluated.
     passes: usize,
+    /// Time spent evaluating in this reconcile (against `--instance-evaluation-timeout`).
+    evaluating: Duration,
+    /// CPU time of the evaluations.
+    cpu: Arc<evaluate::EvaluationCpu>,
 }
 
 impl<'a> InstanceRun<'a> {
     /// A run starting from `live`, with what the watch caches hold of its children.
-    fn new(ctx: &'a KindContext, live: DynamicObject) -> Result<Self, Error> {
+    fn new(
+        ctx: &'a Arc<KindContext>,
+        live: DynamicObject,
+        cpu: Arc<evaluate::EvaluationCpu>,
+    ) -> Result<Self, Error> {
         let instance_value =
             serde_json::to_value(&live).map_err(|source| Error::Serialization {
                 what: format!("instance {}", live.name_any()),
@@ -362,6 +380,7 @@ impl<'a> InstanceRun<'a> {
             })?;
         let mut run = InstanceRun {
             ctx,
+            kind: ctx.clone(),
             api: ctx.api(live.namespace().as_deref()),
             identity: ctx.identity(&live),
             live,
@@ -369,6 +388,10 @@ impl<'a> InstanceRun<'a> {
             options: kro_runtime::Options {
                 kro_version: ctx.shared.kro_version.clone(),
                 max_collection_size: ctx.shared.opts.rgd_max_collection_size,
+                max_desired_bytes: ctx.shared.opts.instance_max_desired_bytes,
+                max_objects: ctx.shared.opts.instance_max_objects,
+                // Set per pass by `evaluate`.
+                deadline: None,
             },
             observed: Observed::new(),
             fetched: HashSet::new(),
@@ -376,6 +399,8 @@ impl<'a> InstanceRun<'a> {
             errors: Vec::new(),
             parent_prepared: false,
             passes: 0,
+            evaluating: Duration::ZERO,
+            cpu,
         };
         // What the shared watch caches already hold of this instance's children goes in before
         // the first evaluation, so an up-to-date instance is evaluated once, not once per level.
@@ -383,23 +408,16 @@ impl<'a> InstanceRun<'a> {
         Ok(run)
     }
 
-    /// Evaluates the graph against what is observed.
-    fn evaluate(&mut self) -> Plan {
-        self.passes += 1;
-        kro_runtime::evaluate_with(
-            &self.ctx.graph,
-            &self.instance_value,
-            &self.observed,
-            &self.options,
-        )
-    }
-
     /// Evaluate → observe → apply until a pass neither observes nor applies anything new (or
-    /// the pass budget is spent); returns the last plan.
+    /// the pass budget is spent, or an evaluation stops at a budget or the deadline); returns
+    /// the last plan.
     async fn converge(&mut self) -> Result<Plan, Error> {
         let max_passes = self.ctx.graph.nodes.len() * 3 + 4;
         loop {
-            let mut plan = self.evaluate();
+            let mut plan = self.evaluate().await?;
+            if plan.stopped.is_some() {
+                return Ok(plan);
+            }
             self.confine(&mut plan).await;
             if self.passes >= max_passes {
                 return Ok(plan);
@@ -436,17 +454,18 @@ impl<'a> InstanceRun<'a> {
 async fn reconcile_instance(
     obj: Arc<DynamicObject>,
     ctx: Arc<KindContext>,
+    cpu: Arc<evaluate::EvaluationCpu>,
 ) -> Result<Action, Error> {
     let Some(live) = observe::current_instance(&ctx, &obj).await? else {
         return Ok(Action::await_change());
     };
     if live.metadata.deletion_timestamp.is_some() {
-        return cleanup::cleanup(&ctx, &live).await;
+        return cleanup::cleanup(&ctx, &live, &cpu).await;
     }
     if status::is_suspended(&live) {
         return status::suspend(&ctx, &live).await;
     }
-    let mut run = InstanceRun::new(&ctx, live)?;
+    let mut run = InstanceRun::new(&ctx, live, cpu)?;
     let plan = run.converge().await?;
     tracing::debug!(
         instance = %run.live.name_any(),
@@ -455,6 +474,12 @@ async fn reconcile_instance(
         observed = run.observed.nodes.len(),
         "evaluated"
     );
+    if let Some(stopped) = &plan.stopped {
+        // Nothing was applied; watches and the ApplySet stay as they were. The status says
+        // why, and the reconcile fails so that it is retried with backoff.
+        run.write_status(&plan).await?;
+        return Err(Error::EvaluationStopped(stopped.clone()));
+    }
     run.watch(&plan).await;
     run.prune(&plan).await?;
     let state = run.write_status(&plan).await?;
