@@ -652,8 +652,10 @@ mod tests {
             })
         };
         let items: Vec<Value> = (0..2000).map(item).collect();
-        let list = serde_json::to_string(&json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}))
-            .unwrap();
+        let list = serde_json::to_string(
+            &json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items}),
+        )
+        .unwrap();
         let time = |f: &dyn Fn()| {
             let started = std::time::Instant::now();
             for _ in 0..10 {

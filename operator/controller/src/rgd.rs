@@ -166,11 +166,7 @@ async fn mark_ready_when_listable(
     let api: Api<kro_api::decode::Lenient<kube::api::PartialObjectMeta<ResourceGraphDefinition>>> =
         Api::all(api.into_client());
     while !stop.is_cancelled() {
-        if api
-            .list(&ListParams::default().limit(1))
-            .await
-            .is_ok()
-        {
+        if api.list(&ListParams::default().limit(1)).await.is_ok() {
             ready.store(true, std::sync::atomic::Ordering::Relaxed);
             return;
         }

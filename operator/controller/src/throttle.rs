@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn a_429_waits_what_the_server_asks_within_bounds() {
-        assert_eq!(retry_after(&status(429, Some(3))), Some(Duration::from_secs(3)));
+        assert_eq!(
+            retry_after(&status(429, Some(3))),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(retry_after(&status(429, None)), Some(MIN_WAIT));
         assert_eq!(retry_after(&status(429, Some(0))), Some(MIN_WAIT));
         assert_eq!(retry_after(&status(429, Some(3600))), Some(MAX_WAIT));

@@ -100,7 +100,13 @@ mod tests {
         let out: Vec<Event<i32>> = skip_undecodable(
             futures::stream::iter(events),
             decode,
-            |poison: &String| poison.strip_prefix("poison ")?.parse::<i32>().ok().map(|n| -n),
+            |poison: &String| {
+                poison
+                    .strip_prefix("poison ")?
+                    .parse::<i32>()
+                    .ok()
+                    .map(|n| -n)
+            },
             move |poison| seen.lock().unwrap().push(poison),
         )
         .filter_map(|event| futures::future::ready(event.ok()))

@@ -8,5 +8,5 @@ pub(crate) mod events;
 pub(crate) mod ownership;
 pub(crate) mod refs;
 pub(crate) mod runtime;
-pub(crate) mod undecodable;
 pub mod types;
+pub(crate) mod undecodable;

@@ -83,9 +83,9 @@ async fn report<K: AckKind>(client: &kube::Client, poison: &Poison) {
     );
     let old = poison.status.clone().unwrap_or_else(|| json!({}));
     let previous = Conditions::from_list(old.get("conditions"));
-    let already = previous.get(condition::TERMINAL).is_some_and(|terminal| {
-        terminal.message.as_deref() == Some(message.as_str())
-    });
+    let already = previous
+        .get(condition::TERMINAL)
+        .is_some_and(|terminal| terminal.message.as_deref() == Some(message.as_str()));
     if already {
         return;
     }
@@ -116,7 +116,11 @@ async fn report<K: AckKind>(client: &kube::Client, poison: &Poison) {
         tracing::debug!(%error, object = %poison.display_name(), "cannot write the status of an undecodable object");
         return;
     }
-    let service = K::group(&()).split('.').next().unwrap_or_default().to_string();
+    let service = K::group(&())
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let recorder = Recorder::new(
         client.clone(),
         Reporter {
