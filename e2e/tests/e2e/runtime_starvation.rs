@@ -340,12 +340,16 @@ async fn slow_instances_do_not_starve_probes_metrics_or_the_lease() -> Result<()
             let (hostile, normal) = (hostile_ref, normal_ref);
             async move {
                 round(kro, ns, (metrics, health), leases, &window).await?;
-                let seen = window.borrow();
-                if !seen.failures.is_empty() {
-                    return Ok(Some(Err(seen.failures.join("; "))));
+                let (failures, enough) = {
+                    let seen = window.borrow();
+                    (
+                        seen.failures.join("; "),
+                        seen.answered_while_busy >= 3 && seen.renewed_while_busy >= 1,
+                    )
+                };
+                if !failures.is_empty() {
+                    return Ok(Some(Err(failures)));
                 }
-                let enough = seen.answered_while_busy >= 3 && seen.renewed_while_busy >= 1;
-                drop(seen);
                 Ok((enough && settled(client, ns, hostile, normal).await?).then_some(Ok(())))
             }
         },
