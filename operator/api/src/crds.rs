@@ -1,5 +1,5 @@
-//! The static CRDs kro-rs installs (today the ResourceGraphDefinition CRD), built in Rust so the
-//! YAML in `crds/` is generated, never hand-edited.
+//! The static CRDs kro-rs installs (ResourceGraphDefinition and GraphRevision), built in Rust so
+//! the YAML in `crds/` is generated, never hand-edited.
 //!
 //! Regenerate `crds/` after changing a CRD with `UPDATE_CRDS=1 cargo test -p kro-api --test crds`
 //! (the same test fails when the files are out of date).
@@ -10,10 +10,11 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceColumnDefinition, CustomResourceDefinition, CustomResourceDefinitionNames,
     CustomResourceDefinitionSpec, CustomResourceDefinitionVersion, CustomResourceSubresourceStatus,
     CustomResourceSubresources, CustomResourceValidation, JSON, JSONSchemaProps,
-    JSONSchemaPropsOrArray, JSONSchemaPropsOrBool, ValidationRule,
+    JSONSchemaPropsOrArray, JSONSchemaPropsOrBool, SelectableField, ValidationRule,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use crate::metadata::INTERNAL_GROUP;
 use crate::{GROUP, VERSION};
 
 /// A CRD kro-rs ships, with the file name it has under `crds/`.
@@ -39,7 +40,10 @@ pub struct CrdYamlError {
 /// Every static CRD kro-rs installs, in install order. Add new static CRDs (e.g. ACK kinds)
 /// here; the `crds/` check test and `kro crds` pick them up.
 pub fn static_crds() -> Vec<StaticCrd> {
-    vec![StaticCrd::new(resource_graph_definition_crd())]
+    vec![
+        StaticCrd::new(resource_graph_definition_crd()),
+        StaticCrd::new(graph_revision_crd()),
+    ]
 }
 
 impl StaticCrd {
@@ -152,6 +156,156 @@ pub fn resource_graph_definition_crd() -> CustomResourceDefinition {
         },
         status: None,
     }
+}
+
+/// The `graphrevisions.internal.kro.run` CRD, as kro's: cluster-scoped, short name `gr`, status
+/// subresource, an immutable spec (`spec is immutable`), `spec.snapshot.name` selectable, and
+/// the printer columns RGD, REVISION, HASH, READY, AGE.
+pub fn graph_revision_crd() -> CustomResourceDefinition {
+    let printer_columns = vec![
+        column("RGD", "string", ".spec.snapshot.name", Some(1)),
+        column("REVISION", "integer", ".spec.revision", None),
+        column(
+            "HASH",
+            "string",
+            ".metadata.labels.kro\\.run/graph-revision-hash",
+            Some(1),
+        ),
+        column(
+            "READY",
+            "string",
+            ".status.conditions[?(@.type==\"Ready\")].status",
+            None,
+        ),
+        column("AGE", "date", ".metadata.creationTimestamp", None),
+    ];
+    let (spec, status) = (graph_revision_spec_schema(), graph_revision_status_schema());
+    let root = object(
+        "GraphRevision is an immutable snapshot of a ResourceGraphDefinition revision.",
+        [
+            (
+                "apiVersion",
+                string("Versioned schema of this representation of an object."),
+            ),
+            ("kind", string("REST resource this object represents.")),
+            (
+                "metadata",
+                JSONSchemaProps {
+                    type_: Some("object".into()),
+                    ..Default::default()
+                },
+            ),
+            ("spec", spec),
+            ("status", status),
+        ],
+        &[],
+    );
+    CustomResourceDefinition {
+        metadata: ObjectMeta {
+            name: Some(format!("graphrevisions.{INTERNAL_GROUP}")),
+            ..Default::default()
+        },
+        spec: CustomResourceDefinitionSpec {
+            group: INTERNAL_GROUP.into(),
+            names: CustomResourceDefinitionNames {
+                kind: "GraphRevision".into(),
+                list_kind: Some("GraphRevisionList".into()),
+                plural: "graphrevisions".into(),
+                singular: Some("graphrevision".into()),
+                short_names: Some(vec!["gr".into()]),
+                categories: None,
+            },
+            scope: "Cluster".into(),
+            versions: vec![CustomResourceDefinitionVersion {
+                name: VERSION.into(),
+                served: true,
+                storage: true,
+                additional_printer_columns: Some(printer_columns),
+                schema: Some(CustomResourceValidation {
+                    open_api_v3_schema: Some(root),
+                }),
+                selectable_fields: Some(vec![SelectableField {
+                    json_path: ".spec.snapshot.name".into(),
+                }]),
+                subresources: Some(CustomResourceSubresources {
+                    status: Some(CustomResourceSubresourceStatus(serde_json::json!({}))),
+                    scale: None,
+                }),
+                ..Default::default()
+            }],
+            conversion: None,
+            preserve_unknown_fields: None,
+        },
+        status: None,
+    }
+}
+
+/// `spec` of a GraphRevision: the revision number and the RGD snapshot, immutable.
+fn graph_revision_spec_schema() -> JSONSchemaProps {
+    let snapshot = object(
+        "The ResourceGraphDefinition this revision was issued from, and its spec then.",
+        [
+            (
+                "name",
+                string("Name of the ResourceGraphDefinition (the lineage key)."),
+            ),
+            (
+                "generation",
+                JSONSchemaProps {
+                    format: Some("int64".into()),
+                    ..described(
+                        "integer",
+                        "metadata.generation of the ResourceGraphDefinition when the revision was issued.",
+                    )
+                },
+            ),
+            ("spec", rgd_spec_schema()),
+        ],
+        &["generation", "name", "spec"],
+    );
+    JSONSchemaProps {
+        x_kubernetes_validations: Some(vec![immutable("spec is immutable")]),
+        ..object(
+            "The revision number and the snapshot. Immutable.",
+            [
+                (
+                    "revision",
+                    JSONSchemaProps {
+                        format: Some("int64".into()),
+                        minimum: Some(1.0),
+                        ..described(
+                            "integer",
+                            "Revision number, monotonic per ResourceGraphDefinition name.",
+                        )
+                    },
+                ),
+                ("snapshot", snapshot),
+            ],
+            &["revision", "snapshot"],
+        )
+    }
+}
+
+/// `status` of a GraphRevision.
+fn graph_revision_status_schema() -> JSONSchemaProps {
+    object(
+        "Whether the snapshot compiled (GraphVerified, Ready), and its graph.",
+        [
+            (
+                "topologicalOrder",
+                array(
+                    "Resource ids in the order they are created.",
+                    plain("string"),
+                ),
+            ),
+            (
+                "conditions",
+                array("GraphVerified and the root Ready.", condition_schema()),
+            ),
+            ("resources", resource_information_schema()),
+        ],
+        &[],
+    )
 }
 
 fn rgd_spec_schema() -> JSONSchemaProps {
@@ -446,30 +600,7 @@ fn rgd_status_schema() -> JSONSchemaProps {
                     condition_schema(),
                 ),
             ),
-            (
-                "resources",
-                array(
-                    "Resources that depend on others, with their dependencies.",
-                    object(
-                        "A resource and the resources it depends on.",
-                        [
-                            ("id", string("Id of the resource.")),
-                            (
-                                "dependencies",
-                                array(
-                                    "Resources this resource's expressions refer to.",
-                                    object(
-                                        "A dependency.",
-                                        [("id", string("Id of the resource depended on."))],
-                                        &[],
-                                    ),
-                                ),
-                            ),
-                        ],
-                        &[],
-                    ),
-                ),
-            ),
+            ("resources", resource_information_schema()),
             (
                 "lastIssuedRevision",
                 JSONSchemaProps {
@@ -482,6 +613,31 @@ fn rgd_status_schema() -> JSONSchemaProps {
             ),
         ],
         &[],
+    )
+}
+
+/// `status.resources` of RGDs and GraphRevisions.
+fn resource_information_schema() -> JSONSchemaProps {
+    array(
+        "Resources that depend on others, with their dependencies.",
+        object(
+            "A resource and the resources it depends on.",
+            [
+                ("id", string("Id of the resource.")),
+                (
+                    "dependencies",
+                    array(
+                        "Resources this resource's expressions refer to.",
+                        object(
+                            "A dependency.",
+                            [("id", string("Id of the resource depended on."))],
+                            &[],
+                        ),
+                    ),
+                ),
+            ],
+            &[],
+        ),
     )
 }
 

@@ -1,4 +1,4 @@
-//! kro-rs API types: the `ResourceGraphDefinition` kind, its conditions, and the labels,
+//! kro-rs API types: the `ResourceGraphDefinition` and `GraphRevision` kinds, their conditions, and the labels,
 //! annotations, finalizers and field manager that kro writes.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -6,11 +6,15 @@
 pub mod condition;
 pub mod crds;
 pub mod decode;
+pub mod graph_revision;
 pub mod metadata;
 pub mod rgd;
 pub mod state;
 
 pub use condition::{Condition, ConditionStatus, Conditions};
+pub use graph_revision::{
+    GraphRevision, GraphRevisionSpec, GraphRevisionStatus, ResourceGraphDefinitionSnapshot,
+};
 pub use rgd::{
     AdoptionPolicy, CrdMetadata, DeletionPolicy, Dependency, ExternalRef, ExternalRefMetadata,
     Resource, ResourceGraphDefinition, ResourceGraphDefinitionSpec, ResourceGraphDefinitionStatus,

@@ -1,5 +1,6 @@
 //! Checks that `crds/` holds exactly the YAML generated from the Rust CRD definitions, and that
-//! the hand-built ResourceGraphDefinition schema matches the Rust type field for field.
+//! the hand-built ResourceGraphDefinition and GraphRevision schemas match the Rust types field
+//! for field.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,8 +10,10 @@ use std::path::PathBuf;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
 };
-use kro_api::crds::{resource_graph_definition_crd, static_crds, static_crds_yaml};
-use kro_api::{ResourceGraphDefinition, ResourceGraphDefinitionStatus};
+use kro_api::crds::{
+    graph_revision_crd, resource_graph_definition_crd, static_crds, static_crds_yaml,
+};
+use kro_api::{GraphRevision, ResourceGraphDefinition, ResourceGraphDefinitionStatus};
 use serde_json::{Value, json};
 
 const REGENERATE: &str = "UPDATE_CRDS=1 cargo test -p kro-api --test crds";
@@ -402,4 +405,136 @@ fn rgd_defaults_when_fields_are_omitted() {
     assert_eq!(rgd.status, None);
     let status: ResourceGraphDefinitionStatus = serde_json::from_value(json!({})).unwrap();
     assert_eq!(serde_json::to_value(&status).unwrap(), json!({}));
+}
+
+fn gr_root_schema() -> JSONSchemaProps {
+    graph_revision_crd().spec.versions[0]
+        .schema
+        .clone()
+        .unwrap()
+        .open_api_v3_schema
+        .unwrap()
+}
+
+#[test]
+fn gr_crd_is_kros_identity_columns_and_immutable_spec() {
+    let crd = graph_revision_crd();
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("graphrevisions.internal.kro.run")
+    );
+    assert_eq!(
+        (crd.spec.group.as_str(), crd.spec.scope.as_str()),
+        ("internal.kro.run", "Cluster")
+    );
+    assert_eq!(crd.spec.names.kind, "GraphRevision");
+    assert_eq!(crd.spec.names.short_names, Some(vec!["gr".to_string()]));
+    let v = &crd.spec.versions[0];
+    assert_eq!(
+        (v.name.as_str(), v.served, v.storage),
+        ("v1alpha1", true, true)
+    );
+    assert!(v.subresources.as_ref().unwrap().status.is_some());
+    let selectable: Vec<&str> = v
+        .selectable_fields
+        .iter()
+        .flatten()
+        .map(|f| f.json_path.as_str())
+        .collect();
+    assert_eq!(selectable, [".spec.snapshot.name"]);
+    let cols: Vec<(&str, &str, &str, i32)> = v
+        .additional_printer_columns
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.type_.as_str(),
+                c.json_path.as_str(),
+                c.priority.unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            ("RGD", "string", ".spec.snapshot.name", 1),
+            ("REVISION", "integer", ".spec.revision", 0),
+            (
+                "HASH",
+                "string",
+                ".metadata.labels.kro\\.run/graph-revision-hash",
+                1
+            ),
+            (
+                "READY",
+                "string",
+                ".status.conditions[?(@.type==\"Ready\")].status",
+                0
+            ),
+            ("AGE", "date", ".metadata.creationTimestamp", 0),
+        ]
+    );
+    let root = gr_root_schema();
+    let spec = prop(&root, &["spec"]);
+    let rules: Vec<(String, String)> = spec
+        .x_kubernetes_validations
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| (r.rule, r.message.unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        rules,
+        [(
+            "self == oldSelf".to_string(),
+            "spec is immutable".to_string()
+        )]
+    );
+    assert_eq!(
+        spec.required,
+        Some(vec!["revision".into(), "snapshot".into()])
+    );
+    assert_eq!(prop(&root, &["spec", "revision"]).minimum, Some(1.0));
+    // The snapshot holds the RGD spec with the RGD CRD's own schema.
+    assert_eq!(
+        prop(&root, &["spec", "snapshot", "spec"]),
+        prop(&root_schema(), &["spec"])
+    );
+}
+
+#[test]
+fn gr_rust_type_and_crd_schema_have_the_same_fields() {
+    let rgd = full_rgd();
+    let gr = json!({
+        "apiVersion": "internal.kro.run/v1alpha1",
+        "kind": "GraphRevision",
+        "metadata": {"name": "webapp-r00002"},
+        "spec": {
+            "revision": 2,
+            "snapshot": {"name": "webapp", "generation": 3, "spec": rgd["spec"]}
+        },
+        "status": {
+            "topologicalOrder": ["config", "deployment"],
+            "conditions": rgd["status"]["conditions"],
+            "resources": rgd["status"]["resources"]
+        }
+    });
+    let typed: GraphRevision = serde_json::from_value(gr.clone()).unwrap();
+    let reserialized = serde_json::to_value(&typed).unwrap();
+    assert_eq!(
+        reserialized, gr,
+        "every field round-trips through the Rust type"
+    );
+    let root = gr_root_schema();
+    let mut seen = BTreeSet::new();
+    check_against(&reserialized, &root, "", &mut seen);
+    let mut all = BTreeSet::new();
+    schema_paths(&root, "", &mut all);
+    let missing: Vec<_> = all.difference(&seen).collect();
+    assert!(
+        missing.is_empty(),
+        "CRD schema fields the Rust type never writes: {missing:?}"
+    );
 }
