@@ -86,6 +86,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- join "," $out -}}
 {{- end -}}
 
+{{/* The EC2 kinds whose controllers run, as a comma-separated list of plurals. */}}
+{{- define "kro-rs.awsEc2Resources" -}}
+{{- $l := splitList "," (include "kro-rs.awsControllerList" .) -}}
+{{- $out := list -}}
+{{- range (list (list "vpc" "vpcs") (list "subnet" "subnets") (list "securitygroup" "securitygroups") (list "internetgateway" "internetgateways") (list "routetable" "routetables")) -}}
+{{- if or (has "all" $l) (has "ec2" $l) (has (index . 0) $l) (has (index . 1) $l) -}}{{- $out = append $out (index . 1) -}}{{- end -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- end -}}
+
 {{/* "instance" or "any": --namespace-confinement, instance by default in least-privilege mode. */}}
 {{- define "kro-rs.namespaceConfinement" -}}
 {{- $v := toString .Values.config.namespaceConfinement -}}

@@ -72,11 +72,85 @@ pub fn static_crds() -> Vec<StaticCrd> {
             ),
         ],
     );
-    vec![
+    #[allow(unused_mut)]
+    let mut all = vec![
         StaticCrd::new(bucket),
         StaticCrd::new(subnet_group),
         StaticCrd::new(instance),
+    ];
+    #[cfg(feature = "ec2")]
+    all.extend(ec2_crds());
+    all
+}
+
+/// The EC2 CRDs. ACK's printer columns (`ID`, and `state` where ACK has it) come first; ACK
+/// gives these kinds no short names, so neither does kro-rs (`vpc`, `subnet` already work as
+/// kubectl's singular names); the categories are ours as above.
+#[cfg(feature = "ec2")]
+fn ec2_crds() -> Vec<StaticCrd> {
+    use crate::ec2;
+    let mut vpc = ec2::vpc::VPC::crd();
+    categories(&mut vpc, "ec2");
+    columns(
+        &mut vpc,
+        vec![
+            column("ID", ".status.vpcID", "The VPC id", 0),
+            column("state", ".status.state", "The VPC's state", 0),
+        ],
+    );
+    let mut subnet = ec2::subnet::Subnet::crd();
+    categories(&mut subnet, "ec2");
+    columns(
+        &mut subnet,
+        vec![
+            column("ID", ".status.subnetID", "The subnet id", 0),
+            column("state", ".status.state", "The subnet's state", 0),
+        ],
+    );
+    let mut group = ec2::security_group::SecurityGroup::crd();
+    // EC2 cannot rename a group or change its description: say so at admission.
+    immutable(&mut group, "name", "Value is immutable once set");
+    immutable(&mut group, "description", "Value is immutable once set");
+    categories(&mut group, "ec2");
+    columns(
+        &mut group,
+        vec![column("ID", ".status.id", "The security group id", 0)],
+    );
+    let mut gateway = ec2::internet_gateway::InternetGateway::crd();
+    categories(&mut gateway, "ec2");
+    columns(
+        &mut gateway,
+        vec![column(
+            "ID",
+            ".status.internetGatewayID",
+            "The internet gateway id",
+            0,
+        )],
+    );
+    let mut table = ec2::route_table::RouteTable::crd();
+    categories(&mut table, "ec2");
+    columns(
+        &mut table,
+        vec![column(
+            "ID",
+            ".status.routeTableID",
+            "The route table id",
+            0,
+        )],
+    );
+    vec![
+        StaticCrd::new(vpc),
+        StaticCrd::new(subnet),
+        StaticCrd::new(group),
+        StaticCrd::new(gateway),
+        StaticCrd::new(table),
     ]
+}
+
+/// The categories `ack`, `aws` and the service's.
+#[cfg(feature = "ec2")]
+fn categories(crd: &mut CustomResourceDefinition, service: &str) {
+    crd.spec.names.categories = Some(vec!["ack".into(), "aws".into(), service.into()]);
 }
 
 /// A short name, and the categories `ack`, `aws` and the service's.

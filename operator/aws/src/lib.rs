@@ -15,6 +15,8 @@ use futures::FutureExt;
 
 pub mod ack;
 mod crds;
+#[cfg(feature = "ec2")]
+pub mod ec2;
 pub mod rds;
 pub mod s3;
 
@@ -30,15 +32,57 @@ pub enum ControllerKind {
     DbSubnetGroup,
     /// `rds.services.k8s.aws/v1alpha1 DBInstance`.
     DbInstance,
+    /// `ec2.services.k8s.aws/v1alpha1 VPC` (feature `ec2`).
+    Vpc,
+    /// `ec2.services.k8s.aws/v1alpha1 Subnet` (feature `ec2`).
+    Subnet,
+    /// `ec2.services.k8s.aws/v1alpha1 SecurityGroup` (feature `ec2`).
+    SecurityGroup,
+    /// `ec2.services.k8s.aws/v1alpha1 InternetGateway` (feature `ec2`).
+    InternetGateway,
+    /// `ec2.services.k8s.aws/v1alpha1 RouteTable` (feature `ec2`).
+    RouteTable,
 }
 
 impl ControllerKind {
-    /// Every controller, in start order.
-    pub const ALL: [ControllerKind; 3] = [
+    /// Every controller, in start order, including those compiled out (see
+    /// [`ControllerKind::compiled`]).
+    pub const ALL: [ControllerKind; 8] = [
         ControllerKind::Bucket,
         ControllerKind::DbSubnetGroup,
         ControllerKind::DbInstance,
+        ControllerKind::Vpc,
+        ControllerKind::Subnet,
+        ControllerKind::SecurityGroup,
+        ControllerKind::InternetGateway,
+        ControllerKind::RouteTable,
     ];
+
+    /// The cargo feature of `kro-aws` (and `kro-rs`) the controller needs, if any.
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            ControllerKind::Vpc
+            | ControllerKind::Subnet
+            | ControllerKind::SecurityGroup
+            | ControllerKind::InternetGateway
+            | ControllerKind::RouteTable => Some("ec2"),
+            _ => None,
+        }
+    }
+
+    /// True when the controller is in this build (its feature, if any, is on).
+    pub fn compiled(self) -> bool {
+        match self.feature() {
+            Some("ec2") => cfg!(feature = "ec2"),
+            Some(_) => false,
+            None => true,
+        }
+    }
+
+    /// Every controller this build has, in start order.
+    pub fn all_compiled() -> impl Iterator<Item = ControllerKind> {
+        Self::ALL.into_iter().filter(|k| k.compiled())
+    }
 
     /// The name used on the command line (the kind).
     pub fn name(self) -> &'static str {
@@ -46,6 +90,11 @@ impl ControllerKind {
             ControllerKind::Bucket => "Bucket",
             ControllerKind::DbSubnetGroup => "DBSubnetGroup",
             ControllerKind::DbInstance => "DBInstance",
+            ControllerKind::Vpc => "VPC",
+            ControllerKind::Subnet => "Subnet",
+            ControllerKind::SecurityGroup => "SecurityGroup",
+            ControllerKind::InternetGateway => "InternetGateway",
+            ControllerKind::RouteTable => "RouteTable",
         }
     }
 }
@@ -53,9 +102,27 @@ impl ControllerKind {
 /// A controller name that is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBInstance (case-insensitive, or s3/rds for a whole service)"
+    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable (case-insensitive, or s3/rds/ec2 for a whole service)"
 )]
 pub struct UnknownController(pub String);
+
+/// Why a controller list cannot be run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ControllerListError {
+    /// A name that is not one of ours.
+    #[error(transparent)]
+    Unknown(#[from] UnknownController),
+    /// A controller of ours that this build leaves out.
+    #[error(
+        "AWS controller {name} is not in this build: it needs cargo feature {feature:?} of kro-rs (build with --features {feature}, on by default), or leave {name} out of --aws-controllers"
+    )]
+    CompiledOut {
+        /// The controller.
+        name: &'static str,
+        /// The feature it needs.
+        feature: &'static str,
+    },
+}
 
 impl FromStr for ControllerKind {
     type Err = UnknownController;
@@ -64,17 +131,29 @@ impl FromStr for ControllerKind {
             "bucket" | "buckets" => Ok(ControllerKind::Bucket),
             "dbsubnetgroup" | "dbsubnetgroups" => Ok(ControllerKind::DbSubnetGroup),
             "dbinstance" | "dbinstances" => Ok(ControllerKind::DbInstance),
+            "vpc" | "vpcs" => Ok(ControllerKind::Vpc),
+            "subnet" | "subnets" => Ok(ControllerKind::Subnet),
+            "securitygroup" | "securitygroups" => Ok(ControllerKind::SecurityGroup),
+            "internetgateway" | "internetgateways" => Ok(ControllerKind::InternetGateway),
+            "routetable" | "routetables" => Ok(ControllerKind::RouteTable),
             _ => Err(UnknownController(s.into())),
         }
     }
 }
 
-/// Parses a comma-separated controller list (`Bucket,DBInstance`, `s3`, `rds`, `all`, `none`).
-pub fn parse_controllers(list: &str) -> Result<BTreeSet<ControllerKind>, UnknownController> {
+/// Parses a comma-separated controller list (`Bucket,DBInstance`, `s3`, `rds`, `ec2`, `all`,
+/// `none`). `all` means every controller in this build; naming one (or its service) that the
+/// build leaves out is an error naming the cargo feature.
+pub fn parse_controllers(list: &str) -> Result<BTreeSet<ControllerKind>, ControllerListError> {
     let mut out = BTreeSet::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         match item.to_ascii_lowercase().as_str() {
-            "all" => out.extend(ControllerKind::ALL),
+            "all" => out.extend(ControllerKind::all_compiled()),
+            "ec2" => out.extend(
+                ControllerKind::ALL
+                    .into_iter()
+                    .filter(|k| k.feature() == Some("ec2")),
+            ),
             "none" => {}
             "s3" => {
                 out.insert(ControllerKind::Bucket);
@@ -84,9 +163,15 @@ pub fn parse_controllers(list: &str) -> Result<BTreeSet<ControllerKind>, Unknown
                 out.insert(ControllerKind::DbInstance);
             }
             _ => {
-                out.insert(item.parse()?);
+                out.insert(item.parse::<ControllerKind>()?);
             }
         }
+    }
+    if let Some(k) = out.iter().find(|k| !k.compiled()) {
+        return Err(ControllerListError::CompiledOut {
+            name: k.name(),
+            feature: k.feature().unwrap_or_default(),
+        });
     }
     Ok(out)
 }
@@ -136,7 +221,7 @@ impl Default for AwsOptions {
             endpoint_url: None,
             region: None,
             force_path_style: false,
-            controllers: ControllerKind::ALL.into_iter().collect(),
+            controllers: ControllerKind::all_compiled().collect(),
             resync_period: Duration::from_secs(10 * 3600),
             requeue_not_synced: Duration::from_secs(30),
             backoff_base: Duration::from_secs(1),
@@ -185,6 +270,9 @@ pub enum Error {
     /// A CRD was applied but is not served.
     #[error("CRD {0} is not established after 30 s: check the API server")]
     CrdNotEstablished(String),
+    /// A controller left out of this build was asked for.
+    #[error(transparent)]
+    CompiledOut(ControllerListError),
 }
 
 /// Installs (server-side apply, field manager `kro-aws`, forced) the CRDs of the enabled
@@ -265,6 +353,15 @@ pub async fn run(
             ControllerKind::DbInstance => {
                 ack::runtime::run_controller::<rds::db_instance::DBInstance>(ctx, stop).boxed()
             }
+            #[cfg(feature = "ec2")]
+            other => ec2::run(other, ctx, stop),
+            #[cfg(not(feature = "ec2"))]
+            other => {
+                return Err(Error::CompiledOut(ControllerListError::CompiledOut {
+                    name: other.name(),
+                    feature: other.feature().unwrap_or_default(),
+                }));
+            }
         });
     }
     if tasks.is_empty() {
@@ -279,11 +376,49 @@ pub async fn run(
 mod tests {
     use super::*;
 
+    #[cfg(not(feature = "ec2"))]
+    #[test]
+    fn a_controller_compiled_out_names_its_feature() {
+        for list in ["VPC", "ec2", "Bucket,SecurityGroup"] {
+            let err = parse_controllers(list).unwrap_err().to_string();
+            assert!(err.contains("feature \"ec2\""), "{list}: {err}");
+        }
+        assert_eq!(
+            parse_controllers("all")
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            vec![
+                ControllerKind::Bucket,
+                ControllerKind::DbSubnetGroup,
+                ControllerKind::DbInstance
+            ]
+        );
+    }
+
+    #[cfg(feature = "ec2")]
     #[test]
     fn controller_lists() {
         use ControllerKind::*;
         let cases: Vec<(&str, Vec<ControllerKind>)> = vec![
-            ("all", vec![Bucket, DbSubnetGroup, DbInstance]),
+            (
+                "all",
+                vec![
+                    Bucket,
+                    DbSubnetGroup,
+                    DbInstance,
+                    Vpc,
+                    Subnet,
+                    SecurityGroup,
+                    InternetGateway,
+                    RouteTable,
+                ],
+            ),
+            (
+                "ec2",
+                vec![Vpc, Subnet, SecurityGroup, InternetGateway, RouteTable],
+            ),
+            ("vpc,SecurityGroups", vec![Vpc, SecurityGroup]),
             ("", vec![]),
             ("none", vec![]),
             ("s3", vec![Bucket]),

@@ -63,14 +63,21 @@ fn find(kind: &str) -> CustomResourceDefinition {
 #[test]
 fn identity_matches_ack() {
     let files: Vec<String> = static_crds().into_iter().map(|c| c.file_name).collect();
-    assert_eq!(
-        files,
-        vec![
-            "s3.services.k8s.aws_buckets.yaml",
-            "rds.services.k8s.aws_dbsubnetgroups.yaml",
-            "rds.services.k8s.aws_dbinstances.yaml"
-        ]
-    );
+    #[allow(unused_mut)]
+    let mut want = vec![
+        "s3.services.k8s.aws_buckets.yaml",
+        "rds.services.k8s.aws_dbsubnetgroups.yaml",
+        "rds.services.k8s.aws_dbinstances.yaml",
+    ];
+    #[cfg(feature = "ec2")]
+    want.extend([
+        "ec2.services.k8s.aws_vpcs.yaml",
+        "ec2.services.k8s.aws_subnets.yaml",
+        "ec2.services.k8s.aws_securitygroups.yaml",
+        "ec2.services.k8s.aws_internetgateways.yaml",
+        "ec2.services.k8s.aws_routetables.yaml",
+    ]);
+    assert_eq!(files, want);
     for (kind, group, plural) in [
         ("Bucket", "s3.services.k8s.aws", "buckets"),
         ("DBSubnetGroup", "rds.services.k8s.aws", "dbsubnetgroups"),
@@ -291,6 +298,195 @@ fn ack_field_names_are_in_the_schemas() {
         assert!(
             status["endpoint"]["properties"].get(f).is_some(),
             "endpoint lacks {f}"
+        );
+    }
+}
+
+/// ACK's ec2-controller CRDs: identity, ACK's printer columns first, no short names, required
+/// fields, every spec field and the status fields.
+#[cfg(feature = "ec2")]
+#[test]
+#[allow(clippy::too_many_lines, clippy::cognitive_complexity)] // one table of fields per kind
+fn ec2_kinds_match_ack() {
+    let kinds = [
+        (
+            "VPC",
+            "vpcs",
+            vec![("ID", ".status.vpcID"), ("state", ".status.state")],
+        ),
+        (
+            "Subnet",
+            "subnets",
+            vec![("ID", ".status.subnetID"), ("state", ".status.state")],
+        ),
+        (
+            "SecurityGroup",
+            "securitygroups",
+            vec![("ID", ".status.id")],
+        ),
+        (
+            "InternetGateway",
+            "internetgateways",
+            vec![("ID", ".status.internetGatewayID")],
+        ),
+        (
+            "RouteTable",
+            "routetables",
+            vec![("ID", ".status.routeTableID")],
+        ),
+    ];
+    for (kind, plural, own) in kinds {
+        let crd = find(kind);
+        assert_eq!(crd.spec.group, "ec2.services.k8s.aws");
+        assert_eq!(crd.spec.names.plural, plural);
+        assert_eq!(crd.spec.scope, "Namespaced");
+        assert_eq!(crd.spec.versions[0].name, "v1alpha1");
+        assert_eq!(crd.spec.names.short_names, None, "ACK has none");
+        assert_eq!(
+            crd.spec.names.categories,
+            Some(vec!["ack".into(), "aws".into(), "ec2".into()])
+        );
+        let cols = columns(kind);
+        let want: Vec<(String, String)> = own
+            .iter()
+            .map(|(n, p)| (n.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(cols[..want.len()], want[..], "{kind}");
+        assert_eq!(cols[want.len()].0, "SYNCED", "{kind}");
+    }
+    let fields = |kind: &str| -> Vec<String> {
+        let mut f: Vec<String> = spec_schema(kind)["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        f.sort();
+        f
+    };
+    assert_eq!(
+        fields("VPC"),
+        [
+            "amazonProvidedIPv6CIDRBlock",
+            "cidrBlocks",
+            "disallowSecurityGroupDefaultRules",
+            "enableDNSHostnames",
+            "enableDNSSupport",
+            "enableNetworkAddressUsageMetrics",
+            "instanceTenancy",
+            "ipv4IPAMPoolID",
+            "ipv4NetmaskLength",
+            "ipv6CIDRBlock",
+            "ipv6CIDRBlockNetworkBorderGroup",
+            "ipv6IPAMPoolID",
+            "ipv6NetmaskLength",
+            "ipv6Pool",
+            "tags"
+        ]
+    );
+    assert_eq!(
+        fields("Subnet"),
+        [
+            "assignIPv6AddressOnCreation",
+            "availabilityZone",
+            "availabilityZoneID",
+            "cidrBlock",
+            "customerOwnedIPv4Pool",
+            "enableDNS64",
+            "enableResourceNameDNSAAAARecord",
+            "enableResourceNameDNSARecord",
+            "hostnameType",
+            "ipv6CIDRBlock",
+            "ipv6Native",
+            "mapPublicIPOnLaunch",
+            "outpostARN",
+            "routeTableRefs",
+            "routeTables",
+            "tags",
+            "vpcID",
+            "vpcRef"
+        ]
+    );
+    assert_eq!(
+        fields("SecurityGroup"),
+        [
+            "description",
+            "egressRules",
+            "ingressRules",
+            "name",
+            "tags",
+            "vpcID",
+            "vpcRef"
+        ]
+    );
+    assert_eq!(
+        fields("InternetGateway"),
+        ["routeTableRefs", "routeTables", "tags", "vpc", "vpcRef"]
+    );
+    assert_eq!(fields("RouteTable"), ["routes", "tags", "vpcID", "vpcRef"]);
+    let rule = &spec_schema("SecurityGroup")["properties"]["ingressRules"]["items"]["properties"];
+    for f in [
+        "fromPort",
+        "ipProtocol",
+        "ipRanges",
+        "ipv6Ranges",
+        "prefixListIDs",
+        "toPort",
+        "userIDGroupPairs",
+    ] {
+        assert!(rule.get(f).is_some(), "IPPermission lacks {f}");
+    }
+    let pair = &rule["userIDGroupPairs"]["items"]["properties"];
+    for f in [
+        "description",
+        "groupID",
+        "groupName",
+        "groupRef",
+        "peeringStatus",
+        "userID",
+        "vpcID",
+        "vpcPeeringConnectionID",
+        "vpcRef",
+    ] {
+        assert!(pair.get(f).is_some(), "UserIDGroupPair lacks {f}");
+    }
+    let route = &spec_schema("RouteTable")["properties"]["routes"]["items"]["properties"];
+    for f in [
+        "carrierGatewayID",
+        "coreNetworkARN",
+        "destinationCIDRBlock",
+        "destinationIPv6CIDRBlock",
+        "destinationPrefixListID",
+        "egressOnlyInternetGatewayID",
+        "gatewayID",
+        "gatewayRef",
+        "instanceID",
+        "localGatewayID",
+        "natGatewayID",
+        "natGatewayRef",
+        "networkInterfaceID",
+        "transitGatewayID",
+        "transitGatewayRef",
+        "vpcEndpointID",
+        "vpcEndpointRef",
+        "vpcPeeringConnectionID",
+        "vpcPeeringConnectionRef",
+    ] {
+        assert!(route.get(f).is_some(), "CreateRouteInput lacks {f}");
+    }
+    let required = |kind: &str| -> Vec<String> {
+        let mut r: Vec<String> =
+            serde_json::from_value(spec_schema(kind)["required"].clone()).unwrap_or_default();
+        r.sort();
+        r
+    };
+    assert_eq!(required("VPC"), ["cidrBlocks"]);
+    assert_eq!(required("SecurityGroup"), ["description", "name"]);
+    assert!(required("Subnet").is_empty() && required("RouteTable").is_empty());
+    for f in ["name", "description"] {
+        assert_eq!(
+            spec_schema("SecurityGroup")["properties"][f]["x-kubernetes-validations"][0]["rule"],
+            "self == oldSelf"
         );
     }
 }

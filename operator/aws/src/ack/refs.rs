@@ -30,6 +30,19 @@ pub(crate) async fn resolve(
     wrapper: &AwsResourceReferenceWrapper,
     target: RefTarget,
 ) -> Result<String, SyncError> {
+    resolve_with(cx, field, wrapper, target, true).await
+}
+
+/// [`resolve`], taking the value as soon as the target has it when `require_synced` is false
+/// (ACK's `skip_resource_state_validations`, for references that may form cycles, such as a
+/// security group rule naming another group that names this one).
+pub(crate) async fn resolve_with(
+    cx: &SyncCx<'_>,
+    field: &str,
+    wrapper: &AwsResourceReferenceWrapper,
+    target: RefTarget,
+    require_synced: bool,
+) -> Result<String, SyncError> {
     let client = &cx.ctx.client;
     let own_namespace = cx.namespace.as_str();
     let from = wrapper.from.as_ref();
@@ -78,7 +91,7 @@ pub(crate) async fn resolve(
             ),
         ));
     }
-    if !conditions.is_true(condition::RESOURCE_SYNCED) {
+    if require_synced && !conditions.is_true(condition::RESOURCE_SYNCED) {
         return Err(missing("is not synced yet"));
     }
     let mut cur = &obj.data;

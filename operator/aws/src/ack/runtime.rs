@@ -35,6 +35,8 @@ pub(crate) struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub rds: aws_sdk_rds::Client,
     pub sts: aws_sdk_sts::Client,
+    #[cfg(feature = "ec2")]
+    pub ec2: aws_sdk_ec2::Client,
 }
 
 /// Shared state of the controllers.
@@ -95,6 +97,10 @@ impl Ctx {
                 let rds = aws_sdk_rds::config::Builder::from(&self.base)
                     .region(region.clone())
                     .build();
+                #[cfg(feature = "ec2")]
+                let ec2 = aws_sdk_ec2::config::Builder::from(&self.base)
+                    .region(region.clone())
+                    .build();
                 let sts = aws_sdk_sts::config::Builder::from(&self.base)
                     .region(region)
                     .build();
@@ -102,6 +108,8 @@ impl Ctx {
                     s3: aws_sdk_s3::Client::from_conf(s3),
                     rds: aws_sdk_rds::Client::from_conf(rds),
                     sts: aws_sdk_sts::Client::from_conf(sts),
+                    #[cfg(feature = "ec2")]
+                    ec2: aws_sdk_ec2::Client::from_conf(ec2),
                 })
             })
             .clone()
@@ -299,6 +307,8 @@ pub(crate) struct Created {
     pub annotations: BTreeMap<String, String>,
     /// Status fields only the create response has (e.g. the bucket's location).
     pub status: Value,
+    /// The identifier AWS assigned (kinds with [`AckKind::GENERATED_ID`]: `vpc-…`, `sg-…`).
+    pub id: Option<String>,
 }
 
 /// Result of a delete call.
@@ -367,6 +377,10 @@ pub(crate) trait AckKind:
     /// Annotations the controller writes itself (besides `services.k8s.aws/adopted`): writing
     /// them does not wake the object again.
     const OWN_ANNOTATIONS: &'static [&'static str] = &[];
+    /// True when AWS assigns the identifier at create (EC2's `vpc-…`, `sg-…`): `identifier()`
+    /// reads it from the status, an object without one is created, and the create reports it
+    /// in [`Created::id`], which becomes the ownership marker right away.
+    const GENERATED_ID: bool = false;
     /// What the kind reads from AWS.
     type Observed: Send + Sync + Debug;
 
@@ -634,14 +648,7 @@ async fn sync<K: AckKind>(
         }
         _ => resolved.identifier(),
     };
-    if id.is_empty() {
-        return Err(SyncError::Terminal(format!(
-            "the AWS identifier is empty: set spec.{} (or {} in annotation {})",
-            K::ADOPTION_KEY,
-            K::ADOPTION_KEY,
-            annotations::ADOPTION_FIELDS
-        )));
-    }
+    check_identifier::<K>(&id, adoption.is_some())?;
     let has_finalizer = obj.finalizers().iter().any(|f| f == K::FINALIZER);
     let owned = obj.owns(&id);
     if !owned && adoption.is_some() && !cx.ctx.opts.enable_resource_adoption {
@@ -649,7 +656,12 @@ async fn sync<K: AckKind>(
         return Err(adoption_disabled::<K>());
     }
 
-    let observed = resolved.read(cx, &id).await?;
+    // An AWS-assigned identifier not known yet: nothing to read, the resource is created.
+    let observed = if id.is_empty() {
+        None
+    } else {
+        resolved.read(cx, &id).await?
+    };
     if annotations::is_read_only(annotations) {
         // Never create, update or delete: only report what AWS has.
         let Some(observed) = observed else {
@@ -683,8 +695,12 @@ async fn sync<K: AckKind>(
         (Decision::Unmanaged, _) => return Err(unmanaged::<K>(&id, has_finalizer)),
         (Decision::AdoptionDisabled, _) => return Err(adoption_disabled::<K>()),
         (_, None) => {
-            let mut synced =
-                create_then_update(api, obj, &resolved, cx, &id, has_finalizer, owned).await?;
+            let mut synced = if id.is_empty() {
+                create_generated(api, obj, &resolved, cx, has_finalizer).await?
+            } else {
+                create_then_update(api, obj, &resolved, cx, &id, has_finalizer, owned).await?
+            };
+            let id = synced.identifier.clone().unwrap_or(id);
             // Configuring a new resource is part of creating it: one event says both.
             synced.updated.clear();
             synced.happened.insert(
@@ -729,6 +745,28 @@ async fn sync<K: AckKind>(
         synced.identifier = Some(id);
         synced
     })
+}
+
+/// An empty identifier is fine only for a kind whose identifier AWS assigns, when nothing is
+/// adopted (the resource is then created); otherwise a terminal error says what to set.
+fn check_identifier<K: AckKind>(id: &str, adopting: bool) -> Result<(), SyncError> {
+    if id.is_empty() && K::GENERATED_ID && adopting {
+        return Err(SyncError::Terminal(format!(
+            "nothing to adopt: set {} in annotation {} to the id of the {} to adopt",
+            K::ADOPTION_KEY,
+            annotations::ADOPTION_FIELDS,
+            K::kind(&())
+        )));
+    }
+    if id.is_empty() && !K::GENERATED_ID {
+        return Err(SyncError::Terminal(format!(
+            "the AWS identifier is empty: set spec.{} (or {} in annotation {})",
+            K::ADOPTION_KEY,
+            K::ADOPTION_KEY,
+            annotations::ADOPTION_FIELDS
+        )));
+    }
+    Ok(())
 }
 
 /// ACK's terminal "Resource already exists" for an AWS resource this object does not manage.
@@ -865,6 +903,92 @@ async fn create_then_update<K: AckKind>(
         synced.status = status;
     }
     Ok(synced)
+}
+
+/// Creates a resource whose identifier AWS assigns ([`AckKind::GENERATED_ID`]). The object is
+/// read again from the API server first, so an identifier recorded by the previous reconcile but
+/// not yet in the watch cache is never taken for "not created" (which would create a second
+/// resource). The finalizer goes on before the create; the identifier AWS returns becomes the
+/// ownership marker at once (retried a few times: if the API server refuses it for good, the
+/// resource exists in AWS unrecorded and the error names its id, to adopt it).
+async fn create_generated<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    resolved: &K,
+    cx: &SyncCx<'_>,
+    has_finalizer: bool,
+) -> Result<Synced, SyncError> {
+    let fresh = api.get(&obj.name_any()).await?;
+    if !fresh.identifier().is_empty() {
+        return Err(SyncError::Waiting(
+            "the identifier of the created resource is recorded but not read back yet".into(),
+        ));
+    }
+    resolved.precheck_create(cx).await?;
+    if !has_finalizer {
+        add_finalizer(api, &fresh, K::FINALIZER).await?;
+    }
+    let mut created = match resolved.create(cx, "").await {
+        Ok(c) => c,
+        Err(e) => {
+            if !has_finalizer && e.class(K::TERMINAL_CODES) == ErrorClass::Terminal {
+                let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
+            }
+            return Err(e);
+        }
+    };
+    let Some(id) = created.id.clone().filter(|id| !id.is_empty()) else {
+        return Err(SyncError::Waiting(format!(
+            "AWS created the {} but returned no identifier",
+            K::kind(&())
+        )));
+    };
+    record_generated_id(api, obj, cx, &id).await?;
+    let observed = read_after_create(resolved, cx, &id).await?;
+    let mut synced = resolved.update(cx, &id, observed).await?;
+    synced.annotations.append(&mut created.annotations);
+    if created.status.is_object() {
+        let mut status = created.status;
+        merge(&mut status, &synced.status);
+        synced.status = status;
+    }
+    synced.identifier = Some(id);
+    Ok(synced)
+}
+
+/// Records the identifier AWS just assigned as the ownership marker, retried a few times; an
+/// error names the id, to adopt it, when the API server refuses it for good.
+async fn record_generated_id<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    cx: &SyncCx<'_>,
+    id: &str,
+) -> Result<(), SyncError> {
+    let mut attempt = 0;
+    loop {
+        match write_marker(api, obj, cx, Some(id)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < 4 => {
+                attempt += 1;
+                tracing::warn!(id, error = %e, "recording the new resource's id failed; retrying");
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+            Err(e) => {
+                tracing::error!(
+                    id,
+                    error = %e,
+                    "created in AWS but the id could not be recorded: adopt it to manage it"
+                );
+                return Err(SyncError::Waiting(format!(
+                    "{} {id} was created in AWS but its id could not be recorded ({e}); adopt it \
+                     with annotation {}: '{{\"{}\": \"{id}\"}}'",
+                    K::kind(&()),
+                    annotations::ADOPTION_FIELDS,
+                    K::ADOPTION_KEY
+                )));
+            }
+        }
+    }
 }
 
 /// Writes the ownership marker `status.ackResourceMetadata.identifier` (`Some(id)`, with the

@@ -424,6 +424,7 @@ impl AckKind for DBInstance {
         Ok(Created {
             annotations,
             status: json!({}),
+            ..Default::default()
         })
     }
 
