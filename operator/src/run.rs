@@ -33,7 +33,7 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "KRO_AWS_ENDPOINT_USE_PATH_STYLE", default_value_t = false)]
     aws_endpoint_use_path_style: bool,
     /// AWS controllers to run: a comma-separated list of Bucket, DBSubnetGroup, DBInstance,
-    /// or `s3`, `rds`, `all`, `none`.
+    /// Policy, Role, or `s3`, `rds`, `iam`, `all`, `none`.
     #[arg(long, env = "KRO_AWS_CONTROLLERS", default_value = "all")]
     aws_controllers: String,
     /// Seconds between resyncs of synced AWS resources, which find and correct drift (ACK's

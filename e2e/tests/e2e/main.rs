@@ -14,6 +14,7 @@ mod aws_bucket;
 mod aws_composed;
 mod aws_ec2;
 mod aws_fault;
+mod aws_iam;
 mod aws_rds;
 mod chart;
 mod crds;

@@ -80,7 +80,59 @@ pub fn static_crds() -> Vec<StaticCrd> {
     ];
     #[cfg(feature = "ec2")]
     all.extend(ec2_crds());
+    #[cfg(feature = "iam")]
+    all.extend(iam_crds());
     all
+}
+
+/// The IAM CRDs. ACK ships them without printer columns or short names; the columns and
+/// categories are ours (as for S3 and RDS), and no short name is added. Names and paths are
+/// immutable (IAM cannot rename or move a role or policy), and so is a policy's description
+/// (IAM cannot change it).
+#[cfg(feature = "iam")]
+fn iam_crds() -> Vec<StaticCrd> {
+    use crate::iam;
+    let mut policy = iam::policy::Policy::crd();
+    for field in ["name", "path", "description"] {
+        immutable(&mut policy, field, "Value is immutable once set");
+    }
+    categories(&mut policy, "iam");
+    columns(
+        &mut policy,
+        vec![
+            column("POLICY", ".spec.name", "The IAM policy name", 0),
+            column(
+                "VERSION",
+                ".status.defaultVersionID",
+                "The policy version in force",
+                0,
+            ),
+            column(
+                "ARN",
+                ".status.ackResourceMetadata.arn",
+                "The policy's ARN",
+                1,
+            ),
+        ],
+    );
+    let mut role = iam::role::Role::crd();
+    for field in ["name", "path"] {
+        immutable(&mut role, field, "Value is immutable once set");
+    }
+    categories(&mut role, "iam");
+    columns(
+        &mut role,
+        vec![
+            column("ROLE", ".spec.name", "The IAM role name", 0),
+            column(
+                "ARN",
+                ".status.ackResourceMetadata.arn",
+                "The role's ARN",
+                1,
+            ),
+        ],
+    );
+    vec![StaticCrd::new(policy), StaticCrd::new(role)]
 }
 
 /// The EC2 CRDs. ACK's printer columns (`ID`, and `state` where ACK has it) come first; ACK
@@ -148,7 +200,7 @@ fn ec2_crds() -> Vec<StaticCrd> {
 }
 
 /// The categories `ack`, `aws` and the service's.
-#[cfg(feature = "ec2")]
+#[cfg(any(feature = "ec2", feature = "iam"))]
 fn categories(crd: &mut CustomResourceDefinition, service: &str) {
     crd.spec.names.categories = Some(vec!["ack".into(), "aws".into(), service.into()]);
 }

@@ -17,6 +17,8 @@ pub mod ack;
 mod crds;
 #[cfg(feature = "ec2")]
 pub mod ec2;
+#[cfg(feature = "iam")]
+pub mod iam;
 pub mod rds;
 pub mod s3;
 
@@ -42,12 +44,17 @@ pub enum ControllerKind {
     InternetGateway,
     /// `ec2.services.k8s.aws/v1alpha1 RouteTable` (feature `ec2`).
     RouteTable,
+    /// `iam.services.k8s.aws/v1alpha1 Policy` (feature `iam`); before Role, whose `policyRefs`
+    /// wait for it.
+    Policy,
+    /// `iam.services.k8s.aws/v1alpha1 Role` (feature `iam`).
+    Role,
 }
 
 impl ControllerKind {
     /// Every controller, in start order, including those compiled out (see
     /// [`ControllerKind::compiled`]).
-    pub const ALL: [ControllerKind; 8] = [
+    pub const ALL: [ControllerKind; 10] = [
         ControllerKind::Bucket,
         ControllerKind::DbSubnetGroup,
         ControllerKind::DbInstance,
@@ -56,6 +63,8 @@ impl ControllerKind {
         ControllerKind::SecurityGroup,
         ControllerKind::InternetGateway,
         ControllerKind::RouteTable,
+        ControllerKind::Policy,
+        ControllerKind::Role,
     ];
 
     /// The cargo feature of `kro-aws` (and `kro-rs`) the controller needs, if any.
@@ -66,6 +75,7 @@ impl ControllerKind {
             | ControllerKind::SecurityGroup
             | ControllerKind::InternetGateway
             | ControllerKind::RouteTable => Some("ec2"),
+            ControllerKind::Policy | ControllerKind::Role => Some("iam"),
             _ => None,
         }
     }
@@ -74,6 +84,7 @@ impl ControllerKind {
     pub fn compiled(self) -> bool {
         match self.feature() {
             Some("ec2") => cfg!(feature = "ec2"),
+            Some("iam") => cfg!(feature = "iam"),
             Some(_) => false,
             None => true,
         }
@@ -95,6 +106,8 @@ impl ControllerKind {
             ControllerKind::SecurityGroup => "SecurityGroup",
             ControllerKind::InternetGateway => "InternetGateway",
             ControllerKind::RouteTable => "RouteTable",
+            ControllerKind::Policy => "Policy",
+            ControllerKind::Role => "Role",
         }
     }
 }
@@ -102,7 +115,7 @@ impl ControllerKind {
 /// A controller name that is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable (case-insensitive, or s3/rds/ec2 for a whole service)"
+    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable, Policy, Role (case-insensitive, or s3/rds/ec2/iam for a whole service)"
 )]
 pub struct UnknownController(pub String);
 
@@ -136,13 +149,15 @@ impl FromStr for ControllerKind {
             "securitygroup" | "securitygroups" => Ok(ControllerKind::SecurityGroup),
             "internetgateway" | "internetgateways" => Ok(ControllerKind::InternetGateway),
             "routetable" | "routetables" => Ok(ControllerKind::RouteTable),
+            "policy" | "policies" => Ok(ControllerKind::Policy),
+            "role" | "roles" => Ok(ControllerKind::Role),
             _ => Err(UnknownController(s.into())),
         }
     }
 }
 
-/// Parses a comma-separated controller list (`Bucket,DBInstance`, `s3`, `rds`, `ec2`, `all`,
-/// `none`). `all` means every controller in this build; naming one (or its service) that the
+/// Parses a comma-separated controller list (`Bucket,DBInstance`, `s3`, `rds`, `ec2`, `iam`,
+/// `all`, `none`). `all` means every controller in this build; naming one (or its service) that the
 /// build leaves out is an error naming the cargo feature.
 pub fn parse_controllers(list: &str) -> Result<BTreeSet<ControllerKind>, ControllerListError> {
     let mut out = BTreeSet::new();
@@ -154,6 +169,10 @@ pub fn parse_controllers(list: &str) -> Result<BTreeSet<ControllerKind>, Control
                     .into_iter()
                     .filter(|k| k.feature() == Some("ec2")),
             ),
+            "iam" => {
+                out.insert(ControllerKind::Policy);
+                out.insert(ControllerKind::Role);
+            }
             "none" => {}
             "s3" => {
                 out.insert(ControllerKind::Bucket);
@@ -353,6 +372,14 @@ pub async fn run(
             ControllerKind::DbInstance => {
                 ack::runtime::run_controller::<rds::db_instance::DBInstance>(ctx, stop).boxed()
             }
+            #[cfg(feature = "iam")]
+            ControllerKind::Policy => {
+                ack::runtime::run_controller::<iam::policy::Policy>(ctx, stop).boxed()
+            }
+            #[cfg(feature = "iam")]
+            ControllerKind::Role => {
+                ack::runtime::run_controller::<iam::role::Role>(ctx, stop).boxed()
+            }
             #[cfg(feature = "ec2")]
             other => ec2::run(other, ctx, stop),
             #[cfg(not(feature = "ec2"))]
@@ -383,16 +410,20 @@ mod tests {
             let err = parse_controllers(list).unwrap_err().to_string();
             assert!(err.contains("feature \"ec2\""), "{list}: {err}");
         }
+        let mut all = vec![
+            ControllerKind::Bucket,
+            ControllerKind::DbSubnetGroup,
+            ControllerKind::DbInstance,
+        ];
+        if cfg!(feature = "iam") {
+            all.extend([ControllerKind::Policy, ControllerKind::Role]);
+        }
         assert_eq!(
             parse_controllers("all")
                 .unwrap()
                 .into_iter()
                 .collect::<Vec<_>>(),
-            vec![
-                ControllerKind::Bucket,
-                ControllerKind::DbSubnetGroup,
-                ControllerKind::DbInstance
-            ]
+            all
         );
     }
 
@@ -412,6 +443,10 @@ mod tests {
                     SecurityGroup,
                     InternetGateway,
                     RouteTable,
+                    #[cfg(feature = "iam")]
+                    Policy,
+                    #[cfg(feature = "iam")]
+                    Role,
                 ],
             ),
             (
@@ -438,5 +473,36 @@ mod tests {
         }
         let err = parse_controllers("Bucket,Queue").unwrap_err();
         assert!(err.to_string().contains("\"Queue\""), "{err}");
+    }
+
+    #[cfg(feature = "iam")]
+    #[test]
+    fn iam_controller_lists() {
+        use ControllerKind::*;
+        for (input, want) in [
+            ("iam", vec![Policy, Role]),
+            ("Role", vec![Role]),
+            ("policies, s3", vec![Bucket, Policy]),
+        ] {
+            assert_eq!(
+                parse_controllers(input)
+                    .unwrap()
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+                want,
+                "{input}"
+            );
+        }
+        assert_eq!(Role.feature(), Some("iam"));
+        assert!(Role.compiled() && Policy.compiled());
+    }
+
+    #[cfg(not(feature = "iam"))]
+    #[test]
+    fn iam_compiled_out_names_its_feature() {
+        for list in ["Role", "iam", "Bucket,Policy"] {
+            let err = parse_controllers(list).unwrap_err().to_string();
+            assert!(err.contains("feature \"iam\""), "{list}: {err}");
+        }
     }
 }

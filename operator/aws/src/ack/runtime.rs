@@ -37,6 +37,8 @@ pub(crate) struct AwsClients {
     pub sts: aws_sdk_sts::Client,
     #[cfg(feature = "ec2")]
     pub ec2: aws_sdk_ec2::Client,
+    #[cfg(feature = "iam")]
+    pub iam: aws_sdk_iam::Client,
 }
 
 /// Shared state of the controllers.
@@ -101,6 +103,10 @@ impl Ctx {
                 let ec2 = aws_sdk_ec2::config::Builder::from(&self.base)
                     .region(region.clone())
                     .build();
+                #[cfg(feature = "iam")]
+                let iam = aws_sdk_iam::config::Builder::from(&self.base)
+                    .region(region.clone())
+                    .build();
                 let sts = aws_sdk_sts::config::Builder::from(&self.base)
                     .region(region)
                     .build();
@@ -110,12 +116,16 @@ impl Ctx {
                     sts: aws_sdk_sts::Client::from_conf(sts),
                     #[cfg(feature = "ec2")]
                     ec2: aws_sdk_ec2::Client::from_conf(ec2),
+                    #[cfg(feature = "iam")]
+                    iam: aws_sdk_iam::Client::from_conf(iam),
                 })
             })
             .clone()
     }
 
-    async fn owner_account(&self, clients: &AwsClients) -> Result<String, SyncError> {
+    /// The account the resources are created in: the configured one, else
+    /// sts:GetCallerIdentity's (asked once).
+    pub(crate) async fn owner_account(&self, clients: &AwsClients) -> Result<String, SyncError> {
         if let Some(id) = &self.opts.owner_account_id {
             return Ok(id.clone());
         }

@@ -303,3 +303,26 @@ fn adopted_spec_carries_iams_state() {
     let parsed: RoleSpec = serde_json::from_value(spec).unwrap();
     assert!(role_delta(&parsed, &obs).is_empty());
 }
+
+/// AWS managed policies (which moto has only with `MOTO_IAM_LOAD_MANAGED_POLICIES=true`) are
+/// ARNs like any other: attached, detached and adopted by ARN, in any partition.
+#[test]
+fn aws_managed_policies_are_attached_by_arn() {
+    let read_only = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+    let cn = "arn:aws-cn:iam::aws:policy/AmazonS3ReadOnlyAccess";
+    let desired = RoleSpec {
+        policies: Some(owned(&[read_only, cn])),
+        ..spec()
+    };
+    let delta = role_delta(&desired, &observed());
+    assert_eq!(delta.attach, owned(&[cn, read_only]));
+    let attached = ObservedRole {
+        policies: owned(&[read_only, cn]),
+        ..observed()
+    };
+    assert!(role_delta(&desired, &attached).is_empty());
+    assert_eq!(
+        adopted_spec("app", &attached)["policies"],
+        json!([read_only, cn])
+    );
+}
