@@ -108,6 +108,9 @@ struct State {
     resource_version: u64,
     /// Names whose writes are refused with 422.
     refuse: Vec<String>,
+    /// Collections (`secrets`, `configmaps`, ...) every request to which is refused with 403,
+    /// as RBAC refuses a role without them.
+    forbidden: Vec<String>,
     /// Every change, for watches that start from an older resourceVersion.
     history: Vec<Change>,
     /// Changes as they happen, for open watches.
@@ -211,6 +214,11 @@ impl FakeApi {
         self.lock().refuse.clear();
     }
 
+    /// Refuses every request to the collection `plural` (e.g. `secrets`) with 403 Forbidden.
+    pub(crate) fn forbid(&self, plural: &str) {
+        self.lock().forbidden.push(plural.to_string());
+    }
+
     fn handle(
         &self,
         method: Method,
@@ -234,6 +242,17 @@ impl FakeApi {
                 &format!("no route {path}"),
             );
         };
+        if let Some(plural) = state
+            .forbidden
+            .iter()
+            .find(|plural| **plural == target.kind.plural)
+        {
+            return status_response(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                &format!("{plural} is forbidden: the test's RBAC grants nothing on it"),
+            );
+        }
         match (&method, &target.name) {
             (&Method::GET, Some(name)) => state.read(&target, name),
             (&Method::GET, None) if query_param(query, "watch").as_deref() == Some("true") => {
@@ -552,11 +571,16 @@ impl State {
             .chain(live)
             .filter(move |change| futures::future::ready(wanted(change)))
             .map(|change| {
-                let mut line = serde_json::to_vec(&json!({
-                    "type": change.event, "object": change.object,
-                }))
-                .unwrap_or_default();
-                line.push(b'\n');
+                // `type` before `object`, as the API server writes it: serde_json's maps sort
+                // their keys, and a decoder that reads the object raw (kro_api::decode) needs
+                // the tag first.
+                let mut line = format!(
+                    "{{\"type\":{},\"object\":",
+                    serde_json::to_string(&change.event).unwrap_or_default()
+                )
+                .into_bytes();
+                line.extend(serde_json::to_vec(&change.object).unwrap_or_default());
+                line.extend(b"}\n");
                 Ok::<_, Infallible>(Frame::data(Bytes::from(line)))
             })
             .chain(futures::stream::pending());
