@@ -101,6 +101,8 @@ pub enum KeyError {
         namespace: String,
         /// What the API server said.
         reason: String,
+        /// Whether RBAC refused it (403).
+        forbidden: bool,
     },
     /// The Secret exists but holds no usable key.
     #[error(
@@ -176,6 +178,7 @@ pub async fn load_or_create(api: &Api<Secret>, namespace: &str) -> Result<HashKe
         action,
         namespace: namespace.to_string(),
         reason: describe(e),
+        forbidden: matches!(e, kube::Error::Api(status) if status.code == 403),
     };
     if let Some(secret) = api
         .get_opt(SECRET_NAME)
@@ -202,6 +205,42 @@ pub async fn load_or_create(api: &Api<Secret>, namespace: &str) -> Result<HashKe
             key_of(&secret, namespace)
         }
         Err(e) => Err(failed("creating", &e)),
+    }
+}
+
+/// Where the key in use came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// The Secret (read, or created on this start).
+    Secret,
+    /// Made up by this process, because RBAC grants nothing on the Secret (e.g. kro's own chart
+    /// in its `aggregation` RBAC mode, which has no Secret rule): hashes change at every start,
+    /// so every child is applied once more after a restart, with the same content.
+    ThisProcess,
+}
+
+/// [`load_or_create`], except that a Secret RBAC forbids is not fatal: the operator then runs
+/// with a key of its own process ([`KeySource::ThisProcess`]) and logs once, at WARN, what to
+/// grant. Every other failure (the API server down, a stored key too short) stays an error.
+pub async fn load_or_fallback(
+    api: &Api<Secret>,
+    namespace: &str,
+) -> Result<(HashKey, KeySource), KeyError> {
+    match load_or_create(api, namespace).await {
+        Ok(key) => Ok((key, KeySource::Secret)),
+        Err(
+            error @ KeyError::Api {
+                forbidden: true, ..
+            },
+        ) => {
+            tracing::warn!(
+                error = %error,
+                "running with a desired-hash key of this process only: every child is applied \
+                 once more after each restart; grant get and create on the Secret to keep one key"
+            );
+            Ok((HashKey::random(), KeySource::ThisProcess))
+        }
+        Err(error) => Err(error),
     }
 }
 
@@ -280,6 +319,50 @@ mod tests {
             "{error}"
         );
         assert!(!error.contains("short"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_forbidden_secret_falls_back_to_a_key_of_this_process() {
+        let fake = fake();
+        fake.forbid("secrets");
+        let api: Api<Secret> = Api::namespaced(fake.client(), "kro");
+        let error = load_or_create(&api, "kro").await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                KeyError::Api {
+                    forbidden: true,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("needs get and create"),
+            "{error}"
+        );
+        let (first, source) = load_or_fallback(&api, "kro").await.unwrap();
+        assert_eq!(source, KeySource::ThisProcess);
+        let (second, _) = load_or_fallback(&api, "kro").await.unwrap();
+        assert_ne!(first, second, "each start makes up its own key");
+        assert!(fake.get("v1", "Secret", "kro", SECRET_NAME).is_none());
+    }
+
+    #[tokio::test]
+    async fn only_a_forbidden_secret_falls_back() {
+        let fake = fake();
+        let api: Api<Secret> = Api::namespaced(fake.client(), "kro");
+        fake.insert(json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": SECRET_NAME, "namespace": "kro"},
+            "data": {SECRET_DATA_KEY: STANDARD.encode("short")}}));
+        assert!(matches!(
+            load_or_fallback(&api, "kro").await,
+            Err(KeyError::Unusable { .. })
+        ));
+        let api: Api<Secret> = Api::namespaced(fake.client(), "other");
+        let (key, source) = load_or_fallback(&api, "other").await.unwrap();
+        assert_eq!(source, KeySource::Secret);
+        assert_eq!(load_or_create(&api, "other").await.unwrap(), key);
     }
 
     #[test]

@@ -123,13 +123,15 @@ async fn load_hash_key(client: &Client, opts: &Options) -> anyhow::Result<hash_k
     let namespace =
         hash_key::secret_namespace(&opts.leader_election_namespace, client.default_namespace());
     let api = kube::Api::namespaced(client.clone(), &namespace);
-    let key = hash_key::load_or_create(&api, &namespace).await?;
-    tracing::info!(
-        secret = hash_key::SECRET_NAME,
-        namespace,
-        fingerprint = hash_key::fingerprint(&key),
-        "desired-hash key loaded"
-    );
+    let (key, source) = hash_key::load_or_fallback(&api, &namespace).await?;
+    if source == hash_key::KeySource::Secret {
+        tracing::info!(
+            secret = hash_key::SECRET_NAME,
+            namespace,
+            fingerprint = hash_key::fingerprint(&key),
+            "desired-hash key loaded"
+        );
+    }
     Ok(key)
 }
 
