@@ -478,11 +478,11 @@ fn spawn_kind(
             router.reports.clone(),
             crate::undecodable::Target::Instance(ar2.clone()),
         )
-            .modify(instance::slim)
-            .inspect(count_event)
-            .reflect(writer)
-            .applied_objects()
-            .predicate_filter(instance::wake_hash, PredicateConfig::default());
+        .modify(instance::slim)
+        .inspect(count_event)
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(instance::wake_hash, PredicateConfig::default());
         Controller::for_stream_with(instances, reader, ar2)
             .reconcile_on(trigger)
             .graceful_shutdown_on(async move { stop.cancelled().await })
