@@ -307,6 +307,117 @@ fn ack_field_names_are_in_the_schemas() {
     }
 }
 
+/// ACK's iam-controller CRDs: identity, required fields, every spec and status field, no
+/// short names; the immutability rules and columns are kro-rs's.
+#[cfg(feature = "iam")]
+#[test]
+fn iam_kinds_match_ack() {
+    for (kind, plural) in [("Role", "roles"), ("Policy", "policies")] {
+        let crd = find(kind);
+        assert_eq!(crd.spec.group, "iam.services.k8s.aws");
+        assert_eq!(crd.spec.names.plural, plural);
+        assert_eq!(crd.spec.scope, "Namespaced");
+        assert_eq!(crd.spec.versions[0].name, "v1alpha1");
+        assert_eq!(crd.spec.names.short_names, None, "ACK has none");
+        assert_eq!(
+            crd.spec.names.categories,
+            Some(vec!["ack".into(), "aws".into(), "iam".into()])
+        );
+    }
+    let role = spec_schema("Role");
+    let mut required: Vec<String> = serde_json::from_value(role["required"].clone()).unwrap();
+    required.sort();
+    assert_eq!(required, ["assumeRolePolicyDocument", "name"]);
+    let mut fields: Vec<&String> = role["properties"].as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "assumeRolePolicyDocument",
+            "description",
+            "inlinePolicies",
+            "maxSessionDuration",
+            "name",
+            "path",
+            "permissionsBoundary",
+            "permissionsBoundaryRef",
+            "policies",
+            "policyRefs",
+            "tags"
+        ]
+    );
+    assert_eq!(role["properties"]["maxSessionDuration"]["format"], "int64");
+    assert_eq!(
+        role["properties"]["inlinePolicies"]["additionalProperties"]["type"],
+        "string"
+    );
+    let policy = spec_schema("Policy");
+    let mut required: Vec<String> = serde_json::from_value(policy["required"].clone()).unwrap();
+    required.sort();
+    assert_eq!(required, ["name", "policyDocument"]);
+    let mut fields: Vec<&String> = policy["properties"].as_object().unwrap().keys().collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["description", "name", "path", "policyDocument", "tags"]
+    );
+    for (kind, immutable) in [
+        ("Role", &["name", "path"][..]),
+        ("Policy", &["name", "path", "description"][..]),
+    ] {
+        for f in immutable {
+            assert_eq!(
+                spec_schema(kind)["properties"][f]["x-kubernetes-validations"][0]["rule"],
+                "self == oldSelf",
+                "{kind}.{f}"
+            );
+        }
+    }
+    let status = |kind: &str| {
+        let crd = find(kind);
+        serde_json::to_value(
+            crd.spec.versions[0]
+                .schema
+                .clone()
+                .unwrap()
+                .open_api_v3_schema
+                .unwrap(),
+        )
+        .unwrap()["properties"]["status"]["properties"]
+            .clone()
+    };
+    let role_status = status("Role");
+    for f in [
+        "ackResourceMetadata",
+        "conditions",
+        "createDate",
+        "roleID",
+        "roleLastUsed",
+    ] {
+        assert!(role_status.get(f).is_some(), "Role status lacks {f}");
+    }
+    let policy_status = status("Policy");
+    for f in [
+        "ackResourceMetadata",
+        "conditions",
+        "attachmentCount",
+        "createDate",
+        "defaultVersionID",
+        "isAttachable",
+        "permissionsBoundaryUsageCount",
+        "policyID",
+        "updateDate",
+    ] {
+        assert!(policy_status.get(f).is_some(), "Policy status lacks {f}");
+    }
+    let cols = |kind: &str| -> Vec<String> { columns(kind).into_iter().map(|(n, _)| n).collect() };
+    assert_eq!(cols("Role"), ["ROLE", "ARN", "SYNCED", "READY", "AGE"]);
+    assert_eq!(
+        cols("Policy"),
+        ["POLICY", "VERSION", "ARN", "SYNCED", "READY", "AGE"]
+    );
+}
+
 /// ACK's ec2-controller CRDs: identity, ACK's printer columns first, no short names, required
 /// fields, every spec field and the status fields.
 #[cfg(feature = "ec2")]
@@ -494,115 +605,4 @@ fn ec2_kinds_match_ack() {
             "self == oldSelf"
         );
     }
-}
-
-/// ACK's iam-controller CRDs: identity, required fields, every spec and status field, no
-/// short names; the immutability rules and columns are kro-rs's.
-#[cfg(feature = "iam")]
-#[test]
-fn iam_kinds_match_ack() {
-    for (kind, plural) in [("Role", "roles"), ("Policy", "policies")] {
-        let crd = find(kind);
-        assert_eq!(crd.spec.group, "iam.services.k8s.aws");
-        assert_eq!(crd.spec.names.plural, plural);
-        assert_eq!(crd.spec.scope, "Namespaced");
-        assert_eq!(crd.spec.versions[0].name, "v1alpha1");
-        assert_eq!(crd.spec.names.short_names, None, "ACK has none");
-        assert_eq!(
-            crd.spec.names.categories,
-            Some(vec!["ack".into(), "aws".into(), "iam".into()])
-        );
-    }
-    let role = spec_schema("Role");
-    let mut required: Vec<String> = serde_json::from_value(role["required"].clone()).unwrap();
-    required.sort();
-    assert_eq!(required, ["assumeRolePolicyDocument", "name"]);
-    let mut fields: Vec<&String> = role["properties"].as_object().unwrap().keys().collect();
-    fields.sort();
-    assert_eq!(
-        fields,
-        [
-            "assumeRolePolicyDocument",
-            "description",
-            "inlinePolicies",
-            "maxSessionDuration",
-            "name",
-            "path",
-            "permissionsBoundary",
-            "permissionsBoundaryRef",
-            "policies",
-            "policyRefs",
-            "tags"
-        ]
-    );
-    assert_eq!(role["properties"]["maxSessionDuration"]["format"], "int64");
-    assert_eq!(
-        role["properties"]["inlinePolicies"]["additionalProperties"]["type"],
-        "string"
-    );
-    let policy = spec_schema("Policy");
-    let mut required: Vec<String> = serde_json::from_value(policy["required"].clone()).unwrap();
-    required.sort();
-    assert_eq!(required, ["name", "policyDocument"]);
-    let mut fields: Vec<&String> = policy["properties"].as_object().unwrap().keys().collect();
-    fields.sort();
-    assert_eq!(
-        fields,
-        ["description", "name", "path", "policyDocument", "tags"]
-    );
-    for (kind, immutable) in [
-        ("Role", &["name", "path"][..]),
-        ("Policy", &["name", "path", "description"][..]),
-    ] {
-        for f in immutable {
-            assert_eq!(
-                spec_schema(kind)["properties"][f]["x-kubernetes-validations"][0]["rule"],
-                "self == oldSelf",
-                "{kind}.{f}"
-            );
-        }
-    }
-    let status = |kind: &str| {
-        let crd = find(kind);
-        serde_json::to_value(
-            crd.spec.versions[0]
-                .schema
-                .clone()
-                .unwrap()
-                .open_api_v3_schema
-                .unwrap(),
-        )
-        .unwrap()["properties"]["status"]["properties"]
-            .clone()
-    };
-    let role_status = status("Role");
-    for f in [
-        "ackResourceMetadata",
-        "conditions",
-        "createDate",
-        "roleID",
-        "roleLastUsed",
-    ] {
-        assert!(role_status.get(f).is_some(), "Role status lacks {f}");
-    }
-    let policy_status = status("Policy");
-    for f in [
-        "ackResourceMetadata",
-        "conditions",
-        "attachmentCount",
-        "createDate",
-        "defaultVersionID",
-        "isAttachable",
-        "permissionsBoundaryUsageCount",
-        "policyID",
-        "updateDate",
-    ] {
-        assert!(policy_status.get(f).is_some(), "Policy status lacks {f}");
-    }
-    let cols = |kind: &str| -> Vec<String> { columns(kind).into_iter().map(|(n, _)| n).collect() };
-    assert_eq!(cols("Role"), ["ROLE", "ARN", "SYNCED", "READY", "AGE"]);
-    assert_eq!(
-        cols("Policy"),
-        ["POLICY", "VERSION", "ARN", "SYNCED", "READY", "AGE"]
-    );
 }
