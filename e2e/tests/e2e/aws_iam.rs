@@ -185,6 +185,99 @@ fn policy_arn(name: &str) -> String {
     format!("arn:aws:iam::{ACCOUNT}:policy/{name}")
 }
 
+/// The Policy lifecycle's middle: five document changes (new default versions within IAM's
+/// limit of five), the same document written otherwise (no new version; the tag change in the
+/// same edit applied), and drift undone at resync.
+async fn policy_versions_then_drift(api: &Api<Policy>, iam: &Iam, arn: &str) -> Result<()> {
+    // Five document changes: each a new default version; at IAM's limit of five the oldest
+    // non-default one goes first (moto refuses a sixth, as IAM does).
+    for (i, action) in [
+        "s3:PutObject",
+        "s3:ListBucket",
+        "s3:DeleteObject",
+        "s3:GetBucketTagging",
+        "s3:GetObjectTagging",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        patch(
+            api,
+            "read",
+            json!({"spec": {"policyDocument": doc(action)}}),
+        )
+        .await?;
+        let version = format!("v{}", i + 2);
+        wait_json(api, "read", &format!("default version {version}"), |p| {
+            synced(p) && p["status"]["defaultVersionID"] == version.as_str()
+        })
+        .await?;
+        assert!(document::equal(
+            &policy_document(iam, arn).await.unwrap(),
+            &doc(action)
+        ));
+    }
+    assert_eq!(
+        policy_versions(iam, arn).await,
+        ["v2", "v3", "v4", "v5", "v6"]
+    );
+
+    // The same policy written otherwise (spacing, key order, lists) is no change; the tags
+    // changed in the same edit are.
+    let same = r#"{ "Statement": { "Resource": ["*"], "Action": ["s3:GetObjectTagging"], "Effect": "Allow" },
+                    "Version": "2012-10-17" }"#;
+    patch(
+        api,
+        "read",
+        json!({"spec": {"policyDocument": same, "tags": [{"key": "team", "value": "b"}]}}),
+    )
+    .await?;
+    wait_for("the new tags in IAM", || async {
+        Ok(
+            (policy_tags(iam, arn).await == vec![("team".to_owned(), "b".to_owned())])
+                .then_some(()),
+        )
+    })
+    .await?;
+    assert_eq!(
+        policy_versions(iam, arn).await,
+        ["v2", "v3", "v4", "v5", "v6"],
+        "no new version"
+    );
+
+    // Drift: a default version and a tag set behind the controller's back are undone at resync.
+    iam.delete_policy_version()
+        .policy_arn(arn)
+        .version_id("v2")
+        .send()
+        .await?;
+    iam.create_policy_version()
+        .policy_arn(arn)
+        .policy_document(doc("iam:*"))
+        .set_as_default(true)
+        .send()
+        .await?;
+    iam.tag_policy()
+        .policy_arn(arn)
+        .tags(
+            kro_aws::iam::sdk::types::Tag::builder()
+                .key("rogue")
+                .value("x")
+                .build()?,
+        )
+        .send()
+        .await?;
+    wait_for("the spec's document and tags back in IAM", || async {
+        let doc_back = policy_document(iam, arn)
+            .await
+            .is_some_and(|d| document::equal(&d, same));
+        let tags_back = policy_tags(iam, arn).await == vec![("team".to_owned(), "b".to_owned())];
+        Ok((doc_back && tags_back).then_some(()))
+    })
+    .await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn policy_create_versions_drift_adopt_delete() -> Result<()> {
     let (client, ns, controllers) = setup("aws-iam-policy").await?;
@@ -233,92 +326,7 @@ async fn policy_create_versions_drift_adopt_delete() -> Result<()> {
         Some("reads objects")
     );
 
-    // Five document changes: each a new default version; at IAM's limit of five the oldest
-    // non-default one goes first (moto refuses a sixth, as IAM does).
-    for (i, action) in [
-        "s3:PutObject",
-        "s3:ListBucket",
-        "s3:DeleteObject",
-        "s3:GetBucketTagging",
-        "s3:GetObjectTagging",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        patch(
-            &api,
-            "read",
-            json!({"spec": {"policyDocument": doc(action)}}),
-        )
-        .await?;
-        let version = format!("v{}", i + 2);
-        wait_json(&api, "read", &format!("default version {version}"), |p| {
-            synced(p) && p["status"]["defaultVersionID"] == version.as_str()
-        })
-        .await?;
-        assert!(document::equal(
-            &policy_document(&iam, &arn).await.unwrap(),
-            &doc(action)
-        ));
-    }
-    assert_eq!(
-        policy_versions(&iam, &arn).await,
-        ["v2", "v3", "v4", "v5", "v6"]
-    );
-
-    // The same policy written otherwise (spacing, key order, lists) is no change; the tags
-    // changed in the same edit are.
-    let same = r#"{ "Statement": { "Resource": ["*"], "Action": ["s3:GetObjectTagging"], "Effect": "Allow" },
-                    "Version": "2012-10-17" }"#;
-    patch(
-        &api,
-        "read",
-        json!({"spec": {"policyDocument": same, "tags": [{"key": "team", "value": "b"}]}}),
-    )
-    .await?;
-    wait_for("the new tags in IAM", || async {
-        Ok(
-            (policy_tags(&iam, &arn).await == vec![("team".to_owned(), "b".to_owned())])
-                .then_some(()),
-        )
-    })
-    .await?;
-    assert_eq!(
-        policy_versions(&iam, &arn).await,
-        ["v2", "v3", "v4", "v5", "v6"],
-        "no new version"
-    );
-
-    // Drift: a default version and a tag set behind the controller's back are undone at resync.
-    iam.delete_policy_version()
-        .policy_arn(&arn)
-        .version_id("v2")
-        .send()
-        .await?;
-    iam.create_policy_version()
-        .policy_arn(&arn)
-        .policy_document(doc("iam:*"))
-        .set_as_default(true)
-        .send()
-        .await?;
-    iam.tag_policy()
-        .policy_arn(&arn)
-        .tags(
-            kro_aws::iam::sdk::types::Tag::builder()
-                .key("rogue")
-                .value("x")
-                .build()?,
-        )
-        .send()
-        .await?;
-    wait_for("the spec's document and tags back in IAM", || async {
-        let doc_back = policy_document(&iam, &arn)
-            .await
-            .is_some_and(|d| document::equal(&d, same));
-        let tags_back = policy_tags(&iam, &arn).await == vec![("team".to_owned(), "b".to_owned())];
-        Ok((doc_back && tags_back).then_some(()))
-    })
-    .await?;
+    policy_versions_then_drift(&api, &iam, &arn).await?;
 
     // Delete (policy delete): the non-default versions first, then the policy.
     delete_and_wait(&api, "read").await?;
