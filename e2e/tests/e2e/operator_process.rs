@@ -54,9 +54,10 @@ async fn metrics_health_readiness_and_events() -> Result<()> {
         "dynamic_controller_gvr_count 1".to_string(),
         "instance_state_transitions_total".to_string(),
         // The operator's own count of what it asked the apiserver: at least the instance's
-        // children were applied (PATCH) and the instance read (GET).
-        "rest_client_requests_total{method=\"PATCH\",code=\"200\"}".to_string(),
-        "rest_client_requests_total{method=\"GET\",code=\"200\"}".to_string(),
+        // children were applied (PATCH) and the instance read (GET), under client-go's labels
+        // in its order (code, method, host).
+        "rest_client_requests_total{code=\"200\",method=\"PATCH\",host=".to_string(),
+        "rest_client_requests_total{code=\"200\",method=\"GET\",host=".to_string(),
     ];
     // The instance turned ACTIVE with its last status write; the counters of that reconcile are
     // bumped right after it, so wait for /metrics to show them all (and when they never do,

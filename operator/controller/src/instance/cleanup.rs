@@ -63,6 +63,8 @@ pub(super) async fn cleanup(
     ctx.shared.router.forget(&ctx.instance_key(live)).await;
     if remaining.is_empty() {
         remove_finalizer(ctx, live).await?;
+        // The last reconcile of this instance: nothing runs for it once the finalizer is gone.
+        super::observe::evict_condition_gauges(ctx, live);
         return Ok(Action::await_change());
     }
     delete_last_wave(ctx, &remaining).await?;

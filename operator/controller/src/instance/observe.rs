@@ -37,13 +37,18 @@ pub(super) async fn current_instance(
         .map_err(kube_err(format!("reading {} {name}", ctx.ar.kind)))?;
     if live.is_none() {
         ctx.shared.router.forget(&ctx.instance_key(obj)).await;
-        ctx.shared.metrics.condition_durations.evict_instance(
-            &crate::metrics::gvr_string(&ctx.ar.group, &ctx.ar.version, &ctx.ar.plural),
-            &obj.namespace().unwrap_or_default(),
-            &name,
-        );
+        evict_condition_gauges(ctx, obj);
     }
     Ok(live)
+}
+
+/// Drops the `instance_condition_current_status_seconds` series of an instance that is gone.
+pub(super) fn evict_condition_gauges(ctx: &KindContext, obj: &DynamicObject) {
+    ctx.shared.metrics.condition_durations.evict_instance(
+        &crate::metrics::gvr_string(&ctx.ar.group, &ctx.ar.version, &ctx.ar.plural),
+        &obj.namespace().unwrap_or_default(),
+        &obj.name_any(),
+    );
 }
 
 /// The key under which reading the objects of `desired` is remembered in one reconcile.
