@@ -222,15 +222,28 @@ fn crds_prints_kro_and_ack_crds() {
     let o = kro(&["crds"]);
     assert!(o.status.success());
     let out = stdout(&o);
-    for name in [
+    let names = [
         "name: resourcegraphdefinitions.kro.run",
+        "name: graphrevisions.internal.kro.run",
         "name: buckets.s3.services.k8s.aws",
         "name: dbsubnetgroups.rds.services.k8s.aws",
         "name: dbinstances.rds.services.k8s.aws",
-    ] {
+        "name: vpcs.ec2.services.k8s.aws",
+        "name: subnets.ec2.services.k8s.aws",
+        "name: securitygroups.ec2.services.k8s.aws",
+        "name: internetgateways.ec2.services.k8s.aws",
+        "name: routetables.ec2.services.k8s.aws",
+        "name: policies.iam.services.k8s.aws",
+        "name: roles.iam.services.k8s.aws",
+    ];
+    for name in names {
         assert!(out.contains(name), "kro crds should print {name}");
     }
-    assert_eq!(out.matches("\n---\n").count(), 3, "four YAML documents");
+    assert_eq!(
+        out.matches("\n---\n").count(),
+        names.len() - 1,
+        "one YAML document per CRD"
+    );
 }
 
 #[test]
