@@ -1010,15 +1010,25 @@ impl AckKind for SecurityGroup {
     ) -> Result<Deleted, SyncError> {
         let ec2 = &cx.aws.ec2;
         // Its own rules first: a rule naming another group keeps that group from being deleted.
+        // A revoke that fails does not stop the delete: the rules go with the group, and the
+        // revoke only matters to the groups they name. It fails for good when a named group
+        // is already gone (an emulator that deletes a group still referenced, or a group
+        // deleted by hand): retrying it would keep this group forever.
         let mut calls = Vec::new();
         let revoke_all = |g: &Grants| GrantDelta {
             revoke: g.iter().map(|(g, d)| (g.clone(), d.clone())).collect(),
             ..Default::default()
         };
-        apply(ec2, id, false, &revoke_all(&observed.ingress), &mut calls).await?;
-        apply(ec2, id, true, &revoke_all(&observed.egress), &mut calls).await?;
+        let ingress = apply(ec2, id, false, &revoke_all(&observed.ingress), &mut calls).await;
+        let egress = apply(ec2, id, true, &revoke_all(&observed.egress), &mut calls).await;
         let res = ec2.delete_security_group().group_id(id).send().await;
-        found("DeleteSecurityGroup", res, NOT_FOUND)?;
+        if let Err(e) = found("DeleteSecurityGroup", res, NOT_FOUND) {
+            // Deleting failed too (DependencyViolation while another group's rule names this
+            // one): say what failed first.
+            ingress?;
+            egress?;
+            return Err(e);
+        }
         Ok(Deleted::Done)
     }
 }
