@@ -2,8 +2,6 @@
 //! attached to `vpc` (detached from any other first), `routeTables` are its edge associations
 //! (AssociateRouteTable with the gateway), and a deletion detaches it before deleting.
 
-use std::collections::BTreeSet;
-
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, ResourceType};
 use kube::CustomResource;
@@ -11,9 +9,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{aws, check_tags, found, generated_identifier, sync_tags, tag_specs, user_tags};
+use super::common::{
+    Edge, association_delta, associations, created, deleted, described, disassociate_all, has_refs,
+    reread, resolve_id, resolve_ids, status_identifier, sync_associations, synced,
+};
+use super::subnet::{ROUTE_TABLE_REF, VPC_REF};
+use super::{aws, check_tags, sync_tags, tag_specs, user_tags};
 use crate::ack::condition::Condition;
-use crate::ack::refs;
 use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
 use crate::ack::types::{AckResourceMetadata, AwsResourceReferenceWrapper, Tag};
 
@@ -121,25 +123,8 @@ pub fn gateway_delta(spec: &InternetGatewaySpec, observed: &ObservedGateway) -> 
     } else {
         (observed.vpc.clone(), want)
     };
-    let (associate, disassociate) = match &spec.route_tables {
-        None => (Vec::new(), Vec::new()),
-        Some(want) => {
-            let want: BTreeSet<&String> = want.iter().collect();
-            let have: BTreeSet<&String> = observed.route_tables.iter().map(|(r, _)| r).collect();
-            (
-                want.iter()
-                    .filter(|r| !have.contains(*r))
-                    .map(|r| r.to_string())
-                    .collect(),
-                observed
-                    .route_tables
-                    .iter()
-                    .filter(|(r, _)| !want.contains(r))
-                    .map(|(_, a)| a.clone())
-                    .collect(),
-            )
-        }
-    };
+    let (associate, disassociate) =
+        association_delta(spec.route_tables.as_deref(), &observed.route_tables);
     GatewayDelta {
         detach,
         attach,
@@ -177,10 +162,10 @@ pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedGatewa
         .internet_gateway_ids(id)
         .send()
         .await;
-    let Some(out) = found("DescribeInternetGateways", res, NOT_FOUND)? else {
-        return Ok(None);
-    };
-    let Some(g) = out.internet_gateways().first() else {
+    let Some(g) = described("DescribeInternetGateways", res, NOT_FOUND, |o| {
+        o.internet_gateways().first()
+    })?
+    else {
         return Ok(None);
     };
     let attachments: Vec<InternetGatewayAttachment> = g
@@ -205,20 +190,7 @@ pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedGatewa
             .send()
             .await
             .map_err(aws("DescribeRouteTables"))?;
-        route_tables = rts
-            .route_tables()
-            .iter()
-            .flat_map(|rt| rt.associations())
-            .filter(|a| a.gateway_id() == Some(id))
-            .map(|a| {
-                (
-                    a.route_table_id().unwrap_or_default().to_owned(),
-                    a.route_table_association_id()
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
-            })
-            .collect();
+        route_tables = associations(rts.route_tables(), |a| a.gateway_id() == Some(id));
     }
     Ok(Some(ObservedGateway {
         vpc,
@@ -233,6 +205,17 @@ pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedGatewa
     }))
 }
 
+/// DetachInternetGateway of gateway `id` from `vpc`.
+async fn detach(ec2: &Client, id: &str, vpc: &str) -> Result<(), SyncError> {
+    ec2.detach_internet_gateway()
+        .internet_gateway_id(id)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map_err(aws("DetachInternetGateway"))?;
+    Ok(())
+}
+
 impl AckKind for InternetGateway {
     const FINALIZER: &'static str = "finalizers.ec2.services.k8s.aws/InternetGateway";
     const TERMINAL_CODES: &'static [&'static str] = TERMINAL_CODES;
@@ -242,55 +225,36 @@ impl AckKind for InternetGateway {
     type Observed = ObservedGateway;
 
     fn identifier(&self) -> String {
-        let status = self.status.as_ref();
-        generated_identifier(
-            status.and_then(|s| s.ack_resource_metadata.as_ref()),
-            status.and_then(|s| s.internet_gateway_id.as_ref()),
-        )
+        status_identifier(self.status.as_ref(), |s| s.internet_gateway_id.as_ref())
     }
 
     fn has_references(&self) -> bool {
-        self.spec.vpc_ref.is_some()
-            || self
-                .spec
-                .route_table_refs
-                .as_ref()
-                .is_some_and(|r| !r.is_empty())
+        self.spec.vpc_ref.is_some() || has_refs(self.spec.route_table_refs.as_deref())
     }
 
     async fn resolve(&self, cx: &SyncCx<'_>) -> Result<Self, SyncError> {
         let mut out = self.clone();
-        if let Some(r) = &self.spec.vpc_ref {
-            if self.spec.vpc.as_ref().is_some_and(|v| !v.is_empty()) {
-                return Err(SyncError::Terminal(
-                    "spec.vpc and spec.vpcRef are both set: keep only one".into(),
-                ));
-            }
-            out.spec.vpc = Some(refs::resolve(cx, "spec.vpcRef", r, super::subnet::VPC_REF).await?);
-        }
-        if let Some(rts) = self
-            .spec
-            .route_table_refs
-            .as_ref()
-            .filter(|r| !r.is_empty())
-        {
-            if self
-                .spec
-                .route_tables
-                .as_ref()
-                .is_some_and(|r| !r.is_empty())
-            {
-                return Err(SyncError::Terminal(
-                    "spec.routeTables and spec.routeTableRefs are both set: keep only one".into(),
-                ));
-            }
-            let mut ids = Vec::new();
-            for (i, r) in rts.iter().enumerate() {
-                let field = format!("spec.routeTableRefs[{i}]");
-                ids.push(refs::resolve(cx, &field, r, super::subnet::ROUTE_TABLE_REF).await?);
-            }
-            out.spec.route_tables = Some(ids);
-        }
+        let s = &self.spec;
+        let (vpc, rts) = (&mut out.spec.vpc, &mut out.spec.route_tables);
+        resolve_id(
+            cx,
+            vpc,
+            "spec.vpc",
+            s.vpc_ref.as_ref(),
+            "spec.vpcRef",
+            VPC_REF,
+        )
+        .await?;
+        let refs = s.route_table_refs.as_deref();
+        resolve_ids(
+            cx,
+            rts,
+            "spec.routeTables",
+            refs,
+            "spec.routeTableRefs",
+            ROUTE_TABLE_REF,
+        )
+        .await?;
         Ok(out)
     }
 
@@ -314,15 +278,8 @@ impl AckKind for InternetGateway {
             .send()
             .await
             .map_err(aws("CreateInternetGateway"))?;
-        let id = out
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .map(str::to_owned);
-        tracing::info!(id = ?id, "internet gateway created");
-        Ok(Created {
-            id,
-            ..Default::default()
-        })
+        let id = out.internet_gateway().and_then(|g| g.internet_gateway_id());
+        Ok(created("internet gateway", id))
     }
 
     async fn update(
@@ -336,12 +293,7 @@ impl AckKind for InternetGateway {
         let delta = gateway_delta(&self.spec, &observed);
         let mut updated = Vec::new();
         if let Some(vpc) = &delta.detach {
-            ec2.detach_internet_gateway()
-                .internet_gateway_id(id)
-                .vpc_id(vpc)
-                .send()
-                .await
-                .map_err(aws("DetachInternetGateway"))?;
+            detach(ec2, id, vpc).await?;
             updated.push("DetachInternetGateway".to_owned());
         }
         if let Some(vpc) = &delta.attach {
@@ -353,23 +305,15 @@ impl AckKind for InternetGateway {
                 .map_err(aws("AttachInternetGateway"))?;
             updated.push("AttachInternetGateway".to_owned());
         }
-        for a in &delta.disassociate {
-            ec2.disassociate_route_table()
-                .association_id(a)
-                .send()
-                .await
-                .map_err(aws("DisassociateRouteTable"))?;
-            updated.push("DisassociateRouteTable".to_owned());
-        }
-        for rt in &delta.associate {
-            ec2.associate_route_table()
-                .route_table_id(rt)
-                .gateway_id(id)
-                .send()
-                .await
-                .map_err(aws("AssociateRouteTable"))?;
-            updated.push("AssociateRouteTable".to_owned());
-        }
+        let edge = Edge::Gateway(id);
+        sync_associations(
+            ec2,
+            edge,
+            &delta.associate,
+            &delta.disassociate,
+            &mut updated,
+        )
+        .await?;
         sync_tags(
             ec2,
             id,
@@ -378,16 +322,8 @@ impl AckKind for InternetGateway {
             &mut updated,
         )
         .await?;
-        let observed = if updated.is_empty() {
-            observed
-        } else {
-            read(ec2, id).await?.unwrap_or(observed)
-        };
-        Ok(Synced {
-            updated,
-            status: serde_json::to_value(&observed.status).unwrap_or_default(),
-            ..Default::default()
-        })
+        let observed = reread(&updated, observed, read(ec2, id)).await?;
+        Ok(synced(updated, &observed.status, None))
     }
 
     fn adopted_spec(_id: &str, observed: &ObservedGateway) -> Value {
@@ -401,28 +337,16 @@ impl AckKind for InternetGateway {
         observed: ObservedGateway,
     ) -> Result<Deleted, SyncError> {
         let ec2 = &cx.aws.ec2;
-        for (_, a) in &observed.route_tables {
-            ec2.disassociate_route_table()
-                .association_id(a)
-                .send()
-                .await
-                .map_err(aws("DisassociateRouteTable"))?;
-        }
+        disassociate_all(ec2, &observed.route_tables, &[]).await?;
         if let Some(vpc) = &observed.vpc {
-            ec2.detach_internet_gateway()
-                .internet_gateway_id(id)
-                .vpc_id(vpc)
-                .send()
-                .await
-                .map_err(aws("DetachInternetGateway"))?;
+            detach(ec2, id, vpc).await?;
         }
         let res = ec2
             .delete_internet_gateway()
             .internet_gateway_id(id)
             .send()
             .await;
-        found("DeleteInternetGateway", res, NOT_FOUND)?;
-        Ok(Deleted::Done)
+        deleted("DeleteInternetGateway", res, NOT_FOUND)
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`GENERATED_ID`](crate::ack::runtime::AckKind::GENERATED_ID) kinds: the identifier lives in
 //! the status and adoption names it in `services.k8s.aws/adoption-fields`.
 
+mod common;
 pub mod internet_gateway;
 pub mod route_table;
 pub mod security_group;

@@ -12,9 +12,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{
-    aws, check_tags, found, generated_identifier, non_empty, sync_tags, tag_specs, user_tags,
-};
+use super::common::{created, deleted, described, reread, resolve_id, status_identifier, synced};
+use super::subnet::VPC_REF;
+use super::{aws, check_tags, non_empty, sync_tags, tag_specs, user_tags};
 use crate::ack::condition::Condition;
 use crate::ack::refs::{self, RefTarget};
 use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
@@ -680,10 +680,10 @@ fn route_of(r: &aws_sdk_ec2::types::Route) -> Route {
 /// Reads a route table.
 pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedTable>, SyncError> {
     let res = ec2.describe_route_tables().route_table_ids(id).send().await;
-    let Some(out) = found("DescribeRouteTables", res, NOT_FOUND)? else {
-        return Ok(None);
-    };
-    let Some(t) = out.route_tables().first() else {
+    let Some(t) = described("DescribeRouteTables", res, NOT_FOUND, |o| {
+        o.route_tables().first()
+    })?
+    else {
         return Ok(None);
     };
     let routes: Vec<Route> = t.routes().iter().map(route_of).collect();
@@ -724,6 +724,17 @@ pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedTable>
     }))
 }
 
+/// Builder `b` of a route call with destination `dest`.
+macro_rules! to_destination {
+    ($b:expr, $dest:expr) => {
+        match $dest {
+            Destination::Ipv4(c) => $b.destination_cidr_block(c),
+            Destination::Ipv6(c) => $b.destination_ipv6_cidr_block(c),
+            Destination::PrefixList(p) => $b.destination_prefix_list_id(p),
+        }
+    };
+}
+
 /// Calls CreateRoute (`replace` false) or ReplaceRoute for one route.
 async fn put_route(
     ec2: &Client,
@@ -734,12 +745,7 @@ async fn put_route(
 ) -> Result<(), SyncError> {
     macro_rules! call {
         ($b:expr, $op:literal) => {{
-            let b = $b.route_table_id(id);
-            let b = match dest {
-                Destination::Ipv4(c) => b.destination_cidr_block(c),
-                Destination::Ipv6(c) => b.destination_ipv6_cidr_block(c),
-                Destination::PrefixList(p) => b.destination_prefix_list_id(p),
-            };
+            let b = to_destination!($b.route_table_id(id), dest);
             let v = t.1.as_str();
             let b = match t.0 {
                 "carrierGatewayID" => b.carrier_gateway_id(v),
@@ -823,11 +829,7 @@ impl AckKind for RouteTable {
     type Observed = ObservedTable;
 
     fn identifier(&self) -> String {
-        let status = self.status.as_ref();
-        generated_identifier(
-            status.and_then(|s| s.ack_resource_metadata.as_ref()),
-            status.and_then(|s| s.route_table_id.as_ref()),
-        )
+        status_identifier(self.status.as_ref(), |s| s.route_table_id.as_ref())
     }
 
     fn has_references(&self) -> bool {
@@ -836,15 +838,8 @@ impl AckKind for RouteTable {
 
     async fn resolve(&self, cx: &SyncCx<'_>) -> Result<Self, SyncError> {
         let mut out = self.clone();
-        if let Some(r) = &self.spec.vpc_ref {
-            if self.spec.vpc_id.as_ref().is_some_and(|v| !v.is_empty()) {
-                return Err(SyncError::Terminal(
-                    "spec.vpcID and spec.vpcRef are both set: keep only one".into(),
-                ));
-            }
-            out.spec.vpc_id =
-                Some(refs::resolve(cx, "spec.vpcRef", r, super::subnet::VPC_REF).await?);
-        }
+        let (vpc, r) = (&mut out.spec.vpc_id, self.spec.vpc_ref.as_ref());
+        resolve_id(cx, vpc, "spec.vpcID", r, "spec.vpcRef", VPC_REF).await?;
         for (i, r) in out.spec.routes.iter_mut().flatten().enumerate() {
             resolve_route(cx, i, r).await?;
         }
@@ -879,15 +874,8 @@ impl AckKind for RouteTable {
             .send()
             .await
             .map_err(aws("CreateRouteTable"))?;
-        let id = out
-            .route_table()
-            .and_then(|t| t.route_table_id())
-            .map(str::to_owned);
-        tracing::info!(id = ?id, "route table created");
-        Ok(Created {
-            id,
-            ..Default::default()
-        })
+        let id = out.route_table().and_then(|t| t.route_table_id());
+        Ok(created("route table", id))
     }
 
     async fn update(
@@ -902,12 +890,7 @@ impl AckKind for RouteTable {
         let delta = route_delta(&want, &observed.routes);
         let mut updated = Vec::new();
         for dest in &delta.delete {
-            let b = ec2.delete_route().route_table_id(id);
-            let b = match dest {
-                Destination::Ipv4(c) => b.destination_cidr_block(c),
-                Destination::Ipv6(c) => b.destination_ipv6_cidr_block(c),
-                Destination::PrefixList(p) => b.destination_prefix_list_id(p),
-            };
+            let b = to_destination!(ec2.delete_route().route_table_id(id), dest);
             b.send().await.map_err(aws("DeleteRoute"))?;
             updated.push("DeleteRoute".to_owned());
         }
@@ -927,16 +910,8 @@ impl AckKind for RouteTable {
             &mut updated,
         )
         .await?;
-        let observed = if updated.is_empty() {
-            observed
-        } else {
-            read(ec2, id).await?.unwrap_or(observed)
-        };
-        Ok(Synced {
-            updated,
-            status: serde_json::to_value(&observed.status).unwrap_or_default(),
-            ..Default::default()
-        })
+        let observed = reread(&updated, observed, read(ec2, id)).await?;
+        Ok(synced(updated, &observed.status, None))
     }
 
     fn adopted_spec(_id: &str, observed: &ObservedTable) -> Value {
@@ -956,8 +931,7 @@ impl AckKind for RouteTable {
             .route_table_id(id)
             .send()
             .await;
-        found("DeleteRouteTable", res, NOT_FOUND)?;
-        Ok(Deleted::Done)
+        deleted("DeleteRouteTable", res, NOT_FOUND)
     }
 }
 

@@ -21,9 +21,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{
-    aws, check_tags, found, generated_identifier, non_empty, sync_tags, tag_specs, user_tags,
-};
+use super::common::{created, described, reread, resolve_id, status_identifier, synced};
+use super::subnet::VPC_REF;
+use super::{aws, check_tags, found, non_empty, sync_tags, tag_specs, user_tags};
 use crate::ack::condition::{Condition, Status};
 use crate::ack::refs::{self, RefTarget};
 use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
@@ -438,6 +438,20 @@ pub(crate) fn desired_grants(
     Ok(out)
 }
 
+/// The spec's rules of both directions as grants: (ingress, egress); see [`desired_grants`].
+pub(crate) fn desired_rules(
+    spec: &SecurityGroupSpec,
+    self_id: &str,
+    owner: Option<&str>,
+    pending: &mut Pending,
+) -> Result<(Grants, Grants), SyncError> {
+    let ingress = spec.ingress_rules.as_deref();
+    let ingress = desired_grants("spec.ingressRules", ingress, self_id, owner, pending)?;
+    let egress = spec.egress_rules.as_deref();
+    let egress = desired_grants("spec.egressRules", egress, self_id, owner, pending)?;
+    Ok((ingress, egress))
+}
+
 /// EC2's rules of one direction as grants (same canonical form as [`desired_grants`]).
 pub fn observed_grants(perms: &[IpPermission], owner: Option<&str>) -> Grants {
     let mut out = Grants::new();
@@ -683,10 +697,10 @@ const NOT_FOUND: &[&str] = &["InvalidGroup.NotFound", "InvalidGroupId.NotFound"]
 /// Reads a security group and its rules.
 pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedGroup>, SyncError> {
     let res = ec2.describe_security_groups().group_ids(id).send().await;
-    let Some(out) = found("DescribeSecurityGroups", res, NOT_FOUND)? else {
-        return Ok(None);
-    };
-    let Some(g) = out.security_groups().first() else {
+    let Some(g) = described("DescribeSecurityGroups", res, NOT_FOUND, |o| {
+        o.security_groups().first()
+    })?
+    else {
         return Ok(None);
     };
     let owner = g.owner_id().map(str::to_owned);
@@ -737,6 +751,65 @@ fn permissions<'a>(
         .collect()
 }
 
+/// One of the rule calls of a direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RuleCall {
+    /// RevokeSecurityGroupIngress/Egress.
+    Revoke,
+    /// AuthorizeSecurityGroupIngress/Egress.
+    Authorize,
+    /// UpdateSecurityGroupRuleDescriptionsIngress/Egress.
+    Describe,
+}
+
+/// Sends rule call `call` of one direction (`egress`, else ingress) with `perms` to group `id`;
+/// returns the call's name.
+pub(crate) async fn send_rules(
+    ec2: &Client,
+    id: &str,
+    call: RuleCall,
+    egress: bool,
+    perms: Vec<IpPermission>,
+) -> Result<&'static str, SyncError> {
+    macro_rules! send {
+        ($builder:expr, $op:literal) => {{
+            $builder
+                .group_id(id)
+                .set_ip_permissions(Some(perms))
+                .send()
+                .await
+                .map_err(aws($op))?;
+            $op
+        }};
+    }
+    Ok(match (call, egress) {
+        (RuleCall::Revoke, false) => send!(
+            ec2.revoke_security_group_ingress(),
+            "RevokeSecurityGroupIngress"
+        ),
+        (RuleCall::Revoke, true) => send!(
+            ec2.revoke_security_group_egress(),
+            "RevokeSecurityGroupEgress"
+        ),
+        (RuleCall::Authorize, false) => send!(
+            ec2.authorize_security_group_ingress(),
+            "AuthorizeSecurityGroupIngress"
+        ),
+        (RuleCall::Authorize, true) => send!(
+            ec2.authorize_security_group_egress(),
+            "AuthorizeSecurityGroupEgress"
+        ),
+        (RuleCall::Describe, false) => send!(
+            ec2.update_security_group_rule_descriptions_ingress(),
+            "UpdateSecurityGroupRuleDescriptionsIngress"
+        ),
+        (RuleCall::Describe, true) => send!(
+            ec2.update_security_group_rule_descriptions_egress(),
+            "UpdateSecurityGroupRuleDescriptionsEgress"
+        ),
+    })
+}
+
 /// Applies one direction's delta: revoke, authorize, describe.
 async fn apply(
     ec2: &Client,
@@ -745,65 +818,16 @@ async fn apply(
     delta: &GrantDelta,
     updated: &mut Vec<String>,
 ) -> Result<(), SyncError> {
-    if !delta.revoke.is_empty() {
-        let perms = permissions(delta.revoke.iter().map(|(g, d)| (g, d.as_deref())));
-        if egress {
-            ec2.revoke_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(perms))
-                .send()
-                .await
-                .map_err(aws("RevokeSecurityGroupEgress"))?;
-            updated.push("RevokeSecurityGroupEgress".into());
-        } else {
-            ec2.revoke_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(perms))
-                .send()
-                .await
-                .map_err(aws("RevokeSecurityGroupIngress"))?;
-            updated.push("RevokeSecurityGroupIngress".into());
+    for (call, grants) in [
+        (RuleCall::Revoke, &delta.revoke),
+        (RuleCall::Authorize, &delta.authorize),
+        (RuleCall::Describe, &delta.describe),
+    ] {
+        if grants.is_empty() {
+            continue;
         }
-    }
-    if !delta.authorize.is_empty() {
-        let perms = permissions(delta.authorize.iter().map(|(g, d)| (g, d.as_deref())));
-        if egress {
-            ec2.authorize_security_group_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(perms))
-                .send()
-                .await
-                .map_err(aws("AuthorizeSecurityGroupEgress"))?;
-            updated.push("AuthorizeSecurityGroupEgress".into());
-        } else {
-            ec2.authorize_security_group_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(perms))
-                .send()
-                .await
-                .map_err(aws("AuthorizeSecurityGroupIngress"))?;
-            updated.push("AuthorizeSecurityGroupIngress".into());
-        }
-    }
-    if !delta.describe.is_empty() {
-        let perms = permissions(delta.describe.iter().map(|(g, d)| (g, d.as_deref())));
-        if egress {
-            ec2.update_security_group_rule_descriptions_egress()
-                .group_id(id)
-                .set_ip_permissions(Some(perms))
-                .send()
-                .await
-                .map_err(aws("UpdateSecurityGroupRuleDescriptionsEgress"))?;
-            updated.push("UpdateSecurityGroupRuleDescriptionsEgress".into());
-        } else {
-            ec2.update_security_group_rule_descriptions_ingress()
-                .group_id(id)
-                .set_ip_permissions(Some(perms))
-                .send()
-                .await
-                .map_err(aws("UpdateSecurityGroupRuleDescriptionsIngress"))?;
-            updated.push("UpdateSecurityGroupRuleDescriptionsIngress".into());
-        }
+        let perms = permissions(grants.iter().map(|(g, d)| (g, d.as_deref())));
+        updated.push(send_rules(ec2, id, call, egress, perms).await?.into());
     }
     Ok(())
 }
@@ -838,9 +862,7 @@ async fn resolve_pairs(
                         "{f}: vpcID and vpcRef are both set: keep only one"
                     )));
                 }
-                pair.vpc_id = Some(
-                    refs::resolve(cx, &format!("{f}.vpcRef"), v, super::subnet::VPC_REF).await?,
-                );
+                pair.vpc_id = Some(refs::resolve(cx, &format!("{f}.vpcRef"), v, VPC_REF).await?);
             }
         }
     }
@@ -864,11 +886,7 @@ impl AckKind for SecurityGroup {
     type Observed = ObservedGroup;
 
     fn identifier(&self) -> String {
-        let status = self.status.as_ref();
-        generated_identifier(
-            status.and_then(|s| s.ack_resource_metadata.as_ref()),
-            status.and_then(|s| s.id.as_ref()),
-        )
+        status_identifier(self.status.as_ref(), |s| s.id.as_ref())
     }
 
     fn has_references(&self) -> bool {
@@ -879,15 +897,8 @@ impl AckKind for SecurityGroup {
 
     async fn resolve(&self, cx: &SyncCx<'_>) -> Result<Self, SyncError> {
         let mut out = self.clone();
-        if let Some(r) = &self.spec.vpc_ref {
-            if self.spec.vpc_id.as_ref().is_some_and(|v| !v.is_empty()) {
-                return Err(SyncError::Terminal(
-                    "spec.vpcID and spec.vpcRef are both set: keep only one".into(),
-                ));
-            }
-            out.spec.vpc_id =
-                Some(refs::resolve(cx, "spec.vpcRef", r, super::subnet::VPC_REF).await?);
-        }
+        let (vpc, r) = (&mut out.spec.vpc_id, self.spec.vpc_ref.as_ref());
+        resolve_id(cx, vpc, "spec.vpcID", r, "spec.vpcRef", VPC_REF).await?;
         resolve_pairs(cx, "spec.ingressRules", &mut out.spec.ingress_rules).await?;
         resolve_pairs(cx, "spec.egressRules", &mut out.spec.egress_rules).await?;
         Ok(out)
@@ -900,22 +911,8 @@ impl AckKind for SecurityGroup {
     async fn precheck_create(&self, _cx: &SyncCx<'_>) -> Result<(), SyncError> {
         check_tags(self.spec.tags.as_deref())?;
         // The rules are checked before anything exists in AWS.
-        let mut pending = Pending::default();
         let s = &self.spec;
-        desired_grants(
-            "spec.ingressRules",
-            s.ingress_rules.as_deref(),
-            "",
-            None,
-            &mut pending,
-        )?;
-        desired_grants(
-            "spec.egressRules",
-            s.egress_rules.as_deref(),
-            "",
-            None,
-            &mut pending,
-        )?;
+        desired_rules(s, "", None, &mut Pending::default())?;
         if s.name.trim().is_empty() {
             return Err(SyncError::Terminal(
                 "spec.name is empty: name the group".into(),
@@ -937,12 +934,7 @@ impl AckKind for SecurityGroup {
             .send()
             .await
             .map_err(aws("CreateSecurityGroup"))?;
-        let id = out.group_id().map(str::to_owned);
-        tracing::info!(id = ?id, "security group created");
-        Ok(Created {
-            id,
-            ..Default::default()
-        })
+        Ok(created("security group", out.group_id()))
     }
 
     async fn update(
@@ -956,20 +948,7 @@ impl AckKind for SecurityGroup {
         let owner = observed.owner.as_deref();
         let mut pending = Pending::default();
         let s = &self.spec;
-        let ingress = desired_grants(
-            "spec.ingressRules",
-            s.ingress_rules.as_deref(),
-            id,
-            owner,
-            &mut pending,
-        )?;
-        let egress = desired_grants(
-            "spec.egressRules",
-            s.egress_rules.as_deref(),
-            id,
-            owner,
-            &mut pending,
-        )?;
+        let (ingress, egress) = desired_rules(s, id, owner, &mut pending)?;
         let mut updated = Vec::new();
         // Both directions revoke before they authorize, so a rule moved between forms (a
         // changed port range, a merged block) never exists twice.
@@ -978,11 +957,7 @@ impl AckKind for SecurityGroup {
         apply(ec2, id, false, &din, &mut updated).await?;
         apply(ec2, id, true, &dout, &mut updated).await?;
         sync_tags(ec2, id, s.tags.as_deref(), &observed.tags, &mut updated).await?;
-        let observed = if updated.is_empty() {
-            observed
-        } else {
-            read(ec2, id).await?.unwrap_or(observed)
-        };
+        let observed = reread(&updated, observed, read(ec2, id)).await?;
         let waiting = (!pending.0.is_empty()).then(|| {
             format!(
                 "waiting for the id of the security groups named in {}: their rules are added \
@@ -990,12 +965,7 @@ impl AckKind for SecurityGroup {
                 pending.0.join(", ")
             )
         });
-        Ok(Synced {
-            waiting,
-            updated,
-            status: serde_json::to_value(&observed.status).unwrap_or_default(),
-            ..Default::default()
-        })
+        Ok(synced(updated, &observed.status, waiting))
     }
 
     fn adopted_spec(_id: &str, observed: &ObservedGroup) -> Value {

@@ -3,8 +3,6 @@
 //! one ModifySubnetAttribute (EC2 takes one per call); `routeTables` are associated and
 //! disassociated to match.
 
-use std::collections::BTreeSet;
-
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AttributeBooleanValue, Filter, HostnameType, ResourceType};
 use kube::CustomResource;
@@ -12,12 +10,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{
-    aws, check_tags, cidr_field, found, generated_identifier, non_empty, sync_tags, tag_specs,
-    user_tags,
+use super::common::{
+    Edge, association_delta, associations, created, deleted, described, disassociate_all, has_refs,
+    pending, reread, resolve_id, resolve_ids, status_identifier, sync_associations, synced,
 };
+use super::{aws, check_tags, cidr_field, non_empty, sync_tags, tag_specs, user_tags};
 use crate::ack::condition::Condition;
-use crate::ack::refs::{self, RefTarget};
+use crate::ack::refs::RefTarget;
 use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
 use crate::ack::types::{AckResourceMetadata, AwsResourceReferenceWrapper, Tag};
 
@@ -364,25 +363,8 @@ pub fn subnet_delta(spec: &SubnetSpec, observed: &ObservedSubnet) -> SubnetDelta
     if let Some(v) = flag(spec.map_public_ip_on_launch, observed.map_public_ip) {
         attributes.push(Attribute::MapPublicIp(v));
     }
-    let (associate, disassociate) = match &spec.route_tables {
-        None => (Vec::new(), Vec::new()),
-        Some(want) => {
-            let want: BTreeSet<&String> = want.iter().collect();
-            let have: BTreeSet<&String> = observed.route_tables.iter().map(|(rt, _)| rt).collect();
-            (
-                want.iter()
-                    .filter(|rt| !have.contains(*rt))
-                    .map(|rt| rt.to_string())
-                    .collect(),
-                observed
-                    .route_tables
-                    .iter()
-                    .filter(|(rt, _)| !want.contains(rt))
-                    .map(|(_, a)| a.clone())
-                    .collect(),
-            )
-        }
-    };
+    let (associate, disassociate) =
+        association_delta(spec.route_tables.as_deref(), &observed.route_tables);
     SubnetDelta {
         attributes,
         disassociate,
@@ -456,13 +438,13 @@ pub const TERMINAL_CODES: &[&str] = &[
 
 const NOT_FOUND: &[&str] = &["InvalidSubnetID.NotFound"];
 
+/// The answer for a route table association that is already gone.
+const ASSOCIATION_NOT_FOUND: &[&str] = &["InvalidAssociationID.NotFound"];
+
 /// Reads a subnet and its route table associations.
 pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedSubnet>, SyncError> {
     let res = ec2.describe_subnets().subnet_ids(id).send().await;
-    let Some(out) = found("DescribeSubnets", res, NOT_FOUND)? else {
-        return Ok(None);
-    };
-    let Some(s) = out.subnets().first() else {
+    let Some(s) = described("DescribeSubnets", res, NOT_FOUND, |o| o.subnets().first())? else {
         return Ok(None);
     };
     let rts = ec2
@@ -476,20 +458,7 @@ pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedSubnet
         .send()
         .await
         .map_err(aws("DescribeRouteTables"))?;
-    let route_tables = rts
-        .route_tables()
-        .iter()
-        .flat_map(|rt| rt.associations())
-        .filter(|a| a.subnet_id() == Some(id))
-        .map(|a| {
-            (
-                a.route_table_id().unwrap_or_default().to_owned(),
-                a.route_table_association_id()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
-        })
-        .collect();
+    let route_tables = associations(rts.route_tables(), |a| a.subnet_id() == Some(id));
     let ipv6: Vec<SubnetIPv6CIDRBlockAssociation> = s
         .ipv6_cidr_block_association_set()
         .iter()
@@ -594,55 +563,36 @@ impl AckKind for Subnet {
     type Observed = ObservedSubnet;
 
     fn identifier(&self) -> String {
-        let status = self.status.as_ref();
-        generated_identifier(
-            status.and_then(|s| s.ack_resource_metadata.as_ref()),
-            status.and_then(|s| s.subnet_id.as_ref()),
-        )
+        status_identifier(self.status.as_ref(), |s| s.subnet_id.as_ref())
     }
 
     fn has_references(&self) -> bool {
-        self.spec.vpc_ref.is_some()
-            || self
-                .spec
-                .route_table_refs
-                .as_ref()
-                .is_some_and(|r| !r.is_empty())
+        self.spec.vpc_ref.is_some() || has_refs(self.spec.route_table_refs.as_deref())
     }
 
     async fn resolve(&self, cx: &SyncCx<'_>) -> Result<Self, SyncError> {
         let mut out = self.clone();
-        if let Some(r) = &self.spec.vpc_ref {
-            if self.spec.vpc_id.as_ref().is_some_and(|v| !v.is_empty()) {
-                return Err(SyncError::Terminal(
-                    "spec.vpcID and spec.vpcRef are both set: keep only one".into(),
-                ));
-            }
-            out.spec.vpc_id = Some(refs::resolve(cx, "spec.vpcRef", r, VPC_REF).await?);
-        }
-        if let Some(rts) = self
-            .spec
-            .route_table_refs
-            .as_ref()
-            .filter(|r| !r.is_empty())
-        {
-            if self
-                .spec
-                .route_tables
-                .as_ref()
-                .is_some_and(|r| !r.is_empty())
-            {
-                return Err(SyncError::Terminal(
-                    "spec.routeTables and spec.routeTableRefs are both set: keep only one".into(),
-                ));
-            }
-            let mut ids = Vec::new();
-            for (i, r) in rts.iter().enumerate() {
-                let field = format!("spec.routeTableRefs[{i}]");
-                ids.push(refs::resolve(cx, &field, r, ROUTE_TABLE_REF).await?);
-            }
-            out.spec.route_tables = Some(ids);
-        }
+        let s = &self.spec;
+        let (vpc, rts) = (&mut out.spec.vpc_id, &mut out.spec.route_tables);
+        resolve_id(
+            cx,
+            vpc,
+            "spec.vpcID",
+            s.vpc_ref.as_ref(),
+            "spec.vpcRef",
+            VPC_REF,
+        )
+        .await?;
+        let refs = s.route_table_refs.as_deref();
+        resolve_ids(
+            cx,
+            rts,
+            "spec.routeTables",
+            refs,
+            "spec.routeTableRefs",
+            ROUTE_TABLE_REF,
+        )
+        .await?;
         Ok(out)
     }
 
@@ -677,12 +627,7 @@ impl AckKind for Subnet {
             .send()
             .await
             .map_err(aws("CreateSubnet"))?;
-        let id = out.subnet().and_then(|v| v.subnet_id()).map(str::to_owned);
-        tracing::info!(id = ?id, "subnet created");
-        Ok(Created {
-            id,
-            ..Default::default()
-        })
+        Ok(created("subnet", out.subnet().and_then(|v| v.subnet_id())))
     }
 
     async fn update(
@@ -699,23 +644,15 @@ impl AckKind for Subnet {
             modify(ec2, id, a).await?;
             updated.push("ModifySubnetAttribute".to_owned());
         }
-        for a in &delta.disassociate {
-            ec2.disassociate_route_table()
-                .association_id(a)
-                .send()
-                .await
-                .map_err(aws("DisassociateRouteTable"))?;
-            updated.push("DisassociateRouteTable".to_owned());
-        }
-        for rt in &delta.associate {
-            ec2.associate_route_table()
-                .route_table_id(rt)
-                .subnet_id(id)
-                .send()
-                .await
-                .map_err(aws("AssociateRouteTable"))?;
-            updated.push("AssociateRouteTable".to_owned());
-        }
+        let edge = Edge::Subnet(id);
+        sync_associations(
+            ec2,
+            edge,
+            &delta.associate,
+            &delta.disassociate,
+            &mut updated,
+        )
+        .await?;
         sync_tags(
             ec2,
             id,
@@ -724,21 +661,9 @@ impl AckKind for Subnet {
             &mut updated,
         )
         .await?;
-        let observed = if updated.is_empty() {
-            observed
-        } else {
-            read(ec2, id).await?.unwrap_or(observed)
-        };
-        let waiting = match observed.status.state.as_deref() {
-            Some("pending") => Some(format!("subnet {id} is pending")),
-            _ => None,
-        };
-        Ok(Synced {
-            waiting,
-            updated,
-            status: serde_json::to_value(&observed.status).unwrap_or_default(),
-            ..Default::default()
-        })
+        let observed = reread(&updated, observed, read(ec2, id)).await?;
+        let waiting = pending("subnet", id, observed.status.state.as_deref());
+        Ok(synced(updated, &observed.status, waiting))
     }
 
     fn adopted_spec(_id: &str, observed: &ObservedSubnet) -> Value {
@@ -753,23 +678,10 @@ impl AckKind for Subnet {
     ) -> Result<Deleted, SyncError> {
         // Its route table associations first (EC2 drops them with the subnet; not every
         // endpoint does, and a leftover one keeps the route table from being deleted).
-        for (_, a) in &observed.route_tables {
-            let res = cx
-                .aws
-                .ec2
-                .disassociate_route_table()
-                .association_id(a)
-                .send()
-                .await;
-            found(
-                "DisassociateRouteTable",
-                res,
-                &["InvalidAssociationID.NotFound"],
-            )?;
-        }
-        let res = cx.aws.ec2.delete_subnet().subnet_id(id).send().await;
-        found("DeleteSubnet", res, NOT_FOUND)?;
-        Ok(Deleted::Done)
+        let ec2 = &cx.aws.ec2;
+        disassociate_all(ec2, &observed.route_tables, ASSOCIATION_NOT_FOUND).await?;
+        let res = ec2.delete_subnet().subnet_id(id).send().await;
+        deleted("DeleteSubnet", res, NOT_FOUND)
     }
 }
 

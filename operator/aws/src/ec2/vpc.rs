@@ -15,10 +15,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{
-    aws, check_tags, cidr_field, found, generated_identifier, non_empty, sync_tags, tag_specs,
-    user_tags,
-};
+use super::common::{created, deleted, described, pending, reread, status_identifier, synced};
+use super::security_group::{RuleCall, send_rules};
+use super::{aws, check_tags, cidr_field, non_empty, sync_tags, tag_specs, user_tags};
 use crate::ack::condition::Condition;
 use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
 use crate::ack::types::{AckResourceMetadata, Tag};
@@ -435,10 +434,7 @@ async fn default_group(
 /// Reads a VPC, its attributes and its default security group.
 pub(crate) async fn read(ec2: &Client, id: &str) -> Result<Option<ObservedVpc>, SyncError> {
     let res = ec2.describe_vpcs().vpc_ids(id).send().await;
-    let Some(out) = found("DescribeVpcs", res, NOT_FOUND)? else {
-        return Ok(None);
-    };
-    let Some(v) = out.vpcs().first() else {
+    let Some(v) = described("DescribeVpcs", res, NOT_FOUND, |o| o.vpcs().first())? else {
         return Ok(None);
     };
     let assoc: Vec<VPCCIDRBlockAssociation> = v
@@ -551,11 +547,7 @@ impl AckKind for VPC {
     type Observed = ObservedVpc;
 
     fn identifier(&self) -> String {
-        let status = self.status.as_ref();
-        generated_identifier(
-            status.and_then(|s| s.ack_resource_metadata.as_ref()),
-            status.and_then(|s| s.vpc_id.as_ref()),
-        )
+        status_identifier(self.status.as_ref(), |s| s.vpc_id.as_ref())
     }
 
     async fn read(&self, cx: &SyncCx<'_>, id: &str) -> Result<Option<ObservedVpc>, SyncError> {
@@ -590,12 +582,7 @@ impl AckKind for VPC {
             .send()
             .await
             .map_err(aws("CreateVpc"))?;
-        let id = out.vpc().and_then(|v| v.vpc_id()).map(str::to_owned);
-        tracing::info!(id = ?id, "VPC created");
-        Ok(Created {
-            id,
-            ..Default::default()
-        })
+        Ok(created("VPC", out.vpc().and_then(|v| v.vpc_id())))
     }
 
     async fn update(
@@ -642,21 +629,10 @@ impl AckKind for VPC {
         if delta.revoke_default_rules
             && let Some((group, ingress, egress)) = &observed.default_group
         {
-            if !ingress.is_empty() {
-                ec2.revoke_security_group_ingress()
-                    .group_id(group)
-                    .set_ip_permissions(Some(ingress.clone()))
-                    .send()
-                    .await
-                    .map_err(aws("RevokeSecurityGroupIngress"))?;
-            }
-            if !egress.is_empty() {
-                ec2.revoke_security_group_egress()
-                    .group_id(group)
-                    .set_ip_permissions(Some(egress.clone()))
-                    .send()
-                    .await
-                    .map_err(aws("RevokeSecurityGroupEgress"))?;
+            for (is_egress, rules) in [(false, ingress), (true, egress)] {
+                if !rules.is_empty() {
+                    send_rules(ec2, group, RuleCall::Revoke, is_egress, rules.clone()).await?;
+                }
             }
             updated.push("RevokeSecurityGroupRules".to_owned());
         }
@@ -668,21 +644,9 @@ impl AckKind for VPC {
             &mut updated,
         )
         .await?;
-        let observed = if updated.is_empty() {
-            observed
-        } else {
-            read(ec2, id).await?.unwrap_or(observed)
-        };
-        let waiting = match observed.status.state.as_deref() {
-            Some("pending") => Some(format!("VPC {id} is pending")),
-            _ => None,
-        };
-        Ok(Synced {
-            waiting,
-            updated,
-            status: serde_json::to_value(&observed.status).unwrap_or_default(),
-            ..Default::default()
-        })
+        let observed = reread(&updated, observed, read(ec2, id)).await?;
+        let waiting = pending("VPC", id, observed.status.state.as_deref());
+        Ok(synced(updated, &observed.status, waiting))
     }
 
     fn adopted_spec(_id: &str, observed: &ObservedVpc) -> Value {
@@ -696,8 +660,7 @@ impl AckKind for VPC {
         _observed: ObservedVpc,
     ) -> Result<Deleted, SyncError> {
         let res = cx.aws.ec2.delete_vpc().vpc_id(id).send().await;
-        found("DeleteVpc", res, NOT_FOUND)?;
-        Ok(Deleted::Done)
+        deleted("DeleteVpc", res, NOT_FOUND)
     }
 }
 
