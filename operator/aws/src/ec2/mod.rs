@@ -11,6 +11,8 @@ pub mod route_table;
 pub mod security_group;
 pub mod subnet;
 pub mod vpc;
+#[cfg(test)]
+mod replay_tests;
 
 /// The EC2 SDK this crate talks to (re-exported so tests read EC2 state with the same client
 /// types without a second copy of the large crate in their dependencies).
