@@ -527,6 +527,16 @@ fn resource_schema() -> JSONSchemaProps {
                         "Never (default) refuses an existing object that no ApplySet owns; AdoptOrCreate takes it over (and releases it, never deletes it, when the instance goes). An object of another ApplySet is never taken over.",
                     ),
                 ),
+                (
+                    "externalFields",
+                    array(
+                        "Field paths of the template (dotted, such as spec.replicas) handed to another field manager, e.g. an HPA: set when the object is created, never set nor reverted afterwards. Not with externalRef.",
+                        JSONSchemaProps {
+                            min_length: Some(1),
+                            ..plain("string")
+                        },
+                    ),
+                ),
             ],
             &["id"],
         )

@@ -156,6 +156,11 @@ pub struct Resource {
     /// [`AdoptionPolicy`] (`Never`, the default, or `AdoptOrCreate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adoption_policy: Option<String>,
+    /// Field paths of the template handed to another field manager (kro v0.10), such as
+    /// `spec.replicas` under an HPA: set when the object is created, never set nor reverted
+    /// afterwards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub external_fields: Vec<String>,
 }
 
 /// `spec.resources[].deletionPolicy`: what kro does with a resource's objects when the instance

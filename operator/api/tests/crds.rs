@@ -283,7 +283,8 @@ fn full_rgd() -> Value {
                     "includeWhen": ["${schema.spec.replicas > 0}"],
                     "forEach": [{"region": "${schema.spec.regions}"}],
                     "deletionPolicy": "Orphan",
-                    "adoptionPolicy": "AdoptOrCreate"
+                    "adoptionPolicy": "AdoptOrCreate",
+                    "externalFields": ["spec.replicas"]
                 },
                 {
                     "id": "config",

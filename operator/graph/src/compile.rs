@@ -516,6 +516,14 @@ impl Compiler<'_> {
             return draft;
         }
         self.read_kind(&mut draft, &object);
+        self.errors.extend(crate::external_fields::check(
+            &id,
+            &resource.external_fields,
+            draft
+                .resolved
+                .as_ref()
+                .map(|resolved| resolved.schema.as_ref()),
+        ));
         self.template_constraints(&mut draft, &object, instance_namespaced);
         self.compile_template_fields(&mut draft, &object);
         draft.template = object;
@@ -1031,6 +1039,10 @@ fn field_combination_problem(resource: &ResourceInput) -> Option<&'static str> {
     } else if has_external && resource.deletion_policy.is_some() {
         Some(
             "cannot use externalRef with deletionPolicy: kro never deletes what an externalRef reads",
+        )
+    } else if has_external && !resource.external_fields.is_empty() {
+        Some(
+            "cannot use externalRef with externalFields: kro never writes what an externalRef reads",
         )
     } else if has_external && resource.adoption_policy.is_some() {
         Some(

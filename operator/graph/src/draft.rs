@@ -79,6 +79,12 @@ impl Draft {
     pub(crate) fn into_node(self, dependencies: Vec<String>, apply_order: u32) -> Node {
         let deletion_policy = self.input.deletion_policy.unwrap_or_default();
         let adoption_policy = self.input.adoption_policy.unwrap_or_default();
+        let external_fields = self
+            .input
+            .external_fields
+            .iter()
+            .filter_map(|path| crate::external_fields::parse(path).ok())
+            .collect();
         Node {
             id: self.input.id,
             index: self.input.index,
@@ -96,6 +102,7 @@ impl Draft {
             apply_order,
             deletion_policy,
             adoption_policy,
+            external_fields,
             reads: Vec::new(),
         }
     }

@@ -44,6 +44,8 @@ pub struct ResourceInput {
     pub deletion_policy: Option<DeletionPolicy>,
     /// `adoptionPolicy`, when given and valid.
     pub adoption_policy: Option<AdoptionPolicy>,
+    /// `externalFields` as written (checked by the compiler, which knows the kind).
+    pub external_fields: Vec<String>,
 }
 
 /// An RGD ready to compile.
@@ -287,6 +289,7 @@ fn read_resource(index: usize, item: &Value, errors: &mut Vec<GraphError>) -> Re
             .at("forEach"),
         ),
     }
+    r.external_fields = external_fields(m.get("externalFields"), &id, errors);
     r.deletion_policy = policy(
         m.get("deletionPolicy"),
         "deletionPolicy",
@@ -304,6 +307,41 @@ fn read_resource(index: usize, item: &Value, errors: &mut Vec<GraphError>) -> Re
         errors,
     );
     r
+}
+
+/// `externalFields`: a list of strings (each checked later, against the kind).
+fn external_fields(value: Option<&Value>, id: &str, errors: &mut Vec<GraphError>) -> Vec<String> {
+    let list = match value {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            errors.push(
+                GraphError::new(
+                    ErrorCode::InvalidDocument,
+                    format!("resource {id:?}: externalFields must be a list of field paths"),
+                )
+                .resource(id)
+                .at("externalFields")
+                .hint("write externalFields: [spec.replicas]"),
+            );
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        match item.as_str() {
+            Some(path) => out.push(path.to_string()),
+            None => errors.push(
+                GraphError::new(
+                    ErrorCode::InvalidDocument,
+                    format!("resource {id:?}: externalFields[{i}] must be a string such as \"spec.replicas\""),
+                )
+                .resource(id)
+                .at(format!("externalFields[{i}]")),
+            ),
+        }
+    }
+    out
 }
 
 /// One of a resource's policy fields: `None` when absent; an error naming the resource, the

@@ -14,6 +14,7 @@ pub mod dag;
 mod draft;
 pub mod error;
 pub mod expr;
+pub mod external_fields;
 pub mod input;
 pub mod model;
 pub mod names;

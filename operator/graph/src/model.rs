@@ -125,6 +125,9 @@ pub struct Node {
     pub deletion_policy: kro_api::DeletionPolicy,
     /// `adoptionPolicy`: whether an existing object no ApplySet owns may be taken over.
     pub adoption_policy: kro_api::AdoptionPolicy,
+    /// `externalFields`, each as its keys (`["spec", "replicas"]`): set when an object is
+    /// created, left to another field manager afterwards.
+    pub external_fields: Vec<Vec<String>>,
     /// The field paths any expression of the graph reads from this node's objects (its
     /// `readyWhen` on `each` included); an empty path means the whole object.
     pub reads: Vec<Vec<String>>,

@@ -117,6 +117,36 @@ fn every_graph_error() {
             "invalid combination of resource fields: resource \"config\": cannot use externalRef with adoptionPolicy: kro never writes what an externalRef reads",
         ),
         (
+            "externalRef with externalFields",
+            rgd(json!([{"id": "config", "externalFields": ["data.x"],
+                "externalRef": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}])),
+            ErrorCode::InvalidCombination,
+            "invalid combination of resource fields: resource \"config\": cannot use externalRef with externalFields: kro never writes what an externalRef reads",
+        ),
+        (
+            "externalFields path malformed",
+            rgd(json!([{"id": "config", "externalFields": ["data..x"],
+                "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}])),
+            ErrorCode::InvalidTemplate,
+            "resource \"config\": externalFields[0] \"data..x\" is not a field kro can hand to another field manager: it has an empty segment (a leading, trailing or doubled '.')",
+        ),
+        (
+            "externalFields on kro's metadata",
+            rgd(
+                json!([{"id": "config", "externalFields": ["metadata.labels"],
+                "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}]),
+            ),
+            ErrorCode::InvalidTemplate,
+            "resource \"config\": externalFields[0] \"metadata.labels\" is not a field kro can hand to another field manager: metadata cannot be handed to another field manager: kro keeps apiVersion, kind and metadata, and never applies status",
+        ),
+        (
+            "externalFields not a list",
+            rgd(json!([{"id": "config", "externalFields": "data.x",
+                "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}])),
+            ErrorCode::InvalidDocument,
+            "resource \"config\": externalFields must be a list of field paths",
+        ),
+        (
             "deletionPolicy not one of the values",
             rgd(json!([{"id": "config", "deletionPolicy": "Retain",
                 "template": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}}}])),
@@ -672,4 +702,38 @@ fn deletion_and_adoption_policies_reach_the_nodes() {
         node("plain").adoption_policy,
         kro_api::AdoptionPolicy::Never
     );
+}
+
+#[test]
+fn external_fields_are_checked_against_the_kind() {
+    let compile_with = |fields: Value| {
+        let mut resource = widget(json!({"size": 3}));
+        resource["externalFields"] = fields;
+        compile(
+            &rgd(json!([resource])),
+            &store(),
+            &CompileOptions::default(),
+        )
+    };
+    let graph = compile_with(json!(["spec.size"])).unwrap();
+    assert_eq!(
+        graph.node("widget").unwrap().external_fields,
+        vec![vec!["spec".to_string(), "size".to_string()]]
+    );
+    for (fields, want) in [
+        (json!(["spec.sizes"]), "the kind has no field spec.sizes"),
+        (
+            json!(["spec.size", "spec.tags.first"]),
+            "externalFields[1] \"spec.tags.first\" is not a field kro can hand to another field manager: spec.tags is a list",
+        ),
+    ] {
+        let errors = compile_with(fields.clone()).unwrap_err().errors;
+        assert_eq!(errors.len(), 1, "{fields}: {errors:?}");
+        assert!(
+            errors[0].message.contains(want),
+            "{fields}: {}",
+            errors[0].message
+        );
+        assert_eq!(errors[0].resource.as_deref(), Some("widget"));
+    }
 }
