@@ -233,6 +233,8 @@ fn crds_prints_kro_and_ack_crds() {
         "name: securitygroups.ec2.services.k8s.aws",
         "name: internetgateways.ec2.services.k8s.aws",
         "name: routetables.ec2.services.k8s.aws",
+        "name: elasticipaddresses.ec2.services.k8s.aws",
+        "name: natgateways.ec2.services.k8s.aws",
         "name: policies.iam.services.k8s.aws",
         "name: roles.iam.services.k8s.aws",
     ];

@@ -90,7 +90,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "kro-rs.awsEc2Resources" -}}
 {{- $l := splitList "," (include "kro-rs.awsControllerList" .) -}}
 {{- $out := list -}}
-{{- range (list (list "vpc" "vpcs") (list "subnet" "subnets") (list "securitygroup" "securitygroups") (list "internetgateway" "internetgateways") (list "routetable" "routetables")) -}}
+{{- range (list (list "vpc" "vpcs") (list "subnet" "subnets") (list "securitygroup" "securitygroups") (list "internetgateway" "internetgateways") (list "routetable" "routetables") (list "elasticipaddress" "elasticipaddresses") (list "natgateway" "natgateways")) -}}
 {{- if or (has "all" $l) (has "ec2" $l) (has (index . 0) $l) (has (index . 1) $l) -}}{{- $out = append $out (index . 1) -}}{{- end -}}
 {{- end -}}
 {{- join "," $out -}}

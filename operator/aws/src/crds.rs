@@ -190,12 +190,37 @@ fn ec2_crds() -> Vec<StaticCrd> {
             0,
         )],
     );
+    let mut address = ec2::elastic_ip_address::ElasticIPAddress::crd();
+    categories(&mut address, "ec2");
+    columns(
+        &mut address,
+        vec![
+            column(
+                "ALLOCATION-ID",
+                ".status.allocationID",
+                "The allocation id",
+                0,
+            ),
+            column("PUBLIC-IP", ".status.publicIP", "The public address", 0),
+        ],
+    );
+    let mut nat = ec2::nat_gateway::NATGateway::crd();
+    categories(&mut nat, "ec2");
+    columns(
+        &mut nat,
+        vec![
+            column("ID", ".status.natGatewayID", "The NAT gateway id", 0),
+            column("state", ".status.state", "The NAT gateway's state", 0),
+        ],
+    );
     vec![
         StaticCrd::new(vpc),
         StaticCrd::new(subnet),
         StaticCrd::new(group),
         StaticCrd::new(gateway),
         StaticCrd::new(table),
+        StaticCrd::new(address),
+        StaticCrd::new(nat),
     ]
 }
 

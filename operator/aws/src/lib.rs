@@ -44,6 +44,10 @@ pub enum ControllerKind {
     InternetGateway,
     /// `ec2.services.k8s.aws/v1alpha1 RouteTable` (feature `ec2`).
     RouteTable,
+    /// `ec2.services.k8s.aws/v1alpha1 ElasticIPAddress` (feature `ec2`).
+    ElasticIpAddress,
+    /// `ec2.services.k8s.aws/v1alpha1 NATGateway` (feature `ec2`).
+    NatGateway,
     /// `iam.services.k8s.aws/v1alpha1 Policy` (feature `iam`); before Role, whose `policyRefs`
     /// wait for it.
     Policy,
@@ -54,7 +58,7 @@ pub enum ControllerKind {
 impl ControllerKind {
     /// Every controller, in start order, including those compiled out (see
     /// [`ControllerKind::compiled`]).
-    pub const ALL: [ControllerKind; 10] = [
+    pub const ALL: [ControllerKind; 12] = [
         ControllerKind::Bucket,
         ControllerKind::DbSubnetGroup,
         ControllerKind::DbInstance,
@@ -63,6 +67,8 @@ impl ControllerKind {
         ControllerKind::SecurityGroup,
         ControllerKind::InternetGateway,
         ControllerKind::RouteTable,
+        ControllerKind::ElasticIpAddress,
+        ControllerKind::NatGateway,
         ControllerKind::Policy,
         ControllerKind::Role,
     ];
@@ -74,7 +80,9 @@ impl ControllerKind {
             | ControllerKind::Subnet
             | ControllerKind::SecurityGroup
             | ControllerKind::InternetGateway
-            | ControllerKind::RouteTable => Some("ec2"),
+            | ControllerKind::RouteTable
+            | ControllerKind::ElasticIpAddress
+            | ControllerKind::NatGateway => Some("ec2"),
             ControllerKind::Policy | ControllerKind::Role => Some("iam"),
             _ => None,
         }
@@ -106,6 +114,8 @@ impl ControllerKind {
             ControllerKind::SecurityGroup => "SecurityGroup",
             ControllerKind::InternetGateway => "InternetGateway",
             ControllerKind::RouteTable => "RouteTable",
+            ControllerKind::ElasticIpAddress => "ElasticIPAddress",
+            ControllerKind::NatGateway => "NATGateway",
             ControllerKind::Policy => "Policy",
             ControllerKind::Role => "Role",
         }
@@ -115,7 +125,7 @@ impl ControllerKind {
 /// A controller name that is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable, Policy, Role (case-insensitive, or s3/rds/ec2/iam for a whole service)"
+    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable, ElasticIPAddress, NATGateway, Policy, Role (case-insensitive, or s3/rds/ec2/iam for a whole service)"
 )]
 pub struct UnknownController(pub String);
 
@@ -149,6 +159,8 @@ impl FromStr for ControllerKind {
             "securitygroup" | "securitygroups" => Ok(ControllerKind::SecurityGroup),
             "internetgateway" | "internetgateways" => Ok(ControllerKind::InternetGateway),
             "routetable" | "routetables" => Ok(ControllerKind::RouteTable),
+            "elasticipaddress" | "elasticipaddresses" => Ok(ControllerKind::ElasticIpAddress),
+            "natgateway" | "natgateways" => Ok(ControllerKind::NatGateway),
             "policy" | "policies" => Ok(ControllerKind::Policy),
             "role" | "roles" => Ok(ControllerKind::Role),
             _ => Err(UnknownController(s.into())),
@@ -443,6 +455,8 @@ mod tests {
                     SecurityGroup,
                     InternetGateway,
                     RouteTable,
+                    ElasticIpAddress,
+                    NatGateway,
                     #[cfg(feature = "iam")]
                     Policy,
                     #[cfg(feature = "iam")]
@@ -451,7 +465,19 @@ mod tests {
             ),
             (
                 "ec2",
-                vec![Vpc, Subnet, SecurityGroup, InternetGateway, RouteTable],
+                vec![
+                    Vpc,
+                    Subnet,
+                    SecurityGroup,
+                    InternetGateway,
+                    RouteTable,
+                    ElasticIpAddress,
+                    NatGateway,
+                ],
+            ),
+            (
+                "natgateways,ElasticIPAddress",
+                vec![ElasticIpAddress, NatGateway],
             ),
             ("vpc,SecurityGroups", vec![Vpc, SecurityGroup]),
             ("", vec![]),

@@ -76,6 +76,8 @@ fn identity_matches_ack() {
         "ec2.services.k8s.aws_securitygroups.yaml",
         "ec2.services.k8s.aws_internetgateways.yaml",
         "ec2.services.k8s.aws_routetables.yaml",
+        "ec2.services.k8s.aws_elasticipaddresses.yaml",
+        "ec2.services.k8s.aws_natgateways.yaml",
     ]);
     #[cfg(feature = "iam")]
     want.extend([
@@ -450,6 +452,19 @@ fn ec2_kinds_match_ack() {
             "routetables",
             vec![("ID", ".status.routeTableID")],
         ),
+        (
+            "ElasticIPAddress",
+            "elasticipaddresses",
+            vec![
+                ("ALLOCATION-ID", ".status.allocationID"),
+                ("PUBLIC-IP", ".status.publicIP"),
+            ],
+        ),
+        (
+            "NATGateway",
+            "natgateways",
+            vec![("ID", ".status.natGatewayID"), ("state", ".status.state")],
+        ),
     ];
     for (kind, plural, own) in kinds {
         let crd = find(kind);
@@ -540,6 +555,35 @@ fn ec2_kinds_match_ack() {
         ["routeTableRefs", "routeTables", "tags", "vpc", "vpcRef"]
     );
     assert_eq!(fields("RouteTable"), ["routes", "tags", "vpcID", "vpcRef"]);
+    assert_eq!(
+        fields("ElasticIPAddress"),
+        [
+            "address",
+            "customerOwnedIPv4Pool",
+            "networkBorderGroup",
+            "publicIPv4Pool",
+            "tags"
+        ]
+    );
+    assert_eq!(
+        fields("NATGateway"),
+        [
+            "allocationID",
+            "allocationRef",
+            "availabilityMode",
+            "availabilityZoneAddresses",
+            "connectivityType",
+            "subnetID",
+            "subnetRef",
+            "tags",
+            "vpcID",
+            "vpcRef"
+        ]
+    );
+    let zone = &spec_schema("NATGateway")["properties"]["availabilityZoneAddresses"]["items"]["properties"];
+    for f in ["allocationIDs", "availabilityZone", "availabilityZoneID"] {
+        assert!(zone.get(f).is_some(), "AvailabilityZoneAddress lacks {f}");
+    }
     let rule = &spec_schema("SecurityGroup")["properties"]["ingressRules"]["items"]["properties"];
     for f in [
         "fromPort",
@@ -604,5 +648,59 @@ fn ec2_kinds_match_ack() {
             spec_schema("SecurityGroup")["properties"][f]["x-kubernetes-validations"][0]["rule"],
             "self == oldSelf"
         );
+    }
+}
+
+/// ACK's ElasticIPAddress and NATGateway: nothing required, ACK's status fields.
+#[cfg(feature = "ec2")]
+#[test]
+fn eip_and_nat_status_match_ack() {
+    let status = |kind: &str| -> Vec<String> {
+        let crd = find(kind);
+        let schema = crd.spec.versions[0]
+            .schema
+            .clone()
+            .unwrap()
+            .open_api_v3_schema
+            .unwrap();
+        let mut f: Vec<String> =
+            serde_json::to_value(schema).unwrap()["properties"]["status"]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+        f.sort();
+        f
+    };
+    assert_eq!(
+        status("ElasticIPAddress"),
+        [
+            "ackResourceMetadata",
+            "allocationID",
+            "carrierIP",
+            "conditions",
+            "customerOwnedIP",
+            "publicIP"
+        ]
+    );
+    assert_eq!(
+        status("NATGateway"),
+        [
+            "ackResourceMetadata",
+            "conditions",
+            "createTime",
+            "deleteTime",
+            "failureCode",
+            "failureMessage",
+            "natGatewayAddresses",
+            "natGatewayID",
+            "provisionedBandwidth",
+            "state",
+            "vpcID"
+        ]
+    );
+    for kind in ["ElasticIPAddress", "NATGateway"] {
+        assert!(spec_schema(kind).get("required").is_none(), "{kind}");
     }
 }

@@ -6,7 +6,9 @@
 //! the status and adoption names it in `services.k8s.aws/adoption-fields`.
 
 mod common;
+pub mod elastic_ip_address;
 pub mod internet_gateway;
+pub mod nat_gateway;
 pub mod route_table;
 pub mod security_group;
 pub mod subnet;
@@ -297,6 +299,10 @@ where
             run_controller::<internet_gateway::InternetGateway>(ctx, shutdown).boxed()
         }
         C::RouteTable => run_controller::<route_table::RouteTable>(ctx, shutdown).boxed(),
+        C::ElasticIpAddress => {
+            run_controller::<elastic_ip_address::ElasticIPAddress>(ctx, shutdown).boxed()
+        }
+        C::NatGateway => run_controller::<nat_gateway::NATGateway>(ctx, shutdown).boxed(),
         other => {
             tracing::error!(controller = other.name(), "not an EC2 controller");
             futures::future::ready(()).boxed()
