@@ -97,12 +97,7 @@ const WITHOUT_EFFECT: &[(&str, &str, &str)] = &[
     (
         "graph_revision_concurrent_reconciles",
         "--graph-revision-concurrent-reconciles",
-        "no GraphRevisions yet",
-    ),
-    (
-        "rgd_max_graph_revisions",
-        "--rgd-max-graph-revisions",
-        "no GraphRevisions yet",
+        "GraphRevisions are compiled inline by the RGD controller",
     ),
     (
         "enable_controller_warmup",
@@ -267,6 +262,7 @@ mod tests {
                 "kro",
                 "--rgd-max-graph-revisions",
                 "5",
+                "--graph-revision-concurrent-reconciles=2",
                 "--pprof-bind-address=:6060",
                 "--client-qps",
                 "100",
@@ -276,7 +272,7 @@ mod tests {
         assert_eq!(
             given_without_effect(&matches),
             [
-                "--rgd-max-graph-revisions (no GraphRevisions yet)",
+                "--graph-revision-concurrent-reconciles (GraphRevisions are compiled inline by the RGD controller)",
                 "--pprof-bind-address (Go's profiler; this is not a Go binary)",
             ]
         );

@@ -633,6 +633,10 @@ fn aggregation_mode_is_least_privilege_plus_labelled_roles() -> Result<()> {
         ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
         ("kro.run", "resourcegraphdefinitions", "watch"),
         ("kro.run", "resourcegraphdefinitions/status", "patch"),
+        ("internal.kro.run", "graphrevisions", "create"),
+        ("internal.kro.run", "graphrevisions", "delete"),
+        ("internal.kro.run", "graphrevisions", "watch"),
+        ("internal.kro.run", "graphrevisions/status", "patch"),
         ("events.k8s.io", "events", "create"),
     ] {
         assert!(

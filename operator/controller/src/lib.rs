@@ -13,6 +13,7 @@ pub mod discovery;
 pub mod error;
 #[cfg(test)]
 mod fake;
+pub mod graph_revisions;
 pub mod hash_key;
 pub mod instance;
 pub mod metrics;
@@ -135,14 +136,27 @@ async fn load_hash_key(client: &Client, opts: &Options) -> anyhow::Result<hash_k
     Ok(key)
 }
 
-/// Server-side applies kro's own CRDs (the ResourceGraphDefinition kind) and waits until they
-/// are Established, so `kro run` works on a bare cluster.
+/// Server-side applies kro's own CRDs (the ResourceGraphDefinition and GraphRevision kinds)
+/// and waits until they are Established, so `kro run` works on a bare cluster.
 pub async fn install_static_crds(client: &Client) -> anyhow::Result<()> {
+    for crd in [
+        kro_api::crds::resource_graph_definition_crd(),
+        kro_api::crds::graph_revision_crd(),
+    ] {
+        install_static_crd(client, crd).await?;
+    }
+    Ok(())
+}
+
+/// Server-side applies one of kro's own CRDs and waits until it is Established.
+async fn install_static_crd(
+    client: &Client,
+    crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) -> anyhow::Result<()> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::api::{Api, Patch, PatchParams};
     use kube::runtime::wait::{await_condition, conditions};
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = kro_api::crds::resource_graph_definition_crd();
     let name = kube::ResourceExt::name_any(&crd);
     api.patch(
         &name,

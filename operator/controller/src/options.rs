@@ -255,16 +255,16 @@ pub struct Options {
     /// Delay before an RGD whose CRD is not Established yet is reconciled again.
     #[arg(long, env = "KRO_RGD_PROGRESS_REQUEUE_DELAY", default_value = "3s", value_parser = parse_duration)]
     pub rgd_progress_requeue_delay: Duration,
-    /// GraphRevision reconciles running at once (kro's flag; no GraphRevision controller yet:
-    /// accepted and kept, without effect).
+    /// GraphRevision reconciles running at once (kro's flag; accepted without effect: kro-rs
+    /// compiles a GraphRevision inline, in the RGD reconcile that issues it).
     #[arg(
         long,
         env = "KRO_GRAPH_REVISION_CONCURRENT_RECONCILES",
         default_value_t = 1
     )]
     pub graph_revision_concurrent_reconciles: u16,
-    /// GraphRevisions kept per RGD (kro's flag; no GraphRevisions yet: accepted and kept,
-    /// without effect).
+    /// GraphRevisions kept per RGD: older ones are deleted after each reconcile that serves a
+    /// revision. 0 keeps all.
     #[arg(long, env = "KRO_RGD_MAX_GRAPH_REVISIONS", default_value_t = 5)]
     pub rgd_max_graph_revisions: usize,
     /// kro's controller warm-up (watches started before leading). Accepted without effect:

@@ -36,8 +36,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Shared;
 use crate::error::{Error, kube_err};
+use crate::graph_revisions::{self, Lineage, Served, Verdict};
 use crate::instance::{self, KindContext};
-use crate::metrics::{EventLabels, GvrLabels, NameLabels, Outcome, RgdTransitionLabels, WorkQueue};
+use crate::metrics::{
+    EventLabels, GvrLabels, NameLabels, Outcome, ReasonLabels, ResultLabels, RgdTransitionLabels,
+    WorkQueue,
+};
 use crate::watches::KindKey;
 
 /// The API resource of `ResourceGraphDefinition`.
@@ -49,7 +53,11 @@ pub fn rgd_resource() -> ApiResource {
 #[derive(Debug)]
 struct Running {
     uid: String,
-    generation: i64,
+    /// The GraphRevision it runs on, and whether the RGD has moved past it.
+    served: Arc<Served>,
+    /// Its instances, as its watch holds them (to reconcile them all).
+    store: reflector::Store<DynamicObject>,
+    ar: ApiResource,
     kind: KindKey,
     cancel: CancellationToken,
     tx: mpsc::Sender<ObjectRef<DynamicObject>>,
@@ -64,7 +72,9 @@ pub struct RgdContext {
     /// Where condition times come from.
     pub clock: Arc<dyn Clock>,
     running: Mutex<HashMap<String, Running>>,
-    compiled: Mutex<HashMap<(String, i64), CompiledGraph>>,
+    compiled: Mutex<HashMap<(String, i64), (CompiledGraph, f64)>>,
+    /// The GraphRevisions this process has verified.
+    revisions: Arc<graph_revisions::Registry>,
     /// The `ResourceGraphDefinition` work queue's metrics (controller-runtime's, as kro's).
     queue: WorkQueue,
     /// Its workers: `--resource-graph-definition-concurrent-reconciles`.
@@ -92,6 +102,7 @@ impl RgdContext {
             clock,
             running: Mutex::new(HashMap::new()),
             compiled: Mutex::new(HashMap::new()),
+            revisions: Arc::default(),
         })
     }
 
@@ -148,8 +159,20 @@ pub async fn run(
     let controller = Controller::for_stream(rgds, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(0));
     tokio::spawn(mark_ready_when_listable(api, ready, stop.clone()));
+    // GraphRevisions being deleted are released, and a deleted one wakes its RGD.
+    let (wake, woken) = mpsc::channel(1024);
+    tokio::spawn(graph_revisions::watch(
+        ctx.shared.clone(),
+        ctx.revisions.clone(),
+        wake,
+        stop.clone(),
+    ));
+    let woken = futures::stream::unfold(woken, |mut rx| async move {
+        rx.recv().await.map(|object_ref| (object_ref, rx))
+    });
     let shutdown = stop.clone();
     controller
+        .reconcile_on(woken)
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile, error_policy, ctx)
         .for_each(|_| futures::future::ready(()))
@@ -280,16 +303,49 @@ fn kinds_of(rgd: &Value) -> Vec<(String, String)> {
     out
 }
 
+/// The compile of an RGD's spec: the graph or why not, and how long it took.
+struct Compiled {
+    result: Result<CompiledGraph, String>,
+    seconds: f64,
+}
+
+impl Compiled {
+    fn verdict(&self) -> Verdict<'_> {
+        Verdict {
+            result: self.result.as_ref().map_err(String::as_str),
+            seconds: self.seconds,
+        }
+    }
+}
+
 async fn compile(
     ctx: &RgdContext,
     rgd: &ResourceGraphDefinition,
     uid: &str,
     generation: i64,
-) -> Result<CompiledGraph, String> {
+) -> Compiled {
     let key = (uid.to_string(), generation);
-    if let Some(graph) = ctx.compiled.lock().await.get(&key) {
-        return Ok(graph.clone());
+    if let Some((graph, seconds)) = ctx.compiled.lock().await.get(&key) {
+        return Compiled {
+            result: Ok(graph.clone()),
+            seconds: *seconds,
+        };
     }
+    let started = Instant::now();
+    let result = compile_uncached(ctx, rgd).await;
+    let seconds = started.elapsed().as_secs_f64();
+    if let Ok(graph) = &result {
+        let mut compiled = ctx.compiled.lock().await;
+        compiled.retain(|(cached_uid, _), _| cached_uid != uid);
+        compiled.insert(key, (graph.clone(), seconds));
+    }
+    Compiled { result, seconds }
+}
+
+async fn compile_uncached(
+    ctx: &RgdContext,
+    rgd: &ResourceGraphDefinition,
+) -> Result<CompiledGraph, String> {
     let name = rgd.name_any();
     let value = serde_json::to_value(rgd)
         .map_err(|e| format!("cannot serialize the ResourceGraphDefinition: {e}"))?;
@@ -310,21 +366,13 @@ async fn compile(
         .rgd_graph_build_duration
         .get_or_create(&NameLabels::new(&name))
         .observe(started.elapsed().as_secs_f64());
-    match result {
-        Ok(graph) => {
-            let mut compiled = ctx.compiled.lock().await;
-            compiled.retain(|(cached_uid, _), _| cached_uid != uid);
-            compiled.insert(key, graph.clone());
-            Ok(graph)
-        }
-        Err(e) => {
-            metrics
-                .rgd_graph_build_errors_total
-                .get_or_create(&NameLabels::new(&name))
-                .inc();
-            Err(e.to_string())
-        }
-    }
+    result.map_err(|e| {
+        metrics
+            .rgd_graph_build_errors_total
+            .get_or_create(&NameLabels::new(&name))
+            .inc();
+        e.to_string()
+    })
 }
 
 /// Server-side applies the instance CRD and waits until it is Established. `Ok(Err(msg))` is a
@@ -438,7 +486,9 @@ fn spawn_kind(
     rgd: &ResourceGraphDefinition,
     graph: CompiledGraph,
     ar: ApiResource,
+    revision: i64,
 ) -> Running {
+    let served = Arc::new(Served::new(revision));
     let shared = ctx.shared.clone();
     let (tx, rx) = mpsc::channel(4096);
     let cancel = shared.stop.child_token();
@@ -450,7 +500,12 @@ fn spawn_kind(
         rgd_name: rgd.name_any(),
         rgd_uid: rgd.uid().unwrap_or_default(),
         written: Default::default(),
+        revision: served.clone(),
     });
+    // The controller's own watch store: kept without managedFields (see below), and read by
+    // the RGD controller to reconcile every instance when the RGD's state changes.
+    let writer = reflector::store::Writer::new(ar.clone());
+    let store = writer.as_reader();
     let router = shared.router.clone();
     let (k2, ar2, tx2) = (kind.clone(), ar.clone(), tx.clone());
     let stop = cancel.clone();
@@ -463,7 +518,6 @@ fn spawn_kind(
         });
         // The controller's own watch: kept without managedFields, and waking a reconcile only
         // for what `instance::wake_hash` covers (not kro's own status and metadata writes).
-        let writer = reflector::store::Writer::new(ar2.clone());
         let reader = writer.as_reader();
         let metrics = kctx.shared.metrics.clone();
         let gvr = crate::metrics::gvr_string(&ar2.group, &ar2.version, &ar2.plural);
@@ -494,7 +548,9 @@ fn spawn_kind(
     });
     Running {
         uid: rgd.uid().unwrap_or_default(),
-        generation: rgd.metadata.generation.unwrap_or(0),
+        served,
+        store,
+        ar,
         kind,
         cancel,
         tx,
@@ -536,6 +592,38 @@ fn instance_event_counter(
     }
 }
 
+/// Queues a reconcile of every instance the kind's watch holds (bounded by the channel: what
+/// does not fit is reconciled on its next event or resync).
+fn reconcile_all(running: &Running) {
+    for instance in running.store.state() {
+        let object_ref = ObjectRef::from_obj_with(instance.as_ref(), running.ar.clone());
+        if running.tx.try_send(object_ref).is_err() {
+            break;
+        }
+    }
+}
+
+/// The revision the RGD's instances run on, if its controller runs (for this uid).
+async fn served_revision(ctx: &RgdContext, rgd: &ResourceGraphDefinition) -> Option<i64> {
+    let uid = rgd.uid().unwrap_or_default();
+    ctx.running
+        .lock()
+        .await
+        .get(&rgd.name_any())
+        .filter(|running| running.uid == uid && !running.task.is_finished())
+        .map(|running| running.served.revision)
+}
+
+/// Tells the instances of `rgd` why they stay on their revision (`None`: they do not).
+async fn mark_behind(ctx: &RgdContext, rgd: &ResourceGraphDefinition, why: Option<String>) {
+    let running = ctx.running.lock().await;
+    if let Some(running) = running.get(&rgd.name_any())
+        && running.served.set_behind(why)
+    {
+        reconcile_all(running);
+    }
+}
+
 async fn stop_running(ctx: &RgdContext, running: Running) {
     running.cancel.cancel();
     ctx.shared
@@ -565,11 +653,27 @@ async fn reconcile_rgd(obj: &ResourceGraphDefinition, ctx: &RgdContext) -> Resul
     let uid = rgd.uid().unwrap_or_default();
     let mut status = StatusBuilder::new(&previous_conditions(&rgd), generation);
 
-    let graph = match compile(ctx, &rgd, &uid, generation).await {
-        Ok(graph) => graph,
-        Err(msg) => return report_invalid_graph(ctx, &api, &rgd, status, msg).await,
+    let lineage = graph_revisions::lineage(&ctx.shared, &ctx.revisions, &rgd).await?;
+    let last_issued = rgd
+        .status
+        .as_ref()
+        .map_or(0, |status| status.last_issued_revision)
+        .max(lineage.highest());
+    status.last_issued = last_issued;
+    if lineage.settling > 0 {
+        return report_settling(ctx, &api, &rgd, status).await;
+    }
+    let compiled = compile(ctx, &rgd, &uid, generation).await;
+    let graph = match &compiled.result {
+        Ok(graph) => graph.clone(),
+        Err(msg) => {
+            count_resolution(ctx, "failed");
+            return report_invalid_graph(ctx, &api, &rgd, status, &lineage, &compiled, msg).await;
+        }
     };
-    status.set(Condition::revisions_resolved(generation));
+    let (revision, issued) = current_revision(ctx, &rgd, &lineage, &compiled).await?;
+    status.last_issued = status.last_issued.max(revision);
+    status.set(Condition::revisions_resolved(revision));
     status.set(Condition::graph_accepted());
 
     let crd = match ensure_crd(ctx, &rgd, &graph).await? {
@@ -578,10 +682,107 @@ async fn reconcile_rgd(obj: &ResourceGraphDefinition, ctx: &RgdContext) -> Resul
     };
     status.set(Condition::kind_ready(&graph.instance.kind));
 
-    ensure_running(ctx, &rgd, &graph, &crd).await;
+    ensure_running(ctx, &rgd, &graph, &crd, revision).await;
     status.set(Condition::controller_running());
     report_active(ctx, &api, &rgd, status, &graph).await?;
+    count_resolution(ctx, if issued { "issue" } else { "serve" });
+    // Retention is best effort: a failure is logged and counted, and retried next time.
+    let lineage = if issued {
+        graph_revisions::lineage(&ctx.shared, &ctx.revisions, &rgd).await?
+    } else {
+        lineage
+    };
+    let max = ctx.shared.opts.rgd_max_graph_revisions;
+    if let Err(e) = graph_revisions::retain(&ctx.shared, &ctx.revisions, &lineage, max).await {
+        tracing::warn!(rgd = %rgd.name_any(), error = %e, "GraphRevision garbage collection failed");
+    }
     Ok(Action::await_change())
+}
+
+/// Counts one outcome of `rgd_graph_revision_resolution_total{result}`.
+fn count_resolution(ctx: &RgdContext, result: &str) {
+    ctx.shared
+        .metrics
+        .rgd_graph_revision_resolution_total
+        .get_or_create(&ResultLabels {
+            result: result.into(),
+        })
+        .inc();
+}
+
+/// The revision of the RGD's current (compiling) spec: the latest one when its snapshot
+/// hashes the same (a reordering is no change), else a new one, `lastIssuedRevision + 1`;
+/// verified with the graph just compiled. Returns its number and whether it was issued now.
+async fn current_revision(
+    ctx: &RgdContext,
+    rgd: &ResourceGraphDefinition,
+    lineage: &Lineage,
+    compiled: &Compiled,
+) -> Result<(i64, bool), Error> {
+    let hash = kro_api::graph_revision::spec_hash(&rgd.spec);
+    if let Some(latest) = lineage.latest_with_hash(&hash) {
+        graph_revisions::verify(&ctx.shared, &ctx.revisions, latest, &compiled.verdict()).await?;
+        return Ok((latest.spec.revision, false));
+    }
+    let last_issued = rgd
+        .status
+        .as_ref()
+        .map_or(0, |status| status.last_issued_revision)
+        .max(lineage.highest());
+    let first = lineage.live.is_empty();
+    let issued = graph_revisions::issue(&ctx.shared, rgd, last_issued + 1, &hash, first).await?;
+    graph_revisions::verify(&ctx.shared, &ctx.revisions, &issued, &compiled.verdict()).await?;
+    Ok((issued.spec.revision, true))
+}
+
+/// Nothing runs for the RGD (the operator restarted) and its spec does not compile: its latest
+/// revision is compiled from its snapshot and served, so instances keep running on the last
+/// good revision across restarts. Returns the revision served, if its snapshot compiles and
+/// its CRD is accepted.
+async fn serve_snapshot(
+    ctx: &RgdContext,
+    rgd: &ResourceGraphDefinition,
+    latest: &kro_api::GraphRevision,
+) -> Result<Option<i64>, Error> {
+    let mut snapshot = rgd.clone();
+    snapshot.spec = latest.spec.snapshot.spec.clone();
+    let started = Instant::now();
+    let result = compile_uncached(ctx, &snapshot).await;
+    let verdict = Verdict {
+        result: result.as_ref().map_err(String::as_str),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    graph_revisions::verify(&ctx.shared, &ctx.revisions, latest, &verdict).await?;
+    let Ok(graph) = result else {
+        return Ok(None);
+    };
+    let Ok(crd) = ensure_crd(ctx, &snapshot, &graph).await? else {
+        return Ok(None);
+    };
+    ensure_running(ctx, rgd, &graph, &crd, latest.spec.revision).await;
+    tracing::info!(rgd = %rgd.name_any(), revision = latest.spec.revision, "serving the last revision that compiled");
+    Ok(Some(latest.spec.revision))
+}
+
+/// Revisions being deleted are still held by finalizers other than kro's: wait, as kro.
+async fn report_settling(
+    ctx: &RgdContext,
+    api: &Api<ResourceGraphDefinition>,
+    rgd: &ResourceGraphDefinition,
+    mut status: StatusBuilder,
+) -> Result<Action, Error> {
+    ctx.shared
+        .metrics
+        .rgd_graph_revision_wait_total
+        .get_or_create(&ReasonLabels {
+            reason: "settling".into(),
+        })
+        .inc();
+    count_resolution(ctx, "wait");
+    status.set(graph_revisions::settling());
+    let status = status.finish(None, status_value(rgd).as_ref(), &ctx.clock.now());
+    write_status(api, rgd, status).await?;
+    Ok(Action::requeue(ctx.shared.opts.rgd_progress_requeue_delay))
 }
 
 /// Adds kro's finalizer when it is missing (resourceVersion-guarded).
@@ -622,15 +823,56 @@ fn status_value(rgd: &ResourceGraphDefinition) -> Option<Value> {
         .and_then(|status| serde_json::to_value(status).ok())
 }
 
-/// The graph does not compile: `GraphRevisionsResolved` and `GraphAccepted` say why.
+/// The graph does not compile: `GraphAccepted` says why, and no revision is issued (as kro).
+/// When the latest revision has this very spec, it is marked failed, and
+/// `GraphRevisionsResolved` says so with kro's message. When an earlier revision is served,
+/// `GraphRevisionsResolved` stays `True` for it (as kro), `GraphAccepted` adds that the
+/// instances keep running on it, and the instances say so too. With nothing served,
+/// `GraphRevisionsResolved` is `Failed` with the error.
 async fn report_invalid_graph(
     ctx: &RgdContext,
     api: &Api<ResourceGraphDefinition>,
     rgd: &ResourceGraphDefinition,
     mut status: StatusBuilder,
-    msg: String,
+    lineage: &Lineage,
+    compiled: &Compiled,
+    msg: &str,
 ) -> Result<Action, Error> {
-    status.set(Condition::failed(types::GRAPH_REVISIONS_RESOLVED, &msg));
+    let hash = kro_api::graph_revision::spec_hash(&rgd.spec);
+    let failed_latest = lineage.latest_with_hash(&hash);
+    if let Some(latest) = failed_latest {
+        graph_revisions::verify(&ctx.shared, &ctx.revisions, latest, &compiled.verdict()).await?;
+    }
+    let mut served = served_revision(ctx, rgd).await;
+    if served.is_none()
+        && failed_latest.is_none()
+        && let Some(latest) = lineage.latest()
+    {
+        served = serve_snapshot(ctx, rgd, latest).await?;
+    }
+    let generation = rgd.metadata.generation.unwrap_or(0);
+    let mut accepted = msg.to_string();
+    if let Some(served) = served {
+        accepted = format!(
+            "{msg}; instances keep running on graph revision {served}, the last that compiled"
+        );
+        let why = format!(
+            "the ResourceGraphDefinition's latest spec (generation {generation}) does not compile"
+        );
+        mark_behind(ctx, rgd, Some(why)).await;
+    }
+    match (failed_latest, served) {
+        (Some(latest), _) => status.set(Condition::failed(
+            types::GRAPH_REVISIONS_RESOLVED,
+            format!(
+                "latest graph revision {} failed compilation",
+                latest.spec.revision
+            ),
+        )),
+        (None, Some(served)) => status.set(Condition::revisions_resolved(served)),
+        (None, None) => status.set(Condition::failed(types::GRAPH_REVISIONS_RESOLVED, msg)),
+    }
+    let msg = accepted;
     status.set(Condition::invalid_graph(&msg));
     let status = status.finish(None, status_value(rgd).as_ref(), &ctx.clock.now());
     if write_status(api, rgd, status).await? {
@@ -657,22 +899,26 @@ async fn report_kind_not_ready(
     Ok(Action::requeue(Duration::from_secs(30)))
 }
 
-/// Starts the kind's instance controller unless one runs for this RGD's uid and generation
+/// Starts the kind's instance controller unless one runs for this RGD's uid and revision
 /// (a previous one is stopped first).
 async fn ensure_running(
     ctx: &RgdContext,
     rgd: &ResourceGraphDefinition,
     graph: &CompiledGraph,
     crd: &CustomResourceDefinition,
+    revision: i64,
 ) {
     let name = rgd.name_any();
     let uid = rgd.uid().unwrap_or_default();
-    let generation = rgd.metadata.generation.unwrap_or(0);
     let mut running = ctx.running.lock().await;
-    let current = running.get(&name).is_some_and(|existing| {
-        existing.uid == uid && existing.generation == generation && !existing.task.is_finished()
-    });
-    if current {
+    if let Some(existing) = running.get(&name).filter(|existing| {
+        existing.uid == uid && existing.served.revision == revision && !existing.task.is_finished()
+    }) {
+        // Same revision (a reordered spec is no new one): keep it; if it had been left behind
+        // by a spec that did not compile, its instances hear that it is current again.
+        if existing.served.set_behind(None) {
+            reconcile_all(existing);
+        }
         return;
     }
     let old = running.remove(&name);
@@ -687,8 +933,8 @@ async fn ensure_running(
         kind: graph.instance.kind.clone(),
         plural: crd.spec.names.plural.clone(),
     };
-    let started = spawn_kind(ctx, rgd, graph.clone(), instance_ar);
-    tracing::info!(rgd = %name, kind = %graph.instance.kind, generation, "instance controller started");
+    let started = spawn_kind(ctx, rgd, graph.clone(), instance_ar, revision);
+    tracing::info!(rgd = %name, kind = %graph.instance.kind, revision, "instance controller started");
     let mut running = ctx.running.lock().await;
     running.insert(name, started);
     ctx.shared.metrics.gvr_count.set(running.len() as i64);
@@ -756,6 +1002,7 @@ async fn delete_rgd(
     if ctx.shared.opts.allow_crd_deletion {
         delete_owned_crds(ctx, &name).await?;
     }
+    graph_revisions::delete_all(&ctx.shared, &ctx.revisions, rgd).await?;
     remove_finalizer(api, rgd).await?;
     ctx.shared
         .metrics
@@ -830,6 +1077,8 @@ struct StatusBuilder {
     previous: Vec<Condition>,
     set: Vec<Condition>,
     generation: i64,
+    /// `status.lastIssuedRevision` (0: left as it is).
+    last_issued: i64,
 }
 
 const ORDER: [&str; 4] = types::RGD_DEPENDENTS;
@@ -847,6 +1096,7 @@ impl StatusBuilder {
             previous: previous.to_vec(),
             set: Vec::new(),
             generation,
+            last_issued: 0,
         }
     }
 
@@ -898,6 +1148,9 @@ impl StatusBuilder {
                 json!(if active { "Active" } else { "Inactive" }),
             );
             fields.insert("conditions".into(), conditions.to_value());
+            if self.last_issued > 0 {
+                fields.insert("lastIssuedRevision".into(), json!(self.last_issued));
+            }
             if let Some(graph) = graph {
                 fields.insert("topologicalOrder".into(), json!(graph.topological_order));
                 let resources = dependencies_of(graph);
@@ -934,7 +1187,7 @@ fn ready_of(dependents: &[Condition]) -> Condition {
 }
 
 /// `status.resources`: the nodes that depend on others, with their dependencies.
-fn dependencies_of(graph: &CompiledGraph) -> Vec<Value> {
+pub(crate) fn dependencies_of(graph: &CompiledGraph) -> Vec<Value> {
     graph
         .nodes
         .iter()

@@ -1,7 +1,9 @@
 //! The RGD controller's contract, against the fake API server (no control plane): a valid RGD
 //! gets its finalizer, its CRD and `Active` with kro's conditions; an invalid one gets
 //! `GraphAccepted=False` naming the problem and no CRD, and never holds up a valid one; a
-//! deleted RGD lets go of its finalizer and keeps its CRD (no `--allow-crd-deletion`).
+//! deleted RGD lets go of its finalizer and keeps its CRD (no `--allow-crd-deletion`). Each
+//! distinct spec gets a GraphRevision (a reorder none), kept to `--rgd-max-graph-revisions`;
+//! an invalid update issues none and says which revision still runs; deletion takes them along.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -11,7 +13,7 @@ use kro_api::condition::types;
 use kro_api::metadata::FINALIZER;
 use serde_json::{Value, json};
 
-use crate::fake::{FakeApi, FakeKind, shared_for_tests};
+use crate::fake::{FakeApi, FakeKind, shared_for_tests, shared_with_options};
 use crate::rgd::{self, RgdContext};
 
 const RGD: &str = "kro.run/v1alpha1";
@@ -25,6 +27,14 @@ struct Running {
 
 impl Running {
     fn start() -> Self {
+        Self::start_on(|client| shared_for_tests(client))
+    }
+
+    fn start_with(opts: crate::Options) -> Self {
+        Self::start_on(|client| shared_with_options(client, opts))
+    }
+
+    fn start_on(shared: impl FnOnce(kube::Client) -> Arc<crate::Shared>) -> Self {
         let fake = FakeApi::new(&[
             FakeKind::new("", "v1", "ConfigMap", "configmaps", true),
             FakeKind::new(
@@ -34,8 +44,15 @@ impl Running {
                 "resourcegraphdefinitions",
                 false,
             ),
+            FakeKind::new(
+                "internal.kro.run",
+                "v1alpha1",
+                "GraphRevision",
+                "graphrevisions",
+                false,
+            ),
         ]);
-        let shared = shared_for_tests(fake.client());
+        let shared = shared(fake.client());
         let stop = shared.stop.clone();
         let ctx = RgdContext::new(shared);
         let task = tokio::spawn(rgd::run(
@@ -181,5 +198,159 @@ async fn a_deleted_rgd_releases_its_finalizer_and_keeps_its_crd() {
         running.crd("webs.kro.run").is_some(),
         "the CRD stays without --allow-crd-deletion"
     );
+    running.stop().await;
+}
+
+const GR: &str = "internal.kro.run/v1alpha1";
+
+impl Running {
+    fn gr(&self, name: &str) -> Option<Value> {
+        self.fake.get(GR, "GraphRevision", "", name)
+    }
+
+    /// Waits until GraphRevision `name` exists and is verified.
+    async fn wait_gr_verified(&self, name: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(gr) = self.gr(name).filter(|gr| {
+                condition(gr, types::GRAPH_VERIFIED).is_some_and(|c| c["status"] == "True")
+            }) {
+                return gr;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for GraphRevision {name} to be verified: {:#}",
+                self.gr(name).unwrap_or(Value::Null)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits until GraphRevision `name` is gone.
+    async fn wait_gr_gone(&self, name: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while self.gr(name).is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "GraphRevision {name} stays: {:#}",
+                self.gr(name).unwrap_or(Value::Null)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Replaces the spec's resources of RGD `name` (as `kubectl apply` would).
+    fn set_resources(&self, name: &str, resources: Value) -> i64 {
+        let mut rgd = self.rgd(name).expect("the RGD exists");
+        rgd["spec"]["resources"] = resources;
+        self.fake.insert(rgd);
+        self.rgd(name).expect("the RGD exists")["metadata"]["generation"]
+            .as_i64()
+            .unwrap_or(0)
+    }
+}
+
+/// Two ConfigMaps, `a` and `b`, in the order given, `b`'s data `value`.
+fn two_maps(a_first: bool, value: &str) -> Value {
+    let a = json!({"id": "a", "template": {"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "${schema.spec.name}-a"}, "data": {"v": "a"}}});
+    let b = json!({"id": "b", "template": {"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "${schema.spec.name}-b"}, "data": {"v": value}}});
+    if a_first {
+        json!([a, b])
+    } else {
+        json!([b, a])
+    }
+}
+
+/// Whether the RGD's conditions were computed from `generation`.
+fn observed(generation: i64) -> impl Fn(&Value) -> bool {
+    move |rgd| {
+        condition(rgd, types::GRAPH_ACCEPTED).is_some_and(|c| c["observedGeneration"] == generation)
+    }
+}
+
+#[tokio::test]
+async fn revisions_follow_distinct_specs_are_kept_to_the_limit_and_go_with_the_rgd() {
+    let running = Running::start_with(crate::Options {
+        rgd_max_graph_revisions: 2,
+        ..crate::Options::for_tests()
+    });
+    let mut web = rgd("web", "Web", "x");
+    web["spec"]["resources"] = two_maps(true, "one");
+    running.fake.insert(web);
+
+    // r00001, as kro writes it.
+    let first = running.wait_gr_verified("web-r00001").await;
+    let active = running.wait_rgd("web", "Active", state_is("Active")).await;
+    let labels = &first["metadata"]["labels"];
+    assert_eq!(labels["kro.run/owned"], "true", "{first:#}");
+    assert_eq!(labels["kro.run/resource-graph-definition-name"], "web");
+    assert_eq!(
+        labels["kro.run/graph-revision-hash"].as_str().map(str::len),
+        Some(16)
+    );
+    let owner = &first["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "ResourceGraphDefinition");
+    assert_eq!(owner["uid"], active["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    assert_eq!(first["metadata"]["finalizers"], json!([FINALIZER]));
+    assert_eq!(first["spec"]["revision"], 1);
+    assert_eq!(first["spec"]["snapshot"]["name"], "web");
+    assert_eq!(first["spec"]["snapshot"]["spec"]["resources"][1]["id"], "b");
+    assert_eq!(first["status"]["topologicalOrder"], json!(["a", "b"]));
+    assert_eq!(condition(&first, types::READY).unwrap()["status"], "True");
+    assert_eq!(active["status"]["lastIssuedRevision"], 1);
+    let resolved = condition(&active, types::GRAPH_REVISIONS_RESOLVED).unwrap();
+    assert_eq!(resolved["reason"], "Resolved");
+    assert_eq!(resolved["message"], "revision 1 compiled and active");
+
+    // Reordered: the same revision.
+    let generation = running.set_resources("web", two_maps(false, "one"));
+    running
+        .wait_rgd("web", "reconciled", observed(generation))
+        .await;
+    assert!(
+        running.gr("web-r00002").is_none(),
+        "a reorder issued a revision"
+    );
+
+    // Changed: r00002, then r00003, and r00001 goes (two kept).
+    running.set_resources("web", two_maps(true, "two"));
+    running.wait_gr_verified("web-r00002").await;
+    running
+        .wait_rgd("web", "lastIssuedRevision 2", |rgd| {
+            rgd["status"]["lastIssuedRevision"] == 2
+        })
+        .await;
+    running.set_resources("web", two_maps(true, "three"));
+    running.wait_gr_verified("web-r00003").await;
+    running.wait_gr_gone("web-r00001").await;
+    assert!(running.gr("web-r00002").is_some());
+
+    // Invalid: no revision, and the RGD says which one still runs.
+    let generation = running.set_resources("web", two_maps(true, "${nothere.data.v}"));
+    let broken = running
+        .wait_rgd("web", "invalid", observed(generation))
+        .await;
+    let accepted = condition(&broken, types::GRAPH_ACCEPTED).unwrap();
+    assert_eq!(accepted["status"], "False", "{broken:#}");
+    let message = accepted["message"].as_str().unwrap_or_default();
+    assert!(message.contains("nothere"), "{message}");
+    assert!(
+        message.ends_with("instances keep running on graph revision 3, the last that compiled"),
+        "{message}"
+    );
+    let resolved = condition(&broken, types::GRAPH_REVISIONS_RESOLVED).unwrap();
+    assert_eq!(resolved["message"], "revision 3 compiled and active");
+    assert_eq!(broken["status"]["lastIssuedRevision"], 3);
+    assert!(running.gr("web-r00004").is_none());
+
+    // Deleted: its revisions go too.
+    let mut gone = running.rgd("web").unwrap();
+    gone["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:01Z");
+    running.fake.insert(gone);
+    running.wait_gr_gone("web-r00002").await;
+    running.wait_gr_gone("web-r00003").await;
     running.stop().await;
 }

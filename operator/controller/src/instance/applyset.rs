@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use kro_api::NodeState;
+use kro_api::graph_revision::INSTANCE_REVISION_LABEL;
 use kro_api::metadata::{FINALIZER, annotations, field_managers, labels};
 use kro_runtime::{DesiredObject, Plan};
 use kube::ResourceExt;
@@ -125,7 +126,7 @@ async fn prepare_parent(
     let (gks, namespaces) = recorded_inventory(ctx, live, plan, inventory);
     let tooling = format!("kro/{}", ctx.shared.kro_version);
     let hash = diff::inventory_hash(&plan.applyset.id, &gks, &namespaces);
-    let want: BTreeMap<&str, String> = [
+    let mut want: BTreeMap<&str, String> = [
         (labels::OWNED, labels::OWNED_VALUE.to_string()),
         (
             labels::KRO_VERSION,
@@ -136,6 +137,9 @@ async fn prepare_parent(
         (labels::APPLYSET_ID, plan.applyset.id.clone()),
     ]
     .into();
+    if ctx.revision.revision > 0 {
+        want.insert(INSTANCE_REVISION_LABEL, ctx.revision.revision.to_string());
+    }
     let have = live.labels();
     let recorded = live.annotations();
     let annotation = |key: &str| recorded.get(key).map(String::as_str).unwrap_or("");

@@ -61,6 +61,7 @@ fn setup_with(resources: Value, spec: Value, opts: crate::Options) -> (FakeApi, 
         rgd_name: "web".into(),
         rgd_uid: "rgd-uid".into(),
         written: Default::default(),
+        revision: Default::default(),
     });
     (fake, ctx)
 }

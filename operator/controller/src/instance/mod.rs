@@ -63,6 +63,8 @@ pub struct KindContext {
     /// resourceVersion of kro's last write to each instance (by uid) that the watch has not
     /// shown yet.
     pub written: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// The GraphRevision this controller runs on (recorded on each instance it reconciles).
+    pub revision: Arc<crate::graph_revisions::Served>,
 }
 
 impl KindContext {

@@ -64,6 +64,15 @@ impl InstanceRun<'_> {
         let generation = self.live.metadata.generation.unwrap_or(0);
         let mut status = plan.status.clone();
         let mut conditions = plan.conditions.clone();
+        // While the RGD's latest spec does not compile, `GraphResolved` names the revision
+        // this instance stays on.
+        for condition in conditions
+            .iter_mut()
+            .filter(|c| c.type_ == types::GRAPH_RESOLVED && c.is_true())
+        {
+            let message = condition.message.take().unwrap_or_default();
+            condition.message = Some(self.ctx.revision.graph_resolved_message(&message));
+        }
         let mut state = plan.state;
         if !self.errors.is_empty() {
             state = InstanceState::Error;
