@@ -1,7 +1,7 @@
 # kro-rs: the two commands that matter are `make demo` and `make test` (see README.md).
 SCRIPTS := e2e/scripts
 
-.PHONY: demo demo-stop test controlplane moto helm tools deps fmt lint bench bench-load bench-compare
+.PHONY: demo demo-stop test controlplane moto helm tools deps fmt lint bench bench-load bench-compare fuzz
 
 ## Bring up the local control plane + moto and show how to use them. Builds only what the demo
 ## runs (helm is for the chart tests: `make test` builds it).
@@ -39,6 +39,12 @@ fmt:
 
 lint:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## Coverage-guided fuzzing (fuzz/, cargo fuzz + libFuzzer on stable): FUZZ_SECONDS per target,
+## every target or FUZZ_TARGETS="cel scan". `make test` runs the same, 20 s per target.
+FUZZ_SECONDS ?= 180
+fuzz:
+	$(SCRIPTS)/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 ## Criterion benchmarks of the hot paths: CEL evaluation, graph compile, instance evaluate, object
 ## diff. BENCH_FLAGS="--warm-up-time 1 --measurement-time 3" for a quicker run.

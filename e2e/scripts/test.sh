@@ -71,3 +71,6 @@ export KUBECONFIG=$state/kubeconfig
 export "$(cat "$state/moto.env")"
 # A hung test must fail the run long before CI's 90 minutes are up.
 stage "cargo test (unit + e2e)" bounded "${KRO_TEST_TIMEOUT:-2400}" cargo test --workspace --locked
+# Coverage-guided fuzzing, CI-sized: every target for KRO_TEST_FUZZ_SECONDS (fuzz.sh; `make fuzz`
+# runs longer).
+stage "fuzz (CI-sized)" bounded 1200 "$here/fuzz.sh" "${KRO_TEST_FUZZ_SECONDS:-20}"
