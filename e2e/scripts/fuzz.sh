@@ -9,7 +9,8 @@
 # then runs each target for SECONDS with the committed seeds (fuzz/seeds/TARGET) plus the corpus
 # it grew before (fuzz/corpus/TARGET, not committed). Each input is bounded to 100 ms and
 # 64 MiB (fuzz/src/lib.rs says how). A crash fails the run and names the input to reproduce it
-# with: cargo fuzz run -s none --dev TARGET fuzz/artifacts/TARGET/crash-...
+# with: cd fuzz && cargo fuzz run -s none --dev --target-dir ~/.cache/kro-rs/fuzz-target TARGET
+# artifacts/TARGET/crash-...
 set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -28,12 +29,17 @@ if ! cargo fuzz --version 2>/dev/null | grep -q " $cargo_fuzz_version\$"; then
   cargo install --locked --quiet cargo-fuzz --version "$cargo_fuzz_version" || die "cargo install cargo-fuzz failed"
 fi
 
+# The instrumented build lives outside the clone, like the other cached tools: a fresh clone (CI)
+# then rebuilds only kro's own crates, not the registry crates (cel's parser, k8s-openapi), which
+# take most of the ~10-20 minutes a cold build needs on two cores.
+target_dir=${KRO_FUZZ_TARGET_DIR:-$HOME/.cache/kro-rs/fuzz-target}
+mkdir -p "$target_dir"
 cd "$root/fuzz"
 start=$SECONDS
 log "building the fuzz targets (coverage-instrumented, dev profile at opt-level 1)"
 # cargo fuzz has no --locked: check that fuzz/Cargo.lock is up to date first.
 cargo metadata --locked --format-version 1 >/dev/null || die "fuzz/Cargo.lock is out of date: run cargo update -w in fuzz/ and commit it"
-cargo fuzz build -s none --dev
+cargo fuzz build -s none --dev --target-dir "$target_dir"
 log "fuzz build: $((SECONDS - start))s"
 
 summary=()
@@ -46,7 +52,7 @@ for t in "${targets[@]}"; do
   rc=0
   # -timeout: libFuzzer counts whole seconds; the 100 ms bound is the targets' own deadline.
   # -rss_limit_mb: the whole process, a backstop to the 64 MiB per-input allocator cap.
-  cargo fuzz run -s none --dev "$t" "corpus/$t" "seeds/$t" -- \
+  cargo fuzz run -s none --dev --target-dir "$target_dir" "$t" "corpus/$t" "seeds/$t" -- \
     -max_total_time="$seconds" -timeout=1 -rss_limit_mb=512 -print_final_stats=1 \
     -close_fd_mask=1 >"$out" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out" | tail -1)

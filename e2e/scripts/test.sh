@@ -73,4 +73,4 @@ export "$(cat "$state/moto.env")"
 stage "cargo test (unit + e2e)" bounded "${KRO_TEST_TIMEOUT:-2400}" cargo test --workspace --locked
 # Coverage-guided fuzzing, CI-sized: every target for KRO_TEST_FUZZ_SECONDS (fuzz.sh; `make fuzz`
 # runs longer).
-stage "fuzz (CI-sized)" bounded 1200 "$here/fuzz.sh" "${KRO_TEST_FUZZ_SECONDS:-20}"
+stage "fuzz (CI-sized)" bounded 2400 "$here/fuzz.sh" "${KRO_TEST_FUZZ_SECONDS:-20}"
