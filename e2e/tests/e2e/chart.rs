@@ -1276,3 +1276,105 @@ fn least_privilege_grants_the_iam_kinds_of_the_enabled_controllers() -> Result<(
     ));
     Ok(())
 }
+
+/// Every AWS controller the operator runs, as the least-privilege ClusterRole must know it:
+/// (service, kind, group, plural), from the binary's own controller list and static CRDs.
+fn aws_kinds_run() -> Vec<(String, &'static str, String, String)> {
+    let crds = kro_aws::static_crds();
+    kro_aws::ControllerKind::all_compiled()
+        .map(|k| {
+            let crd = crds
+                .iter()
+                .map(|c| &c.crd.spec)
+                .find(|s| s.names.kind == k.name())
+                .unwrap_or_else(|| panic!("controller {} has no static CRD", k.name()));
+            let service = crd.group.split('.').next().unwrap_or_default().to_owned();
+            (
+                service,
+                k.name(),
+                crd.group.clone(),
+                crd.names.plural.clone(),
+            )
+        })
+        .collect()
+}
+
+/// What a controller of `group`/`plural` calls: its objects (create and delete too: RGDs
+/// compose them), their status and their finalizers.
+fn grants_controller(rules: &[Value], group: &str, plural: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    for verb in [
+        "get", "list", "watch", "create", "update", "patch", "delete",
+    ] {
+        if !grants(rules, group, plural, verb) {
+            missing.push(format!("{verb} {plural}"));
+        }
+    }
+    for (sub, verb) in [
+        ("status", "patch"),
+        ("status", "update"),
+        ("finalizers", "update"),
+    ] {
+        if !grants(rules, group, &format!("{plural}/{sub}"), verb) {
+            missing.push(format!("{verb} {plural}/{sub}"));
+        }
+    }
+    missing
+}
+
+/// Least-privilege mode grants every AWS kind the operator runs (EC2 and IAM included, as
+/// `kro run` lists them, not as the chart's own list does), with `aws.controllers` left at
+/// `all`, set to the kind's service, or to the kind alone; a service or kind not asked for
+/// gets nothing.
+#[test]
+fn least_privilege_grants_every_aws_kind_the_operator_runs() -> Result<()> {
+    let kinds = aws_kinds_run();
+    for service in ["ec2", "iam"] {
+        assert!(
+            kinds.iter().any(|(s, ..)| s == service),
+            "the operator runs {service} kinds: {kinds:?}"
+        );
+    }
+    let rules_for = |controllers: &str| -> Result<Vec<Value>> {
+        let r =
+            render(json!({"aws": {"controllers": controllers}, "rbac": {"mode": "aggregation"}}))?;
+        Ok(r.rules("ClusterRole", "kro-kro-rs"))
+    };
+    let all = rules_for("all")?;
+    for (_, kind, group, plural) in &kinds {
+        let missing = grants_controller(&all, group, plural);
+        assert!(missing.is_empty(), "all: {kind} lacks {missing:?}: {all:?}");
+    }
+    let services: std::collections::BTreeSet<&String> = kinds.iter().map(|(s, ..)| s).collect();
+    for service in services {
+        let rules = rules_for(service)?;
+        for (s, kind, group, plural) in &kinds {
+            if s == service {
+                let missing = grants_controller(&rules, group, plural);
+                assert!(missing.is_empty(), "{service}: {kind} lacks {missing:?}");
+            } else {
+                assert!(
+                    !grants(&rules, group, plural, "get"),
+                    "{service} grants {kind}"
+                );
+            }
+        }
+    }
+    for (_, kind, group, plural) in kinds.iter().filter(|(s, ..)| s == "ec2" || s == "iam") {
+        let rules = rules_for(kind)?;
+        let missing = grants_controller(&rules, group, plural);
+        assert!(
+            missing.is_empty(),
+            "{kind} alone lacks {missing:?}: {rules:?}"
+        );
+        for (_, other, group, plural) in &kinds {
+            if other != kind {
+                assert!(
+                    !grants(&rules, group, plural, "get"),
+                    "{kind} alone grants {other}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
