@@ -101,6 +101,73 @@ pub fn with_hash(mut desired: Value, key: &HashKey) -> Value {
     desired
 }
 
+/// The value at `path` (keys) inside `object`.
+fn value_at<'a>(object: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(object, |value, key| value.get(key))
+}
+
+/// Takes the value at `path` out of `object` (parents stay, possibly empty).
+fn take_at(object: &mut Value, path: &[String]) -> Option<Value> {
+    let (last, parents) = path.split_last()?;
+    let mut current = object;
+    for key in parents {
+        current = current.get_mut(key)?;
+    }
+    current.as_object_mut()?.remove(last)
+}
+
+/// Puts `value` at `path` inside `object`, creating the parent maps it needs.
+fn put_at(object: &mut Value, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut current = object;
+    for key in parents {
+        let Some(map) = current.as_object_mut() else {
+            return;
+        };
+        current = map
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Default::default()));
+    }
+    if let Some(map) = current.as_object_mut() {
+        map.insert(last.clone(), value);
+    }
+}
+
+/// [`with_hash`] for a resource with `externalFields` (`external`, each path as keys): the
+/// hash leaves them out (another manager changing them is no change of kro's), and the body
+/// holds, at each path, the template's value when the object is created (`live` is `None`) and
+/// afterwards the live value, or nothing when the live object has none. So kro sets them
+/// once, never sets nor reverts them later, never reports them as drift, and, keeping the live
+/// value in its body, never drops them to the API server's default either.
+pub fn with_hash_handing_over(
+    desired: Value,
+    live: Option<&Value>,
+    external: &[Vec<String>],
+    key: &HashKey,
+) -> Value {
+    if external.is_empty() {
+        return with_hash(desired, key);
+    }
+    let mut stripped = desired;
+    let taken: Vec<Option<Value>> = external
+        .iter()
+        .map(|path| take_at(&mut stripped, path))
+        .collect();
+    let mut object = with_hash(stripped, key);
+    for (path, desired_value) in external.iter().zip(taken) {
+        let value = match live {
+            Some(live) => value_at(live, path).cloned(),
+            None => desired_value,
+        };
+        if let Some(value) = value {
+            put_at(&mut object, path, value);
+        }
+    }
+    object
+}
+
 /// Parses `Kind.group,Kind` into (group, kind) pairs.
 pub fn parse_group_kinds(list: &str) -> BTreeSet<(String, String)> {
     list.split(',')
@@ -235,6 +302,40 @@ mod tests {
         live["data"] = json!({"password": "aHVudGVyMg=="});
         assert!(is_up_to_date(&with_hash(secret.clone(), &a), &live));
         assert!(!is_up_to_date(&with_hash(secret, &b), &live));
+    }
+
+    #[test]
+    fn external_fields_are_set_once_then_left_as_live() {
+        let key = HashKey::from_bytes(&[1; 32]);
+        let replicas = vec![vec!["spec".to_string(), "replicas".to_string()]];
+        let desired = |n: u64| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                "spec": {"replicas": n, "paused": false}})
+        };
+        // Created: the template's value, hashed without it.
+        let created = with_hash_handing_over(desired(3), None, &replicas, &key);
+        assert_eq!(created["spec"]["replicas"], 3);
+        let hash_of = |object: &Value| object["metadata"]["annotations"][DESIRED_HASH].clone();
+        // Another manager set 7: kro's body keeps 7, so the live object is up to date, and a
+        // template change of replicas changes neither the body nor the hash.
+        let mut live = created.clone();
+        live["spec"]["replicas"] = json!(7);
+        for n in [3, 5] {
+            let again = with_hash_handing_over(desired(n), Some(&live), &replicas, &key);
+            assert_eq!(again["spec"]["replicas"], 7);
+            assert_eq!(hash_of(&again), hash_of(&created));
+            assert!(is_up_to_date(&again, &live));
+        }
+        // A live object without the field: kro does not set it.
+        live["spec"].as_object_mut().unwrap().remove("replicas");
+        let unset = with_hash_handing_over(desired(3), Some(&live), &replicas, &key);
+        assert!(unset["spec"].get("replicas").is_none());
+        assert_eq!(unset["spec"]["paused"], false);
+        // Without externalFields: exactly `with_hash`.
+        assert_eq!(
+            with_hash_handing_over(desired(3), Some(&live), &[], &key),
+            with_hash(desired(3), &key)
+        );
     }
 
     #[test]

@@ -115,6 +115,19 @@ struct State {
     history: Vec<Change>,
     /// Changes as they happen, for open watches.
     live: Option<tokio::sync::broadcast::Sender<Change>>,
+    /// PATCHes to this collection (e.g. `configmaps`) wait for a permit of [`Hold`].
+    hold: Option<Hold>,
+}
+
+/// Held PATCHes: how many are in flight (arrived, not answered), the most there ever were,
+/// who arrived in which order, and the permits that let them through one by one.
+#[derive(Debug, Clone)]
+struct Hold {
+    plural: String,
+    permits: Arc<tokio::sync::Semaphore>,
+    in_flight: usize,
+    max_in_flight: usize,
+    arrived: Vec<String>,
 }
 
 /// One change of the store, as a watch event.
@@ -212,6 +225,60 @@ impl FakeApi {
     /// Takes back every [`Self::refuse_writes_to`].
     pub(crate) fn allow_all_writes(&self) {
         self.lock().refuse.clear();
+    }
+
+    /// From now on every PATCH to the collection `plural` (e.g. `configmaps`) waits, counted
+    /// as in flight, until [`Self::release`] lets it through.
+    pub(crate) fn hold_patches(&self, plural: &str) {
+        self.lock().hold = Some(Hold {
+            plural: plural.to_string(),
+            permits: Arc::new(tokio::sync::Semaphore::new(0)),
+            in_flight: 0,
+            max_in_flight: 0,
+            arrived: Vec::new(),
+        });
+    }
+
+    /// Lets `n` held PATCHes through.
+    pub(crate) fn release(&self, n: usize) {
+        if let Some(hold) = &self.lock().hold {
+            hold.permits.add_permits(n);
+        }
+    }
+
+    /// Held PATCHes in flight now, the most ever in flight, and the names of the objects
+    /// they were for, in the order they arrived.
+    pub(crate) fn held(&self) -> (usize, usize, Vec<String>) {
+        self.lock()
+            .hold
+            .as_ref()
+            .map(|hold| (hold.in_flight, hold.max_in_flight, hold.arrived.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Waits for a permit when `method path` is a held PATCH.
+    async fn wait_if_held(&self, method: &Method, path: &str) {
+        let permits = {
+            let mut state = self.lock();
+            let Some(hold) = state.hold.as_mut() else {
+                return;
+            };
+            let marker = format!("/{}/", hold.plural);
+            if *method != Method::PATCH || !path.contains(&marker) {
+                return;
+            }
+            hold.in_flight += 1;
+            hold.max_in_flight = hold.max_in_flight.max(hold.in_flight);
+            hold.arrived
+                .push(path.rsplit('/').next().unwrap_or_default().to_string());
+            hold.permits.clone()
+        };
+        if let Ok(permit) = permits.acquire().await {
+            permit.forget();
+        }
+        if let Some(hold) = self.lock().hold.as_mut() {
+            hold.in_flight -= 1;
+        }
     }
 
     /// Refuses every request to the collection `plural` (e.g. `secrets`) with 403 Forbidden.
@@ -799,6 +866,7 @@ impl tower_service::Service<Request<kube::client::Body>> for FakeApi {
                 .flatten();
             let path = parts.uri.path().to_string();
             let query = parts.uri.query().unwrap_or_default().to_string();
+            fake.wait_if_held(&parts.method, &path).await;
             Ok(fake.handle(parts.method, &path, &query, body))
         })
     }

@@ -69,6 +69,19 @@ pub fn parse_positive_count(text: &str) -> Result<usize, String> {
     }
 }
 
+/// `--apply-concurrency`'s default, kro's.
+pub const DEFAULT_APPLY_CONCURRENCY: usize = 20;
+
+/// Parses `--apply-concurrency` as kro reads it: a whole number, where 0 or less means the
+/// default.
+pub fn parse_apply_concurrency(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<i64>() {
+        Ok(count) if count <= 0 => Ok(DEFAULT_APPLY_CONCURRENCY),
+        Ok(count) => usize::try_from(count).map_err(|_| format!("{text:?} is too large")),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
 /// Parses a boolean as Go's `strconv.ParseBool` does (kro's chart writes `--zap-devel=false`).
 pub fn parse_go_bool(text: &str) -> Result<bool, String> {
     match text.trim() {
@@ -187,6 +200,17 @@ pub struct Options {
     /// keeps the built-in budget of 1000000 units (kro: no limit; kro-rs always has one).
     #[arg(long, env = "KRO_CEL_COST_LIMIT", default_value_t = 0)]
     pub cel_cost_limit: u64,
+    /// Most server-side applies in flight at once for one instance (kro's flag from its main
+    /// branch): children whose dependencies are all applied go out together, in dependency
+    /// waves. 0 (or less), as in kro, means the default 20; 1 applies one child at a time.
+    #[arg(
+        long,
+        env = "KRO_APPLY_CONCURRENCY",
+        default_value_t = DEFAULT_APPLY_CONCURRENCY,
+        value_parser = parse_apply_concurrency,
+        allow_hyphen_values = true
+    )]
+    pub apply_concurrency: usize,
     /// Desired bytes of one instance: the compact JSON of every object its nodes expand to,
     /// together; more puts the instance in `ERROR` and applies nothing.
     #[arg(
@@ -363,6 +387,7 @@ impl Default for Options {
             rgd_max_collection_size: 1000,
             rgd_max_collection_dimension_size: 10,
             cel_cost_limit: 0,
+            apply_concurrency: DEFAULT_APPLY_CONCURRENCY,
             instance_max_desired_bytes: kro_runtime::DEFAULT_MAX_DESIRED_BYTES,
             instance_max_objects: kro_runtime::DEFAULT_MAX_OBJECTS,
             instance_evaluation_timeout: Duration::from_secs(30),
@@ -959,6 +984,23 @@ mod tests {
                 .client_qps
                 < 0.0
         );
+    }
+
+    #[test]
+    fn apply_concurrency_is_read_as_kro_reads_it() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["kro"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).map(|cli| cli.opts.apply_concurrency)
+        };
+        assert_eq!(parse(&[]).unwrap(), 20);
+        assert_eq!(parse(&["--apply-concurrency", "3"]).unwrap(), 3);
+        assert_eq!(parse(&["--apply-concurrency=1"]).unwrap(), 1);
+        // kro: 0 or less is the default.
+        assert_eq!(parse(&["--apply-concurrency", "0"]).unwrap(), 20);
+        assert_eq!(parse(&["--apply-concurrency=-4"]).unwrap(), 20);
+        assert!(parse(&["--apply-concurrency", "many"]).is_err());
+        assert_eq!(Options::default().apply_concurrency, 20);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Apply: server-side apply (field manager `kro.run/applyset`, forced) of every desired object
-//! that differs from its live copy, in topological order, after the ApplySet parent records
-//! its kind; but only of objects this instance owns. Before the first write of a child its
+//! that differs from its live copy, in dependency waves (a wave's objects in parallel, bounded
+//! by `--apply-concurrency`), after the ApplySet parent records its kind; `externalFields` set
+//! only when an object is created; but only of objects this instance owns. Before the first write of a child its
 //! live copy is checked: one of another ApplySet is refused (kro's `ApplySetConflict`), and so
 //! is one of no ApplySet (made by hand or released by kro) unless the resource opts in with
 //! `adoptionPolicy: AdoptOrCreate`, which takes it over and records `internal.kro.run/adopted`.
@@ -124,42 +125,179 @@ fn applied_key(desired: &DesiredObject) -> String {
     )
 }
 
+/// The apply waves of `apply` (a plan's objects, in topological order): an object goes after
+/// every object of this plan that its node depends on, directly or through nodes with nothing
+/// to apply; objects of one wave are independent of each other and may be applied together.
+fn waves<'p>(
+    graph: &kro_graph::GraphData,
+    apply: &'p [DesiredObject],
+) -> Vec<Vec<&'p DesiredObject>> {
+    let in_plan: std::collections::HashSet<&str> = apply
+        .iter()
+        .map(|desired| desired.node_id.as_str())
+        .collect();
+    // Nodes are in topological order, so each dependency's level is known before its use.
+    let mut level: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for node in &graph.nodes {
+        let own = node
+            .dependencies
+            .iter()
+            .map(|dep| {
+                level.get(dep.as_str()).copied().unwrap_or(0)
+                    + usize::from(in_plan.contains(dep.as_str()))
+            })
+            .max()
+            .unwrap_or(0);
+        level.insert(node.id.as_str(), own);
+    }
+    let mut out: Vec<Vec<&DesiredObject>> = Vec::new();
+    for desired in apply {
+        let wave = level.get(desired.node_id.as_str()).copied().unwrap_or(0);
+        if out.len() <= wave {
+            out.resize_with(wave + 1, Vec::new);
+        }
+        out[wave].push(desired);
+    }
+    out.retain(|wave| !wave.is_empty());
+    out
+}
+
+/// One child's server-side apply (field manager `kro.run/applyset`, forced): the outer error
+/// stops the reconcile (the kind cannot be resolved), the inner one is the API server's answer.
+async fn patch_child(
+    ctx: &super::KindContext,
+    desired: &DesiredObject,
+    object: &Value,
+) -> Result<Result<kube::api::DynamicObject, kube::Error>, Error> {
+    let resolved = ctx
+        .shared
+        .resolve(desired.api_version(), desired.kind())
+        .await?;
+    let child = ctx.child_api(&resolved, desired.namespace());
+    let params = PatchParams::apply(field_managers::APPLYSET).force();
+    Ok(child
+        .patch(desired.name(), &params, &Patch::Apply(object))
+        .await)
+}
+
 impl InstanceRun<'_> {
-    /// Applies what differs from the live objects, in topological order; returns whether
+    /// Applies what differs from the live objects, wave by wave in dependency order (each
+    /// wave's applies in parallel, at most `--apply-concurrency` in flight); returns whether
     /// anything was applied (then the graph is evaluated again with the answers). A failed
     /// apply is recorded in `errors` and the others go on.
     pub(super) async fn apply(&mut self, plan: &Plan) -> Result<bool, Error> {
         let mut progressed = false;
-        for desired in &plan.apply {
-            let key = applied_key(desired);
-            if self.applied.contains(&key) {
-                continue;
-            }
-            let Some((live_child, adopt)) = self.owned_live(desired, &key).await? else {
-                // Refused: recorded in `errors`; evaluated again without the foreign object.
+        for wave in waves(&self.ctx.graph, &plan.apply) {
+            let mut ready = Vec::new();
+            for desired in wave {
+                let key = applied_key(desired);
+                if self.applied.contains(&key) {
+                    continue;
+                }
+                let Some((live_child, adopt)) = self.owned_live(desired, &key).await? else {
+                    // Refused: recorded in `errors`; evaluated again without the foreign object.
+                    progressed = true;
+                    continue;
+                };
+                let mut object = desired.object.clone();
+                if adopt || was_adopted(live_child.as_ref()) {
+                    object = mark_adopted(object);
+                }
+                let external = self
+                    .ctx
+                    .graph
+                    .node(&desired.node_id)
+                    .map(|node| node.external_fields.as_slice())
+                    .unwrap_or_default();
+                let object = diff::with_hash_handing_over(
+                    object,
+                    live_child.as_ref(),
+                    external,
+                    &self.ctx.shared.hash_key,
+                );
+                if live_child
+                    .as_ref()
+                    .is_some_and(|live| diff::is_up_to_date(&object, live))
+                {
+                    continue;
+                }
+                if !self.parent_prepared || !self.parent_covers(desired) {
+                    self.update_parent(plan, Inventory::Grow).await?;
+                    self.parent_prepared = true;
+                }
+                self.applied.insert(key);
                 progressed = true;
-                continue;
-            };
-            let mut object = desired.object.clone();
-            if adopt || was_adopted(live_child.as_ref()) {
-                object = mark_adopted(object);
+                ready.push((desired, object));
             }
-            let object = diff::with_hash(object, &self.ctx.shared.hash_key);
-            if live_child
-                .as_ref()
-                .is_some_and(|live| diff::is_up_to_date(&object, live))
-            {
-                continue;
-            }
-            if !self.parent_prepared || !self.parent_covers(desired) {
-                self.update_parent(plan, Inventory::Grow).await?;
-                self.parent_prepared = true;
-            }
-            self.applied.insert(key);
-            progressed = true;
-            self.apply_one(desired, &object).await?;
+            self.apply_wave(ready).await?;
         }
         Ok(progressed)
+    }
+
+    /// Applies the children of one wave, at most `--apply-concurrency` at a time. Each answer
+    /// is observed (readiness of what was just written is judged from it) and goes into the
+    /// child cache, so its watch echo wakes nobody; a failure is recorded in `errors`. When the
+    /// API server throttles, the answers of the others are kept and the reconcile then waits.
+    async fn apply_wave(&mut self, ready: Vec<(&DesiredObject, Value)>) -> Result<(), Error> {
+        use futures::StreamExt;
+        let ctx = self.ctx;
+        let bound = ctx.shared.opts.apply_concurrency.max(1);
+        // The futures are built first: a stream's `map` closure over borrowed objects makes the
+        // reconcile future fail the higher-ranked `Send` bound of the controller's spawn.
+        let mut pending = Vec::with_capacity(ready.len());
+        for (position, (desired, object)) in ready.into_iter().enumerate() {
+            pending.push(async move {
+                let answer = patch_child(ctx, desired, &object).await;
+                (position, desired, answer)
+            });
+        }
+        let mut answers: Vec<_> = futures::stream::iter(pending)
+            .buffer_unordered(bound)
+            .collect()
+            .await;
+        answers.sort_by_key(|(position, _, _)| *position);
+        let mut throttled = None;
+        for (_, desired, answer) in answers {
+            match answer? {
+                Ok(applied) => {
+                    if let Ok(value) = serde_json::to_value(&applied) {
+                        record_observed(
+                            &mut self.observed,
+                            &desired.node_id,
+                            desired.collection_index.is_some(),
+                            value,
+                        );
+                    }
+                    ctx.shared.router.remember_child(
+                        desired.api_version(),
+                        desired.kind(),
+                        applied,
+                    );
+                }
+                // Throttled: the reconcile waits instead of reporting the child as failed.
+                Err(e) if crate::throttle::retry_after(&e).is_some() => {
+                    if throttled.is_none() {
+                        throttled = Some(crate::error::kube_err(format!(
+                            "{}: applying {} {}",
+                            desired.node_id,
+                            desired.kind(),
+                            desired.name()
+                        ))(e));
+                    }
+                }
+                Err(e) => self.errors.push(format!(
+                    "{}: applying {} {}: {}",
+                    desired.node_id,
+                    desired.kind(),
+                    desired.name(),
+                    describe(&e)
+                )),
+            }
+        }
+        match throttled {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     /// The live copy of `desired` (observed, or read when nothing is observed: the child
@@ -249,57 +387,6 @@ impl InstanceRun<'_> {
                 describe(&e)
             )),
         })
-    }
-
-    /// Applies one child; the answer is observed (readiness of what was just written is judged
-    /// from it) and goes into the child cache, so its watch echo wakes nobody.
-    async fn apply_one(
-        &mut self,
-        desired: &DesiredObject,
-        object: &serde_json::Value,
-    ) -> Result<(), Error> {
-        let ctx = self.ctx;
-        let resolved = ctx
-            .shared
-            .resolve(desired.api_version(), desired.kind())
-            .await?;
-        let child = ctx.child_api(&resolved, desired.namespace());
-        let params = PatchParams::apply(field_managers::APPLYSET).force();
-        match child
-            .patch(desired.name(), &params, &Patch::Apply(object))
-            .await
-        {
-            Ok(applied) => {
-                if let Ok(value) = serde_json::to_value(&applied) {
-                    record_observed(
-                        &mut self.observed,
-                        &desired.node_id,
-                        desired.collection_index.is_some(),
-                        value,
-                    );
-                }
-                ctx.shared
-                    .router
-                    .remember_child(desired.api_version(), desired.kind(), applied);
-            }
-            // Throttled: the reconcile waits instead of reporting the child as failed.
-            Err(e) if crate::throttle::retry_after(&e).is_some() => {
-                return Err(crate::error::kube_err(format!(
-                    "{}: applying {} {}",
-                    desired.node_id,
-                    desired.kind(),
-                    desired.name()
-                ))(e));
-            }
-            Err(e) => self.errors.push(format!(
-                "{}: applying {} {}: {}",
-                desired.node_id,
-                desired.kind(),
-                desired.name(),
-                describe(&e)
-            )),
-        }
-        Ok(())
     }
 }
 

@@ -531,3 +531,103 @@ async fn retries_over_every_instance_wait_for_the_retry_bucket() {
     let next = ctx.shared.retry_bucket.reserve();
     assert!(next > Duration::from_millis(500), "{next:?}");
 }
+
+/// Three ConfigMaps: `a` and `c` independent, `b` reading `a`; all three use
+/// `schema.spec.value`, so a change of it updates all three in one plan.
+fn a_b_c(apply_concurrency: usize) -> (FakeApi, Arc<KindContext>) {
+    let opts = crate::Options {
+        apply_concurrency,
+        ..crate::Options::for_tests()
+    };
+    setup_with(
+        json!([
+            config_map(
+                "a",
+                "${schema.spec.name}-a",
+                json!({"v": "${schema.spec.value}"})
+            ),
+            config_map(
+                "b",
+                "${schema.spec.name}-b",
+                json!({"v": "${schema.spec.value}", "from": "${a.metadata.name}"})
+            ),
+            config_map(
+                "c",
+                "${schema.spec.name}-c",
+                json!({"v": "${schema.spec.value}"})
+            ),
+        ]),
+        json!({"name": "demo"}),
+        opts,
+    )
+}
+
+#[tokio::test]
+async fn independent_children_are_applied_together_and_a_dependent_after_its_dependency() {
+    let (fake, ctx) = a_b_c(3);
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("reconciled");
+    let mut changed = stored_instance(&fake);
+    changed["spec"]["value"] = json!("two");
+    fake.insert(changed);
+    fake.hold_patches("configmaps");
+    let run = tokio::spawn(reconcile(instance(&fake), ctx));
+
+    // a and c are in flight together; b, which reads a, has not been sent.
+    wait_until("a and c in flight", || fake.held().0 == 2).await;
+    let (_, _, mut arrived) = fake.held();
+    arrived.sort();
+    assert_eq!(arrived, ["demo-a", "demo-c"], "b is not among them");
+    fake.release(2);
+    // b goes only once a (and its whole wave) has been answered.
+    wait_until("b in flight", || fake.held().2.len() == 3).await;
+    assert_eq!(fake.held().2[2], "demo-b");
+    fake.release(10);
+    run.await.expect("no panic").expect("reconciled");
+    assert_eq!(fake.held().1, 2, "never more in flight than the first wave");
+    for name in ["demo-a", "demo-b", "demo-c"] {
+        let child = fake.get("v1", "ConfigMap", "team", name).expect("applied");
+        assert_eq!(child["data"]["v"], "two", "{name}");
+    }
+}
+
+#[tokio::test]
+async fn no_more_applies_are_in_flight_than_apply_concurrency() {
+    let opts = crate::Options {
+        apply_concurrency: 2,
+        ..crate::Options::for_tests()
+    };
+    let (fake, ctx) = setup_with(
+        json!(
+            (1..=5)
+                .map(|i| config_map(
+                    &format!("c{i}"),
+                    &format!("${{schema.spec.name}}-{i}"),
+                    json!({"v": "1"})
+                ))
+                .collect::<Vec<_>>()
+        ),
+        json!({"name": "demo"}),
+        opts,
+    );
+    fake.hold_patches("configmaps");
+    let run = tokio::spawn(reconcile(instance(&fake), ctx));
+    // Nothing is let through until two are in flight: the five are applied in parallel...
+    wait_until("two applies in flight", || fake.held().0 == 2).await;
+    // ...and, let through one at a time, never more than two at once.
+    for _ in 0..5 {
+        wait_until("an apply in flight", || fake.held().0 >= 1).await;
+        fake.release(1);
+    }
+    run.await.expect("no panic").expect("reconciled");
+    let (in_flight, max_in_flight, arrived) = fake.held();
+    assert_eq!((in_flight, max_in_flight), (0, 2));
+    assert_eq!(arrived.len(), 5, "{arrived:?}");
+    for i in 1..=5 {
+        assert!(
+            fake.get("v1", "ConfigMap", "team", &format!("demo-{i}"))
+                .is_some()
+        );
+    }
+}
