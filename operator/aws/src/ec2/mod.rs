@@ -9,12 +9,12 @@ mod common;
 pub mod elastic_ip_address;
 pub mod internet_gateway;
 pub mod nat_gateway;
+#[cfg(test)]
+mod replay_tests;
 pub mod route_table;
 pub mod security_group;
 pub mod subnet;
 pub mod vpc;
-#[cfg(test)]
-mod replay_tests;
 
 /// The EC2 SDK this crate talks to (re-exported so tests read EC2 state with the same client
 /// types without a second copy of the large crate in their dependencies).
