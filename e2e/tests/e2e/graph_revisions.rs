@@ -105,6 +105,32 @@ fn header(table: &str) -> Vec<String> {
         .collect()
 }
 
+/// r00001 as kro writes it: labels, controller owner, finalizer, revision and snapshot.
+fn assert_first_revision(first: &Value, rgd: &Value, name: &str) {
+    let labels = &first["metadata"]["labels"];
+    assert_eq!(labels["kro.run/owned"], "true", "{first:#}");
+    assert_eq!(labels["kro.run/resource-graph-definition-name"], name);
+    assert_eq!(
+        labels["kro.run/graph-revision-hash"].as_str().map(str::len),
+        Some(16)
+    );
+    let owner = &first["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "ResourceGraphDefinition");
+    assert_eq!(owner["uid"], rgd["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    assert_eq!(
+        first["metadata"]["finalizers"],
+        json!(["kro.run/finalizer"])
+    );
+    assert_eq!(first["spec"]["revision"], 1);
+    assert_eq!(first["spec"]["snapshot"]["name"], name);
+    assert_eq!(first["status"]["topologicalOrder"], json!(["a", "b"]));
+    assert_eq!(
+        condition(first, "Ready").expect("a Ready condition")["status"],
+        "True"
+    );
+}
+
 #[tokio::test]
 async fn revisions_are_issued_per_distinct_spec_retained_and_deleted_with_their_rgd() -> Result<()>
 {
@@ -128,28 +154,7 @@ async fn revisions_are_issued_per_distinct_spec_retained_and_deleted_with_their_
     )
     .await?;
     let first = wait_verified(&client, &first_name).await?;
-    let labels = &first["metadata"]["labels"];
-    assert_eq!(labels["kro.run/owned"], "true", "{first:#}");
-    assert_eq!(
-        labels["kro.run/resource-graph-definition-name"],
-        name.as_str()
-    );
-    assert_eq!(
-        labels["kro.run/graph-revision-hash"].as_str().map(str::len),
-        Some(16)
-    );
-    let owner = &first["metadata"]["ownerReferences"][0];
-    assert_eq!(owner["kind"], "ResourceGraphDefinition");
-    assert_eq!(owner["uid"], rgd["metadata"]["uid"]);
-    assert_eq!(owner["controller"], true);
-    assert_eq!(
-        first["metadata"]["finalizers"],
-        json!(["kro.run/finalizer"])
-    );
-    assert_eq!(first["spec"]["revision"], 1);
-    assert_eq!(first["spec"]["snapshot"]["name"], name.as_str());
-    assert_eq!(first["status"]["topologicalOrder"], json!(["a", "b"]));
-    assert_eq!(condition(&first, "Ready").unwrap()["status"], "True");
+    assert_first_revision(&first, &rgd, &name);
     let rgd = wait_rgd_active(&client, &name).await?;
     assert_eq!(rgd["status"]["lastIssuedRevision"], 1);
     assert_eq!(

@@ -27,7 +27,7 @@ struct Running {
 
 impl Running {
     fn start() -> Self {
-        Self::start_on(|client| shared_for_tests(client))
+        Self::start_on(shared_for_tests)
     }
 
     fn start_with(opts: crate::Options) -> Self {
