@@ -631,3 +631,46 @@ async fn no_more_applies_are_in_flight_than_apply_concurrency() {
         );
     }
 }
+
+#[tokio::test]
+async fn external_fields_are_set_on_create_and_then_left_to_their_manager() {
+    let (fake, ctx) = setup(
+        json!([{"id": "config", "externalFields": ["data.owned"],
+            "template": {"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "${schema.spec.name}-config"},
+                "data": {"owned": "${schema.spec.value}", "mine": "${schema.spec.value}"}}}]),
+        // The fake API server does not default: the instance spells `value` out.
+        json!({"name": "demo", "value": "one"}),
+    );
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("reconciled");
+    let created = fake
+        .get("v1", "ConfigMap", "team", "demo-config")
+        .unwrap_or_else(|| panic!("not created: {:?}", describe(&writes(&fake))));
+    assert_eq!(created["data"], json!({"owned": "one", "mine": "one"}));
+
+    // Another manager takes the field over; a resync writes nothing.
+    let mut theirs = created;
+    theirs["data"]["owned"] = json!("theirs");
+    fake.insert(theirs);
+    fake.clear_requests();
+    reconcile(instance(&fake), ctx.clone())
+        .await
+        .expect("reconciled");
+    let child_writes: Vec<Recorded> = writes(&fake)
+        .into_iter()
+        .filter(|w| w.path.starts_with(CONFIGMAPS))
+        .collect();
+    assert!(child_writes.is_empty(), "{:?}", describe(&child_writes));
+
+    // The instance changes: kro's own field follows, the handed-over one stays theirs.
+    let mut changed = stored_instance(&fake);
+    changed["spec"]["value"] = json!("two");
+    fake.insert(changed);
+    reconcile(instance(&fake), ctx).await.expect("reconciled");
+    let child = fake
+        .get("v1", "ConfigMap", "team", "demo-config")
+        .expect("kept");
+    assert_eq!(child["data"], json!({"owned": "theirs", "mine": "two"}));
+}
