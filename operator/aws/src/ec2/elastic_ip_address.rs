@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::common::{created, reread, synced};
 use super::{aws, check_tags, found, generated_identifier, sync_tags, tag_specs, user_tags};
 use crate::ack::condition::Condition;
 use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
@@ -217,12 +218,7 @@ impl AckKind for ElasticIPAddress {
             .send()
             .await
             .map_err(aws("AllocateAddress"))?;
-        let id = out.allocation_id().map(str::to_owned);
-        tracing::info!(id = ?id, "elastic IP address allocated");
-        Ok(Created {
-            id,
-            ..Default::default()
-        })
+        Ok(created("elastic IP address", out.allocation_id()))
     }
 
     async fn update(
@@ -242,16 +238,8 @@ impl AckKind for ElasticIPAddress {
             &mut updated,
         )
         .await?;
-        let observed = if updated.is_empty() {
-            observed
-        } else {
-            read(ec2, id).await?.unwrap_or(observed)
-        };
-        Ok(Synced {
-            updated,
-            status: serde_json::to_value(&observed.status).unwrap_or_default(),
-            ..Default::default()
-        })
+        let observed = reread(&updated, observed, read(ec2, id)).await?;
+        Ok(synced(updated, &observed.status, None))
     }
 
     fn adopted_spec(_id: &str, observed: &ObservedAddress) -> Value {

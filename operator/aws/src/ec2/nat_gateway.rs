@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::common::{created, reread, synced};
 use super::{aws, check_tags, found, generated_identifier, sync_tags, tag_specs, user_tags};
 use crate::ack::condition::Condition;
 use crate::ack::refs::{self, RefTarget};
@@ -557,15 +558,10 @@ impl AckKind for NATGateway {
             .send()
             .await
             .map_err(aws("CreateNatGateway"))?;
-        let id = out
-            .nat_gateway()
-            .and_then(|g| g.nat_gateway_id())
-            .map(str::to_owned);
-        tracing::info!(id = ?id, "NAT gateway created");
-        Ok(Created {
-            id,
-            ..Default::default()
-        })
+        Ok(created(
+            "NAT gateway",
+            out.nat_gateway().and_then(|g| g.nat_gateway_id()),
+        ))
     }
 
     async fn update(
@@ -585,18 +581,9 @@ impl AckKind for NATGateway {
             &mut updated,
         )
         .await?;
-        let observed = if updated.is_empty() {
-            observed
-        } else {
-            read(ec2, id).await?.unwrap_or(observed)
-        };
+        let observed = reread(&updated, observed, read(ec2, id)).await?;
         let waiting = state_outcome(id, &observed.status)?;
-        Ok(Synced {
-            waiting,
-            updated,
-            status: serde_json::to_value(&observed.status).unwrap_or_default(),
-            ..Default::default()
-        })
+        Ok(synced(updated, &observed.status, waiting))
     }
 
     fn adopted_spec(_id: &str, observed: &ObservedGateway) -> Value {
