@@ -730,6 +730,19 @@ impl State {
         }
         let key = self.key(target, name);
         let previous = self.objects.get(&key).cloned();
+        // A resourceVersion in the body is a precondition, as the API server has it.
+        if let (Some(old), Some(want)) = (&previous, patch.pointer("/metadata/resourceVersion"))
+            && old["metadata"]["resourceVersion"] != *want
+        {
+            return status_response(
+                StatusCode::CONFLICT,
+                "Conflict",
+                &format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": the object has been modified",
+                    target.kind.kind
+                ),
+            );
+        }
         let mut object = match (&previous, patch.is_array()) {
             (Some(old), _) => old.clone(),
             (None, true) => return not_found(target, name),

@@ -209,18 +209,32 @@ impl InstanceRun<'_> {
                     .node(&desired.node_id)
                     .map(|node| node.external_fields.as_slice())
                     .unwrap_or_default();
-                let object = diff::with_hash_handing_over(
-                    object,
+                let handed_over = diff::with_hash_handing_over(
+                    object.clone(),
                     live_child.as_ref(),
                     external,
                     &self.ctx.shared.hash_key,
                 );
                 if live_child
                     .as_ref()
-                    .is_some_and(|live| diff::is_up_to_date(&object, live))
+                    .is_some_and(|live| diff::is_up_to_date(&handed_over, live))
                 {
                     continue;
                 }
+                let object = match live_child {
+                    Some(_) if !external.is_empty() => {
+                        match self.pinned_to_fresh_read(desired, object, external).await? {
+                            Ok(Some(pinned)) => pinned,
+                            Ok(None) => continue,
+                            Err(message) => {
+                                self.applied.insert(key);
+                                self.errors.push(message);
+                                continue;
+                            }
+                        }
+                    }
+                    _ => handed_over,
+                };
                 if !self.parent_prepared || !self.parent_covers(desired) {
                     self.update_parent(plan, Inventory::Grow).await?;
                     self.parent_prepared = true;
@@ -360,6 +374,39 @@ impl InstanceRun<'_> {
 
     /// Reads the live copy of `desired` from the API server; the inner error is the message
     /// for the instance when it cannot be read.
+    /// The object to apply when some of its fields belong to another manager: their values
+    /// are carried over from a fresh read (the cache may not have seen the manager's last
+    /// write yet) and the apply is pinned to that read's resourceVersion, so a write in between
+    /// is refused (409) and retried rather than overwritten. `None` when the fresh read shows
+    /// nothing to do.
+    async fn pinned_to_fresh_read(
+        &self,
+        desired: &DesiredObject,
+        object: Value,
+        external: &[Vec<String>],
+    ) -> Result<Result<Option<Value>, String>, Error> {
+        let fresh = match self.read_live(desired).await? {
+            Ok(fresh) => fresh,
+            Err(message) => return Ok(Err(message)),
+        };
+        let mut pinned = diff::with_hash_handing_over(
+            object,
+            fresh.as_ref(),
+            external,
+            &self.ctx.shared.hash_key,
+        );
+        let Some(fresh) = fresh else {
+            return Ok(Ok(Some(pinned)));
+        };
+        if diff::is_up_to_date(&pinned, &fresh) {
+            return Ok(Ok(None));
+        }
+        if let Some(version) = fresh.pointer("/metadata/resourceVersion") {
+            pinned["metadata"]["resourceVersion"] = version.clone();
+        }
+        Ok(Ok(Some(pinned)))
+    }
+
     async fn read_live(
         &self,
         desired: &DesiredObject,
