@@ -2,7 +2,9 @@
 
 Applies the S3 response patch from shared/reference/ack.md 5.4: moto names the XML root of four S3
 GET responses `<OperationResponse>`, which aws-sdk-rust rejects; rename them to what AWS sends.
-Also fixes moto's ModifyDBSubnetGroup (ack.md 5.3), which drops the group it modifies.
+Also fixes moto's ModifyDBSubnetGroup (ack.md 5.3), which drops the group it modifies, and
+installs rds_states: DB instance states (creating, modifying, resetting-master-credentials,
+PendingModifiedValues) for the instances a test holds through /_kro_shim/rds/ (see that module).
 Usage: python server.py PORT
 """
 import signal
@@ -12,6 +14,8 @@ import threading
 from moto.server import ThreadedMotoServer
 from moto.rds.models import RDSBackend
 from moto.s3.responses import S3Response
+
+import rds_states
 
 ROOT_FIX = {
     b"GetBucketVersioningResponse": b"VersioningConfiguration",
@@ -43,6 +47,7 @@ def modify_db_subnet_group(self, subnet_name, description, subnets):
 
 
 RDSBackend.modify_db_subnet_group = modify_db_subnet_group
+rds_states.install()
 
 
 def main():
