@@ -100,11 +100,6 @@ const WITHOUT_EFFECT: &[(&str, &str, &str)] = &[
         "GraphRevisions are compiled inline by the RGD controller",
     ),
     (
-        "enable_controller_warmup",
-        "--enable-controller-warmup",
-        "watches start once this replica leads",
-    ),
-    (
         "pprof_bind_address",
         "--pprof-bind-address",
         "Go's profiler; this is not a Go binary",
@@ -267,6 +262,7 @@ mod tests {
                 "--client-qps",
                 "100",
                 "--zap-devel=false",
+                "--enable-controller-warmup",
             ])
             .unwrap();
         assert_eq!(

@@ -206,6 +206,7 @@ async fn kros_chart_arguments_run_the_operator_without_a_subcommand() -> Result<
         "--client-qps",
         "--zap-devel",
         "--rgd-progress-requeue-delay",
+        "--enable-controller-warmup",
     ] {
         assert!(!said[0].contains(flag), "{flag} has an effect: {}", said[0]);
     }

@@ -168,3 +168,70 @@ async fn leader_election_hands_over_on_shutdown() -> Result<()> {
     wait_instance_state(&client, &kind, &ns, "l", "ACTIVE").await?;
     second.stop().await
 }
+
+/// `--enable-controller-warmup`: the standby replica lists and watches the RGDs before it
+/// leads, while the leader alone reconciles, and once it leads it reconciles every RGD it
+/// cached, one made while it stood by included.
+#[tokio::test]
+async fn controller_warmup_caches_rgds_while_standing_by() -> Result<()> {
+    let client = client().await?;
+    let ns = namespace(&client, "op-warm").await?;
+    let logs = crate::support::logs::Capture::start();
+    let opts = |who: &str, warmup: bool| kro_controller::Options {
+        leader_elect: true,
+        enable_controller_warmup: warmup,
+        leader_election_namespace: ns.clone(),
+        leader_election_identity: who.to_string(),
+        leader_election_lease_duration: Duration::from_secs(4),
+        leader_election_retry_period: Duration::from_secs(1),
+        ..kro_controller::Options::for_tests()
+    };
+    let first = Operator::start_with(client.clone(), opts("first", false));
+    let leases = api_for(&client, "coordination.k8s.io/v1", "Lease", Some(&ns)).await?;
+    let held_by = |want: &'static str| {
+        let leases = leases.clone();
+        move || {
+            let leases = leases.clone();
+            async move {
+                let l = leases.get_opt(kro_controller::LEASE_NAME).await?;
+                Ok(l.filter(|l| l.data["spec"]["holderIdentity"] == want)
+                    .map(|_| ()))
+            }
+        }
+    };
+    wait_for("first holds the lease", held_by("first")).await?;
+    let resources = |name: &str| json!([{"id": "cfg", "template": config_map(&format!("${{schema.metadata.name}}-{name}"), json!({"k": "v"}))}]);
+    let early = unique_kind("WarmEarly");
+    apply(
+        &client,
+        &first.rgd(&early, json!({}), json!({}), resources("early")),
+    )
+    .await?;
+    wait_rgd_active(&client, &rgd_name(&early)).await?;
+
+    let second = Operator::start_as(client.clone(), opts("second", true), first.id.clone());
+    let cached = "controller warm-up: ResourceGraphDefinitions cached while standing by rgds=1";
+    wait_for("the standby's RGD cache filled", || {
+        let text = logs.text();
+        async move { Ok(text.contains(cached).then_some(())) }
+    })
+    .await?;
+    // Made while the second stands by: its watch sees it, and only the leader reconciles it.
+    let late = unique_kind("WarmLate");
+    apply(
+        &client,
+        &first.rgd(&late, json!({}), json!({}), resources("late")),
+    )
+    .await?;
+    wait_rgd_active(&client, &rgd_name(&late)).await?;
+    let leases_now = leases.get(kro_controller::LEASE_NAME).await?;
+    assert_eq!(leases_now.data["spec"]["holderIdentity"], "first");
+
+    first.stop().await?;
+    wait_for("second holds the lease", held_by("second")).await?;
+    for kind in [&early, &late] {
+        apply(&client, &instance(kind, &ns, "w", json!({}))).await?;
+        wait_instance_state(&client, kind, &ns, "w", "ACTIVE").await?;
+    }
+    second.stop().await
+}

@@ -25,6 +25,7 @@ pub mod selector;
 pub mod telemetry;
 pub mod throttle;
 pub mod undecodable;
+pub mod warmup;
 pub mod watches;
 
 use std::future::Future;
@@ -345,6 +346,9 @@ pub async fn run_with(
     );
 
     let mut shutdown = std::pin::pin!(shutdown);
+    // Warm-up: the RGD watch fills its cache while this replica stands by; it writes nothing.
+    let warm = (opts.leader_elect && opts.enable_controller_warmup)
+        .then(|| warmup::start(&shared, stop.clone()));
     // Leader election: wait for the Lease before starting anything that writes.
     let mut leadership = None;
     if opts.leader_elect {
@@ -364,7 +368,8 @@ pub async fn run_with(
 
     install_static_crds(&client).await?;
     leading();
-    let result = run_controllers(shared, ready, &mut shutdown, leadership.as_mut()).await;
+    let source = warm.map(warmup::Warm::source);
+    let result = run_controllers(shared, ready, source, &mut shutdown, leadership.as_mut()).await;
     for server in servers {
         let _ = server.await;
     }
@@ -379,12 +384,13 @@ pub async fn run_with(
 async fn run_controllers(
     shared: Arc<Shared>,
     ready: Arc<AtomicBool>,
+    source: Option<warmup::RgdSource>,
     shutdown: &mut (impl Future<Output = ()> + Unpin),
     leadership: Option<&mut Leadership>,
 ) -> anyhow::Result<()> {
     let stop = shared.stop.clone();
     let ctx = rgd::RgdContext::new(shared.clone());
-    let rgd_task = tokio::spawn(rgd::run(ctx.clone(), stop.clone(), ready));
+    let rgd_task = tokio::spawn(rgd::run(ctx.clone(), stop.clone(), ready, source));
     let lost = async {
         match leadership {
             Some(held) => held.lost().await,

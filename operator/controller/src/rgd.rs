@@ -133,30 +133,20 @@ pub async fn run(
     ctx: Arc<RgdContext>,
     stop: CancellationToken,
     ready: Arc<std::sync::atomic::AtomicBool>,
+    source: Option<crate::warmup::RgdSource>,
 ) {
     let api: Api<ResourceGraphDefinition> = Api::all(ctx.shared.client.clone());
     let concurrency = ctx
         .shared
         .opts
         .resource_graph_definition_concurrent_reconciles;
-    let mut wc = watcher::Config::default();
-    if !ctx.shared.opts.rgd_selector.is_empty() {
-        wc = wc.labels(&ctx.shared.opts.rgd_selector);
-    }
     // kube hands every due RGD to a reconcile at once; the reconcile waits for one of the
     // `concurrency` workers of the context's queue, so its depth and wait are measured.
     tracing::debug!(concurrency, "RGD workers");
-    // RGDs are decoded one by one: one that cannot be is reported on itself and skipped.
-    let (reader, writer) = reflector::store();
-    let rgds = crate::undecodable::watch(
-        Api::all(ctx.shared.client.clone()),
-        wc,
-        ctx.shared.router.reports.clone(),
-        crate::undecodable::Target::Rgd,
-    )
-    .reflect(writer)
-    .applied_objects();
-    let controller = Controller::for_stream(rgds, reader)
+    // RGDs are decoded one by one: one that cannot be is reported on itself and skipped. With
+    // warm-up the watch has been running since before this replica led.
+    let source = source.unwrap_or_else(|| crate::warmup::cold(&ctx.shared));
+    let controller = Controller::for_stream(source.applied, source.reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(0));
     tokio::spawn(mark_ready_when_listable(api, ready, stop.clone()));
     // GraphRevisions being deleted are released, and a deleted one wakes its RGD.
@@ -170,6 +160,7 @@ pub async fn run(
     let woken = futures::stream::unfold(woken, |mut rx| async move {
         rx.recv().await.map(|object_ref| (object_ref, rx))
     });
+    let woken = futures::stream::iter(source.initial).chain(woken);
     let shutdown = stop.clone();
     controller
         .reconcile_on(woken)

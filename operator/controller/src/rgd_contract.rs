@@ -59,6 +59,7 @@ impl Running {
             ctx,
             stop.clone(),
             Arc::new(AtomicBool::new(false)),
+            None,
         ));
         Running { fake, stop, task }
     }
