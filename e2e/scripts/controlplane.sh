@@ -8,6 +8,10 @@
 #   controlplane.sh stop DIR                   stop exactly the processes started in DIR (and drop
 #                                              etcd's data; logs and certificates stay)
 #   controlplane.sh restart-apiserver DIR      stop kube-apiserver alone and start it again
+#   controlplane.sh kill-apiserver DIR         SIGKILL kube-apiserver (no graceful shutdown, as a
+#                                              crash or OOM kill) and start it again
+#   controlplane.sh restart-etcd DIR           SIGKILL etcd and start it again on the same data
+#                                              dir and ports; waits until kube-apiserver is ready
 #   controlplane.sh bin-dir                    print where the cached binaries live
 #
 # Environment: KRO_CACHE_DIR (default ~/.cache/kro-rs), KRO_APISERVER_PORT / KRO_ETCD_PORT to pin
@@ -117,6 +121,46 @@ restart_apiserver() {
   launch_apiserver "$d"
   wait_apiserver "$d" || die "kube-apiserver did not come back"
   log "kube-apiserver restarted"
+}
+
+# kill_apiserver DIR: SIGKILL kube-apiserver (it gets no chance to close its watches or finish
+# requests, as in a crash) and start it again on the same port; etcd and its data stay.
+kill_apiserver() {
+  local d=${1:?usage: controlplane.sh kill-apiserver DIR}
+  awk '$2 == "kube-apiserver"' "$d/pids" > "$d/apiserver.pids"
+  [ -s "$d/apiserver.pids" ] || die "no kube-apiserver recorded in $d/pids"
+  signal_pids "$d/apiserver.pids" KILL
+  wait_stopped "$d/apiserver.pids" 10 || die "kube-apiserver still runs 10 s after SIGKILL"
+  : > "$d/apiserver.pids"
+  awk '$2 != "kube-apiserver"' "$d/pids" > "$d/pids.new" && mv "$d/pids.new" "$d/pids"
+  launch_apiserver "$d"
+  wait_apiserver "$d" || die "kube-apiserver did not come back after SIGKILL"
+  log "kube-apiserver killed and started again"
+}
+
+# restart_etcd DIR: SIGKILL etcd and start it again with the very command line it ran with (same
+# data dir, client and peer ports), as a crashed etcd member restarting; then wait until etcd is
+# healthy and kube-apiserver, which stayed up, is ready again.
+restart_etcd() {
+  local d=${1:?usage: controlplane.sh restart-etcd DIR} pid ETCD_PORT API_PORT
+  local -a cmd
+  awk '$2 == "etcd"' "$d/pids" > "$d/etcd.pids"
+  pid=$(awk '{ print $1; exit }' "$d/etcd.pids")
+  [ -n "$pid" ] || die "no etcd recorded in $d/pids"
+  mapfile -d '' cmd < "/proc/$pid/cmdline" || die "cannot read etcd's command line (pid $pid)"
+  [ "${#cmd[@]}" -gt 1 ] || die "etcd (pid $pid) is not running"
+  signal_pids "$d/etcd.pids" KILL
+  wait_stopped "$d/etcd.pids" 10 || die "etcd still runs 10 s after SIGKILL"
+  rm -f "$d/etcd.pids"
+  awk '$2 != "etcd"' "$d/pids" > "$d/pids.new" && mv "$d/pids.new" "$d/pids"
+  "${cmd[@]}" < /dev/null >> "$d/etcd.log" 2>&1 &
+  record_pid "$d/pids" $! etcd
+  # shellcheck disable=SC1091
+  . "$d/ports"
+  wait_http "etcd" "http://127.0.0.1:$ETCD_PORT/health" "${KRO_READY_TIMEOUT:-180}" "$d/etcd.log" "" $! \
+    || die "etcd did not come back on port $ETCD_PORT"
+  wait_apiserver "$d" || die "kube-apiserver did not become ready again after etcd's restart"
+  log "etcd killed and started again"
 }
 
 # start_etcd DIR: etcd on fresh ports (KRO_ETCD_PORT pins the client one), written to
@@ -246,6 +290,8 @@ case "${1:-}" in
     rm -rf "$d/etcd-data"
     ;;
   restart-apiserver) restart_apiserver "${2:-}" ;;
+  kill-apiserver) kill_apiserver "${2:-}" ;;
+  restart-etcd) restart_etcd "${2:-}" ;;
   bin-dir) echo "$bin_dir" ;;
-  *) die "usage: controlplane.sh build | start DIR [--owner-pid PID] | stop DIR | restart-apiserver DIR | bin-dir" ;;
+  *) die "usage: controlplane.sh build | start DIR [--owner-pid PID] | stop DIR | restart-apiserver DIR | kill-apiserver DIR | restart-etcd DIR | bin-dir" ;;
 esac
