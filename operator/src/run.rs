@@ -68,6 +68,23 @@ pub(crate) struct RunArgs {
     /// namespaces than their own (ACK's `--enable-cross-namespace`; off by default).
     #[arg(long, env = "KRO_AWS_ENABLE_CROSS_NAMESPACE", default_value_t = false)]
     enable_cross_namespace: bool,
+    /// Watch AWS objects in this namespace only (ACK's `--watch-namespace`); empty: every
+    /// namespace.
+    #[arg(long, env = "KRO_AWS_WATCH_NAMESPACE", default_value = "")]
+    watch_namespace: String,
+    /// Tags added to every AWS resource on create and update (ACK's `--resource-tags`):
+    /// comma-separated `key=value`, values may hold `%CONTROLLER_SERVICE%`,
+    /// `%CONTROLLER_VERSION%`, `%K8S_NAMESPACE%`, `%K8S_RESOURCE_NAME%`; empty for none.
+    #[arg(
+        long,
+        env = "KRO_AWS_RESOURCE_TAGS",
+        default_value = kro_aws::ack::types::DEFAULT_RESOURCE_TAGS
+    )]
+    resource_tags: String,
+    /// Resync period of synced objects per kind, `Kind=seconds` (ACK's
+    /// `--reconcile-resource-resync-seconds`, e.g. `Bucket=1800`); comma-separated or repeated.
+    #[arg(long, env = "KRO_AWS_RESOURCE_RESYNC_SECONDS", value_delimiter = ',')]
+    reconcile_resource_resync_seconds: Vec<String>,
 }
 
 fn parse_deletion_policy(s: &str) -> Result<kro_aws::DeletionPolicy, String> {
@@ -87,6 +104,11 @@ impl RunArgs {
             deletion_policy: self.deletion_policy,
             enable_resource_adoption: self.enable_resource_adoption,
             enable_cross_namespace: self.enable_cross_namespace,
+            watch_namespace: Some(self.watch_namespace.trim().to_owned()).filter(|n| !n.is_empty()),
+            resource_tags: kro_aws::ack::types::parse_resource_tags(&self.resource_tags)?,
+            resource_resync: kro_aws::parse_resource_resync(
+                &self.reconcile_resource_resync_seconds,
+            )?,
             ..AwsOptions::default()
         })
     }
@@ -178,9 +200,9 @@ async fn serve(opts: Options, kubeconfig: Option<PathBuf>, aws: AwsOptions) -> a
     let aws_task: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::default();
     let leading = {
         let slot = aws_task.clone();
-        let client = client.clone();
         let stop_rx = stop_rx.clone();
-        move || {
+        // The client run_with gives: fenced by the leader Lease, as the kro controllers' is.
+        move |client: kube::Client| {
             if aws.controllers.is_empty() {
                 return;
             }
@@ -246,6 +268,48 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         run: RunArgs,
+    }
+
+    #[test]
+    fn ack_flags_reach_the_aws_options() {
+        use clap::FromArgMatches;
+        let args = |argv: &[&str]| {
+            let m = Cli::command().try_get_matches_from(argv).unwrap();
+            Cli::from_arg_matches(&m).unwrap().run.aws_options()
+        };
+        let defaults = args(&["kro"]).unwrap();
+        assert_eq!(defaults.watch_namespace, None);
+        assert_eq!(
+            defaults.resource_tags,
+            kro_aws::ack::types::parse_resource_tags(kro_aws::ack::types::DEFAULT_RESOURCE_TAGS)
+                .unwrap()
+        );
+        assert_eq!(defaults.resource_tags.len(), 2);
+        assert!(defaults.resource_resync.is_empty());
+        let set = args(&[
+            "kro",
+            "--watch-namespace=team-a",
+            "--resource-tags=",
+            "--reconcile-resource-resync-seconds=Bucket=1800,DBInstance=60",
+            "--reconcile-resource-resync-seconds",
+            "VPC=5",
+        ])
+        .unwrap();
+        assert_eq!(set.watch_namespace.as_deref(), Some("team-a"));
+        assert!(set.resource_tags.is_empty());
+        assert_eq!(
+            set.resource_resync.get(&kro_aws::ControllerKind::Bucket),
+            Some(&Duration::from_secs(1800))
+        );
+        assert_eq!(set.resource_resync.len(), 3);
+        let err = args(&["kro", "--resource-tags=team"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--resource-tags item \"team\""), "{err}");
+        let err = args(&["kro", "--reconcile-resource-resync-seconds=Bucket"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("Kind=seconds"), "{err}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::s3::bucket::Bucket;
 /// sync, and `kubectl get ack` (or `aws`, `s3`, `rds`) lists them together.
 pub fn static_crds() -> Vec<StaticCrd> {
     let mut bucket = Bucket::crd();
+    spec_optional(&mut bucket, "name");
     immutable(&mut bucket, "name", "Value is immutable once set");
     names(&mut bucket, "bkt", "s3");
     columns(
@@ -287,6 +288,46 @@ fn spec_schema(crd: &mut CustomResourceDefinition) -> impl Iterator<Item = &mut 
             .as_mut()?
             .get_mut("spec")
     })
+}
+
+/// ACK's CRDs do not require `spec`: an adoption manifest may carry only the annotations, and
+/// the controller fills the spec in. An absent spec is stored as `{}` (the default, so the Rust
+/// type always has one to decode), and the identifier `field` is not required either: the API
+/// server cannot see the adoption-fields annotation that makes it optional, so an empty one is
+/// refused by the controller instead, as a terminal error naming the field.
+fn spec_optional(crd: &mut CustomResourceDefinition, field: &str) {
+    for v in &mut crd.spec.versions {
+        let Some(root) = v
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        else {
+            continue;
+        };
+        if let Some(required) = root.required.as_mut() {
+            required.retain(|f| f != "spec");
+        }
+        if root.required.as_ref().is_some_and(Vec::is_empty) {
+            root.required = None;
+        }
+        let Some(spec) = root.properties.as_mut().and_then(|p| p.get_mut("spec")) else {
+            continue;
+        };
+        spec.default = Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(
+            serde_json::json!({}),
+        ));
+        if let Some(required) = spec.required.as_mut() {
+            required.retain(|f| f != field);
+        }
+        // No default for the field either: the API server would write `""`, and the
+        // immutability rule would then refuse the adopted name.
+        if let Some(prop) = spec.properties.as_mut().and_then(|p| p.get_mut(field)) {
+            prop.default = None;
+        }
+        if spec.required.as_ref().is_some_and(Vec::is_empty) {
+            spec.required = None;
+        }
+    }
 }
 
 fn immutable(crd: &mut CustomResourceDefinition, field: &str, message: &str) {

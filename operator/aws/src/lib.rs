@@ -207,6 +207,51 @@ pub fn parse_controllers(list: &str) -> Result<BTreeSet<ControllerKind>, Control
     Ok(out)
 }
 
+/// A `--reconcile-resource-resync-seconds` item that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResyncError {
+    /// Not `Kind=seconds`.
+    #[error(
+        "--reconcile-resource-resync-seconds item {0:?} is not Kind=seconds: write e.g. Bucket=1800"
+    )]
+    NotKindSeconds(String),
+    /// Not a kind of ours.
+    #[error("--reconcile-resource-resync-seconds: {0}")]
+    Kind(#[from] UnknownController),
+    /// Seconds that are not a positive whole number.
+    #[error(
+        "--reconcile-resource-resync-seconds item {0:?}: the seconds must be a whole number of at least 1"
+    )]
+    Seconds(String),
+}
+
+/// Parses ACK's `--reconcile-resource-resync-seconds` (`Kind=seconds`, comma-separated, kinds
+/// case-insensitive); a kind named twice takes the last value.
+pub fn parse_resource_resync(
+    items: &[String],
+) -> Result<std::collections::BTreeMap<ControllerKind, Duration>, ResyncError> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in items
+        .iter()
+        .flat_map(|i| i.split(','))
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
+    {
+        let (kind, secs) = item
+            .split_once('=')
+            .ok_or_else(|| ResyncError::NotKindSeconds(item.to_owned()))?;
+        let kind: ControllerKind = kind.parse()?;
+        let secs: u64 = secs
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s| *s > 0)
+            .ok_or_else(|| ResyncError::Seconds(item.to_owned()))?;
+        out.insert(kind, Duration::from_secs(secs));
+    }
+    Ok(out)
+}
+
 /// How the AWS controllers talk to AWS and how often they resync.
 #[derive(Clone, Debug)]
 pub struct AwsOptions {
@@ -244,6 +289,12 @@ pub struct AwsOptions {
     pub credentials: Option<aws_sdk_s3::config::Credentials>,
     /// Watch only this namespace (ACK's `--watch-namespace`); `None` = every namespace.
     pub watch_namespace: Option<String>,
+    /// Tags added to every AWS resource on create and update (ACK's `--resource-tags`). Empty
+    /// here; `kro run`'s flag defaults to ACK's ([`ack::types::DEFAULT_RESOURCE_TAGS`]).
+    pub resource_tags: Vec<ack::types::ResourceTag>,
+    /// Resync period per kind (`Bucket` → 30 min), overriding `resync_period` (ACK's
+    /// `--reconcile-resource-resync-seconds`).
+    pub resource_resync: std::collections::BTreeMap<ControllerKind, Duration>,
 }
 
 impl Default for AwsOptions {
@@ -264,6 +315,8 @@ impl Default for AwsOptions {
             owner_account_id: None,
             credentials: None,
             watch_namespace: None,
+            resource_tags: Vec::new(),
+            resource_resync: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -414,6 +467,36 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_resync_map_as_ack() {
+        let items = vec![
+            "Bucket=1800, dbinstance=60".to_owned(),
+            "Bucket=900".to_owned(),
+        ];
+        let map = parse_resource_resync(&items).unwrap();
+        assert_eq!(
+            map.get(&ControllerKind::Bucket),
+            Some(&Duration::from_secs(900))
+        );
+        assert_eq!(
+            map.get(&ControllerKind::DbInstance),
+            Some(&Duration::from_secs(60))
+        );
+        assert_eq!(map.len(), 2);
+        assert!(parse_resource_resync(&[]).unwrap().is_empty());
+        for (bad, want) in [
+            ("Bucket", "not Kind=seconds"),
+            ("Queue=5", "unknown AWS controller \"Queue\""),
+            ("Bucket=0", "at least 1"),
+            ("Bucket=ten", "at least 1"),
+        ] {
+            let err = parse_resource_resync(&[bad.to_owned()])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{bad}: {err}");
+        }
+    }
 
     #[cfg(not(feature = "ec2"))]
     #[test]

@@ -14,6 +14,10 @@ pub const ADOPTION_FIELDS: &str = "services.k8s.aws/adoption-fields";
 pub const ADOPTED: &str = "services.k8s.aws/adopted";
 /// `"true"`: never create, update or delete; only refresh status.
 pub const READ_ONLY: &str = "services.k8s.aws/read-only";
+/// On a Namespace: the region of its AWS objects that carry no [`REGION`] annotation.
+pub const DEFAULT_REGION: &str = "services.k8s.aws/default-region";
+/// On a Namespace: the AWS account of its objects (ACK's cross-account resource management).
+pub const OWNER_ACCOUNT_ID: &str = "services.k8s.aws/owner-account-id";
 
 /// What happens to the AWS resource when its object is deleted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -148,23 +152,42 @@ pub fn is_read_only(annotations: &BTreeMap<String, String>) -> bool {
     annotations.get(READ_ONLY).is_some_and(|v| v == "true")
 }
 
-/// The region of a resource: the region it was created in (status) wins, then the annotation,
-/// then the controller default. Returns an error message when the annotation moved away from
-/// where the resource exists (ACK makes that terminal).
-pub fn region(
-    annotations: &BTreeMap<String, String>,
-    status_region: Option<&str>,
-    default: &str,
-) -> Result<String, String> {
-    let desired = annotations
+/// The object's own `services.k8s.aws/region`, if set.
+pub fn object_region(annotations: &BTreeMap<String, String>) -> Option<&str> {
+    annotations
         .get(REGION)
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
+}
+
+/// A Namespace's `services.k8s.aws/default-region`, if set.
+pub fn namespace_default_region(namespace: &BTreeMap<String, String>) -> Option<String> {
+    namespace
+        .get(DEFAULT_REGION)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The region of a resource, as ACK picks it: the object's annotation, else its Namespace's
+/// `services.k8s.aws/default-region`, else the controller default; once the resource exists
+/// (status), that region must stay the one picked. Returns an error message when the pick moved
+/// away from where the resource exists (ACK makes that terminal).
+pub fn region(
+    annotations: &BTreeMap<String, String>,
+    namespace_default: Option<&str>,
+    status_region: Option<&str>,
+    default: &str,
+) -> Result<String, String> {
+    let from_namespace = namespace_default.map(str::trim).filter(|s| !s.is_empty());
+    let desired = object_region(annotations)
+        .or(from_namespace)
         .unwrap_or(default);
     match status_region {
         Some(existing) if !existing.is_empty() && existing != desired => Err(format!(
             "Resource already exists in region {existing}, but the desired state specifies region \
-             {desired}; set annotation {REGION} back to {existing}"
+             {desired}; set annotation {REGION} (or the Namespace's {DEFAULT_REGION}) back to \
+             {existing}"
         )),
         Some(existing) if !existing.is_empty() => Ok(existing.to_owned()),
         _ => Ok(desired.to_owned()),
@@ -281,21 +304,59 @@ mod tests {
     #[test]
     fn region_table() {
         let r = ann(&[(REGION, "eu-west-1")]);
-        assert_eq!(region(&ann(&[]), None, "us-west-2"), Ok("us-west-2".into()));
-        assert_eq!(region(&r, None, "us-west-2"), Ok("eu-west-1".into()));
         assert_eq!(
-            region(&r, Some("eu-west-1"), "us-west-2"),
+            region(&ann(&[]), None, None, "us-west-2"),
+            Ok("us-west-2".into())
+        );
+        assert_eq!(region(&r, None, None, "us-west-2"), Ok("eu-west-1".into()));
+        assert_eq!(
+            region(&r, None, Some("eu-west-1"), "us-west-2"),
             Ok("eu-west-1".into())
         );
         assert_eq!(
-            region(&ann(&[]), Some(""), "us-west-2"),
+            region(&ann(&[]), None, Some(""), "us-west-2"),
             Ok("us-west-2".into())
         );
-        let moved = region(&r, Some("us-west-2"), "us-west-2").unwrap_err();
+        let moved = region(&r, None, Some("us-west-2"), "us-west-2").unwrap_err();
         assert!(
             moved.contains("already exists in region us-west-2"),
             "{moved}"
         );
+    }
+
+    /// ACK's precedence: object annotation > Namespace default-region > controller default; the
+    /// region a resource exists in never moves.
+    #[test]
+    fn region_precedence_with_the_namespace() {
+        let obj = ann(&[(REGION, "eu-west-1")]);
+        let none = ann(&[]);
+        let cases = [
+            (&obj, Some("ap-south-1"), None, Ok("eu-west-1")),
+            (&none, Some("ap-south-1"), None, Ok("ap-south-1")),
+            (&none, Some(" "), None, Ok("us-west-2")),
+            (&none, None, None, Ok("us-west-2")),
+            (
+                &none,
+                Some("ap-south-1"),
+                Some("ap-south-1"),
+                Ok("ap-south-1"),
+            ),
+            (&obj, Some("ap-south-1"), Some("eu-west-1"), Ok("eu-west-1")),
+            (&none, Some("ap-south-1"), Some("us-west-2"), Err(())),
+        ];
+        for (a, ns, status, want) in cases {
+            let got = region(a, ns, status, "us-west-2");
+            match want {
+                Ok(w) => assert_eq!(got, Ok(w.to_owned()), "{a:?} {ns:?} {status:?}"),
+                Err(()) => {
+                    let msg = got.unwrap_err();
+                    assert!(msg.contains(DEFAULT_REGION), "{msg}");
+                }
+            }
+        }
+        let ns = ann(&[(DEFAULT_REGION, " eu-central-1 ")]);
+        assert_eq!(namespace_default_region(&ns), Some("eu-central-1".into()));
+        assert_eq!(namespace_default_region(&none), None);
     }
 
     #[test]

@@ -26,7 +26,10 @@ use super::condition::{self, Condition, Extras, Outcome, Status};
 use super::error::{AwsError, ErrorClass, classify};
 use super::events::{self, Happened, Note};
 use super::ownership::{Decision, decide, owns};
-use super::types::AckResourceMetadata;
+use super::types::{
+    AckResourceMetadata, ResourceTag, Tag, TagContext, is_ignored_tag, render_resource_tags,
+    with_default_tags,
+};
 use crate::AwsOptions;
 
 /// AWS clients for one region.
@@ -391,6 +394,10 @@ pub(crate) trait AckKind:
     /// reads it from the status, an object without one is created, and the create reports it
     /// in [`Created::id`], which becomes the ownership marker right away.
     const GENERATED_ID: bool = false;
+    /// Where the kind's tag list sits in its spec, as a JSON pointer (`/tags`; a Bucket's
+    /// `/tagging/tagSet`): the default tags (`--resource-tags`) are merged there in memory, and
+    /// system tags are kept out of an adopted spec there.
+    const TAGS: &'static str = "/tags";
     /// What the kind reads from AWS.
     type Observed: Send + Sync + Debug;
 
@@ -582,7 +589,16 @@ async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Actio
         return Ok(Action::await_change());
     }
 
-    let region = match annotations::region(&annotations, obj.status_region(), &ctx.default_region) {
+    // ACK's Namespace annotations: default-region and owner-account-id.
+    let namespace = namespace_annotations(&ctx.client, &ns)
+        .await?
+        .unwrap_or_default();
+    let region = match annotations::region(
+        &annotations,
+        annotations::namespace_default_region(&namespace).as_deref(),
+        obj.status_region(),
+        &ctx.default_region,
+    ) {
         Ok(r) => r,
         Err(msg) => {
             if obj.meta().deletion_timestamp.is_some() {
@@ -617,7 +633,10 @@ async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Actio
     }
 
     let mut extras = Extras::default();
-    let result = sync(&api, &obj, &cx, &mut extras).await;
+    let result = match owner_account_check(&cx, &namespace).await {
+        Ok(()) => sync(&api, &obj, &cx, &mut extras).await,
+        Err(e) => Err(e),
+    };
     let account = match &result {
         Ok(_) => ctx.owner_account(&cx.aws).await.ok(),
         Err(_) => None,
@@ -650,6 +669,13 @@ async fn sync<K: AckKind>(
     } else {
         obj.clone()
     };
+    let read_only = annotations::is_read_only(annotations);
+    // ACK's EnsureTags: the default tags join the spec's, in memory (never for read-only).
+    let resolved = if read_only {
+        resolved
+    } else {
+        with_resource_tags(&resolved, cx)?
+    };
     let id = match adoption {
         Some(_) if cx.ctx.opts.enable_resource_adoption => {
             annotations::adoption_field(annotations, K::ADOPTION_KEY)
@@ -672,7 +698,7 @@ async fn sync<K: AckKind>(
     } else {
         resolved.read(cx, &id).await?
     };
-    if annotations::is_read_only(annotations) {
+    if read_only {
         // Never create, update or delete: only report what AWS has.
         let Some(observed) = observed else {
             return Err(SyncError::Waiting(format!(
@@ -680,7 +706,7 @@ async fn sync<K: AckKind>(
                 K::ADOPTION_KEY
             )));
         };
-        let spec = K::adopted_spec(&id, &observed);
+        let spec = adopted_spec::<K>(&id, &observed);
         let mut synced = with_spec(&resolved, &spec)?
             .update(cx, &id, observed)
             .await?;
@@ -729,7 +755,7 @@ async fn sync<K: AckKind>(
         Decision::Import => {
             add_finalizer(api, obj, K::FINALIZER).await?;
             // The spec becomes AWS's state: report against it, so nothing in AWS changes.
-            let spec = K::adopted_spec(&id, &observed);
+            let spec = adopted_spec::<K>(&id, &observed);
             let mut synced = with_spec(&resolved, &spec)?
                 .update(cx, &id, observed)
                 .await?;
@@ -755,6 +781,33 @@ async fn sync<K: AckKind>(
         synced.identifier = Some(id);
         synced
     })
+}
+
+/// ACK's Namespace `services.k8s.aws/owner-account-id` picks the account through cross-account
+/// roles (CARM), which kro-rs does not have: naming the controller's own account is fine, any
+/// other is terminal (the resource would otherwise be created in the wrong account).
+async fn owner_account_check(
+    cx: &SyncCx<'_>,
+    namespace: &BTreeMap<String, String>,
+) -> Result<(), SyncError> {
+    let Some(wanted) = namespace
+        .get(annotations::OWNER_ACCOUNT_ID)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    else {
+        return Ok(());
+    };
+    let account = cx.ctx.owner_account(&cx.aws).await?;
+    if wanted == account {
+        return Ok(());
+    }
+    Err(SyncError::Terminal(format!(
+        "Namespace {ns} has annotation {key}={wanted:?}, but this controller's credentials are for \
+         account {account} and kro-rs does not assume roles in other accounts (ACK's CARM): remove \
+         the annotation, or run a controller with credentials for account {wanted}",
+        ns = cx.namespace,
+        key = annotations::OWNER_ACCOUNT_ID,
+    )))
 }
 
 /// An empty identifier is fine only for a kind whose identifier AWS assigns, when nothing is
@@ -821,6 +874,80 @@ fn with_updates(mut synced: Synced, id: &str) -> Synced {
         });
     }
     synced
+}
+
+/// The spec of an adopted resource: AWS's state without system tags (`aws:*`) and ACK's
+/// default tags (`services.k8s.aws/*`), which are never the user's (ACK's `FilterSystemTags`).
+fn adopted_spec<K: AckKind>(id: &str, observed: &K::Observed) -> Value {
+    let mut spec = K::adopted_spec(id, observed);
+    if let Some(Value::Array(tags)) = spec.pointer_mut(K::TAGS) {
+        tags.retain(|t| {
+            !t.get("key")
+                .and_then(Value::as_str)
+                .is_some_and(is_ignored_tag)
+        });
+    }
+    spec
+}
+
+/// `obj` with the default tags of `--resource-tags` added to its spec's tags ([`AckKind::TAGS`])
+/// where the spec does not set the key itself; `obj` unchanged when none are configured.
+fn with_resource_tags<K: AckKind>(obj: &K, cx: &SyncCx<'_>) -> Result<K, SyncError> {
+    merge_resource_tags(obj, &cx.ctx.opts.resource_tags, &cx.namespace)
+}
+
+/// [`with_resource_tags`] for the default tags `tags` of an object in `namespace`.
+fn merge_resource_tags<K: AckKind>(
+    obj: &K,
+    tags: &[ResourceTag],
+    namespace: &str,
+) -> Result<K, SyncError> {
+    if tags.is_empty() {
+        return Ok(obj.clone());
+    }
+    let group = K::group(&());
+    let name = obj.name_any();
+    let defaults = render_resource_tags(
+        tags,
+        TagContext {
+            service: group.split('.').next().unwrap_or(&group),
+            version: env!("CARGO_PKG_VERSION"),
+            namespace,
+            name: &name,
+        },
+    );
+    let mut v = serde_json::to_value(obj).map_err(|e| SyncError::Terminal(e.to_string()))?;
+    let pointer = format!("/spec{}", K::TAGS);
+    let current: Vec<Tag> = v
+        .pointer(&pointer)
+        .cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| SyncError::Terminal(format!("spec{}: {e}", K::TAGS.replace('/', "."))))?
+        .unwrap_or_default();
+    let merged = serde_json::to_value(with_default_tags(&current, &defaults))
+        .map_err(|e| SyncError::Terminal(e.to_string()))?;
+    set_pointer(&mut v, &pointer, merged);
+    serde_json::from_value(v).map_err(|e| SyncError::Terminal(e.to_string()))
+}
+
+/// Sets `pointer` (plain `/a/b` keys) in `v` to `value`, creating the objects on the way.
+fn set_pointer(v: &mut Value, pointer: &str, value: Value) {
+    let mut at = v;
+    let keys: Vec<&str> = pointer.split('/').skip(1).collect();
+    for (i, key) in keys.iter().enumerate() {
+        if !at.is_object() {
+            *at = json!({});
+        }
+        let Some(map) = at.as_object_mut() else {
+            return;
+        };
+        if i + 1 == keys.len() {
+            map.insert((*key).to_owned(), value);
+            return;
+        }
+        at = map.entry((*key).to_owned()).or_insert_with(|| json!({}));
+    }
 }
 
 /// A copy of `obj` whose spec is exactly `spec` (AWS's state, for adopt and read-only), so an
@@ -1244,7 +1371,7 @@ async fn finish<K: AckKind>(
                 None => (
                     Outcome::Synced,
                     status,
-                    Action::requeue(ctx.opts.resync_period),
+                    Action::requeue(resync_period::<K>(&ctx.opts)),
                 ),
                 Some(msg) => (
                     Outcome::NotSynced(msg),
@@ -1297,6 +1424,16 @@ async fn finish<K: AckKind>(
     }
     ctx.publish(obj, notes).await;
     Ok(action)
+}
+
+/// How long a synced object of kind `K` waits for its next resync: its kind's entry of
+/// `--reconcile-resource-resync-seconds`, else `--reconcile-default-resync-seconds`.
+fn resync_period<K: AckKind>(opts: &AwsOptions) -> Duration {
+    let kind = K::kind(&());
+    opts.resource_resync
+        .iter()
+        .find(|(k, _)| k.name() == kind)
+        .map_or(opts.resync_period, |(_, d)| *d)
 }
 
 /// The partition of an ARN (`arn:aws-cn:iam::1:role/x` → `aws-cn`).
@@ -1594,6 +1731,92 @@ mod tests {
         for patch in changes {
             assert_ne!(with(patch.clone()), before, "{patch}");
         }
+    }
+
+    /// ACK's EnsureTags through the shared code: the defaults land in each kind's tag list
+    /// (Bucket's `tagging.tagSet`, the others' `tags`), the spec's own value of a key wins, and an
+    /// adopted spec never carries `aws:*` or `services.k8s.aws/*` tags.
+    #[test]
+    fn default_tags_join_every_kinds_tags_and_stay_out_of_adopted_specs() {
+        use crate::ack::types::{DEFAULT_RESOURCE_TAGS, parse_resource_tags};
+        use crate::rds::db_subnet_group::DBSubnetGroup;
+        use crate::s3::bucket::{Bucket, ObservedBucket};
+        let defaults = parse_resource_tags(DEFAULT_RESOURCE_TAGS).unwrap();
+        let version = format!("s3-{}", env!("CARGO_PKG_VERSION"));
+        let bucket: Bucket = serde_json::from_value(json!({
+            "apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket",
+            "metadata": {"name": "b", "namespace": "team-a"},
+            "spec": {"name": "b"}
+        }))
+        .unwrap();
+        let merged = merge_resource_tags(&bucket, &defaults, "team-a").unwrap();
+        assert_eq!(
+            serde_json::to_value(&merged.spec).unwrap()["tagging"],
+            json!({"tagSet": [
+                {"key": "services.k8s.aws/controller-version", "value": version},
+                {"key": "services.k8s.aws/namespace", "value": "team-a"}
+            ]})
+        );
+        assert_eq!(
+            merge_resource_tags(&bucket, &[], "team-a").unwrap().spec,
+            bucket.spec
+        );
+        let group: DBSubnetGroup = serde_json::from_value(json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBSubnetGroup",
+            "metadata": {"name": "g", "namespace": "team-a"},
+            "spec": {"name": "g", "description": "d",
+                     "tags": [{"key": "services.k8s.aws/namespace", "value": "mine"}]}
+        }))
+        .unwrap();
+        let merged = merge_resource_tags(&group, &defaults, "team-a").unwrap();
+        let tags = serde_json::to_value(&merged.spec).unwrap()["tags"].clone();
+        assert_eq!(
+            tags,
+            json!([
+                {"key": "services.k8s.aws/namespace", "value": "mine"},
+                {"key": "services.k8s.aws/controller-version",
+                 "value": format!("rds-{}", env!("CARGO_PKG_VERSION"))}
+            ])
+        );
+        let observed = ObservedBucket {
+            tags: Some(vec![
+                Tag::new("aws:cloudformation:stack-name", "s"),
+                Tag::new("services.k8s.aws/namespace", "x"),
+                Tag::new("team", "a"),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(
+            adopted_spec::<Bucket>("b", &observed)["tagging"],
+            json!({"tagSet": [{"key": "team", "value": "a"}]})
+        );
+    }
+
+    #[test]
+    fn resync_per_kind_overrides_the_default() {
+        use crate::ControllerKind;
+        use crate::s3::bucket::Bucket;
+        let mut opts = AwsOptions::default();
+        assert_eq!(resync_period::<Bucket>(&opts), opts.resync_period);
+        opts.resource_resync
+            .insert(ControllerKind::DbInstance, Duration::from_secs(60));
+        assert_eq!(resync_period::<Bucket>(&opts), opts.resync_period);
+        opts.resource_resync
+            .insert(ControllerKind::Bucket, Duration::from_secs(1800));
+        assert_eq!(resync_period::<Bucket>(&opts), Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn set_pointer_creates_the_way() {
+        let mut v = json!({"spec": {"name": "b"}});
+        set_pointer(&mut v, "/spec/tagging/tagSet", json!([1]));
+        assert_eq!(
+            v,
+            json!({"spec": {"name": "b", "tagging": {"tagSet": [1]}}})
+        );
+        let mut v = json!({"spec": null});
+        set_pointer(&mut v, "/spec/tags", json!([]));
+        assert_eq!(v, json!({"spec": {"tags": []}}));
     }
 
     #[test]

@@ -1,10 +1,18 @@
 //! `s3.services.k8s.aws/v1alpha1 Bucket`: ACK's API, the pure desired-vs-observed logic, and the
 //! S3 calls that read and apply it.
 //!
-//! A sub-resource field that is absent from the spec is not managed (except the late-initialized
-//! `encryption` and `ownershipControls`, which are copied from AWS); a field that is present is
-//! enforced, and a present-but-empty one (`tagging: {tagSet: []}`, `policy: ""`, `cors: {}`...)
-//! removes the configuration from AWS.
+//! As ACK: a sub-resource field that is absent from the spec (or present but empty:
+//! `tagging: {tagSet: []}`, `policy: ""`, `cors: {}`...) is removed from AWS when AWS has it
+//! (`cors`, `lifecycle`, `policy`, `publicAccessBlock`, `tagging`; `versioning` goes back to
+//! `Suspended`), except the late-initialized `encryption` and `ownershipControls`, which are
+//! copied from AWS into the spec instead. `aws:*` system tags and ACK's default tag keys are
+//! never removed nor copied into a spec.
+//!
+//! `spec` itself is optional, as in ACK: an adoption manifest may carry only the annotations
+//! (`services.k8s.aws/adoption-fields: '{"name": "..."}'`), and the spec is filled in from AWS.
+//! The CRD defaults an absent spec to `{}` and requires no `name` (the API server cannot see the
+//! annotations that would make it optional); an empty name without adoption-fields is terminal,
+//! naming `spec.name`.
 
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -14,7 +22,9 @@ use serde_json::{Value, json};
 use crate::ack::condition::Condition;
 use crate::ack::error::AwsError;
 use crate::ack::runtime::{AckKind, Created, Deleted, SyncCx, SyncError, Synced};
-use crate::ack::types::{AckResourceMetadata, Tag, tag_map};
+use crate::ack::types::{
+    AckResourceMetadata, Tag, is_ignored_tag, is_system_tag, tag_map, user_tags,
+};
 
 /// Spec of an S3 bucket (ACK field names).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -28,7 +38,10 @@ use crate::ack::types::{AckResourceMetadata, Tag, tag_map};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BucketSpec {
-    /// The bucket name. Immutable.
+    /// The bucket name. Immutable. An object without a spec (stored as `spec: {}`, the CRD's
+    /// default) or without a name names its bucket in annotation
+    /// `services.k8s.aws/adoption-fields`.
+    #[serde(default)]
     pub name: String,
     /// Canned ACL applied at creation (`private`, `public-read`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -466,26 +479,33 @@ fn empty<T>(v: &Option<Vec<T>>) -> bool {
     v.as_ref().is_none_or(Vec::is_empty)
 }
 
-/// The calls that make the bucket match the spec (only fields present in the spec), one step
-/// per sub-resource in the order they must run.
+/// The calls that make the bucket match the spec, one step per sub-resource in the order they
+/// must run. As ACK's update: a field absent from the spec while AWS has a configuration is a
+/// Delete call (versioning, which cannot be deleted, goes back to `Suspended`); the
+/// late-initialized `encryption` and `ownershipControls` are left alone when absent (they are
+/// copied into the spec, see [`late_initialize`]).
 pub fn bucket_delta(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<BucketCall> {
     [
         tagging_call(desired, observed),
         versioning_call(desired, observed),
-        rules_call(
-            desired.encryption.as_ref(),
-            observed.encryption.as_ref(),
-            |enc| empty(&enc.rules),
-            BucketCall::PutEncryption,
-            BucketCall::DeleteEncryption,
-        ),
-        rules_call(
-            desired.ownership_controls.as_ref(),
-            observed.ownership_controls.as_ref(),
-            |controls| empty(&controls.rules),
-            BucketCall::PutOwnershipControls,
-            BucketCall::DeleteOwnershipControls,
-        ),
+        desired.encryption.as_ref().and_then(|want| {
+            rules_call(
+                Some(want),
+                observed.encryption.as_ref(),
+                |enc| empty(&enc.rules),
+                BucketCall::PutEncryption,
+                BucketCall::DeleteEncryption,
+            )
+        }),
+        desired.ownership_controls.as_ref().and_then(|want| {
+            rules_call(
+                Some(want),
+                observed.ownership_controls.as_ref(),
+                |controls| empty(&controls.rules),
+                BucketCall::PutOwnershipControls,
+                BucketCall::DeleteOwnershipControls,
+            )
+        }),
         public_access_block_call(desired, observed),
         policy_call(desired, observed),
         rules_call(
@@ -508,32 +528,59 @@ pub fn bucket_delta(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<Buck
     .collect()
 }
 
-/// Tags compare as a map; an empty wanted set deletes the tagging.
+/// Tags compare as a map without the tags [`is_ignored_tag`] that the spec does not list
+/// (`aws:*`, unconfigured `services.k8s.aws/*`). PutBucketTagging replaces the whole set, so
+/// ignored tags other than `aws:*` ones (which AWS refuses from callers) are sent back as they
+/// are; with nothing left to keep, an empty set deletes the tagging. An absent `tagging` wants
+/// no tags, as ACK.
 fn tagging_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
-    let tagging = desired.tagging.as_ref()?;
-    let want = tagging.tag_set.clone().unwrap_or_default();
-    let have = observed.tags.clone().unwrap_or_default();
-    if tag_map(&want) == tag_map(&have) {
+    let want: Vec<Tag> = desired
+        .tagging
+        .as_ref()
+        .and_then(|t| t.tag_set.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !t.key.as_deref().is_some_and(is_system_tag))
+        .collect();
+    let want_map = tag_map(&want);
+    let have = tag_map(observed.tags.as_deref().unwrap_or_default());
+    let kept: Vec<Tag> = have
+        .iter()
+        .filter(|(k, _)| is_ignored_tag(k) && !is_system_tag(k) && !want_map.contains_key(*k))
+        .map(|(k, v)| Tag::new(k, v))
+        .collect();
+    let compared: std::collections::BTreeMap<String, String> = have
+        .into_iter()
+        .filter(|(k, _)| !is_ignored_tag(k) || want_map.contains_key(k))
+        .collect();
+    if want_map == compared {
         return None;
     }
-    Some(if want.is_empty() {
+    let mut set = want;
+    set.extend(kept);
+    Some(if set.is_empty() {
         BucketCall::DeleteTagging
     } else {
-        BucketCall::PutTagging(want)
+        BucketCall::PutTagging(set)
     })
 }
 
-/// A bucket that never had versioning reads as `Suspended` and needs no call to stay so.
+/// A bucket that never had versioning reads as `Suspended` and needs no call to stay so; an
+/// absent `versioning` wants `Suspended` (AWS's default), as ACK.
 fn versioning_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
-    let status = desired.versioning.as_ref()?.status.clone()?;
+    let status = desired
+        .versioning
+        .as_ref()
+        .and_then(|v| v.status.clone())
+        .unwrap_or_else(|| "Suspended".into());
     let have = observed.versioning.as_deref().unwrap_or("Suspended");
     let never_versioned = observed.versioning.is_none();
     (status != have && !(status == "Suspended" && never_versioned))
         .then_some(BucketCall::PutVersioning(status))
 }
 
-/// A rule-list sub-resource (encryption, ownership controls, lifecycle, CORS): no rules in the
-/// spec deletes what AWS has, rules that differ from AWS's are put.
+/// A rule-list sub-resource (encryption, ownership controls, lifecycle, CORS): absent from the
+/// spec or without rules deletes what AWS has, rules that differ from AWS's are put.
 fn rules_call<T: Clone + PartialEq>(
     desired: Option<&T>,
     observed: Option<&T>,
@@ -541,18 +588,21 @@ fn rules_call<T: Clone + PartialEq>(
     put: impl FnOnce(T) -> BucketCall,
     delete: BucketCall,
 ) -> Option<BucketCall> {
-    let want = desired?;
-    if has_no_rules(want) {
-        observed.is_some().then_some(delete)
-    } else {
-        (observed != Some(want)).then(|| put(want.clone()))
+    match desired {
+        Some(want) if !has_no_rules(want) => (observed != Some(want)).then(|| put(want.clone())),
+        _ => observed.is_some().then_some(delete),
     }
 }
 
 /// The four flags compare with absent as `false`; a bucket without a configuration needs one
-/// only when a flag is set.
+/// only when a flag is set. An absent `publicAccessBlock` deletes AWS's configuration, as ACK.
 fn public_access_block_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
-    let pab = desired.public_access_block.as_ref()?;
+    let Some(pab) = desired.public_access_block.as_ref() else {
+        return observed
+            .public_access_block
+            .is_some()
+            .then_some(BucketCall::DeletePublicAccessBlock);
+    };
     let have = observed
         .public_access_block
         .as_ref()
@@ -564,14 +614,14 @@ fn public_access_block_call(desired: &BucketSpec, observed: &ObservedBucket) -> 
         .then(|| BucketCall::PutPublicAccessBlock(pab.clone()))
 }
 
-/// Policies compare as JSON; a blank policy in the spec deletes AWS's.
+/// Policies compare as JSON; a blank or absent policy in the spec deletes AWS's.
 fn policy_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
-    let policy = desired.policy.as_ref()?;
+    let policy = desired.policy.as_deref().unwrap_or_default();
     match (&observed.policy, policy.trim().is_empty()) {
         (Some(_), true) => Some(BucketCall::DeletePolicy),
         (None, true) => None,
         (Some(have), false) if policies_equal(have, policy) => None,
-        (_, false) => Some(BucketCall::PutPolicy(policy.clone())),
+        (_, false) => Some(BucketCall::PutPolicy(policy.to_owned())),
     }
 }
 
@@ -592,11 +642,14 @@ pub fn late_initialize(desired: &BucketSpec, observed: &ObservedBucket) -> Optio
     (!patch.is_empty()).then_some(Value::Object(patch))
 }
 
-/// The spec of an adopted bucket: its name and everything S3 reports, as a merge patch.
+/// The spec of an adopted bucket: its name and everything S3 reports (tags without `aws:*` and
+/// ACK's default keys), as a merge patch.
 pub fn adopted_spec(name: &str, observed: &ObservedBucket) -> Value {
     let spec = BucketSpec {
         name: name.to_owned(),
-        tagging: observed.tags.clone().map(|t| Tagging { tag_set: Some(t) }),
+        tagging: observed.tags.as_deref().map(|t| Tagging {
+            tag_set: Some(user_tags(t)),
+        }),
         versioning: observed
             .versioning
             .clone()
@@ -652,6 +705,7 @@ impl AckKind for Bucket {
     const TERMINAL_CODES: &'static [&'static str] = TERMINAL_CODES;
     const ALREADY_EXISTS_CODES: &'static [&'static str] = &["BucketAlreadyOwnedByYou"];
     const ADOPTION_KEY: &'static str = "name";
+    const TAGS: &'static str = "/tagging/tagSet";
     type Observed = ObservedBucket;
 
     fn identifier(&self) -> String {

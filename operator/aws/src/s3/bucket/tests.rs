@@ -26,7 +26,7 @@ fn delta_table() {
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/*"}]}"#;
     let policy_reformatted = r#"{ "Statement": [ { "Action": "s3:*", "Effect": "Deny", "Principal": "*", "Resource": "arn:aws:s3:::b/*" } ], "Version": "2012-10-17" }"#;
     let cases: Vec<(&str, BucketSpec, ObservedBucket, Vec<BucketCall>)> = vec![
-        ("bare spec manages nothing", spec(json!({})), ObservedBucket { tags: Some(tags(&[("a", "1")])), versioning: Some("Enabled".into()), ..Default::default() }, vec![]),
+        ("bare spec on a bare bucket calls nothing", spec(json!({})), ObservedBucket::default(), vec![]),
         (
             "tags added",
             spec(json!({"tagging": {"tagSet": [{"key": "team", "value": "a"}]}})),
@@ -155,6 +155,122 @@ fn delta_table() {
     for (name, desired, observed, want) in cases {
         assert_eq!(bucket_delta(&desired, &observed), want, "{name}");
     }
+}
+
+/// ACK's update: a sub-resource absent from the spec while AWS has it is deleted (versioning
+/// goes back to Suspended); the late-initialized encryption and ownership controls are not.
+#[test]
+fn absent_sub_resources_are_removed_as_ack() {
+    let configured = ObservedBucket {
+        tags: Some(tags(&[("a", "1")])),
+        versioning: Some("Enabled".into()),
+        encryption: Some(aes()),
+        public_access_block: Some(PublicAccessBlockConfiguration {
+            block_public_acls: Some(true),
+            ..Default::default()
+        }),
+        policy: Some("{}".into()),
+        lifecycle: Some(BucketLifecycleConfiguration {
+            rules: Some(vec![LifecycleRule::default()]),
+        }),
+        cors: Some(CorsConfiguration {
+            cors_rules: Some(vec![CorsRule::default()]),
+        }),
+        ownership_controls: Some(OwnershipControls {
+            rules: Some(vec![OwnershipControlsRule {
+                object_ownership: Some("ObjectWriter".into()),
+            }]),
+        }),
+    };
+    assert_eq!(
+        bucket_delta(&spec(json!({})), &configured),
+        vec![
+            BucketCall::DeleteTagging,
+            BucketCall::PutVersioning("Suspended".into()),
+            BucketCall::DeletePublicAccessBlock,
+            BucketCall::DeletePolicy,
+            BucketCall::DeleteLifecycle,
+            BucketCall::DeleteCors,
+        ]
+    );
+    // Only what the spec dropped goes: cors and policy here.
+    let kept = spec(json!({
+        "tagging": {"tagSet": [{"key": "a", "value": "1"}]},
+        "versioning": {"status": "Enabled"},
+        "publicAccessBlock": {"blockPublicACLs": true},
+        "lifecycle": {"rules": [{}]},
+    }));
+    assert_eq!(
+        bucket_delta(&kept, &configured),
+        vec![BucketCall::DeletePolicy, BucketCall::DeleteCors]
+    );
+    // The adopted spec of that bucket keeps everything.
+    let adopted: BucketSpec = serde_json::from_value(adopted_spec("b", &configured)).unwrap();
+    assert_eq!(bucket_delta(&adopted, &configured), vec![]);
+}
+
+/// `aws:*` tags are never sent nor compared; ACK's default keys not in the spec stay (sent back,
+/// since PutBucketTagging replaces the set); neither is copied into an adopted spec.
+#[test]
+fn system_and_default_tags_in_the_bucket_delta() {
+    let observed = ObservedBucket {
+        tags: Some(tags(&[
+            ("aws:cloudformation:stack-name", "legacy"),
+            ("services.k8s.aws/namespace", "old"),
+            ("team", "a"),
+        ])),
+        ..Default::default()
+    };
+    let same = spec(json!({"tagging": {"tagSet": [{"key": "team", "value": "a"}]}}));
+    assert_eq!(bucket_delta(&same, &observed), vec![]);
+    let retagged = spec(json!({"tagging": {"tagSet": [{"key": "team", "value": "b"}]}}));
+    assert_eq!(
+        bucket_delta(&retagged, &observed),
+        vec![BucketCall::PutTagging(tags(&[
+            ("team", "b"),
+            ("services.k8s.aws/namespace", "old"),
+        ]))]
+    );
+    let with_defaults = spec(json!({"tagging": {"tagSet": [
+        {"key": "team", "value": "a"},
+        {"key": "services.k8s.aws/namespace", "value": "prod"},
+        {"key": "aws:x", "value": "never sent"}
+    ]}}));
+    assert_eq!(
+        bucket_delta(&with_defaults, &observed),
+        vec![BucketCall::PutTagging(tags(&[
+            ("team", "a"),
+            ("services.k8s.aws/namespace", "prod"),
+        ]))]
+    );
+    let only_system = ObservedBucket {
+        tags: Some(tags(&[("aws:cloudformation:stack-name", "legacy")])),
+        ..Default::default()
+    };
+    assert_eq!(bucket_delta(&spec(json!({})), &only_system), vec![]);
+    assert_eq!(
+        adopted_spec("b", &observed)["tagging"],
+        json!({"tagSet": [{"key": "team", "value": "a"}]})
+    );
+}
+
+/// ACK's adoption manifest: annotations only, no spec; the API server stores it with the CRD's
+/// default `spec: {}`. It decodes, with an empty name (the identifier then comes from
+/// `services.k8s.aws/adoption-fields`).
+#[test]
+fn a_bucket_with_the_defaulted_spec_decodes() {
+    let b: Bucket = serde_json::from_value(json!({
+        "apiVersion": "s3.services.k8s.aws/v1alpha1",
+        "kind": "Bucket",
+        "metadata": {"name": "adopted", "annotations": {
+            "services.k8s.aws/adoption-policy": "adopt",
+            "services.k8s.aws/adoption-fields": "{\"name\": \"existing\"}"
+        }},
+        "spec": {}
+    }))
+    .unwrap();
+    assert_eq!(b.spec, BucketSpec::default());
+    assert_eq!(b.identifier(), "");
 }
 
 #[test]
