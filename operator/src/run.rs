@@ -200,9 +200,9 @@ async fn serve(opts: Options, kubeconfig: Option<PathBuf>, aws: AwsOptions) -> a
     let aws_task: Arc<Mutex<Option<JoinHandle<()>>>> = Arc::default();
     let leading = {
         let slot = aws_task.clone();
+        let client = client.clone();
         let stop_rx = stop_rx.clone();
-        // The client run_with gives: fenced by the leader Lease, as the kro controllers' is.
-        move |client: kube::Client| {
+        move || {
             if aws.controllers.is_empty() {
                 return;
             }
