@@ -288,7 +288,9 @@ pub fn instance_gate(status: Option<&str>, storage_only_change: bool) -> Gate {
     match status.unwrap_or("") {
         "available" => Gate::Modifiable,
         "storage-full" if storage_only_change => Gate::Modifiable,
-        "creating" => Gate::Wait("DB instance is currently being created".into()),
+        "creating" => {
+            Gate::Wait("DB instance is in 'creating' status: waiting for it to be available".into())
+        }
         "deleting" => Gate::Wait("DB instance is currently being deleted".into()),
         s if TERMINAL_STATES.contains(&s) => {
             Gate::Terminal(format!("DB instance is in '{s}' status"))

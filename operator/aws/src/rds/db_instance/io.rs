@@ -41,7 +41,10 @@ fn i32_of(field: &str, v: Option<i64>) -> Result<Option<i32>, SyncError> {
     .transpose()
 }
 
-fn observed_from(i: &SdkInstance, tags: Vec<crate::ack::types::Tag>) -> ObservedInstance {
+pub(super) fn observed_from(
+    i: &SdkInstance,
+    tags: Vec<crate::ack::types::Tag>,
+) -> ObservedInstance {
     let pending = i.pending_modified_values();
     let s = |v: Option<&str>| v.map(str::to_owned);
     let latest = DBInstanceSpec {
@@ -130,16 +133,19 @@ fn observed_from(i: &SdkInstance, tags: Vec<crate::ack::types::Tag>) -> Observed
                 .collect::<Vec<_>>(),
         )
         .filter(|v| !v.is_empty()),
-        pending_modified_values: pending.map(|p| PendingModifiedValues {
-            allocated_storage: i64_of(p.allocated_storage()),
-            backup_retention_period: i64_of(p.backup_retention_period()),
-            db_instance_class: s(p.db_instance_class()),
-            engine_version: s(p.engine_version()),
-            iops: i64_of(p.iops()),
-            multi_az: p.multi_az(),
-            port: i64_of(p.port()),
-            storage_type: s(p.storage_type()),
-        }),
+        // RDS always sends the element, empty when nothing is pending: that is "none".
+        pending_modified_values: pending
+            .map(|p| PendingModifiedValues {
+                allocated_storage: i64_of(p.allocated_storage()),
+                backup_retention_period: i64_of(p.backup_retention_period()),
+                db_instance_class: s(p.db_instance_class()),
+                engine_version: s(p.engine_version()),
+                iops: i64_of(p.iops()),
+                multi_az: p.multi_az(),
+                port: i64_of(p.port()),
+                storage_type: s(p.storage_type()),
+            })
+            .filter(|p| *p != PendingModifiedValues::default()),
         ..Default::default()
     };
     ObservedInstance {
@@ -302,8 +308,36 @@ pub(super) const TERMINAL_CODES: &[&str] = &[
     "InvalidParameterCombination",
 ];
 
-fn status_value(observed: &ObservedInstance) -> Value {
-    serde_json::to_value(&observed.status).unwrap_or_else(|_| json!({}))
+/// The members of `status.pendingModifiedValues`.
+pub(super) const PENDING_FIELDS: &[&str] = &[
+    "allocatedStorage",
+    "backupRetentionPeriod",
+    "dbInstanceClass",
+    "engineVersion",
+    "iops",
+    "multiAZ",
+    "port",
+    "storageType",
+];
+
+/// The status fields to write. Status is merge-patched, so what is no longer pending is written
+/// as `null`: nothing pending clears `status.pendingModifiedValues`, and a member RDS no longer
+/// reports (a finished modification while a later one is pending) goes from it.
+pub(super) fn status_value(observed: &ObservedInstance) -> Value {
+    let mut v = serde_json::to_value(&observed.status).unwrap_or_else(|_| json!({}));
+    if let Some(map) = v.as_object_mut() {
+        match map.get_mut("pendingModifiedValues") {
+            Some(Value::Object(pending)) => {
+                for field in PENDING_FIELDS {
+                    pending.entry(*field).or_insert(Value::Null);
+                }
+            }
+            _ => {
+                map.insert("pendingModifiedValues".into(), Value::Null);
+            }
+        }
+    }
+    v
 }
 
 impl AckKind for DBInstance {

@@ -19,7 +19,9 @@ fn gate_table() {
         (
             Some("creating"),
             false,
-            Gate::Wait("DB instance is currently being created".into()),
+            Gate::Wait(
+                "DB instance is in 'creating' status: waiting for it to be available".into(),
+            ),
         ),
         (
             Some("deleting"),
@@ -233,4 +235,68 @@ fn a_cross_namespace_password_secret_is_terminal_and_names_field_and_flag() {
     );
     assert!(msg.contains("Secret prod/db-admin"), "{msg}");
     assert!(msg.contains("--enable-cross-namespace"), "{msg}");
+}
+
+#[test]
+fn pending_modified_values_surface_and_an_empty_element_clears_them() {
+    use aws_sdk_rds::types::{DbInstance as SdkInstance, PendingModifiedValues as SdkPending};
+    let with = |pending: SdkPending| {
+        SdkInstance::builder()
+            .db_instance_identifier("db")
+            .db_instance_status("modifying")
+            .allocated_storage(20)
+            .pending_modified_values(pending)
+            .build()
+    };
+    // A modification in flight: the new value is in status and in the compared view.
+    let observed = io::observed_from(
+        &with(SdkPending::builder().allocated_storage(30).build()),
+        vec![],
+    );
+    assert_eq!(observed.latest.allocated_storage, Some(30));
+    let status = io::status_value(&observed);
+    assert_eq!(status["pendingModifiedValues"]["allocatedStorage"], 30);
+    // A later modification: the finished one's member goes from status.
+    let mut written = json!({"pendingModifiedValues": {"backupRetentionPeriod": 9}});
+    crate::ack::runtime::merge(&mut written, &status);
+    assert_eq!(
+        written,
+        json!({"dbInstanceStatus": "modifying", "pendingModifiedValues": {"allocatedStorage": 30}})
+    );
+    // RDS answers an empty element once it is done: written as null, so a merge patch removes
+    // the values of the finished modification from status.
+    let done = io::observed_from(&with(SdkPending::builder().build()), vec![]);
+    assert_eq!(done.status.pending_modified_values, None);
+    let status = io::status_value(&done);
+    assert_eq!(status["pendingModifiedValues"], serde_json::Value::Null);
+    assert!(
+        status
+            .as_object()
+            .unwrap()
+            .contains_key("pendingModifiedValues")
+    );
+    let mut written =
+        json!({"dbInstanceStatus": "modifying", "pendingModifiedValues": {"allocatedStorage": 30}});
+    crate::ack::runtime::merge(&mut written, &status);
+    assert_eq!(written.get("pendingModifiedValues"), None, "{written}");
+}
+
+#[test]
+fn pending_fields_name_every_member_of_the_status() {
+    let all = PendingModifiedValues {
+        allocated_storage: Some(1),
+        backup_retention_period: Some(1),
+        db_instance_class: Some("c".into()),
+        engine_version: Some("v".into()),
+        iops: Some(1),
+        multi_az: Some(true),
+        port: Some(1),
+        storage_type: Some("t".into()),
+    };
+    let v = serde_json::to_value(&all).unwrap();
+    let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut want = io::PENDING_FIELDS.to_vec();
+    want.sort_unstable();
+    assert_eq!(keys, want);
 }
