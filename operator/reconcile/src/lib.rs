@@ -10,6 +10,7 @@
 //! - [`bucket`] is a token bucket ([`TokenBucket`]) for rate limits over many objects or
 //!   requests.
 //! - [`clock`] is where "now" comes from ([`Clock`]), so condition stamping is testable.
+//! - [`kill`] is the crash suite's test hook ([`kill_point`], armed by `KRO_KILL_POINTS`).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -18,6 +19,7 @@ pub mod bucket;
 pub mod clock;
 pub mod events;
 pub mod guard;
+pub mod kill;
 pub mod undecodable;
 
 pub use backoff::{Backoff, Failures};
@@ -25,3 +27,4 @@ pub use bucket::TokenBucket;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use events::publish;
 pub use guard::{Panicked, guard, panic_message};
+pub use kill::kill_point;
