@@ -313,9 +313,11 @@ fn spec_optional(crd: &mut CustomResourceDefinition, field: &str) {
         let Some(spec) = root.properties.as_mut().and_then(|p| p.get_mut("spec")) else {
             continue;
         };
-        spec.default = Some(k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(
-            serde_json::json!({}),
-        ));
+        spec.default = Some(
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSON(
+                serde_json::json!({}),
+            ),
+        );
         if let Some(required) = spec.required.as_mut() {
             required.retain(|f| f != field);
         }

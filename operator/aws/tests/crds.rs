@@ -142,7 +142,10 @@ fn required_fields_and_rules_match_ack() {
         .open_api_v3_schema
         .unwrap();
     assert!(
-        !root.required.unwrap_or_default().contains(&"spec".to_owned()),
+        !root
+            .required
+            .unwrap_or_default()
+            .contains(&"spec".to_owned()),
         "spec is optional, as in ACK"
     );
     assert_eq!(spec_schema("Bucket")["default"], serde_json::json!({}));
