@@ -645,6 +645,30 @@ async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Actio
     finish(&api, &obj, &ctx, &k, result, extras, meta).await
 }
 
+/// A read-only object: never created, updated or deleted; only what AWS has is reported.
+async fn report_read_only<K: AckKind>(
+    resolved: &K,
+    cx: &SyncCx<'_>,
+    id: String,
+    observed: Option<K::Observed>,
+    owned: bool,
+) -> Result<Synced, SyncError> {
+    let Some(observed) = observed else {
+        return Err(SyncError::Waiting(format!(
+            "read-only resource not found: no AWS resource with {} {id:?}",
+            K::ADOPTION_KEY
+        )));
+    };
+    let spec = adopted_spec::<K>(&id, &observed);
+    let mut synced = with_spec(resolved, &spec)?
+        .update(cx, &id, observed)
+        .await?;
+    synced.spec_patch = None;
+    // Reading proves nothing: the marker stays as it was (ours only if it already was).
+    synced.identifier = Some(if owned { id } else { String::new() });
+    Ok(synced)
+}
+
 async fn sync<K: AckKind>(
     api: &Api<K>,
     obj: &K,
@@ -699,21 +723,7 @@ async fn sync<K: AckKind>(
         resolved.read(cx, &id).await?
     };
     if read_only {
-        // Never create, update or delete: only report what AWS has.
-        let Some(observed) = observed else {
-            return Err(SyncError::Waiting(format!(
-                "read-only resource not found: no AWS resource with {} {id:?}",
-                K::ADOPTION_KEY
-            )));
-        };
-        let spec = adopted_spec::<K>(&id, &observed);
-        let mut synced = with_spec(&resolved, &spec)?
-            .update(cx, &id, observed)
-            .await?;
-        synced.spec_patch = None;
-        // Reading proves nothing: the marker stays as it was (ours only if it already was).
-        synced.identifier = Some(if owned { id } else { String::new() });
-        return Ok(synced);
+        return report_read_only(&resolved, cx, id, observed, owned).await;
     }
     let decision = decide(
         observed.is_some(),
