@@ -145,25 +145,14 @@ async fn leader_election_hands_over_on_shutdown() -> Result<()> {
     };
     let first = Operator::start_with(client.clone(), opts("first"));
     let leases = api_for(&client, "coordination.k8s.io/v1", "Lease", Some(&ns)).await?;
-    let holder = |want: &'static str| {
-        let leases = leases.clone();
-        move || {
-            let leases = leases.clone();
-            async move {
-                let l = leases.get_opt(kro_controller::LEASE_NAME).await?;
-                Ok(l.filter(|l| l.data["spec"]["holderIdentity"] == want)
-                    .map(|_| ()))
-            }
-        }
-    };
-    wait_for("first holds the lease", holder("first")).await?;
+    wait_for_holder(&leases, "first").await?;
     let second = Operator::start_as(client.clone(), opts("second"), first.id.clone());
     let kind = unique_kind("Lease");
     apply(&client, &first.rgd(&kind, json!({}), json!({}),
         json!([{"id": "cfg", "template": config_map("${schema.metadata.name}-cfg", json!({"k": "v"}))}]))).await?;
     wait_rgd_active(&client, &rgd_name(&kind)).await?;
     first.stop().await?;
-    wait_for("second holds the lease", holder("second")).await?;
+    wait_for_holder(&leases, "second").await?;
     apply(&client, &instance(&kind, &ns, "l", json!({}))).await?;
     wait_instance_state(&client, &kind, &ns, "l", "ACTIVE").await?;
     second.stop().await
@@ -188,18 +177,7 @@ async fn controller_warmup_caches_rgds_while_standing_by() -> Result<()> {
     };
     let first = Operator::start_with(client.clone(), opts("first", false));
     let leases = api_for(&client, "coordination.k8s.io/v1", "Lease", Some(&ns)).await?;
-    let held_by = |want: &'static str| {
-        let leases = leases.clone();
-        move || {
-            let leases = leases.clone();
-            async move {
-                let l = leases.get_opt(kro_controller::LEASE_NAME).await?;
-                Ok(l.filter(|l| l.data["spec"]["holderIdentity"] == want)
-                    .map(|_| ()))
-            }
-        }
-    };
-    wait_for("first holds the lease", held_by("first")).await?;
+    wait_for_holder(&leases, "first").await?;
     let resources = |name: &str| json!([{"id": "cfg", "template": config_map(&format!("${{schema.metadata.name}}-{name}"), json!({"k": "v"}))}]);
     let early = unique_kind("WarmEarly");
     apply(
@@ -228,10 +206,21 @@ async fn controller_warmup_caches_rgds_while_standing_by() -> Result<()> {
     assert_eq!(leases_now.data["spec"]["holderIdentity"], "first");
 
     first.stop().await?;
-    wait_for("second holds the lease", held_by("second")).await?;
+    wait_for_holder(&leases, "second").await?;
     for kind in [&early, &late] {
         apply(&client, &instance(kind, &ns, "w", json!({}))).await?;
         wait_instance_state(&client, kind, &ns, "w", "ACTIVE").await?;
     }
     second.stop().await
+}
+
+/// Waits until `want` holds kro's leader Lease.
+async fn wait_for_holder(leases: &kube::Api<kube::api::DynamicObject>, want: &str) -> Result<()> {
+    wait_for(&format!("{want} holds the lease"), || async {
+        let lease = leases.get_opt(kro_controller::LEASE_NAME).await?;
+        Ok(lease
+            .filter(|l| l.data["spec"]["holderIdentity"] == want)
+            .map(|_| ()))
+    })
+    .await
 }
