@@ -640,6 +640,7 @@ async fn reconcile_rgd(obj: &ResourceGraphDefinition, ctx: &RgdContext) -> Resul
         return delete_rgd(ctx, &api, &rgd).await;
     }
     ensure_finalizer(&api, &rgd).await?;
+    kro_reconcile::kill_point("rgd/after-finalizer");
     let generation = rgd.metadata.generation.unwrap_or(0);
     let uid = rgd.uid().unwrap_or_default();
     let mut status = StatusBuilder::new(&previous_conditions(&rgd), generation);
@@ -663,6 +664,9 @@ async fn reconcile_rgd(obj: &ResourceGraphDefinition, ctx: &RgdContext) -> Resul
         }
     };
     let (revision, issued) = current_revision(ctx, &rgd, &lineage, &compiled).await?;
+    if issued {
+        kro_reconcile::kill_point("rgd/after-revision-issued");
+    }
     status.last_issued = status.last_issued.max(revision);
     status.set(Condition::revisions_resolved(revision));
     status.set(Condition::graph_accepted());
@@ -672,10 +676,13 @@ async fn reconcile_rgd(obj: &ResourceGraphDefinition, ctx: &RgdContext) -> Resul
         Err(msg) => return report_kind_not_ready(ctx, &api, &rgd, status, &graph, msg).await,
     };
     status.set(Condition::kind_ready(&graph.instance.kind));
+    kro_reconcile::kill_point("rgd/after-crd");
 
     ensure_running(ctx, &rgd, &graph, &crd, revision).await;
     status.set(Condition::controller_running());
+    kro_reconcile::kill_point("rgd/before-status");
     report_active(ctx, &api, &rgd, status, &graph).await?;
+    kro_reconcile::kill_point("rgd/after-status");
     count_resolution(ctx, if issued { "issue" } else { "serve" });
     // Retention is best effort: a failure is logged and counted, and retried next time.
     let lineage = if issued {
@@ -990,10 +997,13 @@ async fn delete_rgd(
         .metrics
         .gvr_count
         .set(ctx.running.lock().await.len() as i64);
+    kro_reconcile::kill_point("rgd/delete-after-controller-stop");
     if ctx.shared.opts.allow_crd_deletion {
         delete_owned_crds(ctx, &name).await?;
+        kro_reconcile::kill_point("rgd/delete-after-crds");
     }
     graph_revisions::delete_all(&ctx.shared, &ctx.revisions, rgd).await?;
+    kro_reconcile::kill_point("rgd/delete-before-finalizer");
     remove_finalizer(api, rgd).await?;
     ctx.shared
         .metrics

@@ -762,20 +762,7 @@ async fn sync<K: AckKind>(
         (_, Some(o)) => o,
     };
     let result = match decision {
-        Decision::Import => {
-            add_finalizer(api, obj, K::FINALIZER).await?;
-            // The spec becomes AWS's state: report against it, so nothing in AWS changes.
-            let spec = adopted_spec::<K>(&id, &observed);
-            let mut synced = with_spec(&resolved, &spec)?
-                .update(cx, &id, observed)
-                .await?;
-            synced.spec_patch = Some(spec);
-            synced
-                .annotations
-                .insert(annotations::ADOPTED.into(), "true".into());
-            synced.happened.push(Happened::Adopted { id: id.clone() });
-            Ok(with_updates(synced, &id))
-        }
+        Decision::Import => import(api, obj, &resolved, cx, &id, observed).await,
         Decision::AdoptThenUpdate => {
             add_finalizer(api, obj, K::FINALIZER).await?;
             let mut synced = resolved.update(cx, &id, observed).await?;
@@ -791,6 +778,32 @@ async fn sync<K: AckKind>(
         synced.identifier = Some(id);
         synced
     })
+}
+
+/// Adopts `id` with AWS's state as the spec (adoption policy `adopt`): the finalizer goes on,
+/// and the spec, the adopted annotation and the status are written together by `finish`.
+async fn import<K: AckKind>(
+    api: &Api<K>,
+    obj: &K,
+    resolved: &K,
+    cx: &SyncCx<'_>,
+    id: &str,
+    observed: K::Observed,
+) -> Result<Synced, SyncError> {
+    add_finalizer(api, obj, K::FINALIZER).await?;
+    // Mid-adopt: the finalizer is on, the spec is still the user's placeholder.
+    kro_reconcile::kill_point("ack/adopt-after-finalizer");
+    // The spec becomes AWS's state: report against it, so nothing in AWS changes.
+    let spec = adopted_spec::<K>(id, &observed);
+    let mut synced = with_spec(resolved, &spec)?.update(cx, id, observed).await?;
+    synced.spec_patch = Some(spec);
+    synced
+        .annotations
+        .insert(annotations::ADOPTED.into(), "true".into());
+    synced
+        .happened
+        .push(Happened::Adopted { id: id.to_string() });
+    Ok(with_updates(synced, id))
 }
 
 /// ACK's Namespace `services.k8s.aws/owner-account-id` picks the account through cross-account
@@ -997,6 +1010,7 @@ async fn create_then_update<K: AckKind>(
     if !has_finalizer {
         add_finalizer(api, obj, K::FINALIZER).await?;
     }
+    kro_reconcile::kill_point("ack/before-create");
     let undo = || async {
         if !owned {
             let _ = write_marker(api, obj, cx, None).await;
@@ -1030,6 +1044,8 @@ async fn create_then_update<K: AckKind>(
             return Err(e);
         }
     };
+    // Created in AWS, nothing of it recorded but the marker written before.
+    kro_reconcile::kill_point("ack/after-create");
     let observed = read_after_create(resolved, cx, id).await?;
     // The update right after the create sees the object as the create leaves it: with the
     // annotations it records (the password reference), so nothing is sent twice.
@@ -1090,7 +1106,9 @@ async fn create_generated<K: AckKind>(
             K::kind(&())
         )));
     };
+    kro_reconcile::kill_point("ack/generated-after-create");
     record_generated_id(api, obj, cx, &id).await?;
+    kro_reconcile::kill_point("ack/generated-after-id");
     let observed = read_after_create(resolved, cx, &id).await?;
     let mut synced = resolved.update(cx, &id, observed).await?;
     synced.annotations.append(&mut created.annotations);
@@ -1241,7 +1259,7 @@ async fn cleanup<K: AckKind>(
         .unwrap_or_else(|| resolved.identifier());
     let mut existed = false;
     let result = async {
-        match resolved.read(cx, &id).await? {
+            match resolved.read(cx, &id).await? {
             None => Ok(Deleted::Done),
             Some(observed) => {
                 existed = true;
@@ -1259,6 +1277,7 @@ async fn cleanup<K: AckKind>(
             }];
             ctx.publish(obj, events::notes(&K::kind(&()), &deleted, None, &[]))
                 .await;
+            kro_reconcile::kill_point("ack/delete-after-aws");
             remove_finalizer(api, &obj.name_any(), K::FINALIZER).await?;
             ctx.failures.clear(k);
             Ok(Action::await_change())
@@ -1350,6 +1369,7 @@ async fn finish<K: AckKind>(
                     .await
                     .map(|_| ())
                     .or_else(ignore_gone)?;
+                kro_reconcile::kill_point("ack/after-annotations");
             }
             if let Some(spec) = &synced.spec_patch {
                 let patch = json!({"spec": spec});
@@ -1422,6 +1442,7 @@ async fn finish<K: AckKind>(
         .unwrap_or_else(|| json!({}));
     let mut merged = existing.clone();
     merge(&mut merged, &status);
+    kro_reconcile::kill_point("ack/before-status");
     if merged != existing {
         api.patch_status(
             &name,

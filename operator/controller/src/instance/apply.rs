@@ -274,6 +274,9 @@ impl InstanceRun<'_> {
         for (_, desired, answer) in answers {
             match answer? {
                 Ok(applied) => {
+                    // After a child is in the API server, before it is observed (the first hit
+                    // is after the first child, the second between two children).
+                    kro_reconcile::kill_point("instance/after-child-apply");
                     if let Ok(value) = serde_json::to_value(&applied) {
                         record_observed(
                             &mut self.observed,

@@ -40,6 +40,10 @@ impl InstanceRun<'_> {
             prepare_parent(self.ctx, &self.api, &self.live, plan, inventory).await?
         {
             self.live = updated;
+            kro_reconcile::kill_point(match inventory {
+                Inventory::Grow => "instance/after-parent-grow",
+                Inventory::Exact => "instance/after-parent-shrink",
+            });
         }
         Ok(())
     }

@@ -60,8 +60,10 @@ pub(super) async fn cleanup(
     .plan;
     let remaining = list_members(ctx, live, &empty).await?;
     write_deleting_status(ctx, live, &remaining).await?;
+    kro_reconcile::kill_point("instance/cleanup-after-status");
     ctx.shared.router.forget(&ctx.instance_key(live)).await;
     if remaining.is_empty() {
+        kro_reconcile::kill_point("instance/cleanup-before-finalizer");
         remove_finalizer(ctx, live).await?;
         // The last reconcile of this instance: nothing runs for it once the finalizer is gone.
         super::observe::evict_condition_gauges(ctx, live);
@@ -180,12 +182,16 @@ async fn delete_last_wave(ctx: &KindContext, remaining: &[DynamicObject]) -> Res
             .delete(&member.name_any(), &delete_exactly(member.uid()))
             .await
         {
-            Ok(_) => tracing::info!(
-                kind = %types.kind,
-                name = %member.name_any(),
-                wave = top,
-                "deleted child"
-            ),
+            Ok(_) => {
+                tracing::info!(
+                    kind = %types.kind,
+                    name = %member.name_any(),
+                    wave = top,
+                    "deleted child"
+                );
+                // Mid-cleanup: a child deleted, the others of the wave not yet.
+                kro_reconcile::kill_point("instance/cleanup-after-child-delete");
+            }
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
             Err(e) => {
                 return Err(kube_err(format!(

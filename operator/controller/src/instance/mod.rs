@@ -482,8 +482,11 @@ async fn reconcile_instance(
         run.write_status(&plan).await?;
         return Err(Error::EvaluationStopped(stopped.clone()));
     }
+    kro_reconcile::kill_point("instance/after-converge");
     run.watch(&plan).await;
     run.prune(&plan).await?;
+    kro_reconcile::kill_point("instance/before-status");
     let state = run.write_status(&plan).await?;
+    kro_reconcile::kill_point("instance/after-status");
     run.requeue(&plan, state)
 }

@@ -150,6 +150,7 @@ impl InstanceRun<'_> {
                 .resolve(&dropped.api_version, &dropped.kind)
                 .await?;
             let child = self.ctx.child_api(&resolved, dropped.namespace.as_deref());
+            kro_reconcile::kill_point("instance/before-prune");
             if keeps(self.ctx, member) {
                 match release(&child, member).await {
                     Ok(()) => tracing::info!(
@@ -172,12 +173,16 @@ impl InstanceRun<'_> {
                 .delete(&dropped.name, &delete_exactly(member.uid()))
                 .await
             {
-                Ok(_) => tracing::info!(
-                    kind = %dropped.kind,
-                    name = %dropped.name,
-                    node = %dropped.node_id,
-                    "pruned"
-                ),
+                Ok(_) => {
+                    tracing::info!(
+                        kind = %dropped.kind,
+                        name = %dropped.name,
+                        node = %dropped.node_id,
+                        "pruned"
+                    );
+                    // Mid-prune: one member deleted, the parent's inventory not yet shrunk.
+                    kro_reconcile::kill_point("instance/after-prune-delete");
+                }
                 Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
                 // Throttled: the reconcile waits instead of reporting the prune as failed.
                 Err(e) if crate::throttle::retry_after(&e).is_some() => {
