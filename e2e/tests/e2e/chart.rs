@@ -8,7 +8,7 @@
 //! `kro` binary is built here with cargo (a no-op when `cargo test --workspace` built it).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail, ensure};
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use crate::support::aws::synced;
 use crate::support::events::wait_event;
+use crate::support::kro_process::{KroProcess, kro_bin};
 use crate::support::operator::{KRO_API, RGD_KIND, unique_kind, wait_rgd_active};
 use crate::support::process::{free_port, http_get};
 use crate::support::{apply, delete, get, wait_for, wait_object_gone, wait_state};
@@ -738,55 +739,6 @@ fn bad_values_fail_with_a_message_and_extras_reach_the_container() -> Result<()>
 
 // ---- the chart's RBAC against the real apiserver and the real binary ----
 
-/// The `kro` binary of this workspace, built with cargo if needed.
-fn kro_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // This test runs from target/<profile>/deps/; the binary goes to target/<profile>/.
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>")
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--locked", "-p", "kro-rs", "--bin", "kro"])
-            .current_dir(repo_root());
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build -p kro-rs");
-        assert!(status.success(), "cargo build -p kro-rs failed");
-        let bin = profile_dir.join("kro");
-        assert!(
-            bin.exists(),
-            "{} is missing after cargo build",
-            bin.display()
-        );
-        bin
-    })
-}
-
-/// A `kro run` process; killed when dropped.
-struct KroProcess {
-    child: Child,
-    log: PathBuf,
-}
-
-impl KroProcess {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for KroProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A kubeconfig for the test cluster that authenticates with a ServiceAccount token from the
 /// TokenRequest API, as a pod's projected token does.
 async fn token_kubeconfig(client: &kube::Client, ns: &str, sa: &str) -> Result<PathBuf> {
@@ -974,27 +926,17 @@ fn start_kro(
     pod_name: &str,
     aws: Aws,
 ) -> Result<KroProcess> {
-    let log = std::env::temp_dir().join(format!("{release}.log"));
-    let log_file = std::fs::File::create(&log)?;
     let args = rendered.args();
-    let mut cmd = Command::new(kro_bin());
-    cmd.args(&args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KUBECONFIG", kubeconfig)
-        .env("POD_NAME", pod_name)
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file);
+    let mut env: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("KUBECONFIG", kubeconfig.as_os_str()),
+        ("POD_NAME", pod_name.as_ref()),
+    ];
     if aws == Aws::Moto {
         // What the credentials Secret (aws.credentials.secretName) would hold; moto takes any.
-        cmd.env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing");
+        env.push(("AWS_ACCESS_KEY_ID", "testing".as_ref()));
+        env.push(("AWS_SECRET_ACCESS_KEY", "testing".as_ref()));
     }
-    Ok(KroProcess {
-        child: cmd.spawn().context("starting kro run")?,
-        log,
-    })
+    KroProcess::start(release, &args, &env).context("starting kro run")
 }
 
 /// kro answers /readyz on the chart's health port, and leader election ran under the chart's

@@ -3,15 +3,12 @@
 //! runs the operator (ready, an RGD Active, an instance ACTIVE), and the log says once which
 //! of those flags have no effect here.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-
 use anyhow::{Context, Result, bail};
 use kro_e2e::{client, namespace};
 use serde_json::json;
 
 use crate::support::apply;
+use crate::support::kro_process::KroProcess;
 use crate::support::operator::*;
 use crate::support::process::{free_port, http_get};
 use crate::support::wait_for;
@@ -83,52 +80,6 @@ fn kro_chart_args(metrics: &str, health: &str, lease_namespace: &str) -> Vec<Str
 /// What the operator logs, once, about the flags of kro's chart that mean nothing here.
 const NO_EFFECT_LOG: &str = "kro flags accepted without effect";
 
-/// The `kro` binary of this workspace, built with cargo if needed.
-fn kro_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>")
-            .to_path_buf();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("the workspace root")
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--locked", "-p", "kro-rs", "--bin", "kro"])
-            .current_dir(root);
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build -p kro-rs");
-        assert!(status.success(), "cargo build -p kro-rs failed");
-        profile_dir.join("kro")
-    })
-}
-
-/// The `kro` process; killed when dropped.
-struct Kro {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Kro {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Kro {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn kros_chart_arguments_run_the_operator_without_a_subcommand() -> Result<()> {
     let client = client().await?;
@@ -140,27 +91,19 @@ async fn kros_chart_arguments_run_the_operator_without_a_subcommand() -> Result<
         &ns,
     );
     let id = kro_e2e::unique_name("chartflags");
-    let log = std::env::temp_dir().join(format!("{id}.log"));
-    let log_file = std::fs::File::create(&log)?;
-    let mut cmd = Command::new(kro_bin());
+    let selector = format!("e2e.kro.run/operator={id}");
     // The chart's arguments and nothing else on the command line; the environment only keeps
     // this process to the test's RGDs and off AWS.
-    cmd.args(&args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KUBECONFIG", kro_e2e::kubeconfig())
-        .env("POD_NAME", &id)
-        .env("KRO_RGD_SELECTOR", format!("e2e.kro.run/operator={id}"))
-        .env("KRO_AWS_CONTROLLERS", "none")
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file);
-    let kro = Kro {
-        child: cmd
-            .spawn()
-            .context("starting kro with kro's chart arguments")?,
-        log,
-    };
+    let kro = KroProcess::start(
+        &id,
+        &args,
+        &[
+            ("POD_NAME", id.as_ref()),
+            ("KRO_RGD_SELECTOR", selector.as_ref()),
+            ("KRO_AWS_CONTROLLERS", "none".as_ref()),
+        ],
+    )
+    .context("starting kro with kro's chart arguments")?;
 
     let ready = wait_for("kro /readyz 200", || async {
         Ok(http_get(hport, "/readyz")

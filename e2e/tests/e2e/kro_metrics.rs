@@ -7,9 +7,7 @@
 //! appears; an unknown gate stops `kro run` at start.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
 use kro_controller::metrics::{kro_families, not_served, scraped_families};
@@ -19,6 +17,7 @@ use kube::Client;
 use serde_json::{Value, json};
 
 use crate::support::events::{SeenEvent, events_of};
+use crate::support::kro_process::kro_bin;
 use crate::support::operator::*;
 use crate::support::process::{free_port, http_get};
 use crate::support::{apply, delete, merge, wait_for, wait_object_gone};
@@ -76,30 +75,6 @@ const DRIVEN: &[&str] = &[
     "process_resident_memory_bytes",
     "process_start_time_seconds",
 ];
-
-/// The `kro` binary of this workspace, built with cargo if needed (next to this test binary).
-fn kro_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>")
-            .to_path_buf();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("the workspace root");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--locked", "-p", "kro-rs", "--bin", "kro"])
-            .current_dir(root)
-            .status()
-            .expect("running cargo build -p kro-rs");
-        assert!(status.success(), "cargo build -p kro-rs failed");
-        profile_dir.join("kro")
-    })
-}
 
 /// An RGD whose instances are `ACTIVE` only once `spec.ready` is `yes` (a readyWhen on the
 /// ConfigMap they make, named by `spec.cm`).

@@ -6,15 +6,13 @@
 //! alongside goes `ACTIVE`.
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
 use kro_e2e::{client, namespace};
 use serde_json::{Value, json};
 
+use crate::support::kro_process::KroProcess;
 use crate::support::operator::*;
 use crate::support::process::{free_port, http_get};
 use crate::support::{DEADLINE, api_for, apply, condition_message, wait_for};
@@ -27,53 +25,6 @@ const HOSTILE: usize = 3;
 const ENDLESS: &str = "lists.range(100000).all(i, lists.range(100000).all(j, i + j >= 0))";
 /// What the hostile instances' status ends with.
 const DEADLINE_MESSAGE: &str = "evaluation stopped at its deadline";
-
-/// The `kro` binary of this workspace, built with cargo if needed.
-fn kro_bin() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>")
-            .to_path_buf();
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("the workspace root")
-            .to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--locked", "-p", "kro-rs", "--bin", "kro"])
-            .current_dir(root);
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("running cargo build -p kro-rs");
-        assert!(status.success(), "cargo build -p kro-rs failed");
-        profile_dir.join("kro")
-    })
-}
-
-/// The `kro run` process of this test; killed when dropped.
-struct Kro {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Kro {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Kro {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
 
 /// What the operator's JSON log says of the hostile instances' evaluations so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -178,58 +129,50 @@ fn normal_rgd(kind: &str, id: &str) -> Value {
     rgd
 }
 
-fn start_kro(id: &str, ns: &str, metrics: u16, health: u16) -> Result<Kro> {
-    let log = std::env::temp_dir().join(format!("{id}.log"));
-    let log_file = std::fs::File::create(&log)?;
+fn start_kro(id: &str, ns: &str, metrics: u16, health: u16) -> Result<KroProcess> {
     let workers = WORKERS.to_string();
     let metrics = format!("127.0.0.1:{metrics}");
     let health = format!("127.0.0.1:{health}");
     let selector = format!("e2e.kro.run/operator={id}");
-    let mut cmd = Command::new(kro_bin());
-    cmd.args([
-        "run",
-        "--metrics-bind-address",
-        &metrics,
-        "--health-probe-bind-address",
-        &health,
-        "--dynamic-controller-concurrent-reconciles",
-        &workers,
-        "--cel-cost-limit",
-        "1000000000000000",
-        "--instance-evaluation-timeout",
-        "8s",
-        "--leader-elect",
-        "--leader-election-namespace",
-        ns,
-        "--leader-election-lease-duration",
-        "4s",
-        "--leader-election-retry-period",
-        "1s",
-        "--log-format",
-        "json",
-        "--log-level",
-        "info,kro_controller::instance::evaluate=debug",
-        "--rgd-selector",
-        &selector,
-        "--aws-controllers",
-        "none",
-    ])
-    .env_clear()
-    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-    .env("KUBECONFIG", kro_e2e::kubeconfig())
-    .env("POD_NAME", id)
-    .stdin(Stdio::null())
-    .stdout(log_file.try_clone()?)
-    .stderr(log_file);
-    Ok(Kro {
-        child: cmd.spawn().context("starting kro run")?,
-        log,
-    })
+    KroProcess::start(
+        id,
+        [
+            "run",
+            "--metrics-bind-address",
+            &metrics,
+            "--health-probe-bind-address",
+            &health,
+            "--dynamic-controller-concurrent-reconciles",
+            &workers,
+            "--cel-cost-limit",
+            "1000000000000000",
+            "--instance-evaluation-timeout",
+            "8s",
+            "--leader-elect",
+            "--leader-election-namespace",
+            ns,
+            "--leader-election-lease-duration",
+            "4s",
+            "--leader-election-renew-deadline",
+            "3s",
+            "--leader-election-retry-period",
+            "1s",
+            "--log-format",
+            "json",
+            "--log-level",
+            "info,kro_controller::instance::evaluate=debug",
+            "--rgd-selector",
+            &selector,
+            "--aws-controllers",
+            "none",
+        ],
+        &[("POD_NAME", id.as_ref())],
+    )
 }
 
 /// One round of the busy window: the probes, and the Lease when both workers are busy.
 async fn round(
-    kro: &Kro,
+    kro: &KroProcess,
     ns: &str,
     ports: (u16, u16),
     leases: &kube::Api<kube::api::DynamicObject>,

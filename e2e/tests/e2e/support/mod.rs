@@ -10,6 +10,7 @@
 pub(crate) mod argocd_lua;
 pub(crate) mod aws;
 pub(crate) mod events;
+pub(crate) mod kro_process;
 pub(crate) mod logs;
 pub(crate) mod operator;
 pub(crate) mod process;
