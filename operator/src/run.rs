@@ -187,8 +187,13 @@ async fn serve(opts: Options, kubeconfig: Option<PathBuf>, aws: AwsOptions) -> a
         }
         None => kube_config().await?,
     };
-    // client-go's throttle (--client-qps, --client-burst) on every request of the process.
-    let client = kro_controller::client::throttled(config, &opts)?;
+    // client-go's throttle (--client-qps, --client-burst) on every request of the process and,
+    // with leader election, the leader's write fence on every write but the Lease's own; the
+    // AWS controllers check the same fence before they call AWS.
+    let fence = opts.leader_election_fence().map_err(anyhow::Error::msg)?;
+    let client = kro_controller::client::fenced(config, &opts, fence.clone())?;
+    let mut aws = aws;
+    aws.leader_fence = fence;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;

@@ -295,6 +295,9 @@ pub struct AwsOptions {
     /// Resync period per kind (`Bucket` → 30 min), overriding `resync_period` (ACK's
     /// `--reconcile-resource-resync-seconds`).
     pub resource_resync: std::collections::BTreeMap<ControllerKind, Duration>,
+    /// With leader election, the replica's write fence: AWS is not called while it is closed
+    /// (`kro run` sets it; the same fence refuses the client's Kubernetes writes).
+    pub leader_fence: Option<kro_reconcile::LeaderFence>,
 }
 
 impl Default for AwsOptions {
@@ -317,6 +320,7 @@ impl Default for AwsOptions {
             watch_namespace: None,
             resource_tags: Vec::new(),
             resource_resync: std::collections::BTreeMap::new(),
+            leader_fence: None,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! `rest_client_requests_total`, with kro's latency and size histograms (so a load test or a
 //! dashboard sees what the operator costs the API server, from the operator's side, discovery
 //! and watches included); the other is client-go's client-side throttle, a token bucket of
-//! `--client-qps`/`--client-burst`.
+//! `--client-qps`/`--client-burst`. `kro run`'s client has a third, outermost: with leader
+//! election, the leader's write fence ([`FenceWrites`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,6 +18,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Options;
+
+/// The boxed error of a tower service, as kube's client takes it.
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A client for the cluster `KUBECONFIG` or the pod's service account points at, counting its
 /// requests into [`crate::metrics::CLIENT`] and throttled as `opts` say ([`throttled`]).
@@ -36,14 +40,139 @@ pub fn with_config(config: kube::Config) -> Result<kube::Client, kube::Error> {
 }
 
 /// [`with_config`], each request first waiting for a token of `--client-qps`/`--client-burst`
-/// ([`throttle`]), as `kro run`'s client does.
+/// ([`throttle`]).
 pub fn throttled(config: kube::Config, opts: &Options) -> Result<kube::Client, kube::Error> {
+    fenced(config, opts, None)
+}
+
+/// `kro run`'s client: [`throttled`], and with a fence (leader election), every write but the
+/// leader Lease's own refused unsent while the Lease's hold is not certain ([`FenceWrites`]).
+pub fn fenced(
+    config: kube::Config,
+    opts: &Options,
+    fence: Option<kro_reconcile::LeaderFence>,
+) -> Result<kube::Client, kube::Error> {
     let count = CountRequests::for_cluster(&config.cluster_url);
     let builder = kube::client::ClientBuilder::try_from(config)?;
     Ok(builder
         .with_layer(&count)
         .with_layer(&throttle(opts.client_qps, opts.client_burst))
+        .with_layer(&FenceWrites::new(fence))
         .build())
+}
+
+/// The leader's write fence as a client layer ([`kro_reconcile::LeaderFence`]): a write (any
+/// method but GET, HEAD, OPTIONS) that is not the leader Lease's own is refused, never sent,
+/// while the fence is closed; an accepted write of the Lease renews the hold from the moment it
+/// was sent. Without a fence everything passes.
+#[derive(Debug, Clone)]
+pub struct FenceWrites {
+    fence: Option<kro_reconcile::LeaderFence>,
+    /// The path the leader Lease ends with, `/leases/<name>`.
+    lease: Arc<str>,
+}
+
+impl FenceWrites {
+    /// A layer fencing writes with `fence` (none: nothing is fenced).
+    pub fn new(fence: Option<kro_reconcile::LeaderFence>) -> Self {
+        FenceWrites {
+            fence,
+            lease: format!("/leases/{}", crate::LEASE_NAME).into(),
+        }
+    }
+}
+
+impl<S> Layer<S> for FenceWrites {
+    type Service = Fenced<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Fenced {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// What a request is to the fence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fencing {
+    /// A read: never fenced.
+    Read,
+    /// A write of the leader Lease: never fenced; when accepted, it renews the hold.
+    Lease,
+    /// Any other write: fenced.
+    Write,
+}
+
+impl FenceWrites {
+    fn classify(&self, method: &http::Method, path: &str) -> Fencing {
+        if matches!(
+            *method,
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        ) {
+            Fencing::Read
+        } else if path.starts_with("/apis/coordination.k8s.io/") && path.ends_with(&*self.lease) {
+            Fencing::Lease
+        } else {
+            Fencing::Write
+        }
+    }
+}
+
+/// The service [`FenceWrites`] makes.
+#[derive(Debug, Clone)]
+pub struct Fenced<S> {
+    inner: S,
+    layer: FenceWrites,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Fenced<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    ResBody: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<S::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let Some(fence) = self.layer.fence.clone() else {
+            return self.inner.call(req).map(|r| r.map_err(Into::into)).boxed();
+        };
+        match self.layer.classify(req.method(), req.uri().path()) {
+            Fencing::Read => self.inner.call(req).map(|r| r.map_err(Into::into)).boxed(),
+            Fencing::Lease => {
+                let sent = std::time::Instant::now();
+                let answer = self.inner.call(req);
+                async move {
+                    let response = answer.await.map_err(Into::into)?;
+                    if response.status().is_success() {
+                        fence.renewed(sent);
+                    }
+                    Ok(response)
+                }
+                .boxed()
+            }
+            Fencing::Write => match fence.check() {
+                Ok(()) => self.inner.call(req).map(|r| r.map_err(Into::into)).boxed(),
+                Err(refused) => {
+                    tracing::warn!(
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        error = %refused,
+                        "write refused by the leader fence"
+                    );
+                    futures::future::ready(Err(refused.into())).boxed()
+                }
+            },
+        }
+    }
 }
 
 /// Wraps a service so that each request it sends is counted and timed.
@@ -213,6 +342,117 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers 200 to every request, counting them.
+    #[derive(Debug, Clone, Default)]
+    struct Ok200 {
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Service<Request<()>> for Ok200 {
+        type Response = Response<()>;
+        type Error = std::convert::Infallible;
+        type Future = std::future::Ready<Result<Response<()>, Self::Error>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::ready(Ok(Response::new(())))
+        }
+    }
+
+    fn request(method: http::Method, path: &str) -> Request<()> {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .body(())
+            .unwrap()
+    }
+
+    const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/kro/leases/controller.kro.run";
+    const CONFIG_MAPS: &str = "/api/v1/namespaces/team/configmaps";
+
+    #[tokio::test]
+    async fn a_closed_fence_refuses_writes_unsent_but_not_reads_or_the_lease() {
+        // A deadline of zero: closed as soon as the Lease is renewed once.
+        let fence = kro_reconcile::LeaderFence::new(std::time::Duration::ZERO);
+        let inner = Ok200::default();
+        let mut service = FenceWrites::new(Some(fence.clone())).layer(inner.clone());
+        let sent = || inner.calls.load(std::sync::atomic::Ordering::SeqCst);
+
+        // Before the election nothing is fenced.
+        assert!(
+            service
+                .call(request(http::Method::POST, CONFIG_MAPS))
+                .await
+                .is_ok()
+        );
+        assert!(
+            service
+                .call(request(http::Method::PATCH, LEASE))
+                .await
+                .is_ok()
+        );
+        assert_eq!(sent(), 2);
+        let refused = service
+            .call(request(http::Method::POST, CONFIG_MAPS))
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("write refused"), "{refused}");
+        assert_eq!(sent(), 2, "a refused write is not sent");
+        assert!(
+            service
+                .call(request(http::Method::GET, CONFIG_MAPS))
+                .await
+                .is_ok()
+        );
+        assert!(
+            service
+                .call(request(http::Method::PUT, LEASE))
+                .await
+                .is_ok()
+        );
+        assert!(
+            service
+                .call(request(
+                    http::Method::DELETE,
+                    "/apis/coordination.k8s.io/v1/namespaces/kro/leases/other"
+                ))
+                .await
+                .is_err(),
+            "only the leader Lease's own writes pass"
+        );
+        assert_eq!(sent(), 4);
+    }
+
+    #[tokio::test]
+    async fn an_open_fence_and_no_fence_pass_every_write() {
+        let fence = kro_reconcile::LeaderFence::new(std::time::Duration::from_secs(3600));
+        let inner = Ok200::default();
+        let mut fenced = FenceWrites::new(Some(fence)).layer(inner.clone());
+        assert!(
+            fenced
+                .call(request(http::Method::PATCH, LEASE))
+                .await
+                .is_ok()
+        );
+        assert!(
+            fenced
+                .call(request(http::Method::DELETE, CONFIG_MAPS))
+                .await
+                .is_ok()
+        );
+        let mut open = FenceWrites::new(None).layer(inner.clone());
+        assert!(
+            open.call(request(http::Method::POST, CONFIG_MAPS))
+                .await
+                .is_ok()
+        );
+        assert_eq!(inner.calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
 
     /// Answers every request at once, counting them.
     #[derive(Debug, Default)]

@@ -218,11 +218,12 @@ async fn acquire_leadership(
     shutdown: &mut (impl Future<Output = ()> + Unpin),
 ) -> anyhow::Result<Option<Leadership>> {
     let namespace = lease_namespace(client, opts).await;
+    let (duration, grace) = lease_timing(opts);
     let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
         .with_namespace(namespace)
         .with_identity(identity)
-        .with_duration(opts.leader_election_lease_duration.as_secs().max(1))
-        .with_grace(opts.leader_election_retry_period.as_secs().max(1))
+        .with_duration(duration)
+        .with_grace(grace)
         .build()
         .await?;
     let (mut held, task) = manager.watch().await;
@@ -239,6 +240,17 @@ async fn acquire_leadership(
     }
     tracing::info!(lease = LEASE_NAME, "leading");
     Ok(Some(Leadership { held, task }))
+}
+
+/// The Lease's duration and the lease manager's grace, in seconds: the holder renews when
+/// `grace` is left of the duration, so a grace of duration − retry period renews every
+/// `--leader-election-retry-period`, as client-go does, well inside the renew deadline that the
+/// write fence ([`kro_reconcile::LeaderFence`]) holds it to.
+fn lease_timing(opts: &Options) -> (u64, u64) {
+    let duration = opts.leader_election_lease_duration.as_secs().max(2);
+    let retry = opts.leader_election_retry_period.as_secs().max(1);
+    let grace = duration.saturating_sub(retry).clamp(1, duration - 1);
+    (duration, grace)
 }
 
 /// This replica's name in the Lease and in events: `--leader-election-identity` (`$POD_NAME`),
@@ -411,4 +423,26 @@ async fn run_controllers(
     let _ = tokio::time::timeout(timeout, rgd_task).await;
     ctx.stop_all(timeout).await;
     result
+}
+
+#[cfg(test)]
+mod lease_timing_tests {
+    use super::*;
+
+    #[test]
+    fn the_leader_renews_every_retry_period() {
+        let timing = |lease: u64, retry: u64| {
+            lease_timing(&Options {
+                leader_election_lease_duration: std::time::Duration::from_secs(lease),
+                leader_election_retry_period: std::time::Duration::from_secs(retry),
+                ..Options::for_tests()
+            })
+        };
+        // kro's defaults: a 15 s Lease renewed when 13 s are left, i.e. every 2 s.
+        assert_eq!(timing(15, 2), (15, 13));
+        assert_eq!(timing(4, 1), (4, 3));
+        // Out-of-range values still give the lease manager what it accepts (0 < grace < duration).
+        assert_eq!(timing(1, 5), (2, 1));
+        assert_eq!(timing(10, 0), (10, 9));
+    }
 }

@@ -415,6 +415,35 @@ impl Default for Options {
 }
 
 impl Options {
+    /// With `--leader-elect`, the write fence of this replica ([`kro_reconcile::LeaderFence`]),
+    /// after client-go's check of the timing it relies on: lease duration > renew deadline >
+    /// retry period. `Err` names the flags and their values.
+    pub fn leader_election_fence(&self) -> Result<Option<kro_reconcile::LeaderFence>, String> {
+        if !self.leader_elect {
+            return Ok(None);
+        }
+        let (lease, renew, retry) = (
+            self.leader_election_lease_duration,
+            self.leader_election_renew_deadline,
+            self.leader_election_retry_period,
+        );
+        if lease <= renew {
+            return Err(format!(
+                "--leader-election-lease-duration ({lease:?}) must be greater than \
+                 --leader-election-renew-deadline ({renew:?}): the leader stops writing at the \
+                 renew deadline, before a standby may take the Lease"
+            ));
+        }
+        if renew <= retry {
+            return Err(format!(
+                "--leader-election-renew-deadline ({renew:?}) must be greater than \
+                 --leader-election-retry-period ({retry:?}): the Lease is renewed every retry \
+                 period and must be renewed before the deadline"
+            ));
+        }
+        Ok(Some(kro_reconcile::LeaderFence::new(renew)))
+    }
+
     /// Options for tests: no HTTP listeners, no leader election, short delays.
     pub fn for_tests() -> Self {
         Self {
@@ -617,6 +646,37 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         opts: Options,
+    }
+
+    #[test]
+    fn leader_election_timing_is_checked_as_client_go_does() {
+        let parse = |args: &[&str]| {
+            let mut all = vec!["kro", "--leader-elect"];
+            all.extend_from_slice(args);
+            Cli::try_parse_from(all).unwrap().opts
+        };
+        // kro's defaults (15s > 10s > 2s) give a fence; no leader election, none.
+        assert!(parse(&[]).leader_election_fence().unwrap().is_some());
+        assert!(
+            Options::for_tests()
+                .leader_election_fence()
+                .unwrap()
+                .is_none()
+        );
+        let long_deadline = parse(&["--leader-election-lease-duration", "4s"])
+            .leader_election_fence()
+            .unwrap_err();
+        assert!(
+            long_deadline.contains("--leader-election-lease-duration (4s) must be greater than --leader-election-renew-deadline (10s)"),
+            "{long_deadline}"
+        );
+        let slow_retry = parse(&["--leader-election-retry-period", "10s"])
+            .leader_election_fence()
+            .unwrap_err();
+        assert!(
+            slow_retry.contains("--leader-election-renew-deadline (10s) must be greater than --leader-election-retry-period (10s)"),
+            "{slow_retry}"
+        );
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //!   requests.
 //! - [`clock`] is where "now" comes from ([`Clock`]), so condition stamping is testable.
 //! - [`kill`] is the crash suite's test hook ([`kill_point`], armed by `KRO_KILL_POINTS`).
+//! - [`fence`] is the leader's write fence ([`LeaderFence`]): no write once the Lease may have
+//!   passed to another replica.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -18,6 +20,7 @@ pub mod backoff;
 pub mod bucket;
 pub mod clock;
 pub mod events;
+pub mod fence;
 pub mod guard;
 pub mod kill;
 pub mod undecodable;
@@ -26,5 +29,6 @@ pub use backoff::{Backoff, Failures};
 pub use bucket::TokenBucket;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use events::publish;
+pub use fence::{LeaderFence, NotLeading};
 pub use guard::{Panicked, guard, panic_message};
 pub use kill::kill_point;

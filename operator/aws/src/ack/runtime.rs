@@ -584,6 +584,10 @@ async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Actio
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let annotations = obj.annotations().clone();
     let k = key(obj.as_ref());
+    if let Err(refused) = leading(&ctx) {
+        tracing::warn!(object = k, error = %refused, "not reconciling");
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     if obj.meta().deletion_timestamp.is_none() && ctx.still_terminal(&k, &fingerprint(obj.as_ref()))
     {
         return Ok(Action::await_change());
@@ -643,6 +647,20 @@ async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Actio
     };
     let meta = account.map(|a| (a, region));
     finish(&api, &obj, &ctx, &k, result, extras, meta).await
+}
+
+/// With leader election, whether this replica's hold on the Lease is certain (checked before
+/// a reconcile and right before each create and delete in AWS).
+fn leading(ctx: &Ctx) -> Result<(), kro_reconcile::NotLeading> {
+    ctx.opts
+        .leader_fence
+        .as_ref()
+        .map_or(Ok(()), |fence| fence.check())
+}
+
+/// [`leading`] as the error of a sync that must not call AWS now.
+fn leading_or_wait(ctx: &Ctx) -> Result<(), SyncError> {
+    leading(ctx).map_err(|refused| SyncError::Waiting(refused.to_string()))
 }
 
 /// A read-only object: never created, updated or deleted; only what AWS has is reported.
@@ -1011,6 +1029,7 @@ async fn create_then_update<K: AckKind>(
         add_finalizer(api, obj, K::FINALIZER).await?;
     }
     kro_reconcile::kill_point("ack/before-create");
+    leading_or_wait(cx.ctx)?;
     let undo = || async {
         if !owned {
             let _ = write_marker(api, obj, cx, None).await;
@@ -1091,6 +1110,7 @@ async fn create_generated<K: AckKind>(
     if !has_finalizer {
         add_finalizer(api, &fresh, K::FINALIZER).await?;
     }
+    leading_or_wait(cx.ctx)?;
     let mut created = match resolved.create(cx, "").await {
         Ok(c) => c,
         Err(e) => {
@@ -1259,7 +1279,8 @@ async fn cleanup<K: AckKind>(
         .unwrap_or_else(|| resolved.identifier());
     let mut existed = false;
     let result = async {
-            match resolved.read(cx, &id).await? {
+        leading_or_wait(cx.ctx)?;
+        match resolved.read(cx, &id).await? {
             None => Ok(Deleted::Done),
             Some(observed) => {
                 existed = true;
