@@ -443,6 +443,16 @@ pub(crate) trait AckKind:
     ) -> impl Future<Output = Result<(), SyncError>> + Send {
         async { Ok(()) }
     }
+    /// For a kind whose id AWS assigns: the id of the resource an earlier create of this
+    /// object made, found by the creation token it was tagged with ([`creation_token`]);
+    /// `None` when there is none (or the kind cannot look resources up by tag).
+    fn find_created(
+        &self,
+        _cx: &SyncCx<'_>,
+        _token: &Tag,
+    ) -> impl Future<Output = Result<Option<String>, SyncError>> + Send {
+        async { Ok(None) }
+    }
     /// Creates the AWS resource.
     fn create(
         &self,
@@ -957,6 +967,23 @@ fn merge_resource_tags<K: AckKind>(
             name: &name,
         },
     );
+    with_tags(obj, &defaults)
+}
+
+/// The tag a resource whose id AWS assigns ([`AckKind::GENERATED_ID`]) is created with: the
+/// object's uid under `services.k8s.aws/creation-token`, so a create whose id was never
+/// recorded is found again ([`AckKind::find_created`]) rather than repeated. Like ACK's default
+/// tags it is left alone by the diff and kept out of an adopted spec.
+pub(crate) fn creation_token<K: AckKind>(obj: &K) -> Tag {
+    Tag::new(CREATION_TOKEN, obj.uid().unwrap_or_default())
+}
+
+/// The key of [`creation_token`].
+pub(crate) const CREATION_TOKEN: &str = "services.k8s.aws/creation-token";
+
+/// `obj` with `tags` added to its spec's tags ([`AckKind::TAGS`]) where the spec does not set
+/// the key itself.
+fn with_tags<K: AckKind>(obj: &K, tags: &[Tag]) -> Result<K, SyncError> {
     let mut v = serde_json::to_value(obj).map_err(|e| SyncError::Terminal(e.to_string()))?;
     let pointer = format!("/spec{}", K::TAGS);
     let current: Vec<Tag> = v
@@ -966,7 +993,7 @@ fn merge_resource_tags<K: AckKind>(
         .transpose()
         .map_err(|e| SyncError::Terminal(format!("spec{}: {e}", K::TAGS.replace('/', "."))))?
         .unwrap_or_default();
-    let merged = serde_json::to_value(with_default_tags(&current, &defaults))
+    let merged = serde_json::to_value(with_default_tags(&current, tags))
         .map_err(|e| SyncError::Terminal(e.to_string()))?;
     set_pointer(&mut v, &pointer, merged);
     serde_json::from_value(v).map_err(|e| SyncError::Terminal(e.to_string()))
@@ -1110,23 +1137,40 @@ async fn create_generated<K: AckKind>(
     if !has_finalizer {
         add_finalizer(api, &fresh, K::FINALIZER).await?;
     }
-    leading_or_wait(cx.ctx)?;
-    let mut created = match resolved.create(cx, "").await {
-        Ok(c) => c,
-        Err(e) => {
-            if !has_finalizer && e.class(K::TERMINAL_CODES) == ErrorClass::Terminal {
-                let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
-            }
-            return Err(e);
+    // An earlier create of this object that was cut off (a kill, a lost answer) before its id
+    // was recorded left a resource carrying this object's creation token: it is ours, and is
+    // recorded instead of created a second time.
+    let token = creation_token(obj);
+    let (id, mut created) = match resolved.find_created(cx, &token).await? {
+        Some(id) => {
+            tracing::info!(
+                id,
+                "found the resource an earlier create of this object made"
+            );
+            (id, Created::default())
+        }
+        None => {
+            leading_or_wait(cx.ctx)?;
+            let tokened = with_tags(resolved, std::slice::from_ref(&token))?;
+            let created = match tokened.create(cx, "").await {
+                Ok(c) => c,
+                Err(e) => {
+                    if !has_finalizer && e.class(K::TERMINAL_CODES) == ErrorClass::Terminal {
+                        let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
+                    }
+                    return Err(e);
+                }
+            };
+            let Some(id) = created.id.clone().filter(|id| !id.is_empty()) else {
+                return Err(SyncError::Waiting(format!(
+                    "AWS created the {} but returned no identifier",
+                    K::kind(&())
+                )));
+            };
+            kro_reconcile::kill_point("ack/generated-after-create");
+            (id, created)
         }
     };
-    let Some(id) = created.id.clone().filter(|id| !id.is_empty()) else {
-        return Err(SyncError::Waiting(format!(
-            "AWS created the {} but returned no identifier",
-            K::kind(&())
-        )));
-    };
-    kro_reconcile::kill_point("ack/generated-after-create");
     record_generated_id(api, obj, cx, &id).await?;
     kro_reconcile::kill_point("ack/generated-after-id");
     let observed = read_after_create(resolved, cx, &id).await?;
@@ -1842,6 +1886,30 @@ mod tests {
             adopted_spec::<Bucket>("b", &observed)["tagging"],
             json!({"tagSet": [{"key": "team", "value": "a"}]})
         );
+    }
+
+    #[test]
+    fn the_creation_token_is_the_objects_uid_under_acks_prefix_and_never_the_users() {
+        let group: crate::rds::db_subnet_group::DBSubnetGroup = serde_json::from_value(json!({
+            "apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBSubnetGroup",
+            "metadata": {"name": "g", "namespace": "team-a", "uid": "5f1c-uid"},
+            "spec": {"name": "g", "description": "d", "tags": [{"key": "team", "value": "a"}]}
+        }))
+        .unwrap();
+        let token = creation_token(&group);
+        assert_eq!(token, Tag::new(CREATION_TOKEN, "5f1c-uid"));
+        let tokened = with_tags(&group, std::slice::from_ref(&token)).unwrap();
+        assert_eq!(
+            serde_json::to_value(&tokened.spec).unwrap()["tags"],
+            json!([{"key": "team", "value": "a"},
+                   {"key": "services.k8s.aws/creation-token", "value": "5f1c-uid"}])
+        );
+        // Left alone by the diff of a spec that does not list it, and kept out of an adopted
+        // spec, like ACK's default tags.
+        assert!(crate::ack::types::is_ignored_tag(CREATION_TOKEN));
+        let delta =
+            crate::ack::types::tag_delta(&[Tag::new("team", "a")], &[Tag::new("team", "a"), token]);
+        assert!(delta.add.is_empty() && delta.remove.is_empty(), "{delta:?}");
     }
 
     #[test]

@@ -201,6 +201,21 @@ impl AckKind for ElasticIPAddress {
         check(&self.spec)
     }
 
+    async fn find_created(
+        &self,
+        cx: &SyncCx<'_>,
+        token: &crate::ack::types::Tag,
+    ) -> Result<Option<String>, SyncError> {
+        super::find_tagged!(
+            cx,
+            token,
+            describe_addresses,
+            "DescribeAddresses",
+            addresses,
+            allocation_id
+        )
+    }
+
     async fn create(&self, cx: &SyncCx<'_>, _id: &str) -> Result<Created, SyncError> {
         let s = &self.spec;
         let non_empty = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());

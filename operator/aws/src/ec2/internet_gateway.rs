@@ -266,6 +266,21 @@ impl AckKind for InternetGateway {
         check_tags(self.spec.tags.as_deref())
     }
 
+    async fn find_created(
+        &self,
+        cx: &SyncCx<'_>,
+        token: &crate::ack::types::Tag,
+    ) -> Result<Option<String>, SyncError> {
+        super::find_tagged!(
+            cx,
+            token,
+            describe_internet_gateways,
+            "DescribeInternetGateways",
+            internet_gateways,
+            internet_gateway_id
+        )
+    }
+
     async fn create(&self, cx: &SyncCx<'_>, _id: &str) -> Result<Created, SyncError> {
         let out = cx
             .aws

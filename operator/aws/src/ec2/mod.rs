@@ -27,6 +27,50 @@ use crate::ack::error::{AwsError, HttpStatus};
 use crate::ack::runtime::SyncError;
 use crate::ack::types::{AckResourceMetadata, Tag, tag_delta};
 
+/// The filter selecting resources tagged `tag` (`tag:<key>` = value), for
+/// [`AckKind::find_created`](crate::ack::runtime::AckKind::find_created).
+pub(crate) fn tagged(tag: &Tag) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(format!("tag:{}", tag.key.as_deref().unwrap_or_default()))
+        .values(tag.value.clone().unwrap_or_default())
+        .build()
+}
+
+/// Whether `tags` hold `tag` (checked on what a tag-filtered describe returns too: an emulator
+/// may ignore a filter it does not know).
+pub(crate) fn carries(tags: &[aws_sdk_ec2::types::Tag], tag: &Tag) -> bool {
+    tags.iter()
+        .any(|t| t.key() == tag.key.as_deref() && t.value() == tag.value.as_deref())
+}
+
+/// The body of [`AckKind::find_created`](crate::ack::runtime::AckKind::find_created) for an
+/// EC2 kind: `$describe` filtered by the token's tag (`$filter` names the builder's filter
+/// method), the first resource of `$items` that [`carries`] the token and is `$live`, its id
+/// `$id`.
+macro_rules! find_tagged {
+    ($cx:expr, $token:expr, $describe:ident, $filter:ident, $op:literal, $items:ident, $id:ident, $live:expr) => {{
+        let out = $cx
+            .aws
+            .ec2
+            .$describe()
+            .$filter($crate::ec2::tagged($token))
+            .send()
+            .await
+            .map_err($crate::ec2::aws($op))?;
+        Ok(out
+            .$items()
+            .iter()
+            .filter(|r| $crate::ec2::carries(r.tags(), $token))
+            .filter($live)
+            .find_map(|r| r.$id())
+            .map(str::to_string))
+    }};
+    ($cx:expr, $token:expr, $describe:ident, $op:literal, $items:ident, $id:ident) => {
+        $crate::ec2::find_tagged!($cx, $token, $describe, filters, $op, $items, $id, |_| true)
+    };
+}
+pub(crate) use find_tagged;
+
 /// Maps an SDK error of call `op` to a [`SyncError`].
 pub(crate) fn aws<E, R>(
     op: &'static str,

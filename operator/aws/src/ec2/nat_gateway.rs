@@ -526,6 +526,29 @@ impl AckKind for NATGateway {
         check_create(&self.spec)
     }
 
+    async fn find_created(
+        &self,
+        cx: &SyncCx<'_>,
+        token: &crate::ack::types::Tag,
+    ) -> Result<Option<String>, SyncError> {
+        super::find_tagged!(
+            cx,
+            token,
+            describe_nat_gateways,
+            filter,
+            "DescribeNatGateways",
+            nat_gateways,
+            nat_gateway_id,
+            |n| !matches!(
+                n.state(),
+                Some(
+                    aws_sdk_ec2::types::NatGatewayState::Deleted
+                        | aws_sdk_ec2::types::NatGatewayState::Deleting
+                )
+            )
+        )
+    }
+
     async fn create(&self, cx: &SyncCx<'_>, _id: &str) -> Result<Created, SyncError> {
         let s = &self.spec;
         let non_empty = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());

@@ -861,6 +861,21 @@ impl AckKind for RouteTable {
         Ok(())
     }
 
+    async fn find_created(
+        &self,
+        cx: &SyncCx<'_>,
+        token: &crate::ack::types::Tag,
+    ) -> Result<Option<String>, SyncError> {
+        super::find_tagged!(
+            cx,
+            token,
+            describe_route_tables,
+            "DescribeRouteTables",
+            route_tables,
+            route_table_id
+        )
+    }
+
     async fn create(&self, cx: &SyncCx<'_>, _id: &str) -> Result<Created, SyncError> {
         let out = cx
             .aws

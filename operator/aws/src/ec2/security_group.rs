@@ -921,6 +921,21 @@ impl AckKind for SecurityGroup {
         Ok(())
     }
 
+    async fn find_created(
+        &self,
+        cx: &SyncCx<'_>,
+        token: &crate::ack::types::Tag,
+    ) -> Result<Option<String>, SyncError> {
+        super::find_tagged!(
+            cx,
+            token,
+            describe_security_groups,
+            "DescribeSecurityGroups",
+            security_groups,
+            group_id
+        )
+    }
+
     async fn create(&self, cx: &SyncCx<'_>, _id: &str) -> Result<Created, SyncError> {
         let s = &self.spec;
         let out = cx

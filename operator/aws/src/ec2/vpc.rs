@@ -559,6 +559,14 @@ impl AckKind for VPC {
         check_tags(self.spec.tags.as_deref())
     }
 
+    async fn find_created(
+        &self,
+        cx: &SyncCx<'_>,
+        token: &crate::ack::types::Tag,
+    ) -> Result<Option<String>, SyncError> {
+        super::find_tagged!(cx, token, describe_vpcs, "DescribeVpcs", vpcs, vpc_id)
+    }
+
     async fn create(&self, cx: &SyncCx<'_>, _id: &str) -> Result<Created, SyncError> {
         let s = &self.spec;
         let cidrs = desired_cidrs(s)?;
