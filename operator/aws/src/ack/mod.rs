@@ -3,6 +3,8 @@
 
 pub mod annotations;
 pub mod condition;
+#[cfg(test)]
+mod delta_props;
 pub mod error;
 pub(crate) mod events;
 pub(crate) mod ownership;
