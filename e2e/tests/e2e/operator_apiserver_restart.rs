@@ -1,6 +1,8 @@
-//! The operator survives its apiserver going away: kube-apiserver is stopped and started again
-//! (etcd and its data stay, as in an apiserver upgrade or crash), and the running operator
-//! resumes its watches and keeps reconciling, with nothing lost and no restart of its own.
+//! The operator survives its control plane going away, three times in a row: kube-apiserver
+//! stopped and started again (an upgrade), kube-apiserver SIGKILLed (a crash or OOM kill: no
+//! watch is closed, no request finished), and etcd SIGKILLed and started again on its data. Each
+//! time the running operator resumes its watches and keeps reconciling, with nothing lost and
+//! no restart of its own.
 //!
 //! This test runs its own control plane, since restarting the shared one would break every
 //! other test running beside it.
@@ -34,8 +36,36 @@ async fn config_message(client: &Client, ns: &str, name: &str, want: &str) -> Re
     Ok(())
 }
 
+/// After an outage, the same operator, never restarted, picks up a change made after it, a new
+/// instance (which needs its informers to be live again) and a child deleted by hand (which
+/// needs the child watch to be live again).
+async fn keeps_reconciling(
+    client: &Client,
+    kind: &str,
+    ns: &str,
+    message: &str,
+    new: &str,
+) -> Result<()> {
+    merge(
+        client,
+        &instance_api(),
+        kind,
+        Some(ns),
+        "first",
+        json!({"spec": {"message": message}}),
+        false,
+    )
+    .await?;
+    config_message(client, ns, "first-config", message).await?;
+    apply(client, &instance(kind, ns, new, json!({"message": new}))).await?;
+    wait_instance_state(client, kind, ns, new, "ACTIVE").await?;
+    config_message(client, ns, &format!("{new}-config"), new).await?;
+    delete(client, "v1", "ConfigMap", Some(ns), "first-config").await?;
+    config_message(client, ns, "first-config", message).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apiserver_restarted_operator_recovers_and_keeps_reconciling() -> Result<()> {
+async fn control_plane_restarted_killed_and_etcd_killed_operator_keeps_reconciling() -> Result<()> {
     let cp = tokio::task::block_in_place(PrivateService::control_plane)?;
     let client = kro_e2e::client_for(&cp.dir().join("kubeconfig")).await?;
     let ns = kro_e2e::namespace(&client, "op-restart").await?;
@@ -50,32 +80,22 @@ async fn apiserver_restarted_operator_recovers_and_keeps_reconciling() -> Result
     .await?;
     wait_instance_state(&client, &kind, &ns, "first", "ACTIVE").await?;
 
-    // The operator keeps running on the other worker while the apiserver is down.
-    tokio::task::block_in_place(|| cp.run("restart-apiserver"))?;
-
-    // The same operator, never restarted, picks up a change made after the outage ...
-    merge(
-        &client,
-        &instance_api(),
-        &kind,
-        Some(&ns),
-        "first",
-        json!({"spec": {"message": "after"}}),
-        false,
-    )
-    .await?;
-    config_message(&client, &ns, "first-config", "after").await?;
-    // ... a new instance, which needs its informers to be live again ...
-    apply(
-        &client,
-        &instance(&kind, &ns, "second", json!({"message": "new"})),
-    )
-    .await?;
-    wait_instance_state(&client, &kind, &ns, "second", "ACTIVE").await?;
-    config_message(&client, &ns, "second-config", "new").await?;
-    // ... and a child deleted by hand, which needs the child watch to be live again.
-    delete(&client, "v1", "ConfigMap", Some(&ns), "first-config").await?;
-    config_message(&client, &ns, "first-config", "after").await?;
+    // The operator keeps running on the other worker while the control plane is down.
+    for (n, fault) in ["restart-apiserver", "kill-apiserver", "restart-etcd"]
+        .into_iter()
+        .enumerate()
+    {
+        tokio::task::block_in_place(|| cp.run(fault))?;
+        keeps_reconciling(
+            &client,
+            &kind,
+            &ns,
+            &format!("after-{n}"),
+            &format!("new-{n}"),
+        )
+        .await
+        .map_err(|e| e.context(format!("after {fault}")))?;
+    }
 
     op.stop().await?;
     drop(cp);

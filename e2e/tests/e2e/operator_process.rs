@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::support::events::wait_event;
 use crate::support::operator::*;
 use crate::support::process::{free_port, http_get};
+use crate::support::wait_for_holder;
 use crate::support::{api_for, apply, condition, wait_for};
 
 #[tokio::test]
@@ -212,15 +213,4 @@ async fn controller_warmup_caches_rgds_while_standing_by() -> Result<()> {
         wait_instance_state(&client, kind, &ns, "w", "ACTIVE").await?;
     }
     second.stop().await
-}
-
-/// Waits until `want` holds kro's leader Lease.
-async fn wait_for_holder(leases: &kube::Api<kube::api::DynamicObject>, want: &str) -> Result<()> {
-    wait_for(&format!("{want} holds the lease"), || async {
-        let lease = leases.get_opt(kro_controller::LEASE_NAME).await?;
-        Ok(lease
-            .filter(|l| l.data["spec"]["holderIdentity"] == want)
-            .map(|_| ()))
-    })
-    .await
 }

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::support::events::wait_event;
 use crate::support::logs::Capture;
 use crate::support::operator::*;
+use crate::support::proxy::{ApiProxy, Faults, Throttle};
 use crate::support::{apply, condition, condition_message, get, wait_for};
 
 /// How deep the poison objects are nested: beyond the 127 levels kro-rs decodes.
@@ -230,205 +231,6 @@ async fn a_deep_rgd_is_reported_on_itself_and_other_rgds_go_active() -> Result<(
     op.stop().await
 }
 
-/// A loopback HTTP/1.1 proxy in front of the API server, owned by the test: it answers the
-/// first `budget` writes (POST, PUT, PATCH, DELETE) under any of some path prefixes with `429
-/// Too Many Requests` and `Retry-After: 1`, as API Priority and Fairness does, and passes
-/// everything else on through the test's own client (which holds the credentials).
-struct ThrottlingProxy {
-    url: String,
-    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ThrottlingProxy {
-    async fn start(upstream: Client, scopes: Vec<String>, budget: usize) -> Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("http://{}", listener.local_addr()?);
-        let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = served.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (upstream, counted, scopes) =
-                    (upstream.clone(), counted.clone(), scopes.clone());
-                tokio::spawn(async move {
-                    let _ = serve(stream, &upstream, &counted, &scopes, budget).await;
-                });
-            }
-        });
-        Ok(Self { url, served, task })
-    }
-
-    /// How many 429s were answered.
-    fn served(&self) -> usize {
-        self.served.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-impl Drop for ThrottlingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// One request read off a connection.
-struct Incoming {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-/// Reads the next request of a connection; `None` when it closes.
-async fn read_request(
-    reader: &mut (impl tokio::io::AsyncBufRead + Unpin),
-) -> Result<Option<Incoming>> {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
-    let mut line = String::new();
-    if reader.read_line(&mut line).await? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or_default().to_string(),
-        parts.next().unwrap_or_default().to_string(),
-    );
-    let mut headers = Vec::new();
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).await?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
-        }
-    }
-    let length = headers
-        .iter()
-        .find(|(name, _)| name == "content-length")
-        .and_then(|(_, value)| value.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await?;
-    Ok(Some(Incoming {
-        method,
-        path,
-        headers,
-        body,
-    }))
-}
-
-/// Serves one connection until it closes.
-async fn serve(
-    stream: tokio::net::TcpStream,
-    upstream: &Client,
-    served: &std::sync::atomic::AtomicUsize,
-    scopes: &[String],
-    budget: usize,
-) -> Result<()> {
-    use std::sync::atomic::Ordering;
-    use tokio::io::AsyncWriteExt;
-    let (read, mut write) = stream.into_split();
-    let mut reader = tokio::io::BufReader::new(read);
-    while let Some(request) = read_request(&mut reader).await? {
-        let write_request = matches!(request.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE");
-        if write_request
-            && scopes.iter().any(|scope| request.path.starts_with(scope))
-            && served
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                    (n < budget).then_some(n + 1)
-                })
-                .is_ok()
-        {
-            let status = json!({
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": "Too many requests, please try again later.",
-                "reason": "TooManyRequests", "details": {"retryAfterSeconds": 1}, "code": 429,
-            })
-            .to_string();
-            let head = format!(
-                "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\nContent-Length: {}\r\n\r\n",
-                status.len()
-            );
-            write.write_all(head.as_bytes()).await?;
-            write.write_all(status.as_bytes()).await?;
-            continue;
-        }
-        forward(request, upstream, &mut write).await?;
-    }
-    Ok(())
-}
-
-/// Passes one request to the API server and writes its answer back (a watch streamed in
-/// chunks as it comes).
-async fn forward(
-    request: Incoming,
-    upstream: &Client,
-    write: &mut (impl tokio::io::AsyncWrite + Unpin),
-) -> Result<()> {
-    use futures::AsyncReadExt;
-    use tokio::io::AsyncWriteExt;
-    let watch = request.path.contains("watch=true") || request.path.contains("watch=1");
-    let mut builder = http::Request::builder()
-        .method(request.method.as_str())
-        .uri(request.path.as_str());
-    for (name, value) in &request.headers {
-        if matches!(name.as_str(), "accept" | "content-type") {
-            builder = builder.header(name.as_str(), value.as_str());
-        }
-    }
-    let outgoing = builder.body(request.body)?;
-    let refused = |e: kube::Error| match e {
-        kube::Error::Api(status) => {
-            let body = serde_json::to_string(&*status).unwrap_or_default();
-            (status.code, body)
-        }
-        other => (502, json!({"message": other.to_string()}).to_string()),
-    };
-    if watch {
-        match upstream.request_stream(outgoing).await {
-            Ok(mut body) => {
-                write
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
-                    .await?;
-                let mut buf = vec![0; 64 * 1024];
-                loop {
-                    let n = body.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        break;
-                    }
-                    write.write_all(format!("{n:x}\r\n").as_bytes()).await?;
-                    write.write_all(&buf[..n]).await?;
-                    write.write_all(b"\r\n").await?;
-                    write.flush().await?;
-                }
-                write.write_all(b"0\r\n\r\n").await?;
-                return Ok(());
-            }
-            Err(e) => return answer(write, refused(e)).await,
-        }
-    }
-    match upstream.request_text(outgoing).await {
-        Ok(text) => answer(write, (200, text)).await,
-        Err(e) => answer(write, refused(e)).await,
-    }
-}
-
-async fn answer(
-    write: &mut (impl tokio::io::AsyncWrite + Unpin),
-    (code, body): (u16, String),
-) -> Result<()> {
-    use tokio::io::AsyncWriteExt;
-    let head = format!(
-        "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    write.write_all(head.as_bytes()).await?;
-    write.write_all(body.as_bytes()).await?;
-    Ok(())
-}
-
 /// Every `status.state` an instance shows, in order, from a watch of the API server.
 fn record_states(
     client: &Client,
@@ -484,8 +286,15 @@ async fn a_throttled_operator_waits_and_converges_without_error() -> Result<()> 
         ),
         format!("/api/v1/namespaces/{ns}/configmaps"),
     ];
-    let proxy = ThrottlingProxy::start(client.clone(), scopes, THROTTLED).await?;
-    let mut config = kube::Config::new(proxy.url.parse()?);
+    let faults = Faults {
+        throttle: Some(Throttle {
+            scopes,
+            budget: THROTTLED,
+        }),
+        ..Faults::default()
+    };
+    let proxy = ApiProxy::start(client.clone(), faults).await?;
+    let mut config = kube::Config::new(proxy.url().parse()?);
     // kube's client retries a 429 itself first (15 times, its backoff doubling past
     // Retry-After: minutes); without it every 429 reaches kro-rs's own handling, which is what
     // keeps ERROR out of the status however long a throttle lasts.
@@ -516,7 +325,7 @@ async fn a_throttled_operator_waits_and_converges_without_error() -> Result<()> 
         .await?
         .context("the second ConfigMap")?;
     assert_eq!(b["data"]["from"], "busy");
-    assert_eq!(proxy.served(), THROTTLED, "every 429 was met");
+    assert_eq!(proxy.throttled(), THROTTLED, "every 429 was met");
     watching.abort();
     let states = states.lock().map(|s| s.clone()).unwrap_or_default();
     assert!(

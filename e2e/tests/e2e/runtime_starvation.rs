@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use kro_e2e::{client, namespace};
 use serde_json::{Value, json};
 
-use crate::support::kro_process::KroProcess;
+use crate::support::kro_process::{KroProcess, SHORT_LEASE};
 use crate::support::operator::*;
 use crate::support::process::{free_port, http_get};
 use crate::support::{DEADLINE, api_for, apply, condition_message, wait_for};
@@ -134,40 +134,32 @@ fn start_kro(id: &str, ns: &str, metrics: u16, health: u16) -> Result<KroProcess
     let metrics = format!("127.0.0.1:{metrics}");
     let health = format!("127.0.0.1:{health}");
     let selector = format!("e2e.kro.run/operator={id}");
-    KroProcess::start(
-        id,
-        [
-            "run",
-            "--metrics-bind-address",
-            &metrics,
-            "--health-probe-bind-address",
-            &health,
-            "--dynamic-controller-concurrent-reconciles",
-            &workers,
-            "--cel-cost-limit",
-            "1000000000000000",
-            "--instance-evaluation-timeout",
-            "8s",
-            "--leader-elect",
-            "--leader-election-namespace",
-            ns,
-            "--leader-election-lease-duration",
-            "4s",
-            "--leader-election-renew-deadline",
-            "3s",
-            "--leader-election-retry-period",
-            "1s",
-            "--log-format",
-            "json",
-            "--log-level",
-            "info,kro_controller::instance::evaluate=debug",
-            "--rgd-selector",
-            &selector,
-            "--aws-controllers",
-            "none",
-        ],
-        &[("POD_NAME", id.as_ref())],
-    )
+    let mut args = vec![
+        "run",
+        "--metrics-bind-address",
+        &metrics,
+        "--health-probe-bind-address",
+        &health,
+        "--dynamic-controller-concurrent-reconciles",
+        &workers,
+        "--cel-cost-limit",
+        "1000000000000000",
+        "--instance-evaluation-timeout",
+        "8s",
+        "--leader-elect",
+        "--leader-election-namespace",
+        ns,
+        "--log-format",
+        "json",
+        "--log-level",
+        "info,kro_controller::instance::evaluate=debug",
+        "--rgd-selector",
+        &selector,
+        "--aws-controllers",
+        "none",
+    ];
+    args.extend(SHORT_LEASE);
+    KroProcess::start(id, args, &[("POD_NAME", id.as_ref())])
 }
 
 /// One round of the busy window: the probes, and the Lease when both workers are busy.

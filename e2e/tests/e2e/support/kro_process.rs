@@ -47,6 +47,17 @@ pub(crate) fn kro_bin() -> &'static Path {
     })
 }
 
+/// Leader-election flags for a test: a 4 s Lease, a 3 s renew deadline, a 1 s retry period
+/// (client-go's order: lease > deadline > retry), so a lost leader is replaced in seconds.
+pub(crate) const SHORT_LEASE: [&str; 6] = [
+    "--leader-election-lease-duration",
+    "4s",
+    "--leader-election-renew-deadline",
+    "3s",
+    "--leader-election-retry-period",
+    "1s",
+];
+
 /// A running `kro`; killed (SIGKILL) and reaped when dropped.
 pub(crate) struct KroProcess {
     child: Child,

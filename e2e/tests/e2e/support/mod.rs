@@ -14,6 +14,7 @@ pub(crate) mod kro_process;
 pub(crate) mod logs;
 pub(crate) mod operator;
 pub(crate) mod process;
+pub(crate) mod proxy;
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -289,4 +290,18 @@ pub(crate) async fn wait_object_gone(
     name: &str,
 ) -> Result<()> {
     wait_gone(&served_api(client, api_version, kind, ns).await?, name).await
+}
+
+/// Waits until `want` holds kro's leader Lease.
+pub(crate) async fn wait_for_holder(
+    leases: &kube::Api<kube::api::DynamicObject>,
+    want: &str,
+) -> Result<()> {
+    wait_for(&format!("{want} holds the lease"), || async {
+        let lease = leases.get_opt(kro_controller::LEASE_NAME).await?;
+        Ok(lease
+            .filter(|l| l.data["spec"]["holderIdentity"] == want)
+            .map(|_| ()))
+    })
+    .await
 }
