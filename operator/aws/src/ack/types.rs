@@ -273,6 +273,29 @@ pub fn render_resource_tags(tags: &[ResourceTag], cx: TagContext<'_>) -> Vec<Tag
         .collect()
 }
 
+/// The AWS partition of `region` (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`,
+/// `aws-iso-e`, `aws-iso-f`, `aws-eusc`), as the SDK's partition table names them.
+pub fn partition(region: &str) -> &'static str {
+    let r = region.to_ascii_lowercase();
+    if r.starts_with("cn-") {
+        "aws-cn"
+    } else if r.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if r.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if r.starts_with("us-iso-") {
+        "aws-iso"
+    } else if r.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else if r.starts_with("us-isof-") {
+        "aws-iso-f"
+    } else if r.starts_with("eusc-") {
+        "aws-eusc"
+    } else {
+        "aws"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

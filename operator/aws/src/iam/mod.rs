@@ -56,28 +56,7 @@ where
     SyncError::unless_not_found(op, res.map_err(AwsError::from_sdk), NOT_FOUND_CODES)
 }
 
-/// The AWS partition of `region` (`aws`, `aws-cn`, `aws-us-gov`, `aws-iso`, `aws-iso-b`,
-/// `aws-iso-e`, `aws-iso-f`, `aws-eusc`), as the SDK's partition table names them.
-pub fn partition(region: &str) -> &'static str {
-    let r = region.to_ascii_lowercase();
-    if r.starts_with("cn-") {
-        "aws-cn"
-    } else if r.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if r.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else if r.starts_with("us-iso-") {
-        "aws-iso"
-    } else if r.starts_with("eu-isoe-") {
-        "aws-iso-e"
-    } else if r.starts_with("us-isof-") {
-        "aws-iso-f"
-    } else if r.starts_with("eusc-") {
-        "aws-eusc"
-    } else {
-        "aws"
-    }
-}
+pub use crate::ack::types::partition;
 
 /// The ARN of an IAM entity: `arn:<partition>:iam::<account>:<kind><path><name>`, the path
 /// `/` when none is given (IAM's default).

@@ -665,9 +665,11 @@ pub fn adopted_spec(name: &str, observed: &ObservedBucket) -> Value {
     serde_json::to_value(spec).unwrap_or_else(|_| json!({"name": name}))
 }
 
-/// The bucket's ARN (S3 ARNs carry neither region nor account).
-pub fn bucket_arn(name: &str) -> String {
-    format!("arn:aws:s3:::{name}")
+/// The bucket's ARN in the partition of `region` (S3 ARNs carry neither region nor account:
+/// `arn:aws:s3:::b`, `arn:aws-cn:s3:::b` in China).
+pub fn bucket_arn(region: &str, name: &str) -> String {
+    let partition = crate::ack::types::partition(region);
+    format!("arn:{partition}:s3:::{name}")
 }
 
 /// The location constraint sent at create: the spec's, else the region (none in us-east-1).
@@ -739,7 +741,7 @@ impl AckKind for Bucket {
         }
         Ok(Synced {
             updated: calls.iter().map(|c| c.operation().to_owned()).collect(),
-            arn: Some(bucket_arn(id)),
+            arn: Some(bucket_arn(&cx.region, id)),
             status: json!({}),
             spec_patch: late_initialize(&self.spec, &observed),
             late_initialized: Some(true),

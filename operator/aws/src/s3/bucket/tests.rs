@@ -332,7 +332,9 @@ fn location_constraint_and_arn() {
         ),
         Some("eu-west-1".into())
     );
-    assert_eq!(bucket_arn("b"), "arn:aws:s3:::b");
+    assert_eq!(bucket_arn("us-west-2", "b"), "arn:aws:s3:::b");
+    assert_eq!(bucket_arn("cn-northwest-1", "b"), "arn:aws-cn:s3:::b");
+    assert_eq!(bucket_arn("us-gov-east-1", "b"), "arn:aws-us-gov:s3:::b");
 }
 
 #[test]
