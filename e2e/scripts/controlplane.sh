@@ -110,6 +110,25 @@ wait_apiserver() {
     "$bin_dir/kubectl" --kubeconfig "$d/kubeconfig" get ns default
 }
 
+# relaunch_apiserver DIR WHAT: start kube-apiserver again on its recorded port and wait for it.
+# The port is in the ephemeral range, so an outgoing connection of another process may hold it
+# for a moment after the old apiserver is gone: then it is tried again, up to 10 times, a second
+# apart (each failed attempt's log is kept beside apiserver.log).
+relaunch_apiserver() {
+  local d=$1 what=$2 attempt rc
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    launch_apiserver "$d"
+    rc=0
+    wait_apiserver "$d" || rc=$?
+    [ "$rc" = 2 ] || return "$rc"
+    log "kube-apiserver's port is held by another process (attempt $attempt of 10); trying again in 1 s"
+    awk '$2 != "kube-apiserver"' "$d/pids" > "$d/pids.new" && mv "$d/pids.new" "$d/pids"
+    mv "$d/apiserver.log" "$d/apiserver.log.port-taken-$attempt"
+    sleep 1
+  done
+  die "kube-apiserver $what: its port stayed taken"
+}
+
 # restart_apiserver DIR: stop only kube-apiserver and start it again on the same port, as an
 # apiserver upgrade or crash does; etcd and its data stay.
 restart_apiserver() {
@@ -118,8 +137,7 @@ restart_apiserver() {
   [ -s "$d/apiserver.pids" ] || die "no kube-apiserver recorded in $d/pids"
   stop_pids "$d/apiserver.pids" || die "the old kube-apiserver did not stop"
   awk '$2 != "kube-apiserver"' "$d/pids" > "$d/pids.new" && mv "$d/pids.new" "$d/pids"
-  launch_apiserver "$d"
-  wait_apiserver "$d" || die "kube-apiserver did not come back"
+  relaunch_apiserver "$d" "after a restart" || die "kube-apiserver did not come back"
   log "kube-apiserver restarted"
 }
 
@@ -133,8 +151,7 @@ kill_apiserver() {
   wait_stopped "$d/apiserver.pids" 10 || die "kube-apiserver still runs 10 s after SIGKILL"
   : > "$d/apiserver.pids"
   awk '$2 != "kube-apiserver"' "$d/pids" > "$d/pids.new" && mv "$d/pids.new" "$d/pids"
-  launch_apiserver "$d"
-  wait_apiserver "$d" || die "kube-apiserver did not come back after SIGKILL"
+  relaunch_apiserver "$d" "after SIGKILL" || die "kube-apiserver did not come back after SIGKILL"
   log "kube-apiserver killed and started again"
 }
 
@@ -153,12 +170,24 @@ restart_etcd() {
   wait_stopped "$d/etcd.pids" 10 || die "etcd still runs 10 s after SIGKILL"
   rm -f "$d/etcd.pids"
   awk '$2 != "etcd"' "$d/pids" > "$d/pids.new" && mv "$d/pids.new" "$d/pids"
-  "${cmd[@]}" < /dev/null >> "$d/etcd.log" 2>&1 &
-  record_pid "$d/pids" $! etcd
   # shellcheck disable=SC1091
   . "$d/ports"
-  wait_http "etcd" "http://127.0.0.1:$ETCD_PORT/health" "${KRO_READY_TIMEOUT:-180}" "$d/etcd.log" "" $! \
-    || die "etcd did not come back on port $ETCD_PORT"
+  # As for kube-apiserver (relaunch_apiserver): a port held for a moment by another process's
+  # outgoing connection is tried again, up to 10 times.
+  local attempt rc
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    "${cmd[@]}" < /dev/null >> "$d/etcd.log" 2>&1 &
+    record_pid "$d/pids" $! etcd
+    rc=0
+    wait_http "etcd" "http://127.0.0.1:$ETCD_PORT/health" "${KRO_READY_TIMEOUT:-180}" "$d/etcd.log" "" $! \
+      || rc=$?
+    [ "$rc" = 2 ] || break
+    log "etcd's port is held by another process (attempt $attempt of 10); trying again in 1 s"
+    awk '$2 != "etcd"' "$d/pids" > "$d/pids.new" && mv "$d/pids.new" "$d/pids"
+    mv "$d/etcd.log" "$d/etcd.log.port-taken-$attempt"
+    sleep 1
+  done
+  [ "$rc" = 0 ] || die "etcd did not come back on port $ETCD_PORT"
   wait_apiserver "$d" || die "kube-apiserver did not become ready again after etcd's restart"
   log "etcd killed and started again"
 }
