@@ -18,25 +18,6 @@ use crate::support::{
     wait_json,
 };
 
-/// Replaces the bucket's tags in S3 with the one tag `key=value`, behind the controller's back.
-async fn put_tag(s3: &aws_sdk_s3::Client, name: &str, key: &str, value: &str) -> Result<()> {
-    s3.put_bucket_tagging()
-        .bucket(name)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key(key)
-                        .value(value)
-                        .build()?,
-                )
-                .build()?,
-        )
-        .send()
-        .await?;
-    Ok(())
-}
-
 async fn s3_versioning(s3: &aws_sdk_s3::Client, name: &str) -> Option<String> {
     s3.get_bucket_versioning()
         .bucket(name)

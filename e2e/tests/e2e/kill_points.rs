@@ -21,7 +21,7 @@ use kube::Client;
 use kube::api::ListParams;
 use serde_json::{Value, json};
 
-use crate::support::aws::{bucket_name, install_crds, s3_tags, synced};
+use crate::support::aws::{bucket_name, install_crds, put_tag, s3_tags, synced};
 use crate::support::kro_process::KroProcess;
 use crate::support::operator::*;
 use crate::support::process::free_port;
@@ -595,20 +595,7 @@ async fn a_bucket_being_created_syncs_after_a_kill_at_any_point() -> Result<()> 
 async fn bucket_adopted_through_a_kill(point: &'static str) -> Result<()> {
     let (run, s3, name) = bucket_run("kp-adopt").await?;
     kro_e2e::create_bucket(&s3, &name).await?;
-    s3.put_bucket_tagging()
-        .bucket(&name)
-        .tagging(
-            aws_sdk_s3::types::Tagging::builder()
-                .tag_set(
-                    aws_sdk_s3::types::Tag::builder()
-                        .key("owner")
-                        .value("aws")
-                        .build()?,
-                )
-                .build()?,
-        )
-        .send()
-        .await?;
+    put_tag(&s3, &name, "owner", "aws").await?;
     let armed = run.start(Some(point))?;
     // ACK's adoption manifest: policy `adopt` takes AWS's state as the spec; the placeholder
     // tag must never reach AWS.

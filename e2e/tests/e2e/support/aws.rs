@@ -142,3 +142,27 @@ pub(crate) async fn s3_tags(s3: &aws_sdk_s3::Client, name: &str) -> Vec<(String,
 pub(crate) fn bucket_name(prefix: &str) -> String {
     kro_e2e::unique_name(prefix).to_ascii_lowercase()
 }
+
+/// Replaces the bucket's tags in S3 with the one tag `key=value`, behind the controller's back.
+pub(crate) async fn put_tag(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    s3.put_bucket_tagging()
+        .bucket(name)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(
+                    aws_sdk_s3::types::Tag::builder()
+                        .key(key)
+                        .value(value)
+                        .build()?,
+                )
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(())
+}
