@@ -2,8 +2,8 @@
 # `make bench-compare`: the load benchmark against kro-rs and against kro's own controller, on
 # the same machine in one invocation, each run on a fresh local control plane:
 #   kro-rs        kro-rs (release build), its defaults
-#   kro-defaults  kro v0.9.4 (built from its Go module, bench/kro-go.sh), kro's defaults: what
-#                 a kro user gets
+#   kro-defaults  kro v0.9.4 (built from its Go module, bench/kro-go.sh), with what kro's chart
+#                 passes by default: what a kro user gets
 #   kro-equal     kro v0.9.4 with kro-rs's concurrency and client limits
 # then one table with the ratios (compare.md) and one picture (compare.svg) in $BENCH_COMPARE_OUT
 # (default bench/out/compare). Every argument goes to each bench run (see
@@ -34,10 +34,20 @@ bench=$root/target/debug/kro-bench-load
 stop_cp() { "$scripts/controlplane.sh" stop "$state" >/dev/null 2>&1 || true; }
 trap stop_cp EXIT
 
+# What kro's chart (v0.9.4 values.yaml) passes for logging: info, console, not development
+# mode. The binary's own default is development mode (debug level), which no chart user runs.
+# The chart's leader election is left out for both operators: out of a cluster it needs a
+# namespace, and kro-rs runs without it here too.
+chart=(
+  --operator-arg=--zap-log-level=info
+  --operator-arg=--zap-encoder=console
+  --operator-arg=--zap-devel=false
+)
 # kro-rs's defaults that differ from kro's: 4 RGD and 16 instance workers (kro: 1 and 1). The
 # client limits are the same in both (100 requests/s, burst 150); given anyway, so the run
 # says what it compares.
 equal=(
+  "${chart[@]}"
   --operator-arg=--resource-graph-definition-concurrent-reconciles=4
   --operator-arg=--dynamic-controller-concurrent-reconciles=16
   --operator-arg=--client-qps=100
@@ -65,7 +75,7 @@ run_one() {
 }
 
 run_one kro-rs kro-rs "$kro_rs" "$@"
-run_one kro-defaults kro "$kro_dir/controller" "$@"
+run_one kro-defaults kro "$kro_dir/controller" "${chart[@]}" "$@"
 run_one kro-equal kro "$kro_dir/controller" "${equal[@]}" "$@"
 
 "$bench" compare --out "$out" \

@@ -98,6 +98,18 @@ const ROWS: &[Row] = &[
         "s",
         Better::Lower,
     ),
+    row(
+        "RGD change rolled out (`--rollout`)",
+        &["rollout", "seconds"],
+        "s",
+        Better::Lower,
+    ),
+    row(
+        "API requests for the rollout",
+        &["rollout", "operator_requests"],
+        "",
+        Better::Lower,
+    ),
 ];
 
 const fn row(

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, PostParams,
@@ -67,6 +68,14 @@ struct Args {
     /// Name of this run in result.json and in `compare`'s table.
     #[arg(long, default_value = "")]
     label: String,
+    /// After the idle window, change the first RGD's ConfigMap template (one more data key) and
+    /// measure until the ConfigMap of every instance of that RGD carries it.
+    #[arg(long)]
+    rollout: bool,
+    /// Every RGD gets this many independent ConfigMaps instead of the default 3-5 resources
+    /// (e.g. 10, to see the effect of `--apply-concurrency`).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
+    resources: Option<u16>,
 }
 
 /// The operator under test.
@@ -155,15 +164,55 @@ fn widget_crd() -> Value {
     })
 }
 
-/// RGD number `i`: 3, 4 or 5 resources (ConfigMap, Secret, headless Service, then a Widget and a
-/// second ConfigMap that depends on the first), every one ready as soon as it exists.
-fn rgd(i: usize) -> Value {
+/// The first resource of every RGD shape: the ConfigMap the status reads and a rollout changes.
+fn config_resource() -> Value {
+    json!({"id": "config", "template": {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "${schema.metadata.name}-cfg"},
+        "data": {"MESSAGE": "${schema.spec.message}", "PORT": "${string(schema.spec.port)}"}
+    }})
+}
+
+/// RGD number `i`. With `wide`, that many ConfigMaps that depend on nothing but the instance;
+/// otherwise 3, 4 or 5 resources (ConfigMap, Secret, headless Service, then a Widget and a second
+/// ConfigMap that depends on the first). Every one is ready as soon as it exists.
+fn rgd(i: usize, wide: Option<u16>) -> Value {
+    let resources = match wide {
+        Some(count) => std::iter::once(config_resource())
+            .chain((1..count).map(|k| {
+                json!({"id": format!("c{k}"), "template": {
+                    "apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("${{schema.metadata.name}}-c{k}")},
+                    "data": {"MESSAGE": "${schema.spec.message}"}
+                }})
+            }))
+            .collect(),
+        None => mixed_resources(i),
+    };
+    json!({
+        "apiVersion": "kro.run/v1alpha1",
+        "kind": "ResourceGraphDefinition",
+        "metadata": {"name": rgd_name(i), "labels": {"bench.kro.run/load": "true"}},
+        "spec": {
+            "schema": {
+                "apiVersion": "v1alpha1",
+                "kind": kind_name(i),
+                "spec": {"message": "string | default=\"hello\"", "port": "integer | default=8080"},
+                "status": {"configName": "${config.metadata.name}"}
+            },
+            "resources": resources
+        }
+    })
+}
+
+fn rgd_name(i: usize) -> String {
+    format!("loadkind{i:04}")
+}
+
+/// The default shape: 3-5 resources of four kinds, some depending on others.
+fn mixed_resources(i: usize) -> Vec<Value> {
     let mut resources = vec![
-        json!({"id": "config", "template": {
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "${schema.metadata.name}-cfg"},
-            "data": {"MESSAGE": "${schema.spec.message}", "PORT": "${string(schema.spec.port)}"}
-        }}),
+        config_resource(),
         json!({"id": "secret", "template": {
             "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "${schema.metadata.name}-sec"},
@@ -192,20 +241,7 @@ fn rgd(i: usize) -> Value {
             "data": {"FROM": "${config.data.MESSAGE}", "SECRET": "${secret.metadata.name}"}
         }}));
     }
-    json!({
-        "apiVersion": "kro.run/v1alpha1",
-        "kind": "ResourceGraphDefinition",
-        "metadata": {"name": format!("loadkind{i:04}"), "labels": {"bench.kro.run/load": "true"}},
-        "spec": {
-            "schema": {
-                "apiVersion": "v1alpha1",
-                "kind": kind_name(i),
-                "spec": {"message": "string | default=\"hello\"", "port": "integer | default=8080"},
-                "status": {"configName": "${config.metadata.name}"}
-            },
-            "resources": resources
-        }
-    })
+    resources
 }
 
 fn instance(kind: usize, n: usize) -> Value {
@@ -348,6 +384,11 @@ async fn main() -> Result<()> {
     let rgds = create_rgds(&mut bench).await?;
     let instances = create_instances(&mut bench).await?;
     let idle = stay_idle(&mut bench, &instances.end).await?;
+    let rollout = if bench.args.rollout {
+        Some(roll_out(&mut bench).await?)
+    } else {
+        None
+    };
     let deleted = delete_everything(&mut bench).await?;
     let (samples, last) = stop_operator(&bench, running).await?;
     report(
@@ -356,6 +397,7 @@ async fn main() -> Result<()> {
             rgds,
             instances,
             idle,
+            rollout,
             deleted,
         },
         &samples,
@@ -528,13 +570,14 @@ struct RgdPhase {
 async fn create_rgds(bench: &mut Bench) -> Result<RgdPhase> {
     let start = bench.mark("rgds_create_start").await?;
     let rgd_start = Instant::now();
+    let wide = bench.args.resources;
     stream::iter(0..bench.args.rgds)
         .map(|index| {
             let rgds = bench.rgds.clone();
             let own = bench.own.clone();
             async move {
                 own.write();
-                rgds.create(&PostParams::default(), &dynamic(rgd(index))?)
+                rgds.create(&PostParams::default(), &dynamic(rgd(index, wide))?)
                     .await
                     .with_context(|| format!("creating RGD {index}"))
             }
@@ -769,6 +812,108 @@ async fn stay_idle(bench: &mut Bench, ready: &Mark) -> Result<IdlePhase> {
     })
 }
 
+/// Phase 3b (`--rollout`): the first RGD's ConfigMap template changed, until every instance of
+/// that RGD has the change in its ConfigMap.
+struct RolloutPhase {
+    start: Mark,
+    start_operator: OperatorSnapshot,
+    /// Until every ConfigMap had the change; `None` if some had not within the phase timeout.
+    reflected: Option<Duration>,
+    children: usize,
+    children_reflected: usize,
+    end: Mark,
+    end_operator: OperatorSnapshot,
+}
+
+/// The data key and value a rollout adds to the first RGD's ConfigMap template.
+const ROLLOUT_KEY: &str = "REVISION";
+const ROLLOUT_VALUE: &str = "2";
+
+async fn roll_out(bench: &mut Bench) -> Result<RolloutPhase> {
+    let (kinds, count) = (bench.args.rgds, bench.args.instances);
+    let want: std::collections::HashSet<String> = (0..count)
+        .filter(|number| number % kinds == 0)
+        .map(|number| format!("i{number:05}-cfg"))
+        .collect();
+    let start = bench.mark("rollout_start").await?;
+    let start_operator = OperatorSnapshot::take(bench).await;
+    let began = Instant::now();
+    bench.own.read();
+    let mut first = bench
+        .rgds
+        .get(&rgd_name(0))
+        .await
+        .context("reading the first RGD")?;
+    let data = first
+        .data
+        .pointer_mut("/spec/resources/0/template/data")
+        .and_then(Value::as_object_mut)
+        .context("the first RGD's ConfigMap template has no data")?;
+    data.insert(ROLLOUT_KEY.into(), ROLLOUT_VALUE.into());
+    bench.own.write();
+    bench
+        .rgds
+        .replace(&rgd_name(0), &PostParams::default(), &first)
+        .await
+        .context("changing the first RGD's ConfigMap template")?;
+    let config_maps: Api<ConfigMap> = Api::namespaced(bench.client.clone(), NS);
+    let reflected_now = || async {
+        bench.own.read();
+        let listed = config_maps
+            .list(
+                &ListParams::default()
+                    .labels("kro.run/owned=true")
+                    .match_any(),
+            )
+            .await?;
+        Ok::<usize, anyhow::Error>(
+            listed
+                .items
+                .iter()
+                .filter(|cm| want.contains(&cm.name_any()))
+                .filter(|cm| {
+                    cm.data
+                        .as_ref()
+                        .and_then(|data| data.get(ROLLOUT_KEY))
+                        .is_some_and(|value| value == ROLLOUT_VALUE)
+                })
+                .count(),
+        )
+    };
+    let waited = wait_until(
+        "every ConfigMap of the first RGD's instances changed",
+        bench.timeout,
+        Duration::from_millis(500),
+        || async { Ok(reflected_now().await? >= want.len()) },
+    )
+    .await;
+    let reflected = waited.is_ok().then(|| began.elapsed());
+    let children_reflected = reflected_now().await?;
+    let end = bench.mark("rollout_done").await?;
+    let end_operator = OperatorSnapshot::take(bench).await;
+    match reflected {
+        Some(took) => println!(
+            "RGD change rolled out to {} ConfigMaps in {:.2}s",
+            want.len(),
+            took.as_secs_f64()
+        ),
+        None => println!(
+            "RGD change reached {children_reflected} of {} ConfigMaps within {}s",
+            want.len(),
+            bench.timeout.as_secs()
+        ),
+    }
+    Ok(RolloutPhase {
+        start,
+        start_operator,
+        reflected,
+        children: want.len(),
+        children_reflected,
+        end,
+        end_operator,
+    })
+}
+
 /// Phase 4: every instance deleted, then every RGD.
 struct DeletePhase {
     instances_gone: Duration,
@@ -940,6 +1085,7 @@ struct Phases {
     rgds: RgdPhase,
     instances: InstancePhase,
     idle: IdlePhase,
+    rollout: Option<RolloutPhase>,
     deleted: DeletePhase,
 }
 
@@ -969,13 +1115,20 @@ fn report(
             "rgds": args.rgds, "instances": args.instances, "idle_seconds": args.idle_seconds,
             "client_concurrency": args.client_concurrency, "kro": args.kro,
             "operator": args.operator.name(), "operator_args": args.operator_args, "label": args.label,
-            "resources_per_rgd": "3-5 (ConfigMap, Secret, headless Service, Widget CR, ConfigMap)"
+            "resources_per_rgd": args.resources.map_or_else(
+                || json!("3-5 (ConfigMap, Secret, headless Service, Widget CR, ConfigMap)"),
+                |count| json!(format!("{count} independent ConfigMaps"))),
+            "rollout": args.rollout,
         },
         "machine": metrics::machine(),
         "rgds": rgds_json(&phases.rgds),
         "instances": instances_json(instances, args.instances, &ready_times),
         "idle": idle_json(&phases.idle, instances, args.idle_seconds),
-        "delete": delete_json(&phases.deleted, &phases.idle.end),
+        "rollout": phases.rollout.as_ref().map(rollout_json),
+        "delete": delete_json(
+            &phases.deleted,
+            phases.rollout.as_ref().map_or(&phases.idle.end, |rollout| &rollout.end),
+        ),
         "operator": operator_json(samples, last),
         "phases_at_seconds": bench.phases,
         "series": {
@@ -1098,7 +1251,33 @@ fn idle_json(idle: &IdlePhase, instances: &InstancePhase, idle_seconds: u64) -> 
     })
 }
 
-/// The delete phase's figures, counted from the end of the idle phase.
+/// The rollout's figures: how long until every ConfigMap had the change, and what it cost.
+fn rollout_json(rollout: &RolloutPhase) -> Value {
+    let (start, end) = (&rollout.start, &rollout.end);
+    let (before, after) = (&rollout.start_operator, &rollout.end_operator);
+    let requests = end.api.diff(&start.api);
+    let client = after.client.diff(&before.client);
+    json!({
+        "seconds": rollout.reflected.map(secs),
+        "children": rollout.children,
+        "children_reflected": rollout.children_reflected,
+        "operator_requests": operator_requests(start, end),
+        "operator_writes": requests
+            .writes_excluding_leases()
+            .saturating_sub(end.own.writes - start.own.writes),
+        "operator_requests_per_child": operator_requests(start, end) as f64
+            / rollout.children.max(1) as f64,
+        "client_counted": {"requests": client.total(), "by_method": client.by_method()},
+        "operator_cpu_seconds": after.cpu_seconds - before.cpu_seconds,
+        "operator_instance_reconciles": after
+            .reconciles
+            .zip(before.reconciles)
+            .map(|(after, before)| after - before),
+        "apiserver_requests_by_verb_resource_incl_bench": requests.by_verb_resource(),
+    })
+}
+
+/// The delete phase's figures, counted from the end of the phase before it.
 fn delete_json(deleted: &DeletePhase, idle_end: &Mark) -> Value {
     json!({
         "instances_gone_seconds": secs(deleted.instances_gone),
