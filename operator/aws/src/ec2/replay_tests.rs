@@ -3,7 +3,8 @@
 //! delete code runs unchanged over the real client (request serialization, EC2's XML and error
 //! documents). moto lets a group that another group's rule names be deleted, where AWS answers
 //! DependencyViolation; moto keeps the host bits of a rule's CIDR block, where AWS stores the
-//! block canonically.
+//! block canonically; moto reports a deleted NAT gateway `deleted` at once, where AWS keeps it
+//! `deleting` for a while.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
 
+use super::nat_gateway::{NATGateway, NATGatewaySpec};
 use super::security_group::{
     Grant, GrantDelta, Grants, IPPermission, IPRange, ObservedGroup, SecurityGroup,
     SecurityGroupSpec, Target,
@@ -388,4 +390,93 @@ async fn a_block_with_host_bits_is_sent_canonically_and_never_differs_again() {
         ["DescribeSecurityGroups", "DescribeSecurityGroupRules"]
     );
     assert!(synced.waiting.is_none());
+}
+
+/// DescribeNatGateways of gateway `nat-1` in `state`.
+fn described_nat(state: &str) -> Answer {
+    (
+        200,
+        format!(
+            "<DescribeNatGatewaysResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+             <requestId>req-1</requestId><natGatewaySet><item><natGatewayId>nat-1\
+             </natGatewayId><subnetId>subnet-1</subnetId><vpcId>vpc-1</vpcId><state>{state}\
+             </state><connectivityType>public</connectivityType><natGatewayAddressSet><item>\
+             <allocationId>eipalloc-1</allocationId><networkInterfaceId>eni-1\
+             </networkInterfaceId><privateIp>10.0.0.9</privateIp><publicIp>198.51.100.7\
+             </publicIp></item></natGatewayAddressSet><tagSet/></item></natGatewaySet>\
+             </DescribeNatGatewaysResponse>"
+        ),
+    )
+}
+
+/// NAT gateway `nat-1` as read in `state`.
+fn nat_in(state: aws_sdk_ec2::types::NatGatewayState) -> super::nat_gateway::ObservedGateway {
+    let g = aws_sdk_ec2::types::NatGateway::builder()
+        .nat_gateway_id("nat-1")
+        .subnet_id("subnet-1")
+        .state(state)
+        .build();
+    super::nat_gateway::observed("nat-1", &g)
+}
+
+/// AWS keeps a deleted NAT gateway `deleting` for a while (moto reports it `deleted` at once):
+/// DeleteNatGateway is sent once, the object waits (its finalizer stays, it still holds its
+/// address) while EC2 reports `deleting`, with no second DeleteNatGateway, and is done once EC2
+/// reports it `deleted`.
+#[tokio::test]
+async fn nat_gateway_delete_waits_while_ec2_reports_deleting() {
+    use aws_sdk_ec2::types::NatGatewayState;
+    let gateway = NATGateway::new(
+        "nat",
+        NATGatewaySpec {
+            subnet_id: Some("subnet-1".into()),
+            ..Default::default()
+        },
+    );
+    let pending = |d: Deleted| match d {
+        Deleted::Pending(msg) => msg,
+        Deleted::Done => panic!("done while EC2 reports the gateway deleting"),
+    };
+
+    // The first delete: sent, then read back `deleting`.
+    let deleted_answer = (
+        200,
+        "<DeleteNatGatewayResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+         <requestId>req-1</requestId><natGatewayId>nat-1</natGatewayId>\
+         </DeleteNatGatewayResponse>"
+            .to_owned(),
+    );
+    let (http, ctx, aws) = replaying(vec![deleted_answer, described_nat("deleting")]).await;
+    let first = gateway
+        .delete(&cx(&ctx, aws), "nat-1", nat_in(NatGatewayState::Available))
+        .await
+        .unwrap();
+    assert_eq!(
+        pending(first),
+        "NAT gateway nat-1 is deleting: waiting until EC2 reports it deleted"
+    );
+    assert_eq!(http.actions(), ["DeleteNatGateway", "DescribeNatGateways"]);
+    assert!(
+        http.sent()[0].contains("NatGatewayId=nat-1"),
+        "{:?}",
+        http.sent()
+    );
+
+    // Requeued while still `deleting`: no second DeleteNatGateway, still waiting.
+    let (http, ctx, aws) = replaying(vec![described_nat("deleting")]).await;
+    let again = gateway
+        .delete(&cx(&ctx, aws), "nat-1", nat_in(NatGatewayState::Deleting))
+        .await
+        .unwrap();
+    assert!(pending(again).starts_with("NAT gateway nat-1 is deleting"));
+    assert_eq!(http.actions(), ["DescribeNatGateways"]);
+
+    // EC2 reports it `deleted`: done, the finalizer can go.
+    let (http, ctx, aws) = replaying(vec![described_nat("deleted")]).await;
+    let done = gateway
+        .delete(&cx(&ctx, aws), "nat-1", nat_in(NatGatewayState::Deleting))
+        .await
+        .unwrap();
+    assert!(matches!(done, Deleted::Done), "{done:?}");
+    assert_eq!(http.actions(), ["DescribeNatGateways"]);
 }
