@@ -426,6 +426,7 @@ async fn subnet_waits_for_its_vpc_then_syncs_updates_and_feeds_a_db_subnet_group
     let (c, controllers) = case("aws-subnet").await?;
     let (vpc_id, id) = subnet_waits_then_syncs(&c).await?;
     let rt_id = subnet_updates_drift_and_recovers(&c, &vpc_id, &id).await?;
+    ec2_tag_updates(&c.subnets, "app-a", &c.ec2, &id, &[("tier", "app")]).await?;
     subnet_terminal_and_db_subnet_group(&c, &vpc_id, &id).await?;
     subnet_adopt_and_retain(&c, &vpc_id).await?;
     subnet_delete(&c, &id, &rt_id).await?;
@@ -707,6 +708,7 @@ async fn security_group_rules_diff_rule_by_rule_and_groups_may_refer_to_each_oth
     let (c, controllers) = case("aws-sg").await?;
     let (vpc_id, web) = group_create(&c).await?;
     group_update_and_drift(&c, &web).await?;
+    ec2_tag_updates(&c.groups, "web", &c.ec2, &web, &[("tier", "web")]).await?;
     let (app, db) = group_refs_and_errors(&c, &vpc_id, &web).await?;
     group_adopt_and_retain(&c, &vpc_id).await?;
     group_delete(&c, &web, &app, &db).await?;
@@ -886,18 +888,30 @@ async fn group_refs_and_errors(c: &Case, vpc_id: &str, web: &str) -> Result<(Str
         json!({"ipProtocol": "tcp", "fromPort": port, "toPort": port,
                "userIDGroupPairs": [{"groupRef": {"from": {"name": other}}}]})
     };
-    for (name, port, other) in [("app", 8080, "db"), ("db", 5432, "app")] {
-        create(
-            groups,
-            json!({
-                "apiVersion": "ec2.services.k8s.aws/v1alpha1", "kind": "SecurityGroup",
-                "metadata": {"name": name},
-                "spec": {"name": name, "description": name, "vpcID": vpc_id,
-                         "ingressRules": [pair_rule(port, other)]}
-            }),
-        )
-        .await?;
-    }
+    let pair_group = |name: &str, port: u16, other: &str| {
+        json!({
+            "apiVersion": "ec2.services.k8s.aws/v1alpha1", "kind": "SecurityGroup",
+            "metadata": {"name": name},
+            "spec": {"name": name, "description": name, "vpcID": vpc_id,
+                     "ingressRules": [pair_rule(port, other)]}
+        })
+    };
+    // app first: the group is created, its rule waits (not synced, saying which groupRef) until
+    // db exists and has an id.
+    create(groups, pair_group("app", 8080, "db")).await?;
+    let waiting = wait_json(groups, "app", "the rule waiting for db's id", |o| {
+        condition_is(o, "ACK.ResourceSynced", "False")
+            && condition_message(o, "ACK.ResourceSynced").starts_with(
+                "waiting for the id of the security groups named in \
+                 spec.ingressRules[0].userIDGroupPairs[0].groupRef",
+            )
+    })
+    .await?;
+    let early = id_of(&waiting, "id");
+    assert!(early.starts_with("sg-"), "the group exists: {waiting}");
+    let early = group_in_aws(ec2, &early).await.unwrap();
+    assert!(early.ip_permissions().is_empty(), "{early:?}");
+    create(groups, pair_group("db", 5432, "app")).await?;
     let app = wait_condition(groups, "app", "ACK.ResourceSynced", "True").await?;
     let db = wait_condition(groups, "db", "ACK.ResourceSynced", "True").await?;
     let (app, db) = (id_of(&app, "id"), id_of(&db, "id"));
@@ -1104,8 +1118,13 @@ fn route_lines(t: &sdk::types::RouteTable) -> Vec<String> {
 async fn internet_gateway_and_route_table_with_refs() -> Result<()> {
     let (c, controllers) = case("aws-rt").await?;
     let (vpc_id, igw, rt) = table_waits_then_routes(&c).await?;
+    ec2_tag_updates(&c.tables, "public", &c.ec2, &rt, &[("tier", "public")]).await?;
+    ec2_tag_updates(&c.gateways, "igw", &c.ec2, &igw, &[]).await?;
     table_updates_and_errors(&c, &igw, &rt).await?;
+    table_terminal_from_ec2(&c).await?;
+    gateway_waits_for_its_vpc(&c).await?;
     gateway_attachment(&c, &vpc_id, &igw).await?;
+    gateway_route_tables(&c, &igw).await?;
     gateway_and_table_adopted(&c, &vpc_id, &igw).await?;
     table_and_gateway_deleted(&c, &igw, &rt).await?;
     controllers.stop().await;
@@ -1321,6 +1340,157 @@ async fn gateway_attachment(c: &Case, vpc_id: &str, igw: &str) -> Result<()> {
             && o["status"]["attachments"][0]["vpcID"] == json!(vpc_id)
     })
     .await?;
+    Ok(())
+}
+
+/// Terminal from EC2 itself: a table in a VPC EC2 does not know (CreateRouteTable answers
+/// InvalidVpcID.NotFound); nothing is created and no finalizer is kept.
+async fn table_terminal_from_ec2(c: &Case) -> Result<()> {
+    let Case { tables, .. } = c;
+    create(
+        tables,
+        json!({
+            "apiVersion": "ec2.services.k8s.aws/v1alpha1", "kind": "RouteTable",
+            "metadata": {"name": "nowhere"},
+            "spec": {"vpcID": "vpc-00000000000000000"}
+        }),
+    )
+    .await?;
+    let obj = wait_condition(tables, "nowhere", "ACK.Terminal", "True").await?;
+    let msg = condition_message(&obj, "ACK.Terminal");
+    assert!(
+        msg.contains("CreateRouteTable: InvalidVpcID.NotFound"),
+        "{msg}"
+    );
+    assert!(obj["status"].get("routeTableID").is_none(), "{obj}");
+    assert!(
+        obj["metadata"]
+            .get("finalizers")
+            .is_none_or(|f| f == &json!([])),
+        "{obj}"
+    );
+    delete_and_wait(tables, "nowhere").await?;
+    Ok(())
+}
+
+/// A gateway whose `vpcRef` names a VPC that does not exist yet waits, with nothing created,
+/// then is created and attached once the VPC is.
+async fn gateway_waits_for_its_vpc(c: &Case) -> Result<()> {
+    let Case {
+        ec2,
+        vpcs,
+        gateways,
+        ..
+    } = c;
+    create(
+        gateways,
+        json!({
+            "apiVersion": "ec2.services.k8s.aws/v1alpha1", "kind": "InternetGateway",
+            "metadata": {"name": "late"},
+            "spec": {"vpcRef": {"from": {"name": "net-late"}}}
+        }),
+    )
+    .await?;
+    let obj = wait_condition(gateways, "late", "ACK.ReferencesResolved", "Unknown").await?;
+    let msg = condition_message(&obj, "ACK.ReferencesResolved");
+    assert!(
+        msg.starts_with("spec.vpcRef: VPC") && msg.ends_with("/net-late does not exist yet"),
+        "{msg}"
+    );
+    assert!(obj["status"].get("internetGatewayID").is_none(), "{obj}");
+    let vpc_id = synced_vpc(vpcs, "net-late", "10.71.0.0/16").await?;
+    let obj = wait_condition(gateways, "late", "ACK.ResourceSynced", "True").await?;
+    assert!(
+        condition_is(&obj, "ACK.ReferencesResolved", "True"),
+        "{obj}"
+    );
+    let igw = id_of(&obj, "internetGatewayID");
+    let out = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(&igw)
+        .send()
+        .await?;
+    let attached: Vec<&str> = out.internet_gateways()[0]
+        .attachments()
+        .iter()
+        .filter_map(|a| a.vpc_id())
+        .collect();
+    assert_eq!(attached, [vpc_id.as_str()]);
+    delete_and_wait(gateways, "late").await?;
+    delete_and_wait(vpcs, "net-late").await?;
+    Ok(())
+}
+
+/// The gateway's edge associations follow `routeTables` and `routeTableRefs`. Recoverable: a
+/// route table EC2 does not know (InvalidRouteTableID.NotFound), retried until the spec names
+/// one it does.
+async fn gateway_route_tables(c: &Case, igw: &str) -> Result<()> {
+    let igw = igw.to_owned();
+    let Case {
+        ec2,
+        gateways,
+        tables,
+        ..
+    } = c;
+    create(
+        tables,
+        json!({
+            "apiVersion": "ec2.services.k8s.aws/v1alpha1", "kind": "RouteTable",
+            "metadata": {"name": "ingress"},
+            "spec": {"vpcRef": {"from": {"name": "net"}}}
+        }),
+    )
+    .await?;
+    let obj = wait_condition(tables, "ingress", "ACK.ResourceSynced", "True").await?;
+    let rt = id_of(&obj, "routeTableID");
+    patch(
+        gateways,
+        "igw",
+        json!({"spec": {"routeTables": ["rtb-00000000000000000"]}}),
+    )
+    .await?;
+    let obj = wait_condition(gateways, "igw", "ACK.Recoverable", "True").await?;
+    let msg = condition_message(&obj, "ACK.Recoverable");
+    assert!(
+        msg.starts_with("AssociateRouteTable: InvalidRouteTableID.NotFound"),
+        "{msg}"
+    );
+    patch(
+        gateways,
+        "igw",
+        json!({"spec": {"routeTables": null, "routeTableRefs": [{"from": {"name": "ingress"}}]}}),
+    )
+    .await?;
+    wait_for("the edge association made", || async {
+        Ok(table_in_aws(ec2, &rt)
+            .await
+            .filter(|t| {
+                t.associations()
+                    .iter()
+                    .any(|a| a.gateway_id() == Some(igw.as_str()))
+            })
+            .map(|_| ()))
+    })
+    .await?;
+    wait_json(gateways, "igw", "recovered", |o| {
+        condition_is(o, "ACK.ResourceSynced", "True") && !condition_is(o, "ACK.Recoverable", "True")
+    })
+    .await?;
+    // An empty list: no edge association.
+    patch(
+        gateways,
+        "igw",
+        json!({"spec": {"routeTableRefs": null, "routeTables": []}}),
+    )
+    .await?;
+    wait_for("the edge association gone", || async {
+        Ok(table_in_aws(ec2, &rt)
+            .await
+            .filter(|t| t.associations().is_empty())
+            .map(|_| ()))
+    })
+    .await?;
+    delete_and_wait(tables, "ingress").await?;
     Ok(())
 }
 

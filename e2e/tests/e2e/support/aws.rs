@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{DEADLINE, condition_is};
+use super::{DEADLINE, condition_is, wait_for};
 
 /// Installs the ACK CRDs through `kro_aws::apply_crds` (server-side apply, so re-applying from
 /// every test is harmless) and waits until they are served.
@@ -162,6 +162,91 @@ pub(crate) async fn put_tag(
                 )
                 .build()?,
         )
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// EC2's tags of resource `id` (any kind: DescribeTags by resource id) as sorted pairs, ACK's
+/// own `services.k8s.aws/*` ones (a created resource's creation token) left out.
+pub(crate) async fn ec2_tags(
+    ec2: &kro_aws::ec2::sdk::Client,
+    id: &str,
+) -> Result<Vec<(String, String)>> {
+    let filter = kro_aws::ec2::sdk::types::Filter::builder()
+        .name("resource-id")
+        .values(id)
+        .build();
+    let out = ec2.describe_tags().filters(filter).send().await?;
+    let mut tags: Vec<(String, String)> = out
+        .tags()
+        .iter()
+        .map(|t| {
+            let key = t.key().unwrap_or_default().to_owned();
+            (key, t.value().unwrap_or_default().to_owned())
+        })
+        .filter(|(k, _)| !k.starts_with("services.k8s.aws/"))
+        .collect();
+    tags.sort();
+    Ok(tags)
+}
+
+/// A tag AWS itself puts on resources (CloudFormation's): never the user's, never touched.
+const SYSTEM_TAG: (&str, &str) = ("aws:cloudformation:stack-name", "kro-e2e");
+
+/// Tag updates of a live EC2 resource, as its user sees them: object `name`, whose
+/// `spec.tags` are `start` and whose resource in EC2 is `id`, gets a tag added, that tag's
+/// value changed, then the tag removed (`spec.tags` is `start` again). After each edit EC2's
+/// tags are exactly the spec's plus an `aws:*` tag put on the resource beforehand (by hand
+/// here, as CloudFormation would), which the controller never removes. That tag is taken off
+/// again at the end, so later steps see only the spec's tags.
+pub(crate) async fn ec2_tag_updates<K>(
+    api: &Api<K>,
+    name: &str,
+    ec2: &kro_aws::ec2::sdk::Client,
+    id: &str,
+    start: &[(&str, &str)],
+) -> Result<()>
+where
+    K: Resource + Clone + Debug + Serialize + DeserializeOwned,
+{
+    let system = || {
+        kro_aws::ec2::sdk::types::Tag::builder()
+            .key(SYSTEM_TAG.0)
+            .value(SYSTEM_TAG.1)
+            .build()
+    };
+    ec2.create_tags()
+        .resources(id)
+        .tags(system())
+        .send()
+        .await?;
+    for (what, extra) in [
+        ("added", Some(("cost-center", "a"))),
+        ("changed", Some(("cost-center", "b"))),
+        ("removed", None),
+    ] {
+        let spec: Vec<(&str, &str)> = start.iter().copied().chain(extra).collect();
+        let tags: Vec<Value> = spec
+            .iter()
+            .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+            .collect();
+        patch(api, name, serde_json::json!({"spec": {"tags": tags}})).await?;
+        let mut want: Vec<(String, String)> = spec
+            .iter()
+            .chain([&SYSTEM_TAG])
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        want.sort();
+        wait_for(
+            &format!("a tag {what} on {name} in EC2: {want:?}"),
+            || async { Ok((ec2_tags(ec2, id).await? == want).then_some(())) },
+        )
+        .await?;
+    }
+    ec2.delete_tags()
+        .resources(id)
+        .tags(system())
         .send()
         .await?;
     Ok(())
