@@ -715,6 +715,55 @@ async fn role_policy_refs_wait_for_the_policy_then_resolve() -> Result<()> {
     Ok(())
 }
 
+/// Recoverable for a Policy: adopting one IAM does not have (GetPolicy answers NoSuchEntity) is
+/// retried, not terminal, and the policy is adopted once it exists in IAM. (The other
+/// recoverable IAM errors of a Policy need what moto does not do: it deletes a policy still
+/// attached, where IAM answers DeleteConflict, and throttles nothing.)
+async fn policy_to_adopt_appears_later(policies: &Api<Policy>, iam: &Iam) -> Result<()> {
+    let later = name("kro-adopt-later");
+    let arn = policy_arn(&later);
+    create(
+        policies,
+        json!({
+            "apiVersion": "iam.services.k8s.aws/v1alpha1",
+            "kind": "Policy",
+            "metadata": {"name": "later", "annotations": {
+                "services.k8s.aws/adoption-policy": "adopt",
+                "services.k8s.aws/adoption-fields": json!({"arn": arn}).to_string(),
+                "services.k8s.aws/deletion-policy": "retain"
+            }},
+            "spec": {"name": later, "policyDocument": "{}"}
+        }),
+    )
+    .await?;
+    let obj = wait_json(policies, "later", "recoverable", |p| {
+        condition_is(p, "ACK.Recoverable", "True")
+    })
+    .await?;
+    let msg = condition_message(&obj, "ACK.Recoverable");
+    assert!(
+        msg.starts_with("adopted resource not found") && msg.contains(&arn),
+        "{msg}"
+    );
+    assert!(condition_is(&obj, "ACK.ResourceSynced", "Unknown"), "{obj}");
+    policy_in_iam(iam, &later, "sqs:SendMessage").await?;
+    let adopted = wait_json(policies, "later", "adopted once it exists", |p| {
+        synced(p) && !condition_is(p, "ACK.Recoverable", "True")
+    })
+    .await?;
+    assert!(document::equal(
+        adopted["spec"]["policyDocument"].as_str().unwrap(),
+        &doc("sqs:SendMessage")
+    ));
+    assert_eq!(
+        adopted["status"]["ackResourceMetadata"]["arn"],
+        arn.as_str()
+    );
+    delete_and_wait(policies, "later").await?;
+    iam.delete_policy().policy_arn(&arn).send().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn terminal_and_recoverable_iam_errors() -> Result<()> {
     let (client, ns, controllers) = setup("aws-iam-errors").await?;
@@ -766,6 +815,7 @@ async fn terminal_and_recoverable_iam_errors() -> Result<()> {
         synced(p) && !condition_is(p, "ACK.Terminal", "True")
     })
     .await?;
+    policy_to_adopt_appears_later(&policies, &iam).await?;
 
     // Recoverable: a managed policy that does not exist yet (NoSuchEntity) is retried, and
     // attached once it exists. Bad input the controller checks itself is terminal and names
