@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use kro_aws::iam::document;
 use kro_aws::iam::policy::Policy;
 use kro_aws::iam::role::Role;
@@ -765,6 +765,41 @@ async fn policy_to_adopt_appears_later(policies: &Api<Policy>, iam: &Iam) -> Res
 }
 
 #[tokio::test]
+/// Terminal from IAM itself on a Role: an inline policy without a resource, which IAM (and
+/// moto) refuses with MalformedPolicyDocument. The role stays as it was in IAM, and removing
+/// the bad policy from the spec is the change that makes it sync again.
+async fn inline_policy_refused_by_iam(roles: &Api<Role>, iam: &Iam, role: &str) -> Result<()> {
+    let no_resource = json!({"Version": "2012-10-17",
+                             "Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]})
+    .to_string();
+    patch(
+        roles,
+        "app",
+        json!({"spec": {"inlinePolicies": {"no-resource": no_resource}}}),
+    )
+    .await?;
+    let obj = wait_json(roles, "app", "terminal from IAM", |r| {
+        condition_is(r, "ACK.Terminal", "True")
+    })
+    .await?;
+    let msg = condition_message(&obj, "ACK.Terminal");
+    assert!(
+        msg.starts_with("PutRolePolicy: MalformedPolicyDocument"),
+        "{msg}"
+    );
+    assert!(condition_is(&obj, "ACK.ResourceSynced", "False"));
+    let in_iam = role_in_iam(iam, role)
+        .await
+        .context("the role is still in IAM")?;
+    assert!(in_iam.inline.is_empty(), "{:?}", in_iam.inline);
+    patch(roles, "app", json!({"spec": {"inlinePolicies": null}})).await?;
+    wait_json(roles, "app", "synced once the bad policy is gone", |r| {
+        synced(r) && !condition_is(r, "ACK.Terminal", "True")
+    })
+    .await?;
+    Ok(())
+}
+
 async fn terminal_and_recoverable_iam_errors() -> Result<()> {
     let (client, ns, controllers) = setup("aws-iam-errors").await?;
     let roles: Api<Role> = Api::namespaced(client.clone(), &ns);
@@ -865,6 +900,7 @@ async fn terminal_and_recoverable_iam_errors() -> Result<()> {
         role_in_iam(&iam, &role).await.unwrap().policies,
         vec![later_arn.clone()]
     );
+    inline_policy_refused_by_iam(&roles, &iam, &role).await?;
 
     delete_and_wait(&roles, "app").await?;
     delete_and_wait(&policies, "bad").await?;
