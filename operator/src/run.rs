@@ -187,7 +187,8 @@ async fn serve(opts: Options, kubeconfig: Option<PathBuf>, aws: AwsOptions) -> a
         }
         None => kube_config().await?,
     };
-    // client-go's throttle (--client-qps, --client-burst) on every request of the process and,
+    // client-go's throttle (--client-qps, --client-burst; with --client-side-throttle only, as
+    // kro's client has none) on every request of the process and,
     // with leader election, the leader's write fence on every write but the Lease's own; the
     // AWS controllers check the same fence before they call AWS.
     let fence = opts.leader_election_fence().map_err(anyhow::Error::msg)?;

@@ -3,8 +3,9 @@
 //! `rest_client_requests_total`, with kro's latency and size histograms (so a load test or a
 //! dashboard sees what the operator costs the API server, from the operator's side, discovery
 //! and watches included); the other is client-go's client-side throttle, a token bucket of
-//! `--client-qps`/`--client-burst`. `kro run`'s client has a third, outermost: with leader
-//! election, the leader's write fence ([`FenceWrites`]).
+//! `--client-qps`/`--client-burst`, with `--client-side-throttle` only (kro's client has
+//! none). `kro run`'s client has a third, outermost: with leader election, the leader's write
+//! fence ([`FenceWrites`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -40,7 +41,7 @@ pub fn with_config(config: kube::Config) -> Result<kube::Client, kube::Error> {
 }
 
 /// [`with_config`], each request first waiting for a token of `--client-qps`/`--client-burst`
-/// ([`throttle`]).
+/// when `--client-side-throttle` asks for it ([`client_throttle`]).
 pub fn throttled(config: kube::Config, opts: &Options) -> Result<kube::Client, kube::Error> {
     fenced(config, opts, None)
 }
@@ -56,7 +57,7 @@ pub fn fenced(
     let builder = kube::client::ClientBuilder::try_from(config)?;
     Ok(builder
         .with_layer(&count)
-        .with_layer(&throttle(opts.client_qps, opts.client_burst))
+        .with_layer(&client_throttle(opts))
         .with_layer(&FenceWrites::new(fence))
         .build())
 }
@@ -252,6 +253,17 @@ where
             result
         }
         .boxed()
+    }
+}
+
+/// The throttle `opts` ask for: [`throttle`] of `--client-qps`/`--client-burst` with
+/// `--client-side-throttle`, none without it (kro's behaviour: its client config has
+/// client-side rate limiting turned off, whatever those two flags say).
+pub fn client_throttle(opts: &Options) -> Throttle {
+    if opts.client_side_throttle {
+        throttle(opts.client_qps, opts.client_burst)
+    } else {
+        throttle(-1.0, 0)
     }
 }
 
@@ -496,6 +508,33 @@ mod tests {
             !ready_now(&mut service),
             "and keeps waiting for the same one"
         );
+    }
+
+    #[tokio::test]
+    async fn kro_run_throttles_only_with_client_side_throttle() {
+        let opts = Options {
+            client_qps: 1.0,
+            client_burst: 2,
+            ..Options::default()
+        };
+        let mut service = client_throttle(&opts).layer(Answer::default());
+        for _ in 0..1000 {
+            assert!(
+                ready_now(&mut service),
+                "kro's default: no client-side limit"
+            );
+            let _ = service.call(()).await;
+        }
+        let opts = Options {
+            client_side_throttle: true,
+            ..opts
+        };
+        let mut service = client_throttle(&opts).layer(Answer::default());
+        for _ in 0..2 {
+            assert!(ready_now(&mut service));
+            let _ = service.call(()).await;
+        }
+        assert!(!ready_now(&mut service), "--client-qps 1 --client-burst 2");
     }
 
     #[tokio::test]

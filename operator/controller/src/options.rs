@@ -241,8 +241,24 @@ pub struct Options {
     /// `kro run` at start, as kro.
     #[arg(long, env = "KRO_FEATURE_GATES", default_value = "", value_parser = parse_feature_gates)]
     pub feature_gates: FeatureGates,
-    /// Requests per second the Kubernetes client may send (client-go's token bucket; kro's
-    /// `--client-qps`). 0 means client-go's default, 5; a negative value turns the limit off.
+    /// Throttle the Kubernetes client on our side with `--client-qps`/`--client-burst`. Off by
+    /// default, as in kro v0.9.4: kro accepts those two flags but never applies them
+    /// (controller-runtime's config turns client-side rate limiting off and kro sets its values
+    /// only over a QPS of 0), leaving the API server's priority and fairness to pace it.
+    #[arg(
+        long,
+        env = "KRO_CLIENT_SIDE_THROTTLE",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        require_equals = true,
+        action = clap::ArgAction::Set,
+        value_parser = parse_go_bool
+    )]
+    pub client_side_throttle: bool,
+    /// Requests per second the Kubernetes client may send with `--client-side-throttle`
+    /// (client-go's token bucket; kro's `--client-qps`). 0 means client-go's default, 5; a
+    /// negative value turns the limit off.
     #[arg(
         long,
         env = "KRO_CLIENT_QPS",
@@ -392,6 +408,7 @@ impl Default for Options {
             instance_max_objects: kro_runtime::DEFAULT_MAX_OBJECTS,
             instance_evaluation_timeout: Duration::from_secs(30),
             rgd_selector: String::new(),
+            client_side_throttle: false,
             client_qps: 100.0,
             client_burst: 150,
             dynamic_controller_default_queue_max_retries: 20,
