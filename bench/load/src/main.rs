@@ -1170,6 +1170,13 @@ fn rgds_json(rgds: &RgdPhase) -> Value {
     })
 }
 
+/// How much an operator counter grew between two snapshots. A family the operator registers
+/// only once its first instance is reconciled is absent from the first snapshot: it was 0
+/// then. One absent at the end is not the operator's (kro's controller has none).
+fn since(after: Option<f64>, before: Option<f64>) -> Option<f64> {
+    after.map(|after| after - before.unwrap_or(0.0))
+}
+
 /// The instance phase's figures; `ready_times` sorted.
 fn instances_json(phase: &InstancePhase, instances: usize, ready_times: &[f64]) -> Value {
     let percentile = |fraction: f64| {
@@ -1185,19 +1192,13 @@ fn instances_json(phase: &InstancePhase, instances: usize, ready_times: &[f64]) 
     let op_inst_writes = requests
         .writes_excluding_leases()
         .saturating_sub(end.own.writes - start.own.writes);
-    let reconciles = after
-        .reconciles
-        .zip(before.reconciles)
-        .map(|(after, before)| after - before);
+    let reconciles = since(after.reconciles, before.reconciles);
     // As the operator counted them itself (discovery and watch requests included).
     let client = after.client.diff(&before.client);
     let inst_cpu = after.cpu_seconds - before.cpu_seconds;
     // The reconciles' own CPU (the operator's instance_reconcile_cpu_seconds), next to the
     // whole process's.
-    let reconcile_cpu = after
-        .reconcile_cpu
-        .zip(before.reconcile_cpu)
-        .map(|(after, before)| after - before);
+    let reconcile_cpu = since(after.reconcile_cpu, before.reconcile_cpu);
     let count = instances as f64;
     json!({
         "create_seconds": secs(phase.created),
@@ -1269,10 +1270,7 @@ fn rollout_json(rollout: &RolloutPhase) -> Value {
             / rollout.children.max(1) as f64,
         "client_counted": {"requests": client.total(), "by_method": client.by_method()},
         "operator_cpu_seconds": after.cpu_seconds - before.cpu_seconds,
-        "operator_instance_reconciles": after
-            .reconciles
-            .zip(before.reconciles)
-            .map(|(after, before)| after - before),
+        "operator_instance_reconciles": since(after.reconciles, before.reconciles),
         "apiserver_requests_by_verb_resource_incl_bench": requests.by_verb_resource(),
     })
 }
