@@ -764,7 +764,6 @@ async fn policy_to_adopt_appears_later(policies: &Api<Policy>, iam: &Iam) -> Res
     Ok(())
 }
 
-#[tokio::test]
 /// Terminal from IAM itself on a Role: an inline policy without a resource, which IAM (and
 /// moto) refuses with MalformedPolicyDocument. The role stays as it was in IAM, and removing
 /// the bad policy from the spec is the change that makes it sync again.
@@ -800,6 +799,7 @@ async fn inline_policy_refused_by_iam(roles: &Api<Role>, iam: &Iam, role: &str) 
     Ok(())
 }
 
+#[tokio::test]
 async fn terminal_and_recoverable_iam_errors() -> Result<()> {
     let (client, ns, controllers) = setup("aws-iam-errors").await?;
     let roles: Api<Role> = Api::namespaced(client.clone(), &ns);
