@@ -181,10 +181,12 @@ async fn a_leader_frozen_past_its_lease_writes_nothing_when_it_wakes() -> Result
         log.contains("lost the leader lease"),
         "the old leader's log:\n{log}"
     );
-    ensure!(
-        log.contains("write refused by the leader fence"),
-        "the old leader had writes to make on waking and its fence refused them; log:\n{log}"
-    );
+    // On waking it has writes queued; whether a reconcile reaches one before the renewal
+    // timer finds the Lease gone is up to the scheduler. Either way nothing may leave: the
+    // fence refuses a write (and says so), or the process stops first. The proxy's record
+    // below is what decides.
+    let refused = log.contains("write refused by the leader fence");
+    eprintln!("old leader on waking: fence refused a write: {refused}");
     let late: Vec<String> = proxy
         .writes()
         .into_iter()
