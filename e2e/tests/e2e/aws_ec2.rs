@@ -97,23 +97,6 @@ async fn vpc_attribute(ec2: &sdk::Client, id: &str, name: VpcAttributeName) -> O
     v.and_then(AttributeBooleanValue::value)
 }
 
-/// The user's tags of a resource: ACK's own (`services.k8s.aws/*`, e.g. the creation token of a
-/// created resource) left out.
-fn tags_of(tags: &[sdk::types::Tag]) -> Vec<(String, String)> {
-    let mut t: Vec<(String, String)> = tags
-        .iter()
-        .filter(|t| !t.key().unwrap_or_default().starts_with("services.k8s.aws/"))
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    t.sort();
-    t
-}
-
 fn blocks(vpc: &sdk::types::Vpc) -> Vec<String> {
     let mut b: Vec<String> = vpc
         .cidr_block_association_set()

@@ -58,23 +58,6 @@ fn id_of(obj: &Value, field: &str) -> String {
     obj["status"][field].as_str().unwrap_or_default().to_owned()
 }
 
-/// The user's tags of a resource: ACK's own (`services.k8s.aws/*`, e.g. the creation token of a
-/// created resource) left out.
-fn tags_of(tags: &[sdk::types::Tag]) -> Vec<(String, String)> {
-    let mut t: Vec<(String, String)> = tags
-        .iter()
-        .filter(|t| !t.key().unwrap_or_default().starts_with("services.k8s.aws/"))
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_owned(),
-                t.value().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect();
-    t.sort();
-    t
-}
-
 fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
     p.iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

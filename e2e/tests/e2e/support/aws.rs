@@ -167,8 +167,13 @@ pub(crate) async fn put_tag(
     Ok(())
 }
 
-/// EC2's tags of resource `id` (any kind: DescribeTags by resource id) as sorted pairs, ACK's
-/// own `services.k8s.aws/*` ones (a created resource's creation token) left out.
+/// The user's tags of an EC2 resource as sorted pairs: ACK's own (`services.k8s.aws/*`, e.g.
+/// the creation token of a created resource) left out.
+pub(crate) fn tags_of(tags: &[kro_aws::ec2::sdk::types::Tag]) -> Vec<(String, String)> {
+    user_tags(tags.iter().map(|t| (t.key(), t.value())))
+}
+
+/// EC2's tags of resource `id` (any kind: DescribeTags by resource id), as [`tags_of`].
 pub(crate) async fn ec2_tags(
     ec2: &kro_aws::ec2::sdk::Client,
     id: &str,
@@ -178,17 +183,19 @@ pub(crate) async fn ec2_tags(
         .values(id)
         .build();
     let out = ec2.describe_tags().filters(filter).send().await?;
-    let mut tags: Vec<(String, String)> = out
-        .tags()
-        .iter()
-        .map(|t| {
-            let key = t.key().unwrap_or_default().to_owned();
-            (key, t.value().unwrap_or_default().to_owned())
-        })
+    Ok(user_tags(out.tags().iter().map(|t| (t.key(), t.value()))))
+}
+
+fn user_tags<'a>(
+    tags: impl Iterator<Item = (Option<&'a str>, Option<&'a str>)>,
+) -> Vec<(String, String)> {
+    let mut t: Vec<(String, String)> = tags
+        .map(|(k, v)| (k.unwrap_or_default(), v.unwrap_or_default()))
         .filter(|(k, _)| !k.starts_with("services.k8s.aws/"))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    tags.sort();
-    Ok(tags)
+    t.sort();
+    t
 }
 
 /// A tag AWS itself puts on resources (CloudFormation's): never the user's, never touched.
