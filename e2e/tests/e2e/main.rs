@@ -11,6 +11,7 @@ mod argocd_health;
 mod argocd_live;
 mod aws_backoff;
 mod aws_bucket;
+mod aws_bucket_settings;
 mod aws_composed;
 mod aws_ec2;
 mod aws_fault;

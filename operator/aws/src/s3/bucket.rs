@@ -3,8 +3,9 @@
 //!
 //! As ACK: a sub-resource field that is absent from the spec (or present but empty:
 //! `tagging: {tagSet: []}`, `policy: ""`, `cors: {}`...) is removed from AWS when AWS has it
-//! (`cors`, `lifecycle`, `policy`, `publicAccessBlock`, `tagging`; `versioning` goes back to
-//! `Suspended`), except the late-initialized `encryption` and `ownershipControls`, which are
+//! (`cors`, `lifecycle`, `policy`, `publicAccessBlock`, `tagging`, `website`; `versioning` and
+//! `accelerate` go back to `Suspended`, `logging` and `notification` are put empty, an Object
+//! Lock default retention is removed), except the late-initialized `encryption` and `ownershipControls`, which are
 //! copied from AWS into the spec instead. `aws:*` system tags and ACK's default tag keys are
 //! never removed nor copied into a spec.
 //!
@@ -26,6 +27,15 @@ use crate::ack::types::{
     AckResourceMetadata, Tag, is_ignored_tag, is_system_tag, tag_map, user_tags,
 };
 
+mod settings;
+pub use settings::{
+    AccelerateConfiguration, BucketLoggingStatus, DefaultRetention, ErrorDocument, FilterRule,
+    Grantee, IndexDocument, KeyFilter, LambdaFunctionConfiguration, LoggingEnabled,
+    NotificationConfiguration, NotificationFilter, ObjectLockConfiguration, ObjectLockRule,
+    QueueConfiguration, Redirect, RedirectAllRequestsTo, RoutingCondition, RoutingRule,
+    TargetGrant, TopicConfiguration, WebsiteConfiguration, same,
+};
+
 /// Spec of an S3 bucket (ACK field names).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
@@ -43,6 +53,9 @@ pub struct BucketSpec {
     /// `services.k8s.aws/adoption-fields`.
     #[serde(default)]
     pub name: String,
+    /// Transfer acceleration; absent suspends it where it was enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accelerate: Option<AccelerateConfiguration>,
     /// Canned ACL applied at creation (`private`, `public-read`, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<String>,
@@ -87,6 +100,16 @@ pub struct BucketSpec {
     /// Lifecycle rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<BucketLifecycleConfiguration>,
+    /// Server access logging; absent turns it off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<BucketLoggingStatus>,
+    /// Event notifications; absent stops them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<NotificationConfiguration>,
+    /// Default retention of a bucket with Object Lock (`objectLockEnabledForBucket` at
+    /// creation); absent removes the default retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock_configuration: Option<ObjectLockConfiguration>,
     /// Ownership controls (late-initialized from AWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership_controls: Option<OwnershipControls>,
@@ -102,6 +125,10 @@ pub struct BucketSpec {
     /// Versioning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versioning: Option<VersioningConfiguration>,
+    /// Static website hosting; absent (or with neither an index document nor a redirect of all
+    /// requests) deletes the website configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<WebsiteConfiguration>,
 }
 
 /// `createBucketConfiguration`.
@@ -211,6 +238,9 @@ pub struct LifecycleRule {
     /// Expiration of noncurrent versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noncurrent_version_expiration: Option<NoncurrentVersionExpiration>,
+    /// Storage class transitions of noncurrent versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_version_transitions: Option<Vec<NoncurrentVersionTransition>>,
     /// Deprecated prefix filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
@@ -235,6 +265,10 @@ pub struct AbortIncompleteMultipartUpload {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LifecycleExpiration {
+    /// Date (RFC 3339, midnight UTC) from which objects expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "date_time_schema")]
+    pub date: Option<String>,
     /// Days after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<i64>,
@@ -247,6 +281,9 @@ pub struct LifecycleExpiration {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LifecycleRuleFilter {
+    /// Several conditions at once (prefix, tags, sizes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub and: Option<LifecycleRuleAndOperator>,
     /// Minimum object size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_size_greater_than: Option<i64>,
@@ -259,6 +296,39 @@ pub struct LifecycleRuleFilter {
     /// One tag.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<Tag>,
+}
+
+/// `filter.and`: every condition must hold.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleRuleAndOperator {
+    /// Minimum object size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_size_greater_than: Option<i64>,
+    /// Maximum object size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_size_less_than: Option<i64>,
+    /// Key prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<Tag>>,
+}
+
+/// One `noncurrentVersionTransitions` entry.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NoncurrentVersionTransition {
+    /// Noncurrent versions kept in the current class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_noncurrent_versions: Option<i64>,
+    /// Days after becoming noncurrent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_days: Option<i64>,
+    /// Target storage class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
 }
 
 /// `noncurrentVersionExpiration`.
@@ -277,6 +347,10 @@ pub struct NoncurrentVersionExpiration {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Transition {
+    /// Date (RFC 3339, midnight UTC) of the transition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "date_time_schema")]
+    pub date: Option<String>,
     /// Days after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub days: Option<i64>,
@@ -372,6 +446,11 @@ pub struct BucketStatus {
 
 crate::ack::runtime::impl_ack_status!(BucketStatus);
 
+/// A date-time string, as ACK's CRD publishes lifecycle dates.
+fn date_time_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "string", "format": "date-time"})
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pure logic
 // ---------------------------------------------------------------------------------------------
@@ -395,6 +474,16 @@ pub struct ObservedBucket {
     pub cors: Option<CorsConfiguration>,
     /// Ownership controls.
     pub ownership_controls: Option<OwnershipControls>,
+    /// Transfer acceleration status (`None` = never configured).
+    pub accelerate: Option<String>,
+    /// Server access logging (`None` = off).
+    pub logging: Option<LoggingEnabled>,
+    /// Website configuration.
+    pub website: Option<WebsiteConfiguration>,
+    /// Event notifications.
+    pub notification: Option<NotificationConfiguration>,
+    /// Object Lock (`None` = off; on without a default retention = no rule).
+    pub object_lock: Option<ObjectLockConfiguration>,
 }
 
 /// One S3 call that brings a bucket closer to its spec, in the order they must run.
@@ -430,6 +519,18 @@ pub enum BucketCall {
     PutCors(CorsConfiguration),
     /// DeleteBucketCors.
     DeleteCors,
+    /// PutBucketAccelerateConfiguration.
+    PutAccelerate(String),
+    /// PutBucketLogging; `None` turns logging off.
+    PutLogging(Option<LoggingEnabled>),
+    /// PutBucketWebsite.
+    PutWebsite(WebsiteConfiguration),
+    /// DeleteBucketWebsite.
+    DeleteWebsite,
+    /// PutBucketNotificationConfiguration; `None` stops every notification.
+    PutNotification(Option<NotificationConfiguration>),
+    /// PutObjectLockConfiguration (after versioning, which Object Lock needs).
+    PutObjectLock(Option<ObjectLockConfiguration>),
 }
 
 impl BucketCall {
@@ -451,6 +552,12 @@ impl BucketCall {
             BucketCall::DeleteLifecycle => "DeleteBucketLifecycle",
             BucketCall::PutCors(_) => "PutBucketCors",
             BucketCall::DeleteCors => "DeleteBucketCors",
+            BucketCall::PutAccelerate(_) => "PutBucketAccelerateConfiguration",
+            BucketCall::PutLogging(_) => "PutBucketLogging",
+            BucketCall::PutWebsite(_) => "PutBucketWebsite",
+            BucketCall::DeleteWebsite => "DeleteBucketWebsite",
+            BucketCall::PutNotification(_) => "PutBucketNotificationConfiguration",
+            BucketCall::PutObjectLock(_) => "PutObjectLockConfiguration",
         }
     }
 }
@@ -509,7 +616,11 @@ pub fn bucket_delta(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<Buck
         public_access_block_call(desired, observed),
         policy_call(desired, observed),
         rules_call(
-            desired.lifecycle.as_ref(),
+            desired
+                .lifecycle
+                .as_ref()
+                .map(lifecycle_dates_canonical)
+                .as_ref(),
             observed.lifecycle.as_ref(),
             |lifecycle| empty(&lifecycle.rules),
             BucketCall::PutLifecycle,
@@ -522,10 +633,58 @@ pub fn bucket_delta(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<Buck
             BucketCall::PutCors,
             BucketCall::DeleteCors,
         ),
+        accelerate_call(desired, observed),
+        logging_call(desired, observed),
+        website_call(desired, observed),
+        notification_call(desired, observed),
+        object_lock_call(desired, observed),
     ]
     .into_iter()
     .flatten()
     .collect()
+}
+
+/// The lifecycle configuration with its dates in S3's form (`2027-01-01T00:00:00Z`), so a
+/// date written `2027-01-01T00:00:00.000Z` or `+00:00` compares equal to what S3 reports. A
+/// date that does not parse is left as written (S3 refuses it with the field named).
+pub fn lifecycle_dates_canonical(
+    lifecycle: &BucketLifecycleConfiguration,
+) -> BucketLifecycleConfiguration {
+    let canonical = |d: &mut Option<String>| {
+        if let Some(text) = d.as_deref()
+            && let Some(c) = canonical_date(text)
+        {
+            *d = Some(c);
+        }
+    };
+    let mut out = lifecycle.clone();
+    for rule in out.rules.iter_mut().flatten() {
+        if let Some(e) = rule.expiration.as_mut() {
+            canonical(&mut e.date);
+        }
+        for t in rule.transitions.iter_mut().flatten() {
+            canonical(&mut t.date);
+        }
+    }
+    out
+}
+
+/// An RFC 3339 date-time (any offset, fractions) as the SDK's date-time; `None` when it does
+/// not parse.
+pub fn parse_date(text: &str) -> Option<aws_sdk_s3::primitives::DateTime> {
+    let ts: k8s_openapi::jiff::Timestamp = text.trim().parse().ok()?;
+    let nanos = u32::try_from(ts.subsec_nanosecond()).ok()?;
+    Some(aws_sdk_s3::primitives::DateTime::from_secs_and_nanos(
+        ts.as_second(),
+        nanos,
+    ))
+}
+
+/// An RFC 3339 date-time in the form S3 reports it; `None` when it does not parse.
+pub fn canonical_date(text: &str) -> Option<String> {
+    parse_date(text)?
+        .fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime)
+        .ok()
 }
 
 /// Tags compare as a map without the tags [`is_ignored_tag`] that the spec does not list
@@ -568,15 +727,78 @@ fn tagging_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<Bucke
 /// A bucket that never had versioning reads as `Suspended` and needs no call to stay so; an
 /// absent `versioning` wants `Suspended` (AWS's default), as ACK.
 fn versioning_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
-    let status = desired
+    let want = desired
         .versioning
         .as_ref()
-        .and_then(|v| v.status.clone())
-        .unwrap_or_else(|| "Suspended".into());
-    let have = observed.versioning.as_deref().unwrap_or("Suspended");
-    let never_versioned = observed.versioning.is_none();
-    (status != have && !(status == "Suspended" && never_versioned))
-        .then_some(BucketCall::PutVersioning(status))
+        .and_then(|v| v.status.as_deref());
+    suspendable(want, observed.versioning.as_deref()).map(BucketCall::PutVersioning)
+}
+
+/// The status to put for an `Enabled`/`Suspended` setting (versioning, acceleration): absent
+/// wants `Suspended`, and a bucket that never had the setting needs no call to stay so.
+fn suspendable(want: Option<&str>, have: Option<&str>) -> Option<String> {
+    let want = want.filter(|s| !s.is_empty()).unwrap_or("Suspended");
+    let current = have.unwrap_or("Suspended");
+    (want != current && !(want == "Suspended" && have.is_none())).then(|| want.to_owned())
+}
+
+/// Acceleration as versioning: absent suspends it where it was enabled (ACK's default).
+fn accelerate_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let want = desired
+        .accelerate
+        .as_ref()
+        .and_then(|a| a.status.as_deref());
+    suspendable(want, observed.accelerate.as_deref()).map(BucketCall::PutAccelerate)
+}
+
+/// Logging: the spec's `loggingEnabled` (absent = off) against S3's.
+fn logging_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let want = desired
+        .logging
+        .as_ref()
+        .and_then(|l| l.logging_enabled.clone());
+    (!same(&want, &observed.logging)).then_some(BucketCall::PutLogging(want))
+}
+
+/// Website: a configuration with neither an index document nor a redirect of every request
+/// is no website (PutBucketWebsite needs one of them), so it deletes S3's, like an absent one.
+fn website_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let want = desired.website.as_ref().filter(|w| {
+        let index = w.index_document.as_ref().and_then(|d| d.suffix.as_deref());
+        let redirect = w
+            .redirect_all_requests_to
+            .as_ref()
+            .and_then(|r| r.host_name.as_deref());
+        index.is_some_and(|s| !s.is_empty()) || redirect.is_some_and(|h| !h.is_empty())
+    });
+    match (want, &observed.website) {
+        (None, None) => None,
+        (None, Some(_)) => Some(BucketCall::DeleteWebsite),
+        (Some(want), have) => {
+            (!same(&Some(want), &have.as_ref())).then(|| BucketCall::PutWebsite(want.clone()))
+        }
+    }
+}
+
+/// Notifications: absent or empty stops every notification where S3 has some.
+fn notification_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let want = desired
+        .notification
+        .clone()
+        .filter(|n| !same(n, &NotificationConfiguration::default()));
+    (!same(&want, &observed.notification)).then_some(BucketCall::PutNotification(want))
+}
+
+/// Object Lock's default retention. Object Lock itself cannot be turned off: an absent
+/// configuration removes the rule of a locked bucket and asks nothing of one without lock.
+fn object_lock_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let want_rule = desired
+        .object_lock_configuration
+        .as_ref()
+        .and_then(|c| c.rule.as_ref());
+    let have_rule = observed.object_lock.as_ref().and_then(|c| c.rule.as_ref());
+    (!same(&want_rule, &have_rule))
+        .then(|| BucketCall::PutObjectLock(desired.object_lock_configuration.clone()))
 }
 
 /// A rule-list sub-resource (encryption, ownership controls, lifecycle, CORS): absent from the
@@ -660,6 +882,17 @@ pub fn adopted_spec(name: &str, observed: &ObservedBucket) -> Value {
         lifecycle: observed.lifecycle.clone(),
         cors: observed.cors.clone(),
         ownership_controls: observed.ownership_controls.clone(),
+        accelerate: observed
+            .accelerate
+            .clone()
+            .map(|s| AccelerateConfiguration { status: Some(s) }),
+        logging: observed.logging.clone().map(|l| BucketLoggingStatus {
+            logging_enabled: Some(l),
+        }),
+        website: observed.website.clone(),
+        notification: observed.notification.clone(),
+        object_lock_enabled_for_bucket: observed.object_lock.as_ref().map(|_| true),
+        object_lock_configuration: observed.object_lock.clone().filter(|c| c.rule.is_some()),
         ..Default::default()
     };
     serde_json::to_value(spec).unwrap_or_else(|_| json!({"name": name}))

@@ -4,23 +4,25 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types as s3t;
 
+use super::settings;
 use super::{
     AbortIncompleteMultipartUpload, BucketCall, BucketLifecycleConfiguration, BucketSpec,
-    CorsConfiguration, CorsRule, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-    NoncurrentVersionExpiration, ObservedBucket, OwnershipControls, OwnershipControlsRule,
-    PublicAccessBlockConfiguration, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Transition, location_constraint,
+    CorsConfiguration, CorsRule, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, NoncurrentVersionTransition, ObservedBucket,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Transition, location_constraint,
 };
 use crate::ack::error::{AwsError, HttpStatus};
 use crate::ack::runtime::SyncError;
 use crate::ack::types::Tag;
 
-fn bad(field: &str, e: impl std::fmt::Display) -> SyncError {
+pub(super) fn bad(field: &str, e: impl std::fmt::Display) -> SyncError {
     SyncError::Terminal(format!("spec.{field} is not valid for S3: {e}"))
 }
 
 /// `Ok(None)` for the "not configured" codes, the value otherwise.
-fn optional<T>(
+pub(super) fn optional<T>(
     op: &'static str,
     res: Result<T, AwsError>,
     none_codes: &[&str],
@@ -36,12 +38,12 @@ fn i64_of(v: Option<i32>) -> Option<i64> {
     v.map(i64::from)
 }
 
-fn i32_of(field: &str, v: Option<i64>) -> Result<Option<i32>, SyncError> {
+pub(super) fn i32_of(field: &str, v: Option<i64>) -> Result<Option<i32>, SyncError> {
     v.map(|x| i32::try_from(x).map_err(|_| bad(field, format!("{x} is out of range"))))
         .transpose()
 }
 
-fn nonempty<T>(v: Vec<T>) -> Option<Vec<T>> {
+pub(super) fn nonempty<T>(v: Vec<T>) -> Option<Vec<T>> {
     (!v.is_empty()).then_some(v)
 }
 
@@ -61,6 +63,11 @@ pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucke
     let lifecycle = read_lifecycle(s3, name).await?;
     let cors = read_cors(s3, name).await?;
     let ownership_controls = read_ownership_controls(s3, name).await?;
+    let accelerate = settings::read_accelerate(s3, name).await?;
+    let logging = settings::read_logging(s3, name).await?;
+    let website = settings::read_website(s3, name).await?;
+    let notification = settings::read_notification(s3, name).await?;
+    let object_lock = settings::read_object_lock(s3, name).await?;
     Ok(Some(ObservedBucket {
         tags,
         versioning,
@@ -70,6 +77,11 @@ pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucke
         lifecycle,
         cors,
         ownership_controls,
+        accelerate,
+        logging,
+        website,
+        notification,
+        object_lock,
     }))
 }
 
@@ -245,10 +257,22 @@ fn lifecycle_rule_from(r: &s3t::LifecycleRule) -> LifecycleRule {
             }
         }),
         expiration: r.expiration().map(|e| LifecycleExpiration {
+            date: e.date().and_then(date_text),
             days: i64_of(e.days()),
             expired_object_delete_marker: e.expired_object_delete_marker(),
         }),
         filter: r.filter().map(|f| LifecycleRuleFilter {
+            and: f.and().map(|a| LifecycleRuleAndOperator {
+                object_size_greater_than: a.object_size_greater_than(),
+                object_size_less_than: a.object_size_less_than(),
+                prefix: a.prefix().map(str::to_owned),
+                tags: nonempty(
+                    a.tags()
+                        .iter()
+                        .map(|t| Tag::new(t.key(), t.value()))
+                        .collect(),
+                ),
+            }),
             object_size_greater_than: f.object_size_greater_than(),
             object_size_less_than: f.object_size_less_than(),
             prefix: f.prefix().map(str::to_owned),
@@ -261,6 +285,16 @@ fn lifecycle_rule_from(r: &s3t::LifecycleRule) -> LifecycleRule {
                 noncurrent_days: i64_of(n.noncurrent_days()),
             }
         }),
+        noncurrent_version_transitions: nonempty(
+            r.noncurrent_version_transitions()
+                .iter()
+                .map(|t| NoncurrentVersionTransition {
+                    newer_noncurrent_versions: i64_of(t.newer_noncurrent_versions()),
+                    noncurrent_days: i64_of(t.noncurrent_days()),
+                    storage_class: t.storage_class().map(|s| s.as_str().to_owned()),
+                })
+                .collect(),
+        ),
         #[allow(deprecated)]
         prefix: r.prefix().map(str::to_owned),
         status: Some(r.status().as_str().to_owned()),
@@ -268,12 +302,30 @@ fn lifecycle_rule_from(r: &s3t::LifecycleRule) -> LifecycleRule {
             r.transitions()
                 .iter()
                 .map(|t| Transition {
+                    date: t.date().and_then(date_text),
                     days: i64_of(t.days()),
                     storage_class: t.storage_class().map(|s| s.as_str().to_owned()),
                 })
                 .collect(),
         ),
     }
+}
+
+/// A date as S3 reports it (`2027-01-01T00:00:00Z`).
+fn date_text(d: &aws_sdk_s3::primitives::DateTime) -> Option<String> {
+    d.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok()
+}
+
+/// A spec date for S3; not RFC 3339 is terminal, naming the field.
+fn sdk_date(
+    field: &str,
+    d: Option<&str>,
+) -> Result<Option<aws_sdk_s3::primitives::DateTime>, SyncError> {
+    d.map(|text| {
+        super::parse_date(text)
+            .ok_or_else(|| bad(field, format!("{text:?} is not an RFC 3339 date-time")))
+    })
+    .transpose()
 }
 
 fn cors_rule_from(r: &s3t::CorsRule) -> CorsRule {
@@ -332,7 +384,10 @@ fn sdk_tag(t: &Tag) -> Result<s3t::Tag, SyncError> {
 }
 
 /// The outcome of S3 call `op`, its output dropped.
-fn sent<T, E, R>(op: &'static str, res: Result<T, SdkError<E, R>>) -> Result<(), SyncError>
+pub(super) fn sent<T, E, R>(
+    op: &'static str,
+    res: Result<T, SdkError<E, R>>,
+) -> Result<(), SyncError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug + HttpStatus + 'static,
@@ -393,6 +448,16 @@ pub(super) async fn apply(s3: &Client, name: &str, call: &BucketCall) -> Result<
             "DeleteBucketCors",
             s3.delete_bucket_cors().bucket(name).send().await,
         ),
+        BucketCall::PutAccelerate(status) => settings::put_accelerate(s3, name, status).await,
+        BucketCall::PutLogging(logging) => settings::put_logging(s3, name, logging.as_ref()).await,
+        BucketCall::PutWebsite(website) => settings::put_website(s3, name, website).await,
+        BucketCall::DeleteWebsite => settings::delete_website(s3, name).await,
+        BucketCall::PutNotification(config) => {
+            settings::put_notification(s3, name, config.as_ref()).await
+        }
+        BucketCall::PutObjectLock(config) => {
+            settings::put_object_lock(s3, name, config.as_ref()).await
+        }
     }
 }
 
@@ -579,13 +644,32 @@ async fn put_cors(s3: &Client, name: &str, cors: &CorsConfiguration) -> Result<(
     sent("PutBucketCors", res)
 }
 
+fn sdk_lifecycle_and(
+    a: &LifecycleRuleAndOperator,
+) -> Result<s3t::LifecycleRuleAndOperator, SyncError> {
+    let tags = a
+        .tags
+        .iter()
+        .flatten()
+        .map(sdk_tag)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(s3t::LifecycleRuleAndOperator::builder()
+        .set_prefix(a.prefix.clone())
+        .set_tags(nonempty(tags))
+        .set_object_size_greater_than(a.object_size_greater_than)
+        .set_object_size_less_than(a.object_size_less_than)
+        .build())
+}
+
 fn sdk_lifecycle_rule(r: &LifecycleRule) -> Result<s3t::LifecycleRule, SyncError> {
     let f = "lifecycle.rules";
     let filter = r
         .filter
         .as_ref()
         .map(|f| -> Result<_, SyncError> {
+            let and = f.and.as_ref().map(sdk_lifecycle_and).transpose()?;
             Ok(s3t::LifecycleRuleFilter::builder()
+                .set_and(and)
                 .set_prefix(f.prefix.clone())
                 .set_object_size_greater_than(f.object_size_greater_than)
                 .set_object_size_less_than(f.object_size_less_than)
@@ -597,7 +681,26 @@ fn sdk_lifecycle_rule(r: &LifecycleRule) -> Result<s3t::LifecycleRule, SyncError
     for t in r.transitions.iter().flatten() {
         transitions.push(
             s3t::Transition::builder()
+                .set_date(sdk_date(
+                    "lifecycle.rules.transitions.date",
+                    t.date.as_deref(),
+                )?)
                 .set_days(i32_of("lifecycle.rules.transitions.days", t.days)?)
+                .set_storage_class(
+                    t.storage_class
+                        .as_deref()
+                        .map(s3t::TransitionStorageClass::from),
+                )
+                .build(),
+        );
+    }
+    let mut noncurrent_transitions = Vec::new();
+    for t in r.noncurrent_version_transitions.iter().flatten() {
+        let field = "lifecycle.rules.noncurrentVersionTransitions";
+        noncurrent_transitions.push(
+            s3t::NoncurrentVersionTransition::builder()
+                .set_noncurrent_days(i32_of(field, t.noncurrent_days)?)
+                .set_newer_noncurrent_versions(i32_of(field, t.newer_noncurrent_versions)?)
                 .set_storage_class(
                     t.storage_class
                         .as_deref()
@@ -619,6 +722,10 @@ fn sdk_lifecycle_rule(r: &LifecycleRule) -> Result<s3t::LifecycleRule, SyncError
                 .as_ref()
                 .map(|e| -> Result<_, SyncError> {
                     Ok(s3t::LifecycleExpiration::builder()
+                        .set_date(sdk_date(
+                            "lifecycle.rules.expiration.date",
+                            e.date.as_deref(),
+                        )?)
                         .set_days(i32_of("lifecycle.rules.expiration.days", e.days)?)
                         .set_expired_object_delete_marker(e.expired_object_delete_marker)
                         .build())
@@ -626,6 +733,7 @@ fn sdk_lifecycle_rule(r: &LifecycleRule) -> Result<s3t::LifecycleRule, SyncError
                 .transpose()?,
         )
         .set_transitions(nonempty(transitions))
+        .set_noncurrent_version_transitions(nonempty(noncurrent_transitions))
         .set_noncurrent_version_expiration(
             r.noncurrent_version_expiration
                 .as_ref()

@@ -157,6 +157,221 @@ fn delta_table() {
     }
 }
 
+fn logging_to(bucket: &str) -> LoggingEnabled {
+    LoggingEnabled {
+        target_bucket: Some(bucket.into()),
+        ..Default::default()
+    }
+}
+
+fn index_site() -> WebsiteConfiguration {
+    WebsiteConfiguration {
+        index_document: Some(IndexDocument {
+            suffix: Some("index.html".into()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn queue_notification() -> NotificationConfiguration {
+    NotificationConfiguration {
+        queue_configurations: Some(vec![QueueConfiguration {
+            queue_arn: Some("arn:aws:sqs:us-west-2:123456789012:q".into()),
+            events: Some(vec!["s3:ObjectCreated:*".into()]),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    }
+}
+
+fn lock_days(days: i64) -> ObjectLockConfiguration {
+    ObjectLockConfiguration {
+        rule: Some(ObjectLockRule {
+            default_retention: Some(DefaultRetention {
+                days: Some(days),
+                mode: Some("GOVERNANCE".into()),
+                years: None,
+            }),
+        }),
+    }
+}
+
+/// Acceleration, logging, website, notification and Object Lock: when each calls S3.
+#[test]
+fn settings_delta_table() {
+    let bare = ObservedBucket::default();
+    let cases: Vec<(&str, BucketSpec, ObservedBucket, Vec<BucketCall>)> = vec![
+        (
+            "acceleration enabled",
+            spec(json!({"accelerate": {"status": "Enabled"}})),
+            bare.clone(),
+            vec![BucketCall::PutAccelerate("Enabled".into())],
+        ),
+        (
+            "acceleration suspended on a bucket that never had it calls nothing",
+            spec(json!({"accelerate": {"status": "Suspended"}})),
+            bare.clone(),
+            vec![],
+        ),
+        (
+            "logging turned on",
+            spec(
+                json!({"logging": {"loggingEnabled": {"targetBucket": "logs", "targetPrefix": "b/"}}}),
+            ),
+            bare.clone(),
+            vec![BucketCall::PutLogging(Some(LoggingEnabled {
+                target_bucket: Some("logs".into()),
+                target_prefix: Some("b/".into()),
+                ..Default::default()
+            }))],
+        ),
+        (
+            "logging {} on a bucket without logging calls nothing",
+            spec(json!({"logging": {}})),
+            bare.clone(),
+            vec![],
+        ),
+        (
+            "logging target changed",
+            spec(json!({"logging": {"loggingEnabled": {"targetBucket": "other"}}})),
+            ObservedBucket {
+                logging: Some(logging_to("logs")),
+                ..Default::default()
+            },
+            vec![BucketCall::PutLogging(Some(logging_to("other")))],
+        ),
+        (
+            "a website with an index document",
+            spec(json!({"website": {"indexDocument": {"suffix": "index.html"}}})),
+            bare.clone(),
+            vec![BucketCall::PutWebsite(index_site())],
+        ),
+        (
+            "a redirect-only website needs no index document",
+            spec(json!({"website": {"redirectAllRequestsTo": {"hostName": "example.com"}}})),
+            bare.clone(),
+            vec![BucketCall::PutWebsite(WebsiteConfiguration {
+                redirect_all_requests_to: Some(RedirectAllRequestsTo {
+                    host_name: Some("example.com".into()),
+                    protocol: None,
+                }),
+                ..Default::default()
+            })],
+        ),
+        (
+            "a website with neither is deleted",
+            spec(json!({"website": {"errorDocument": {"key": "404.html"}}})),
+            ObservedBucket {
+                website: Some(index_site()),
+                ..Default::default()
+            },
+            vec![BucketCall::DeleteWebsite],
+        ),
+        (
+            "an error document added",
+            spec(
+                json!({"website": {"indexDocument": {"suffix": "index.html"}, "errorDocument": {"key": "404.html"}}}),
+            ),
+            ObservedBucket {
+                website: Some(index_site()),
+                ..Default::default()
+            },
+            vec![BucketCall::PutWebsite(WebsiteConfiguration {
+                error_document: Some(ErrorDocument {
+                    key: Some("404.html".into()),
+                }),
+                ..index_site()
+            })],
+        ),
+        (
+            "an empty notification on a quiet bucket calls nothing",
+            spec(json!({"notification": {"queueConfigurations": []}})),
+            bare.clone(),
+            vec![],
+        ),
+        (
+            "a notification added",
+            spec(
+                json!({"notification": {"queueConfigurations": [{"queueARN": "arn:aws:sqs:us-west-2:123456789012:q", "events": ["s3:ObjectCreated:*"]}]}}),
+            ),
+            bare.clone(),
+            vec![BucketCall::PutNotification(Some(queue_notification()))],
+        ),
+    ];
+    for (name, desired, observed, want) in cases {
+        assert_eq!(bucket_delta(&desired, &observed), want, "{name}");
+    }
+}
+
+/// Object Lock's default retention and lifecycle dates: when each calls S3.
+#[test]
+fn object_lock_and_lifecycle_dates_delta_table() {
+    let lock_on = ObservedBucket {
+        object_lock: Some(ObjectLockConfiguration::default()),
+        ..Default::default()
+    };
+    let cases: Vec<(&str, BucketSpec, ObservedBucket, Vec<BucketCall>)> = vec![
+        (
+            "a default retention on a locked bucket",
+            spec(
+                json!({"objectLockConfiguration": {"rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 1}}}}),
+            ),
+            lock_on.clone(),
+            vec![BucketCall::PutObjectLock(Some(lock_days(1)))],
+        ),
+        (
+            "retention days changed",
+            spec(
+                json!({"objectLockConfiguration": {"rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 7}}}}),
+            ),
+            ObservedBucket {
+                object_lock: Some(lock_days(1)),
+                ..Default::default()
+            },
+            vec![BucketCall::PutObjectLock(Some(lock_days(7)))],
+        ),
+        (
+            "no configuration asks nothing of a locked bucket without a rule",
+            spec(json!({})),
+            lock_on,
+            vec![],
+        ),
+        (
+            "lifecycle dates compare as dates",
+            spec(
+                json!({"lifecycle": {"rules": [{"status": "Enabled", "expiration": {"date": "2027-01-01T00:00:00.000Z"}, "transitions": [{"date": "2026-12-31T00:00:00+00:00", "storageClass": "GLACIER"}]}]}}),
+            ),
+            ObservedBucket {
+                lifecycle: Some(BucketLifecycleConfiguration {
+                    rules: Some(vec![LifecycleRule {
+                        status: Some("Enabled".into()),
+                        expiration: Some(LifecycleExpiration {
+                            date: Some("2027-01-01T00:00:00Z".into()),
+                            ..Default::default()
+                        }),
+                        transitions: Some(vec![Transition {
+                            date: Some("2026-12-31T00:00:00Z".into()),
+                            days: None,
+                            storage_class: Some("GLACIER".into()),
+                        }]),
+                        ..Default::default()
+                    }]),
+                }),
+                ..Default::default()
+            },
+            vec![],
+        ),
+    ];
+    for (name, desired, observed, want) in cases {
+        assert_eq!(bucket_delta(&desired, &observed), want, "{name}");
+    }
+    assert_eq!(canonical_date("not a date"), None);
+    assert_eq!(
+        canonical_date("2027-01-01T00:00:00+00:00").as_deref(),
+        Some("2027-01-01T00:00:00Z")
+    );
+}
+
 /// ACK's update: a sub-resource absent from the spec while AWS has it is deleted (versioning
 /// goes back to Suspended); the late-initialized encryption and ownership controls are not.
 #[test]
@@ -181,6 +396,11 @@ fn absent_sub_resources_are_removed_as_ack() {
                 object_ownership: Some("ObjectWriter".into()),
             }]),
         }),
+        accelerate: Some("Enabled".into()),
+        logging: Some(logging_to("logs")),
+        website: Some(index_site()),
+        notification: Some(queue_notification()),
+        object_lock: Some(lock_days(1)),
     };
     assert_eq!(
         bucket_delta(&spec(json!({})), &configured),
@@ -191,6 +411,11 @@ fn absent_sub_resources_are_removed_as_ack() {
             BucketCall::DeletePolicy,
             BucketCall::DeleteLifecycle,
             BucketCall::DeleteCors,
+            BucketCall::PutAccelerate("Suspended".into()),
+            BucketCall::PutLogging(None),
+            BucketCall::DeleteWebsite,
+            BucketCall::PutNotification(None),
+            BucketCall::PutObjectLock(None),
         ]
     );
     // Only what the spec dropped goes: cors and policy here.
@@ -199,6 +424,11 @@ fn absent_sub_resources_are_removed_as_ack() {
         "versioning": {"status": "Enabled"},
         "publicAccessBlock": {"blockPublicACLs": true},
         "lifecycle": {"rules": [{}]},
+        "accelerate": {"status": "Enabled"},
+        "logging": {"loggingEnabled": {"targetBucket": "logs", "targetPrefix": ""}},
+        "website": {"indexDocument": {"suffix": "index.html"}, "routingRules": []},
+        "notification": {"queueConfigurations": [{"queueARN": "arn:aws:sqs:us-west-2:123456789012:q", "events": ["s3:ObjectCreated:*"]}]},
+        "objectLockConfiguration": {"rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 1}}},
     }));
     assert_eq!(
         bucket_delta(&kept, &configured),
@@ -347,7 +577,16 @@ fn ack_field_names_round_trip() {
         "publicAccessBlock": {"blockPublicACLs": true, "ignorePublicACLs": true, "blockPublicPolicy": true, "restrictPublicBuckets": true},
         "encryption": {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyID": "k"}, "bucketKeyEnabled": true}]},
         "cors": {"corsRules": [{"id": "r", "maxAgeSeconds": 5, "exposeHeaders": ["ETag"]}]},
-        "lifecycle": {"rules": [{"abortIncompleteMultipartUpload": {"daysAfterInitiation": 1}, "noncurrentVersionExpiration": {"noncurrentDays": 3}, "transitions": [{"days": 30, "storageClass": "GLACIER"}]}]},
+        "lifecycle": {"rules": [{"abortIncompleteMultipartUpload": {"daysAfterInitiation": 1}, "noncurrentVersionExpiration": {"noncurrentDays": 3}, "transitions": [{"days": 30, "storageClass": "GLACIER"}, {"date": "2027-01-01T00:00:00Z", "storageClass": "DEEP_ARCHIVE"}], "noncurrentVersionTransitions": [{"noncurrentDays": 30, "newerNoncurrentVersions": 2, "storageClass": "STANDARD_IA"}], "expiration": {"date": "2028-01-01T00:00:00Z"}, "filter": {"and": {"prefix": "logs/", "tags": [{"key": "k", "value": "v"}], "objectSizeGreaterThan": 1, "objectSizeLessThan": 9}}}]},
+        "accelerate": {"status": "Enabled"},
+        "logging": {"loggingEnabled": {"targetBucket": "logs", "targetPrefix": "b/", "targetGrants": [{"grantee": {"type_": "Group", "uRI": "http://acs.amazonaws.com/groups/global/AllUsers", "id": "i", "displayName": "d", "emailAddress": "e"}, "permission": "READ"}]}},
+        "website": {"indexDocument": {"suffix": "index.html"}, "errorDocument": {"key": "404.html"}, "redirectAllRequestsTo": {"hostName": "h", "protocol": "https"}, "routingRules": [{"condition": {"httpErrorCodeReturnedEquals": "404", "keyPrefixEquals": "docs/"}, "redirect": {"hostName": "h", "httpRedirectCode": "301", "protocol": "https", "replaceKeyPrefixWith": "d/", "replaceKeyWith": "x"}}]},
+        "notification": {
+            "lambdaFunctionConfigurations": [{"id": "l", "lambdaFunctionARN": "arn:aws:lambda:us-west-2:123456789012:function:f", "events": ["s3:ObjectRemoved:*"]}],
+            "queueConfigurations": [{"id": "q", "queueARN": "arn:aws:sqs:us-west-2:123456789012:q", "events": ["s3:ObjectCreated:*"], "filter": {"key": {"filterRules": [{"name": "prefix", "value": "in/"}]}}}],
+            "topicConfigurations": [{"id": "t", "topicARN": "arn:aws:sns:us-west-2:123456789012:t", "events": ["s3:ObjectCreated:Put"]}]
+        },
+        "objectLockConfiguration": {"rule": {"defaultRetention": {"mode": "COMPLIANCE", "years": 1}}},
         "createBucketConfiguration": {"locationConstraint": "us-west-2"},
         "objectLockEnabledForBucket": false,
         "objectOwnership": "BucketOwnerEnforced"
