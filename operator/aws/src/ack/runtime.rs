@@ -530,7 +530,11 @@ pub(crate) async fn run_controller<K: AckKind>(
 }
 
 async fn reconcile<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
-    guard(&key(obj.as_ref()), reconcile_inner(obj, ctx)).await
+    // Each kind's reconcile, and below each kind's AWS calls, are boxed: the SDK's request and
+    // response futures are large, and a future held inline is copied whole into every frame
+    // that moves it (kilobytes each in a debug build, enough to overflow a 2 MiB test thread
+    // once a kind's types grow).
+    guard(&key(obj.as_ref()), Box::pin(reconcile_inner(obj, ctx))).await
 }
 
 /// Runs one reconcile of `object`, turning a panic into an error so the controller keeps
@@ -648,7 +652,7 @@ async fn reconcile_inner<K: AckKind>(obj: Arc<K>, ctx: Arc<Ctx>) -> Result<Actio
 
     let mut extras = Extras::default();
     let result = match owner_account_check(&cx, &namespace).await {
-        Ok(()) => sync(&api, &obj, &cx, &mut extras).await,
+        Ok(()) => Box::pin(sync(&api, &obj, &cx, &mut extras)).await,
         Err(e) => Err(e),
     };
     let account = match &result {
@@ -688,9 +692,7 @@ async fn report_read_only<K: AckKind>(
         )));
     };
     let spec = adopted_spec::<K>(&id, &observed);
-    let mut synced = with_spec(resolved, &spec)?
-        .update(cx, &id, observed)
-        .await?;
+    let mut synced = Box::pin(with_spec(resolved, &spec)?.update(cx, &id, observed)).await?;
     synced.spec_patch = None;
     // Reading proves nothing: the marker stays as it was (ours only if it already was).
     synced.identifier = Some(if owned { id } else { String::new() });
@@ -707,7 +709,7 @@ async fn sync<K: AckKind>(
     let adoption = annotations::adoption_policy(annotations)
         .map_err(|e| SyncError::Terminal(e.to_string()))?;
     let resolved = if obj.has_references() {
-        match obj.resolve(cx).await {
+        match Box::pin(obj.resolve(cx)).await {
             Ok(r) => {
                 extras.references = Some(Ok(()));
                 r
@@ -748,7 +750,7 @@ async fn sync<K: AckKind>(
     let observed = if id.is_empty() {
         None
     } else {
-        resolved.read(cx, &id).await?
+        Box::pin(resolved.read(cx, &id)).await?
     };
     if read_only {
         return report_read_only(&resolved, cx, id, observed, owned).await;
@@ -793,14 +795,17 @@ async fn sync<K: AckKind>(
         Decision::Import => import(api, obj, &resolved, cx, &id, observed).await,
         Decision::AdoptThenUpdate => {
             add_finalizer(api, obj, K::FINALIZER).await?;
-            let mut synced = resolved.update(cx, &id, observed).await?;
+            let mut synced = Box::pin(resolved.update(cx, &id, observed)).await?;
             synced
                 .annotations
                 .insert(annotations::ADOPTED.into(), "true".into());
             synced.happened.push(Happened::Adopted { id: id.clone() });
             Ok(with_updates(synced, &id))
         }
-        _ => Ok(with_updates(resolved.update(cx, &id, observed).await?, &id)),
+        _ => Ok(with_updates(
+            Box::pin(resolved.update(cx, &id, observed)).await?,
+            &id,
+        )),
     };
     result.map(|mut synced| {
         synced.identifier = Some(id);
@@ -823,7 +828,7 @@ async fn import<K: AckKind>(
     kro_reconcile::kill_point("ack/adopt-after-finalizer");
     // The spec becomes AWS's state: report against it, so nothing in AWS changes.
     let spec = adopted_spec::<K>(id, &observed);
-    let mut synced = with_spec(resolved, &spec)?.update(cx, id, observed).await?;
+    let mut synced = Box::pin(with_spec(resolved, &spec)?.update(cx, id, observed)).await?;
     synced.spec_patch = Some(spec);
     synced
         .annotations
@@ -1043,7 +1048,7 @@ async fn create_then_update<K: AckKind>(
     has_finalizer: bool,
     owned: bool,
 ) -> Result<Synced, SyncError> {
-    resolved.precheck_create(cx).await?;
+    Box::pin(resolved.precheck_create(cx)).await?;
     let marked;
     let obj = if owned {
         obj
@@ -1065,7 +1070,7 @@ async fn create_then_update<K: AckKind>(
             let _ = remove_finalizer(api, &obj.name_any(), K::FINALIZER).await;
         }
     };
-    let mut created = match resolved.create(cx, id).await {
+    let mut created = match Box::pin(resolved.create(cx, id)).await {
         Ok(c) => c,
         Err(SyncError::Aws { err, .. }) if owned && err.is_code(K::ALREADY_EXISTS_CODES) => {
             // An earlier attempt of this object created it (the marker predates this sync).
@@ -1133,7 +1138,7 @@ async fn create_generated<K: AckKind>(
             "the identifier of the created resource is recorded but not read back yet".into(),
         ));
     }
-    resolved.precheck_create(cx).await?;
+    Box::pin(resolved.precheck_create(cx)).await?;
     if !has_finalizer {
         add_finalizer(api, &fresh, K::FINALIZER).await?;
     }
@@ -1152,7 +1157,7 @@ async fn create_generated<K: AckKind>(
         None => {
             leading_or_wait(cx.ctx)?;
             let tokened = with_tags(resolved, std::slice::from_ref(&token))?;
-            let created = match tokened.create(cx, "").await {
+            let created = match Box::pin(tokened.create(cx, "")).await {
                 Ok(c) => c,
                 Err(e) => {
                     if !has_finalizer && e.class(K::TERMINAL_CODES) == ErrorClass::Terminal {
@@ -1174,7 +1179,7 @@ async fn create_generated<K: AckKind>(
     record_generated_id(api, obj, cx, &id).await?;
     kro_reconcile::kill_point("ack/generated-after-id");
     let observed = read_after_create(resolved, cx, &id).await?;
-    let mut synced = resolved.update(cx, &id, observed).await?;
+    let mut synced = Box::pin(resolved.update(cx, &id, observed)).await?;
     synced.annotations.append(&mut created.annotations);
     if created.status.is_object() {
         let mut status = created.status;
@@ -1259,7 +1264,7 @@ async fn read_after_create<K: AckKind>(
 ) -> Result<K::Observed, SyncError> {
     let mut delay = Duration::from_millis(200);
     for _ in 0..6 {
-        if let Some(o) = obj.read(cx, id).await? {
+        if let Some(o) = Box::pin(obj.read(cx, id)).await? {
             return Ok(o);
         }
         tokio::time::sleep(delay).await;
@@ -1313,7 +1318,9 @@ async fn cleanup<K: AckKind>(
         return retain(api, obj, cx, k).await;
     }
     let resolved = if obj.has_references() {
-        obj.resolve(cx).await.unwrap_or_else(|_| obj.clone())
+        Box::pin(obj.resolve(cx))
+            .await
+            .unwrap_or_else(|_| obj.clone())
     } else {
         obj.clone()
     };
@@ -1324,11 +1331,11 @@ async fn cleanup<K: AckKind>(
     let mut existed = false;
     let result = async {
         leading_or_wait(cx.ctx)?;
-        match resolved.read(cx, &id).await? {
+        match Box::pin(resolved.read(cx, &id)).await? {
             None => Ok(Deleted::Done),
             Some(observed) => {
                 existed = true;
-                resolved.delete(cx, &id, observed).await
+                Box::pin(resolved.delete(cx, &id, observed)).await
             }
         }
     }
