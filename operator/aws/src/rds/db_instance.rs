@@ -13,7 +13,9 @@ use crate::ack::types::{
     AckResourceMetadata, AwsResourceReferenceWrapper, SecretKeyReference, Tag,
 };
 
+mod create;
 mod io;
+pub mod status;
 
 /// Spec of a DB instance (ACK field names; the fields a typical application database needs).
 #[derive(CustomResource, Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -125,6 +127,158 @@ pub struct DBInstanceSpec {
     /// Tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
+    /// Where automated backups are kept: `region` (default) or `outposts` (create-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_target: Option<String>,
+    /// Character set of an Oracle or Db2 instance (create-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub character_set_name: Option<String>,
+    /// Instance profile of an RDS Custom instance (create-only).
+    #[serde(
+        default,
+        rename = "customIAMInstanceProfile",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub custom_iam_instance_profile: Option<String>,
+    /// Database Insights: `standard` or `advanced`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_insights_mode: Option<String>,
+    /// The Aurora cluster the instance joins (create-only); the cluster then manages storage, backups, versions and credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_cluster_identifier: Option<String>,
+    /// Restore from this Multi-AZ DB cluster snapshot instead of creating an empty instance (create-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_cluster_snapshot_identifier: Option<String>,
+    /// Reference to a `DBParameterGroup` (its `spec.name`), instead of `dbParameterGroupName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_parameter_group_ref: Option<AwsResourceReferenceWrapper>,
+    /// Restore from this DB snapshot instead of creating an empty instance (create-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_snapshot_identifier: Option<String>,
+    /// Active Directory domain to join (SQL Server, Oracle, MySQL, PostgreSQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// IAM role RDS uses to call Directory Service.
+    #[serde(
+        default,
+        rename = "domainIAMRoleName",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub domain_iam_role_name: Option<String>,
+    /// Log types exported to CloudWatch Logs (`postgresql`, `upgrade`, `error`, `slowquery`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_cloudwatch_logs_exports: Option<Vec<String>>,
+    /// Customer-owned IP addresses on RDS on Outposts.
+    #[serde(
+        default,
+        rename = "enableCustomerOwnedIP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_customer_owned_ip: Option<bool>,
+    /// Reference to a KMS `Key` (its ARN), instead of `kmsKeyID`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_ref: Option<AwsResourceReferenceWrapper>,
+    /// License model (`license-included`, `bring-your-own-license`, `postgresql-license`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_model: Option<String>,
+    /// Let RDS keep the master password in Secrets Manager (instead of `masterUserPassword`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manage_master_user_password: Option<bool>,
+    /// KMS key of the Secrets Manager secret of a managed master password.
+    #[serde(
+        default,
+        rename = "masterUserSecretKMSKeyID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub master_user_secret_kms_key_id: Option<String>,
+    /// Reference to a KMS `Key` (its ARN), instead of `masterUserSecretKMSKeyID`.
+    #[serde(
+        default,
+        rename = "masterUserSecretKMSKeyRef",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub master_user_secret_kms_key_ref: Option<AwsResourceReferenceWrapper>,
+    /// Enhanced monitoring interval in seconds (0 turns it off; 1, 5, 10, 15, 30, 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring_interval: Option<i64>,
+    /// IAM role that lets RDS send enhanced monitoring metrics to CloudWatch Logs.
+    #[serde(
+        default,
+        rename = "monitoringRoleARN",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub monitoring_role_arn: Option<String>,
+    /// Reference to an IAM `Role` (its ARN), instead of `monitoringRoleARN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring_role_ref: Option<AwsResourceReferenceWrapper>,
+    /// National character set of an Oracle instance (create-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nchar_character_set_name: Option<String>,
+    /// `IPV4` or `DUAL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_type: Option<String>,
+    /// Option group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option_group_name: Option<String>,
+    /// Performance Insights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_insights_enabled: Option<bool>,
+    /// KMS key of the Performance Insights data.
+    #[serde(
+        default,
+        rename = "performanceInsightsKMSKeyID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub performance_insights_kms_key_id: Option<String>,
+    /// Reference to a KMS `Key` (its ARN), instead of `performanceInsightsKMSKeyID`.
+    #[serde(
+        default,
+        rename = "performanceInsightsKMSKeyRef",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub performance_insights_kms_key_ref: Option<AwsResourceReferenceWrapper>,
+    /// Days Performance Insights data is kept (7, a multiple of 31, or 731).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_insights_retention_period: Option<i64>,
+    /// Processor features (`coreCount`, `threadsPerCore`) of an Oracle instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processor_features: Option<Vec<ProcessorFeature>>,
+    /// Failover priority within an Aurora cluster (0 is highest, 15 lowest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promotion_tier: Option<i64>,
+    /// `open-read-only` or `mounted` (Oracle replicas).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_mode: Option<String>,
+    /// Create a read replica of this instance instead of an empty instance (create-only).
+    #[serde(
+        default,
+        rename = "sourceDBInstanceIdentifier",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub source_db_instance_identifier: Option<String>,
+    /// Storage throughput in MiB/s (`gp3`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_throughput: Option<i64>,
+    /// Time zone of a SQL Server instance (create-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Use the instance class's default processor features (with `processorFeatures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_default_processor_features: Option<bool>,
+}
+
+/// One processor feature (`coreCount`, `threadsPerCore`).
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessorFeature {
+    /// Feature name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// Observed state of a DB instance.
@@ -163,6 +317,140 @@ pub struct DBInstanceStatus {
     /// Changes RDS will apply later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_modified_values: Option<PendingModifiedValues>,
+    /// Database activity stream: native audit fields included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_stream_engine_native_audit_fields_included: Option<bool>,
+    /// Database activity stream: KMS key.
+    #[serde(
+        default,
+        rename = "activityStreamKMSKeyID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub activity_stream_kms_key_id: Option<String>,
+    /// Database activity stream: Kinesis stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_stream_kinesis_stream_name: Option<String>,
+    /// Database activity stream: `sync` or `async`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_stream_mode: Option<String>,
+    /// Database activity stream: policy status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_stream_policy_status: Option<String>,
+    /// Database activity stream: `stopped`, `starting`, `started`, `stopping`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_stream_status: Option<String>,
+    /// IAM roles associated with the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub associated_roles: Option<Vec<status::DBInstanceRole>>,
+    /// When a stopped instance restarts automatically.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatic_restart_time: Option<String>,
+    /// RDS Custom automation mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation_mode: Option<String>,
+    /// AWS Backup recovery point.
+    #[serde(
+        default,
+        rename = "awsBackupRecoveryPointARN",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub aws_backup_recovery_point_arn: Option<String>,
+    /// The server certificate's CA and expiry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_details: Option<status::CertificateDetails>,
+    /// Customer-owned IP addresses (Outposts).
+    #[serde(
+        default,
+        rename = "customerOwnedIPEnabled",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub customer_owned_ip_enabled: Option<bool>,
+    /// Automated backup replications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_instance_automated_backups_replications:
+        Option<Vec<status::DBInstanceAutomatedBackupsReplication>>,
+    /// Port the instance listens on (SQL Server, Oracle).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_instance_port: Option<i64>,
+    /// Parameter groups and whether their changes are applied (`in-sync`, `pending-reboot`, `applying`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_parameter_groups: Option<Vec<status::DBParameterGroupStatus>>,
+    /// Oracle system id.
+    #[serde(
+        default,
+        rename = "dbSystemID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub db_system_id: Option<String>,
+    /// Active Directory memberships.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_memberships: Option<Vec<status::DomainMembership>>,
+    /// Log types exported to CloudWatch Logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled_cloudwatch_logs_exports: Option<Vec<String>>,
+    /// The CloudWatch Logs stream of enhanced monitoring.
+    #[serde(
+        default,
+        rename = "enhancedMonitoringResourceARN",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enhanced_monitoring_resource_arn: Option<String>,
+    /// IAM database authentication.
+    #[serde(
+        default,
+        rename = "iamDatabaseAuthenticationEnabled",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iam_database_authentication_enabled: Option<bool>,
+    /// Latest point-in-time restore time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_restorable_time: Option<String>,
+    /// Listener endpoint (SQL Server Multi-AZ with mirroring/Always On).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listener_endpoint: Option<Endpoint>,
+    /// The Secrets Manager secret of a managed master password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_user_secret: Option<status::MasterUserSecret>,
+    /// Option group memberships.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub option_group_memberships: Option<Vec<status::OptionGroupMembership>>,
+    /// Aurora clusters replicating from this instance.
+    #[serde(
+        default,
+        rename = "readReplicaDBClusterIdentifiers",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub read_replica_db_cluster_identifiers: Option<Vec<String>>,
+    /// Read replicas of this instance.
+    #[serde(
+        default,
+        rename = "readReplicaDBInstanceIdentifiers",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub read_replica_db_instance_identifiers: Option<Vec<String>>,
+    /// The cluster this replica replicates.
+    #[serde(
+        default,
+        rename = "readReplicaSourceDBClusterIdentifier",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub read_replica_source_db_cluster_identifier: Option<String>,
+    /// The instance this replica replicates.
+    #[serde(
+        default,
+        rename = "readReplicaSourceDBInstanceIdentifier",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub read_replica_source_db_instance_identifier: Option<String>,
+    /// When full automation resumes (RDS Custom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_full_automation_mode_time: Option<String>,
+    /// The standby's zone of a Multi-AZ instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secondary_availability_zone: Option<String>,
+    /// Replication status of a read replica.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_infos: Option<Vec<status::DBInstanceStatusInfo>>,
 }
 
 crate::ack::runtime::impl_ack_status!(DBInstanceStatus);
@@ -199,6 +487,22 @@ pub struct DBSubnetGroupStatusSdk {
     /// VPC.
     #[serde(default, rename = "vpcID", skip_serializing_if = "Option::is_none")]
     pub vpc_id: Option<String>,
+    /// The group's ARN.
+    #[serde(
+        default,
+        rename = "dbSubnetGroupARN",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub db_subnet_group_arn: Option<String>,
+    /// The group's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_subnet_group_description: Option<String>,
+    /// Its subnets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnets: Option<Vec<crate::rds::db_subnet_group::Subnet>>,
+    /// `IPV4`, `DUAL`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supported_network_types: Option<Vec<String>>,
 }
 
 /// One security group membership.
@@ -245,6 +549,39 @@ pub struct PendingModifiedValues {
     /// Pending storage type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_type: Option<String>,
+    /// Pending automation mode (RDS Custom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation_mode: Option<String>,
+    /// Pending CA certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_certificate_identifier: Option<String>,
+    /// Pending identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_instance_identifier: Option<String>,
+    /// Pending subnet group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_subnet_group_name: Option<String>,
+    /// Pending IAM database authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_database_authentication_enabled: Option<bool>,
+    /// Pending license model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license_model: Option<String>,
+    /// `****` while a new master password is pending (never the password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub master_user_password: Option<String>,
+    /// Log exports about to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_cloudwatch_logs_exports: Option<status::PendingCloudwatchLogsExports>,
+    /// Pending processor features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processor_features: Option<Vec<ProcessorFeature>>,
+    /// When full automation resumes (RDS Custom).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_full_automation_mode_time: Option<String>,
+    /// Pending storage throughput.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_throughput: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -382,6 +719,78 @@ pub struct Modification {
     /// CA certificate the server certificate is signed by (`caCertificateIdentifier`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_certificate_identifier: Option<String>,
+    /// Storage throughput in MiB/s (`storageThroughput`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_throughput: Option<i64>,
+    /// `IPV4` or `DUAL` (`networkType`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_type: Option<String>,
+    /// Option group (`optionGroupName`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option_group_name: Option<String>,
+    /// License model (`licenseModel`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license_model: Option<String>,
+    /// Enhanced monitoring interval in seconds (`monitoringInterval`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitoring_interval: Option<i64>,
+    /// Enhanced monitoring role (`monitoringRoleARN`).
+    #[serde(rename = "monitoringRoleARN", skip_serializing_if = "Option::is_none")]
+    pub monitoring_role_arn: Option<String>,
+    /// Performance Insights on or off (`performanceInsightsEnabled`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performance_insights_enabled: Option<bool>,
+    /// Performance Insights KMS key (`performanceInsightsKMSKeyID`).
+    #[serde(
+        rename = "performanceInsightsKMSKeyID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub performance_insights_kms_key_id: Option<String>,
+    /// Performance Insights retention in days (`performanceInsightsRetentionPeriod`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub performance_insights_retention_period: Option<i64>,
+    /// Database Insights mode (`databaseInsightsMode`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_insights_mode: Option<String>,
+    /// Aurora failover priority (`promotionTier`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promotion_tier: Option<i64>,
+    /// Customer-owned IPs on Outposts (`enableCustomerOwnedIP`).
+    #[serde(
+        rename = "enableCustomerOwnedIP",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_customer_owned_ip: Option<bool>,
+    /// Active Directory domain (`domain`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Directory Service role (`domainIAMRoleName`).
+    #[serde(rename = "domainIAMRoleName", skip_serializing_if = "Option::is_none")]
+    pub domain_iam_role_name: Option<String>,
+    /// Oracle replica mode (`replicaMode`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_mode: Option<String>,
+    /// Processor features (`processorFeatures`), the whole list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processor_features: Option<Vec<ProcessorFeature>>,
+    /// Use the class's default processor features (`useDefaultProcessorFeatures`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_default_processor_features: Option<bool>,
+    /// Log types to start exporting to CloudWatch Logs (`enableCloudwatchLogsExports` added).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enable_log_types: Option<Vec<String>>,
+    /// Log types to stop exporting (`enableCloudwatchLogsExports` removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disable_log_types: Option<Vec<String>>,
+    /// Let RDS manage the master password in Secrets Manager (`manageMasterUserPassword`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manage_master_user_password: Option<bool>,
+    /// KMS key of the managed password's secret (`masterUserSecretKMSKeyID`).
+    #[serde(
+        rename = "masterUserSecretKMSKeyID",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub master_user_secret_kms_key_id: Option<String>,
 }
 
 impl Modification {
@@ -401,12 +810,14 @@ impl Modification {
     }
 }
 
+/// `want` when the spec sets it and AWS has something else.
+fn changed<T: Clone + PartialEq>(want: &Option<T>, have: &Option<T>) -> Option<T> {
+    want.as_ref().filter(|w| have.as_ref() != Some(*w)).cloned()
+}
+
 /// The modification that makes `latest` (AWS's state, pending values included) match `desired`.
 /// Fields absent from the spec are not managed; create-only fields are never modified.
 pub fn instance_delta(desired: &DBInstanceSpec, latest: &DBInstanceSpec) -> Modification {
-    fn changed<T: Clone + PartialEq>(want: &Option<T>, have: &Option<T>) -> Option<T> {
-        want.as_ref().filter(|w| have.as_ref() != Some(*w)).cloned()
-    }
     let mut m = Modification {
         allocated_storage: changed(&desired.allocated_storage, &latest.allocated_storage),
         max_allocated_storage: changed(
@@ -472,7 +883,101 @@ pub fn instance_delta(desired: &DBInstanceSpec, latest: &DBInstanceSpec) -> Modi
             m.vpc_security_group_ids = Some(want.clone());
         }
     }
+    more_delta(desired, latest, &mut m);
+    if desired.db_cluster_identifier.is_some() {
+        cluster_managed_dropped(&mut m);
+    }
     m
+}
+
+/// The fields beside the core ones: networking, monitoring, insights, logs, the managed
+/// password, Active Directory, processor features.
+fn more_delta(desired: &DBInstanceSpec, latest: &DBInstanceSpec, m: &mut Modification) {
+    m.storage_throughput = changed(&desired.storage_throughput, &latest.storage_throughput);
+    m.network_type = changed(&desired.network_type, &latest.network_type);
+    m.option_group_name = changed(&desired.option_group_name, &latest.option_group_name);
+    m.license_model = changed(&desired.license_model, &latest.license_model);
+    m.monitoring_interval = changed(&desired.monitoring_interval, &latest.monitoring_interval);
+    m.monitoring_role_arn = changed(&desired.monitoring_role_arn, &latest.monitoring_role_arn);
+    m.performance_insights_enabled = changed(
+        &desired.performance_insights_enabled,
+        &latest.performance_insights_enabled,
+    );
+    m.performance_insights_kms_key_id = changed(
+        &desired.performance_insights_kms_key_id,
+        &latest.performance_insights_kms_key_id,
+    );
+    m.performance_insights_retention_period = changed(
+        &desired.performance_insights_retention_period,
+        &latest.performance_insights_retention_period,
+    );
+    m.database_insights_mode = changed(
+        &desired.database_insights_mode,
+        &latest.database_insights_mode,
+    );
+    m.promotion_tier = changed(&desired.promotion_tier, &latest.promotion_tier);
+    m.enable_customer_owned_ip = changed(
+        &desired.enable_customer_owned_ip,
+        &latest.enable_customer_owned_ip,
+    );
+    m.domain = changed(&desired.domain, &latest.domain);
+    m.domain_iam_role_name = changed(&desired.domain_iam_role_name, &latest.domain_iam_role_name);
+    m.replica_mode = changed(&desired.replica_mode, &latest.replica_mode);
+    if let Some(want) = &desired.processor_features {
+        let w: BTreeSet<&ProcessorFeature> = want.iter().collect();
+        let h: BTreeSet<&ProcessorFeature> = latest.processor_features.iter().flatten().collect();
+        if w != h {
+            m.processor_features = Some(want.clone());
+            m.use_default_processor_features = desired.use_default_processor_features;
+        }
+    }
+    if let Some(want) = &desired.enable_cloudwatch_logs_exports {
+        let w: BTreeSet<&String> = want.iter().collect();
+        let h: BTreeSet<&String> = latest
+            .enable_cloudwatch_logs_exports
+            .iter()
+            .flatten()
+            .collect();
+        let enable: Vec<String> = w.difference(&h).map(|s| (*s).clone()).collect();
+        let disable: Vec<String> = h.difference(&w).map(|s| (*s).clone()).collect();
+        m.enable_log_types = (!enable.is_empty()).then_some(enable);
+        m.disable_log_types = (!disable.is_empty()).then_some(disable);
+    }
+    if let Some(want) = desired.manage_master_user_password {
+        if want != latest.manage_master_user_password.unwrap_or(false) {
+            m.manage_master_user_password = Some(want);
+            if want {
+                m.master_user_secret_kms_key_id = desired.master_user_secret_kms_key_id.clone();
+            }
+        } else if want {
+            m.master_user_secret_kms_key_id = changed(
+                &desired.master_user_secret_kms_key_id,
+                &latest.master_user_secret_kms_key_id,
+            );
+        }
+    }
+}
+
+/// An Aurora member's storage, backups, version, credentials, insights and logs belong to its
+/// cluster: ModifyDBInstance refuses them, so they are never sent (as ACK).
+fn cluster_managed_dropped(m: &mut Modification) {
+    m.storage_type = None;
+    m.database_insights_mode = None;
+    m.enable_log_types = None;
+    m.disable_log_types = None;
+    m.allocated_storage = None;
+    m.max_allocated_storage = None;
+    m.backup_retention_period = None;
+    m.preferred_backup_window = None;
+    m.deletion_protection = None;
+    m.engine_version = None;
+    m.performance_insights_enabled = None;
+    m.performance_insights_kms_key_id = None;
+    m.performance_insights_retention_period = None;
+    m.manage_master_user_password = None;
+    m.master_user_secret_kms_key_id = None;
+    m.iops = None;
+    m.storage_throughput = None;
 }
 
 /// Late initialization: server defaults for fields absent from the spec, as a spec merge patch.
@@ -496,19 +1001,29 @@ pub const LATE_INITIALIZED: &[&str] = &[
     "autoMinorVersionUpgrade",
     "availabilityZone",
     "backupRetentionPeriod",
+    "backupTarget",
     "caCertificateIdentifier",
     "copyTagsToSnapshot",
+    "databaseInsightsMode",
     "dbName",
     "deletionProtection",
     "engineVersion",
     "iops",
     "kmsKeyID",
+    "licenseModel",
     "masterUsername",
+    "monitoringInterval",
     "multiAZ",
+    "networkType",
+    "performanceInsightsEnabled",
+    "performanceInsightsKMSKeyID",
+    "performanceInsightsRetentionPeriod",
     "preferredBackupWindow",
     "preferredMaintenanceWindow",
+    "promotionTier",
     "publiclyAccessible",
     "storageEncrypted",
+    "storageThroughput",
     "storageType",
 ];
 

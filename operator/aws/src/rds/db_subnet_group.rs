@@ -104,6 +104,23 @@ pub struct Outpost {
     pub arn: Option<String>,
 }
 
+/// The subnets RDS reports for a group, in ACK's status shape.
+pub(crate) fn subnets_from(subnets: &[aws_sdk_rds::types::Subnet]) -> Vec<Subnet> {
+    subnets
+        .iter()
+        .map(|s| Subnet {
+            subnet_identifier: s.subnet_identifier().map(str::to_owned),
+            subnet_availability_zone: s.subnet_availability_zone().map(|z| AvailabilityZone {
+                name: z.name().map(str::to_owned),
+            }),
+            subnet_outpost: s.subnet_outpost().map(|o| Outpost {
+                arn: o.arn().map(str::to_owned),
+            }),
+            subnet_status: s.subnet_status().map(str::to_owned),
+        })
+        .collect()
+}
+
 /// What RDS holds for a subnet group.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedSubnetGroup {
@@ -210,20 +227,7 @@ async fn read(
         Some(arn) => super::list_tags(rds, arn).await?,
         None => Vec::new(),
     };
-    let subnets: Vec<Subnet> = g
-        .subnets()
-        .iter()
-        .map(|s| Subnet {
-            subnet_identifier: s.subnet_identifier().map(str::to_owned),
-            subnet_availability_zone: s.subnet_availability_zone().map(|z| AvailabilityZone {
-                name: z.name().map(str::to_owned),
-            }),
-            subnet_outpost: s.subnet_outpost().map(|o| Outpost {
-                arn: o.arn().map(str::to_owned),
-            }),
-            subnet_status: s.subnet_status().map(str::to_owned),
-        })
-        .collect();
+    let subnets = subnets_from(g.subnets());
     Ok(Some(ObservedSubnetGroup {
         arn,
         description: g

@@ -23,17 +23,19 @@ use crate::ack::types::tag_delta;
 pub(crate) struct ObservedInstance {
     /// ARN.
     pub arn: Option<String>,
-    /// AWS's state in spec shape, pending modifications applied (avoids flip-flops).
-    pub latest: DBInstanceSpec,
+    /// AWS's state in spec shape, pending modifications applied (avoids flip-flops). Boxed,
+    /// like the status: the generic runtime moves an observed resource through many
+    /// temporaries, each a full copy on the stack in a debug build.
+    pub latest: Box<DBInstanceSpec>,
     /// Status fields.
-    pub status: DBInstanceStatus,
+    pub status: Box<DBInstanceStatus>,
 }
 
 fn i64_of(v: Option<i32>) -> Option<i64> {
     v.map(i64::from)
 }
 
-fn i32_of(field: &str, v: Option<i64>) -> Result<Option<i32>, SyncError> {
+pub(super) fn i32_of(field: &str, v: Option<i64>) -> Result<Option<i32>, SyncError> {
     v.map(|x| {
         i32::try_from(x)
             .map_err(|_| SyncError::Terminal(format!("spec.{field}={x} is out of range")))
@@ -108,8 +110,9 @@ pub(super) fn observed_from(
             .and_then(|p| p.ca_certificate_identifier())
             .or(i.ca_certificate_identifier())),
         tags: Some(tags),
+        ..more_latest(i, pending)
     };
-    let status = DBInstanceStatus {
+    let mut status = DBInstanceStatus {
         db_instance_status: s(i.db_instance_status()),
         endpoint: i.endpoint().map(|e| Endpoint {
             address: s(e.address()),
@@ -122,6 +125,12 @@ pub(super) fn observed_from(
             db_subnet_group_name: s(g.db_subnet_group_name()),
             subnet_group_status: s(g.subnet_group_status()),
             vpc_id: s(g.vpc_id()),
+            db_subnet_group_arn: s(g.db_subnet_group_arn()),
+            db_subnet_group_description: s(g.db_subnet_group_description()),
+            subnets: Some(crate::rds::db_subnet_group::subnets_from(g.subnets()))
+                .filter(|v| !v.is_empty()),
+            supported_network_types: Some(g.supported_network_types().to_vec())
+                .filter(|v| !v.is_empty()),
         }),
         vpc_security_groups: Some(
             i.vpc_security_groups()
@@ -135,23 +144,106 @@ pub(super) fn observed_from(
         .filter(|v| !v.is_empty()),
         // RDS always sends the element, empty when nothing is pending: that is "none".
         pending_modified_values: pending
-            .map(|p| PendingModifiedValues {
-                allocated_storage: i64_of(p.allocated_storage()),
-                backup_retention_period: i64_of(p.backup_retention_period()),
-                db_instance_class: s(p.db_instance_class()),
-                engine_version: s(p.engine_version()),
-                iops: i64_of(p.iops()),
-                multi_az: p.multi_az(),
-                port: i64_of(p.port()),
-                storage_type: s(p.storage_type()),
-            })
+            .map(pending_from)
             .filter(|p| *p != PendingModifiedValues::default()),
         ..Default::default()
     };
+    super::status::fill(&mut status, i);
     ObservedInstance {
         arn: s(i.db_instance_arn()),
-        latest,
-        status,
+        latest: Box::new(latest),
+        status: Box::new(status),
+    }
+}
+
+/// The fields beside the core ones, in spec shape (pending values first, as for the core).
+fn more_latest(
+    i: &SdkInstance,
+    pending: Option<&aws_sdk_rds::types::PendingModifiedValues>,
+) -> DBInstanceSpec {
+    let s = |v: Option<&str>| v.map(str::to_owned);
+    DBInstanceSpec {
+        backup_target: s(i.backup_target()),
+        character_set_name: s(i.character_set_name()),
+        custom_iam_instance_profile: s(i.custom_iam_instance_profile()),
+        database_insights_mode: i.database_insights_mode().map(|m| m.as_str().to_owned()),
+        db_cluster_identifier: s(i.db_cluster_identifier()),
+        domain: s(i.domain_memberships().first().and_then(|d| d.domain())),
+        domain_iam_role_name: s(i
+            .domain_memberships()
+            .first()
+            .and_then(|d| d.iam_role_name())),
+        enable_cloudwatch_logs_exports: Some(i.enabled_cloudwatch_logs_exports().to_vec())
+            .filter(|v| !v.is_empty()),
+        enable_customer_owned_ip: i.customer_owned_ip_enabled(),
+        license_model: s(pending
+            .and_then(|p| p.license_model())
+            .or(i.license_model())),
+        manage_master_user_password: i.master_user_secret().map(|_| true),
+        master_user_secret_kms_key_id: s(i.master_user_secret().and_then(|m| m.kms_key_id())),
+        monitoring_interval: i64_of(i.monitoring_interval()),
+        monitoring_role_arn: s(i.monitoring_role_arn()),
+        nchar_character_set_name: s(i.nchar_character_set_name()),
+        network_type: s(i.network_type()),
+        option_group_name: s(i
+            .option_group_memberships()
+            .first()
+            .and_then(|o| o.option_group_name())),
+        performance_insights_enabled: i.performance_insights_enabled(),
+        performance_insights_kms_key_id: s(i.performance_insights_kms_key_id()),
+        performance_insights_retention_period: i64_of(i.performance_insights_retention_period()),
+        processor_features: super::status::processor_features(
+            pending
+                .map(|p| p.processor_features())
+                .filter(|f| !f.is_empty())
+                .unwrap_or(i.processor_features()),
+        ),
+        promotion_tier: i64_of(i.promotion_tier()),
+        replica_mode: i.replica_mode().map(|m| m.as_str().to_owned()),
+        storage_throughput: i64_of(
+            pending
+                .and_then(|p| p.storage_throughput())
+                .or(i.storage_throughput()),
+        ),
+        timezone: s(i.timezone()),
+        ..Default::default()
+    }
+}
+
+/// `status.pendingModifiedValues` from RDS's element.
+fn pending_from(p: &aws_sdk_rds::types::PendingModifiedValues) -> PendingModifiedValues {
+    let s = |v: Option<&str>| v.map(str::to_owned);
+    PendingModifiedValues {
+        allocated_storage: i64_of(p.allocated_storage()),
+        backup_retention_period: i64_of(p.backup_retention_period()),
+        db_instance_class: s(p.db_instance_class()),
+        engine_version: s(p.engine_version()),
+        iops: i64_of(p.iops()),
+        multi_az: p.multi_az(),
+        port: i64_of(p.port()),
+        storage_type: s(p.storage_type()),
+        automation_mode: p.automation_mode().map(|m| m.as_str().to_owned()),
+        ca_certificate_identifier: s(p.ca_certificate_identifier()),
+        db_instance_identifier: s(p.db_instance_identifier()),
+        db_subnet_group_name: s(p.db_subnet_group_name()),
+        iam_database_authentication_enabled: p.iam_database_authentication_enabled(),
+        license_model: s(p.license_model()),
+        // RDS masks it; kro-rs never writes whatever it says there.
+        master_user_password: p.master_user_password().map(|_| "****".to_owned()),
+        pending_cloudwatch_logs_exports: p.pending_cloudwatch_logs_exports().map(|c| {
+            super::status::PendingCloudwatchLogsExports {
+                log_types_to_disable: Some(c.log_types_to_disable().to_vec())
+                    .filter(|v| !v.is_empty()),
+                log_types_to_enable: Some(c.log_types_to_enable().to_vec())
+                    .filter(|v| !v.is_empty()),
+            }
+        }),
+        processor_features: super::status::processor_features(p.processor_features()),
+        resume_full_automation_mode_time: p.resume_full_automation_mode_time().and_then(|t| {
+            t.fmt(aws_sdk_rds::primitives::DateTimeFormat::DateTime)
+                .ok()
+        }),
+        storage_throughput: i64_of(p.storage_throughput()),
     }
 }
 
@@ -254,7 +346,26 @@ async fn modify(
     m: &Modification,
     password: Option<String>,
 ) -> Result<(), SyncError> {
-    rds.modify_db_instance()
+    modify_request(rds, id, m, password)?
+        .send()
+        .await
+        .map_err(|e| SyncError::aws("ModifyDBInstance", AwsError::from_sdk(e)))?;
+    Ok(())
+}
+
+/// ModifyDBInstance's request, built outside the async fn (see `create.rs` on stack slots).
+#[inline(never)]
+fn modify_request(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    m: &Modification,
+    password: Option<String>,
+) -> Result<
+    aws_sdk_rds::operation::modify_db_instance::builders::ModifyDBInstanceFluentBuilder,
+    SyncError,
+> {
+    Ok(rds
+        .modify_db_instance()
         .db_instance_identifier(id)
         .apply_immediately(true)
         .allow_major_version_upgrade(true)
@@ -279,11 +390,84 @@ async fn modify(
         .set_enable_iam_database_authentication(m.enable_iam_database_authentication)
         .set_ca_certificate_identifier(m.ca_certificate_identifier.clone())
         .set_master_user_password(password)
-        .send()
-        .await
-        .map_err(|e| SyncError::aws("ModifyDBInstance", AwsError::from_sdk(e)))?;
-    Ok(())
+        .set_storage_throughput(i32_of("storageThroughput", m.storage_throughput)?)
+        .set_network_type(m.network_type.clone())
+        .set_option_group_name(m.option_group_name.clone())
+        .set_license_model(m.license_model.clone())
+        .set_monitoring_interval(i32_of("monitoringInterval", m.monitoring_interval)?)
+        .set_monitoring_role_arn(m.monitoring_role_arn.clone())
+        .set_enable_performance_insights(m.performance_insights_enabled)
+        .set_performance_insights_kms_key_id(m.performance_insights_kms_key_id.clone())
+        .set_performance_insights_retention_period(i32_of(
+            "performanceInsightsRetentionPeriod",
+            m.performance_insights_retention_period,
+        )?)
+        .set_database_insights_mode(
+            m.database_insights_mode
+                .as_deref()
+                .map(aws_sdk_rds::types::DatabaseInsightsMode::from),
+        )
+        .set_promotion_tier(i32_of("promotionTier", m.promotion_tier)?)
+        .set_enable_customer_owned_ip(m.enable_customer_owned_ip)
+        .set_domain(m.domain.clone())
+        .set_domain_iam_role_name(m.domain_iam_role_name.clone())
+        .set_replica_mode(
+            m.replica_mode
+                .as_deref()
+                .map(aws_sdk_rds::types::ReplicaMode::from),
+        )
+        .set_processor_features(sdk_processor_features(m.processor_features.as_deref()))
+        .set_use_default_processor_features(m.use_default_processor_features)
+        .set_cloudwatch_logs_export_configuration(
+            (m.enable_log_types.is_some() || m.disable_log_types.is_some()).then(|| {
+                aws_sdk_rds::types::CloudwatchLogsExportConfiguration::builder()
+                    .set_enable_log_types(m.enable_log_types.clone())
+                    .set_disable_log_types(m.disable_log_types.clone())
+                    .build()
+            }),
+        )
+        .set_manage_master_user_password(m.manage_master_user_password)
+        .set_master_user_secret_kms_key_id(m.master_user_secret_kms_key_id.clone()))
 }
+
+pub(super) fn sdk_processor_features(
+    features: Option<&[super::ProcessorFeature]>,
+) -> Option<Vec<aws_sdk_rds::types::ProcessorFeature>> {
+    features.map(|f| {
+        f.iter()
+            .map(|p| {
+                aws_sdk_rds::types::ProcessorFeature::builder()
+                    .set_name(p.name.clone())
+                    .set_value(p.value.clone())
+                    .build()
+            })
+            .collect()
+    })
+}
+
+const PARAMETER_GROUP_REF: RefTarget = RefTarget {
+    group: "rds.services.k8s.aws",
+    version: "v1alpha1",
+    kind: "DBParameterGroup",
+    plural: "dbparametergroups",
+    path: &["spec", "name"],
+};
+
+const KMS_KEY_REF: RefTarget = RefTarget {
+    group: "kms.services.k8s.aws",
+    version: "v1alpha1",
+    kind: "Key",
+    plural: "keys",
+    path: &["status", "ackResourceMetadata", "arn"],
+};
+
+const ROLE_REF: RefTarget = RefTarget {
+    group: "iam.services.k8s.aws",
+    version: "v1alpha1",
+    kind: "Role",
+    plural: "roles",
+    path: &["status", "ackResourceMetadata", "arn"],
+};
 
 const SUBNET_GROUP_REF: RefTarget = RefTarget {
     group: "rds.services.k8s.aws",
@@ -311,21 +495,56 @@ pub(super) const TERMINAL_CODES: &[&str] = &[
 /// The members of `status.pendingModifiedValues`.
 pub(super) const PENDING_FIELDS: &[&str] = &[
     "allocatedStorage",
+    "automationMode",
     "backupRetentionPeriod",
+    "caCertificateIdentifier",
     "dbInstanceClass",
+    "dbInstanceIdentifier",
+    "dbSubnetGroupName",
     "engineVersion",
+    "iamDatabaseAuthenticationEnabled",
     "iops",
+    "licenseModel",
+    "masterUserPassword",
     "multiAZ",
+    "pendingCloudwatchLogsExports",
     "port",
+    "processorFeatures",
+    "resumeFullAutomationModeTime",
+    "storageThroughput",
     "storageType",
 ];
 
-/// The status fields to write. Status is merge-patched, so what is no longer pending is written
-/// as `null`: nothing pending clears `status.pendingModifiedValues`, and a member RDS no longer
-/// reports (a finished modification while a later one is pending) goes from it.
+/// The top-level status fields RDS fills in (all but the runtime's `ackResourceMetadata` and
+/// `conditions`), from the status type's schema.
+fn described_status_fields() -> &'static [String] {
+    static FIELDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| {
+        let schema = schemars::schema_for!(DBInstanceStatus);
+        schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| {
+                p.keys()
+                    .filter(|k| *k != "ackResourceMetadata" && *k != "conditions")
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// The status fields to write. Status is merge-patched, so what RDS no longer reports is
+/// written as `null`: a status field RDS dropped (a master user secret after
+/// `manageMasterUserPassword: false`, a finished replication) goes, nothing pending clears
+/// `status.pendingModifiedValues`, and a member RDS no longer reports (a finished modification
+/// while a later one is pending) goes from it.
 pub(super) fn status_value(observed: &ObservedInstance) -> Value {
     let mut v = serde_json::to_value(&observed.status).unwrap_or_else(|_| json!({}));
     if let Some(map) = v.as_object_mut() {
+        for field in described_status_fields() {
+            map.entry(field.clone()).or_insert(Value::Null);
+        }
         match map.get_mut("pendingModifiedValues") {
             Some(Value::Object(pending)) => {
                 for field in PENDING_FIELDS {
@@ -354,12 +573,17 @@ impl AckKind for DBInstance {
     }
 
     fn has_references(&self) -> bool {
-        self.spec.db_subnet_group_ref.is_some()
-            || self
-                .spec
+        let spec = &self.spec;
+        spec.db_subnet_group_ref.is_some()
+            || spec
                 .vpc_security_group_refs
                 .as_ref()
                 .is_some_and(|r| !r.is_empty())
+            || spec.db_parameter_group_ref.is_some()
+            || spec.kms_key_ref.is_some()
+            || spec.master_user_secret_kms_key_ref.is_some()
+            || spec.monitoring_role_ref.is_some()
+            || spec.performance_insights_kms_key_ref.is_some()
     }
 
     async fn resolve(&self, cx: &SyncCx<'_>) -> Result<Self, SyncError> {
@@ -398,6 +622,54 @@ impl AckKind for DBInstance {
             }
             out.spec.vpc_security_group_ids = Some(ids);
         }
+        type Slot = fn(&mut DBInstanceSpec) -> &mut Option<String>;
+        let single: [(_, _, _, _, Slot); 5] = [
+            (
+                &self.spec.db_parameter_group_ref,
+                "dbParameterGroupRef",
+                "dbParameterGroupName",
+                PARAMETER_GROUP_REF,
+                |s| &mut s.db_parameter_group_name,
+            ),
+            (
+                &self.spec.kms_key_ref,
+                "kmsKeyRef",
+                "kmsKeyID",
+                KMS_KEY_REF,
+                |s| &mut s.kms_key_id,
+            ),
+            (
+                &self.spec.master_user_secret_kms_key_ref,
+                "masterUserSecretKMSKeyRef",
+                "masterUserSecretKMSKeyID",
+                KMS_KEY_REF,
+                |s| &mut s.master_user_secret_kms_key_id,
+            ),
+            (
+                &self.spec.monitoring_role_ref,
+                "monitoringRoleRef",
+                "monitoringRoleARN",
+                ROLE_REF,
+                |s| &mut s.monitoring_role_arn,
+            ),
+            (
+                &self.spec.performance_insights_kms_key_ref,
+                "performanceInsightsKMSKeyRef",
+                "performanceInsightsKMSKeyID",
+                KMS_KEY_REF,
+                |s| &mut s.performance_insights_kms_key_id,
+            ),
+        ];
+        for (reference, ref_field, field, target, slot) in single {
+            let Some(r) = reference else { continue };
+            if slot(&mut out.spec).is_some() {
+                return Err(SyncError::Terminal(format!(
+                    "spec.{field} and spec.{ref_field} are both set: keep only one"
+                )));
+            }
+            let value = refs::resolve(cx, &format!("spec.{ref_field}"), r, target).await?;
+            *slot(&mut out.spec) = Some(value);
+        }
         Ok(out)
     }
 
@@ -406,6 +678,7 @@ impl AckKind for DBInstance {
     }
 
     async fn precheck_create(&self, cx: &SyncCx<'_>) -> Result<(), SyncError> {
+        super::create::origin(&self.spec).map_err(SyncError::Terminal)?;
         password(cx, &self.spec).await.map(|_| ())
     }
 
@@ -416,45 +689,8 @@ impl AckKind for DBInstance {
         if let Some((_, key)) = &pw {
             annotations.insert(LAST_APPLIED_SECRET_REFERENCE.to_owned(), key.clone());
         }
-        cx.aws
-            .rds
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .db_instance_class(&spec.db_instance_class)
-            .engine(&spec.engine)
-            .set_engine_version(spec.engine_version.clone())
-            .set_allocated_storage(i32_of("allocatedStorage", spec.allocated_storage)?)
-            .set_max_allocated_storage(i32_of("maxAllocatedStorage", spec.max_allocated_storage)?)
-            .set_storage_type(spec.storage_type.clone())
-            .set_iops(i32_of("iops", spec.iops)?)
-            .set_storage_encrypted(spec.storage_encrypted)
-            .set_kms_key_id(spec.kms_key_id.clone())
-            .set_db_name(spec.db_name.clone())
-            .set_master_username(spec.master_username.clone())
-            .set_master_user_password(pw.map(|(p, _)| p))
-            .set_port(i32_of("port", spec.port)?)
-            .set_multi_az(spec.multi_az)
-            .set_availability_zone(spec.availability_zone.clone())
-            .set_publicly_accessible(spec.publicly_accessible)
-            .set_db_subnet_group_name(spec.db_subnet_group_name.clone())
-            .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone())
-            .set_db_parameter_group_name(spec.db_parameter_group_name.clone())
-            .set_backup_retention_period(i32_of(
-                "backupRetentionPeriod",
-                spec.backup_retention_period,
-            )?)
-            .set_preferred_backup_window(spec.preferred_backup_window.clone())
-            .set_preferred_maintenance_window(spec.preferred_maintenance_window.clone())
-            .set_deletion_protection(spec.deletion_protection)
-            .set_copy_tags_to_snapshot(spec.copy_tags_to_snapshot)
-            .set_auto_minor_version_upgrade(spec.auto_minor_version_upgrade)
-            .set_enable_iam_database_authentication(spec.enable_iam_database_authentication)
-            .set_ca_certificate_identifier(spec.ca_certificate_identifier.clone())
-            .set_tags(spec.tags.as_deref().map(crate::rds::sdk_tags))
-            .send()
-            .await
-            .map_err(|e| SyncError::aws("CreateDBInstance", AwsError::from_sdk(e)))?;
-        tracing::info!(id, "DB instance created");
+        let how = super::create::send(cx, spec, id, pw.map(|(p, _)| p)).await?;
+        tracing::info!(id, how, "DB instance created");
         Ok(Created {
             annotations,
             status: json!({}),
@@ -468,6 +704,7 @@ impl AckKind for DBInstance {
         id: &str,
         observed: ObservedInstance,
     ) -> Result<Synced, SyncError> {
+        super::create::origin(&self.spec).map_err(SyncError::Terminal)?;
         let delta = instance_delta(&self.spec, &observed.latest);
         let waiting = |msg: String, observed: &ObservedInstance| Synced {
             waiting: Some(msg),

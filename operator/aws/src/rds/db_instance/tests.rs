@@ -85,7 +85,8 @@ fn delta_table() {
     let latest = spec(json!({
         "engineVersion": "16.4", "allocatedStorage": 20, "multiAZ": false, "port": 5432,
         "vpcSecurityGroupIDs": ["sg-1", "sg-2"], "backupRetentionPeriod": 1, "deletionProtection": false,
-        "dbName": "app", "masterUsername": "admin", "tags": [{"key": "a", "value": "1"}]
+        "dbName": "app", "masterUsername": "admin", "tags": [{"key": "a", "value": "1"}],
+        "enableCloudwatchLogsExports": ["postgresql"], "monitoringInterval": 0, "storageThroughput": 125
     }));
     let cases: Vec<(&str, DBInstanceSpec, serde_json::Value)> = vec![
         ("minimal spec is in sync", spec(json!({})), json!({})),
@@ -130,6 +131,45 @@ fn delta_table() {
             "security groups replaced",
             spec(json!({"vpcSecurityGroupIDs": ["sg-3"]})),
             json!({"vpcSecurityGroupIDs": ["sg-3"]}),
+        ),
+        (
+            "log exports compare as sets",
+            spec(json!({"enableCloudwatchLogsExports": ["postgresql"]})),
+            json!({}),
+        ),
+        (
+            "a log export added",
+            spec(json!({"enableCloudwatchLogsExports": ["upgrade", "postgresql"]})),
+            json!({"enableLogTypes": ["upgrade"]}),
+        ),
+        (
+            "no log exports disables the one there is",
+            spec(json!({"enableCloudwatchLogsExports": []})),
+            json!({"disableLogTypes": ["postgresql"]}),
+        ),
+        (
+            "monitoring, throughput and insights",
+            spec(
+                json!({"monitoringInterval": 60, "monitoringRoleARN": "arn:aws:iam::123456789012:role/mon", "storageThroughput": 125, "performanceInsightsEnabled": true, "performanceInsightsRetentionPeriod": 7}),
+            ),
+            json!({"monitoringInterval": 60, "monitoringRoleARN": "arn:aws:iam::123456789012:role/mon", "performanceInsightsEnabled": true, "performanceInsightsRetentionPeriod": 7}),
+        ),
+        (
+            "RDS starts managing the password",
+            spec(json!({"manageMasterUserPassword": true, "masterUserSecretKMSKeyID": "k"})),
+            json!({"manageMasterUserPassword": true, "masterUserSecretKMSKeyID": "k"}),
+        ),
+        (
+            "manageMasterUserPassword false on an instance without a managed password",
+            spec(json!({"manageMasterUserPassword": false})),
+            json!({}),
+        ),
+        (
+            "an Aurora member leaves storage, backups and logs to its cluster",
+            spec(
+                json!({"dbClusterIdentifier": "c", "allocatedStorage": 50, "backupRetentionPeriod": 7, "enableCloudwatchLogsExports": [], "monitoringInterval": 5, "promotionTier": 2}),
+            ),
+            json!({"monitoringInterval": 5, "promotionTier": 2}),
         ),
     ];
     for (name, desired, want) in cases {
@@ -292,6 +332,17 @@ fn pending_fields_name_every_member_of_the_status() {
         multi_az: Some(true),
         port: Some(1),
         storage_type: Some("t".into()),
+        automation_mode: Some("full".into()),
+        ca_certificate_identifier: Some("ca".into()),
+        db_instance_identifier: Some("db".into()),
+        db_subnet_group_name: Some("g".into()),
+        iam_database_authentication_enabled: Some(true),
+        license_model: Some("l".into()),
+        master_user_password: Some("****".into()),
+        pending_cloudwatch_logs_exports: Some(status::PendingCloudwatchLogsExports::default()),
+        processor_features: Some(vec![]),
+        resume_full_automation_mode_time: Some("t".into()),
+        storage_throughput: Some(1),
     };
     let v = serde_json::to_value(&all).unwrap();
     let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -299,4 +350,87 @@ fn pending_fields_name_every_member_of_the_status() {
     let mut want = io::PENDING_FIELDS.to_vec();
     want.sort_unstable();
     assert_eq!(keys, want);
+}
+
+#[test]
+fn the_origin_of_an_instance_and_its_conflicts() {
+    use create::{Origin, origin};
+    assert_eq!(origin(&spec(json!({}))), Ok(Origin::Empty));
+    assert_eq!(
+        origin(&spec(json!({"dbSnapshotIdentifier": "snap"}))),
+        Ok(Origin::Snapshot)
+    );
+    assert_eq!(
+        origin(&spec(json!({"sourceDBInstanceIdentifier": "primary"}))),
+        Ok(Origin::ReadReplica)
+    );
+    let both = origin(&spec(
+        json!({"dbSnapshotIdentifier": "snap", "sourceDBInstanceIdentifier": "primary"}),
+    ))
+    .unwrap_err();
+    assert!(both.contains("spec.sourceDBInstanceIdentifier"), "{both}");
+    let replica_password = origin(&spec(json!({
+        "sourceDBInstanceIdentifier": "primary",
+        "masterUserPassword": {"name": "s", "key": "password"}
+    })))
+    .unwrap_err();
+    assert!(
+        replica_password.contains("remove spec.masterUserPassword"),
+        "{replica_password}"
+    );
+    let managed_and_secret = origin(&spec(json!({
+        "manageMasterUserPassword": true,
+        "masterUserPassword": {"name": "s", "key": "password"}
+    })))
+    .unwrap_err();
+    assert!(
+        managed_and_secret.contains("spec.manageMasterUserPassword"),
+        "{managed_and_secret}"
+    );
+}
+
+/// What DescribeDBInstances says beyond the core fields reaches the status (ACK's names), and a
+/// field RDS stops reporting is written as null, so the merge patch removes it.
+#[test]
+fn described_status_fields_surface_and_vanish() {
+    use aws_sdk_rds::types::{
+        DbInstance as SdkInstance, DbParameterGroupStatus, MasterUserSecret as SdkSecret,
+    };
+    let with_secret = SdkInstance::builder()
+        .db_instance_identifier("db")
+        .db_instance_status("available")
+        .db_parameter_groups(
+            DbParameterGroupStatus::builder()
+                .db_parameter_group_name("app")
+                .parameter_apply_status("pending-reboot")
+                .build(),
+        )
+        .master_user_secret(
+            SdkSecret::builder()
+                .secret_arn("arn:aws:secretsmanager:us-west-2:123456789012:secret:rds!db")
+                .secret_status("active")
+                .build(),
+        )
+        .enabled_cloudwatch_logs_exports("postgresql")
+        .build();
+    let observed = io::observed_from(&with_secret, vec![]);
+    assert_eq!(observed.latest.manage_master_user_password, Some(true));
+    let status = io::status_value(&observed);
+    assert_eq!(
+        status["dbParameterGroups"],
+        json!([{"dbParameterGroupName": "app", "parameterApplyStatus": "pending-reboot"}])
+    );
+    assert_eq!(status["masterUserSecret"]["secretStatus"], "active");
+    assert_eq!(
+        status["enabledCloudwatchLogsExports"],
+        json!(["postgresql"])
+    );
+    let mut written = status.clone();
+    let without = SdkInstance::builder()
+        .db_instance_identifier("db")
+        .db_instance_status("available")
+        .build();
+    let later = io::status_value(&io::observed_from(&without, vec![]));
+    crate::ack::runtime::merge(&mut written, &later);
+    assert_eq!(written, json!({"dbInstanceStatus": "available"}));
 }
