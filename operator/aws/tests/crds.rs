@@ -723,3 +723,115 @@ fn eip_and_nat_status_match_ack() {
         assert!(spec_schema(kind).get("required").is_none(), "{kind}");
     }
 }
+
+/// The spec's leaf paths of a CRD's schema (`a.b`, `list[].c`), as the ACK field lists spell
+/// them.
+fn spec_leaves(crd: &CustomResourceDefinition) -> std::collections::BTreeSet<String> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+        JSONSchemaProps, JSONSchemaPropsOrArray,
+    };
+    fn walk(s: &JSONSchemaProps, path: String, out: &mut std::collections::BTreeSet<String>) {
+        match (s.type_.as_deref(), &s.properties, &s.items) {
+            (Some("object"), Some(props), _) if !props.is_empty() => {
+                for (k, v) in props {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(v, p, out);
+                }
+            }
+            (Some("array"), _, Some(JSONSchemaPropsOrArray::Schema(item))) => {
+                walk(item, format!("{path}[]"), out);
+            }
+            _ => {
+                out.insert(path);
+            }
+        }
+    }
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .unwrap();
+    let spec = &schema.properties.as_ref().unwrap()["spec"];
+    let mut out = std::collections::BTreeSet::new();
+    walk(spec, String::new(), &mut out);
+    out
+}
+
+/// The "Not supported" paragraph of the docs/aws.md section whose heading names `kind`.
+fn not_supported_paragraph(docs: &str, kind: &str) -> String {
+    let Some(section) = docs.split("\n## ").find(|s| {
+        let heading = s.lines().next().unwrap_or_default();
+        heading
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w == kind)
+    }) else {
+        return String::new();
+    };
+    section
+        .split("\n\n")
+        .filter(|p| p.starts_with("Not supported"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every spec field of ACK's CRD of each kind (tests/ack_fields, listed from ACK's newest
+/// CRDs) is either in kro-rs's CRD or named as not supported in docs/aws.md's section of the
+/// kind; and what the docs call not supported is not in the CRD (the list stays true).
+#[test]
+fn every_ack_field_is_in_the_crd_or_documented_as_not_supported() {
+    let fields = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ack_fields");
+    let docs = std::fs::read_to_string(crds_dir().join("../docs/aws.md")).unwrap();
+    let bare = |p: &str| p.replace("[]", "");
+    let mut problems = Vec::new();
+    for c in static_crds() {
+        let kind = c.crd.spec.names.kind.clone();
+        let list = fields.join(c.file_name.replace(".yaml", ".txt"));
+        let Ok(text) = std::fs::read_to_string(&list) else {
+            problems.push(format!("{kind}: no ACK field list at {}", list.display()));
+            continue;
+        };
+        let ours = spec_leaves(&c.crd);
+        let paragraph = not_supported_paragraph(&docs, &kind);
+        let named: Vec<String> = paragraph
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        let ack: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        for field in &ack {
+            if ours.contains(*field) {
+                continue;
+            }
+            let path = bare(field);
+            let listed = named
+                .iter()
+                .any(|n| path == *n || path.starts_with(&format!("{n}.")));
+            if !listed {
+                problems.push(format!(
+                    "{kind}: ACK's spec.{field} is neither in the CRD nor named in the \
+                     \"Not supported\" paragraph of docs/aws.md's {kind} section"
+                ));
+            }
+        }
+        for n in &named {
+            let under: Vec<&&str> = ack
+                .iter()
+                .filter(|f| bare(f) == *n || bare(f).starts_with(&format!("{n}.")))
+                .collect();
+            if !under.is_empty() && under.iter().all(|f| ours.contains(**f)) {
+                problems.push(format!(
+                    "{kind}: docs/aws.md calls `{n}` not supported, but the CRD has it"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
