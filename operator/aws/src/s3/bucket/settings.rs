@@ -463,6 +463,23 @@ fn events_from(events: &[s3t::Event]) -> Option<Vec<String>> {
     nonempty(events.iter().map(|e| e.as_str().to_owned()).collect())
 }
 
+/// One notification list S3 reports, in spec shape (see [`sdk_configs`]).
+macro_rules! spec_configs {
+    ($list:expr, $spec:ident, $arn:ident) => {
+        nonempty(
+            $list
+                .iter()
+                .map(|c| $spec {
+                    events: events_from(c.events()),
+                    filter: filter_from(c.filter()),
+                    id: owned(c.id()),
+                    $arn: owned(Some(c.$arn())),
+                })
+                .collect(),
+        )
+    };
+}
+
 /// GetBucketNotificationConfiguration; `None` when nothing is notified.
 pub(super) async fn read_notification(
     s3: &Client,
@@ -475,38 +492,20 @@ pub(super) async fn read_notification(
         .await
         .map_err(|e| SyncError::aws("GetBucketNotificationConfiguration", AwsError::from_sdk(e)))?;
     let config = NotificationConfiguration {
-        lambda_function_configurations: nonempty(
-            out.lambda_function_configurations()
-                .iter()
-                .map(|c| LambdaFunctionConfiguration {
-                    events: events_from(c.events()),
-                    filter: filter_from(c.filter()),
-                    id: owned(c.id()),
-                    lambda_function_arn: owned(Some(c.lambda_function_arn())),
-                })
-                .collect(),
+        lambda_function_configurations: spec_configs!(
+            out.lambda_function_configurations(),
+            LambdaFunctionConfiguration,
+            lambda_function_arn
         ),
-        queue_configurations: nonempty(
-            out.queue_configurations()
-                .iter()
-                .map(|c| QueueConfiguration {
-                    events: events_from(c.events()),
-                    filter: filter_from(c.filter()),
-                    id: owned(c.id()),
-                    queue_arn: owned(Some(c.queue_arn())),
-                })
-                .collect(),
+        queue_configurations: spec_configs!(
+            out.queue_configurations(),
+            QueueConfiguration,
+            queue_arn
         ),
-        topic_configurations: nonempty(
-            out.topic_configurations()
-                .iter()
-                .map(|c| TopicConfiguration {
-                    events: events_from(c.events()),
-                    filter: filter_from(c.filter()),
-                    id: owned(c.id()),
-                    topic_arn: owned(Some(c.topic_arn())),
-                })
-                .collect(),
+        topic_configurations: spec_configs!(
+            out.topic_configurations(),
+            TopicConfiguration,
+            topic_arn
         ),
     };
     Ok((!same(&config, &NotificationConfiguration::default())).then_some(config))
@@ -702,6 +701,59 @@ pub(super) async fn delete_website(s3: &Client, name: &str) -> Result<(), SyncEr
     )
 }
 
+/// A notification's key filter for the SDK.
+fn sdk_filter(f: &Option<NotificationFilter>) -> Option<s3t::NotificationConfigurationFilter> {
+    f.as_ref().map(|f| {
+        s3t::NotificationConfigurationFilter::builder()
+            .set_key(f.key.as_ref().map(|k| {
+                s3t::S3KeyFilter::builder()
+                    .set_filter_rules(k.filter_rules.as_ref().map(|rules| {
+                        rules
+                            .iter()
+                            .map(|r| {
+                                s3t::FilterRule::builder()
+                                    .set_name(r.name.as_deref().map(s3t::FilterRuleName::from))
+                                    .set_value(r.value.clone())
+                                    .build()
+                            })
+                            .collect()
+                    }))
+                    .build()
+            }))
+            .build()
+    })
+}
+
+/// A notification's events for the SDK (S3 needs the element, even empty).
+fn sdk_events(e: &Option<Vec<String>>) -> Option<Vec<s3t::Event>> {
+    Some(
+        e.iter()
+            .flatten()
+            .map(|e| s3t::Event::from(e.as_str()))
+            .collect(),
+    )
+}
+
+/// One notification list of the spec (lambda, queue or topic: the same fields, each with its
+/// own SDK type and ARN field) as the SDK's, naming the field when S3's builder refuses it.
+macro_rules! sdk_configs {
+    ($list:expr, $sdk:ident, $arn:ident, $field:literal) => {
+        $list
+            .iter()
+            .flatten()
+            .map(|c| {
+                s3t::$sdk::builder()
+                    .set_id(c.id.clone())
+                    .$arn(c.$arn.clone().unwrap_or_default())
+                    .set_events(sdk_events(&c.events))
+                    .set_filter(sdk_filter(&c.filter))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad($field, e))?
+    };
+}
+
 /// PutBucketNotificationConfiguration; `None` (an empty configuration) stops every
 /// notification (S3 has no delete call for it).
 pub(super) async fn put_notification(
@@ -711,77 +763,24 @@ pub(super) async fn put_notification(
 ) -> Result<(), SyncError> {
     let empty = NotificationConfiguration::default();
     let config = config.unwrap_or(&empty);
-    let filter = |f: &Option<NotificationFilter>| {
-        f.as_ref().map(|f| {
-            s3t::NotificationConfigurationFilter::builder()
-                .set_key(f.key.as_ref().map(|k| {
-                    s3t::S3KeyFilter::builder()
-                        .set_filter_rules(k.filter_rules.as_ref().map(|rules| {
-                            rules
-                                .iter()
-                                .map(|r| {
-                                    s3t::FilterRule::builder()
-                                        .set_name(r.name.as_deref().map(s3t::FilterRuleName::from))
-                                        .set_value(r.value.clone())
-                                        .build()
-                                })
-                                .collect()
-                        }))
-                        .build()
-                }))
-                .build()
-        })
-    };
-    let events = |e: &Option<Vec<String>>| {
-        Some(
-            e.iter()
-                .flatten()
-                .map(|e| s3t::Event::from(e.as_str()))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let lambdas = config
-        .lambda_function_configurations
-        .iter()
-        .flatten()
-        .map(|c| {
-            s3t::LambdaFunctionConfiguration::builder()
-                .set_id(c.id.clone())
-                .lambda_function_arn(c.lambda_function_arn.clone().unwrap_or_default())
-                .set_events(events(&c.events))
-                .set_filter(filter(&c.filter))
-                .build()
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad("notification.lambdaFunctionConfigurations", e))?;
-    let queues = config
-        .queue_configurations
-        .iter()
-        .flatten()
-        .map(|c| {
-            s3t::QueueConfiguration::builder()
-                .set_id(c.id.clone())
-                .queue_arn(c.queue_arn.clone().unwrap_or_default())
-                .set_events(events(&c.events))
-                .set_filter(filter(&c.filter))
-                .build()
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad("notification.queueConfigurations", e))?;
-    let topics = config
-        .topic_configurations
-        .iter()
-        .flatten()
-        .map(|c| {
-            s3t::TopicConfiguration::builder()
-                .set_id(c.id.clone())
-                .topic_arn(c.topic_arn.clone().unwrap_or_default())
-                .set_events(events(&c.events))
-                .set_filter(filter(&c.filter))
-                .build()
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad("notification.topicConfigurations", e))?;
+    let lambdas = sdk_configs!(
+        config.lambda_function_configurations,
+        LambdaFunctionConfiguration,
+        lambda_function_arn,
+        "notification.lambdaFunctionConfigurations"
+    );
+    let queues = sdk_configs!(
+        config.queue_configurations,
+        QueueConfiguration,
+        queue_arn,
+        "notification.queueConfigurations"
+    );
+    let topics = sdk_configs!(
+        config.topic_configurations,
+        TopicConfiguration,
+        topic_arn,
+        "notification.topicConfigurations"
+    );
     let conf = s3t::NotificationConfiguration::builder()
         .set_lambda_function_configurations(nonempty(lambdas))
         .set_queue_configurations(nonempty(queues))
