@@ -30,17 +30,23 @@ pub(crate) fn kro_bin() -> &'static Path {
             .to_path_buf();
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--locked", "-p", "kro-rs", "--bin", "kro"])
+        // The same build as `make test`'s "cargo build (tests)" stage, so the binary is already
+        // there: `cargo build -p kro-rs` resolves features differently from a workspace test
+        // build and recompiled the AWS SDKs in the middle of the e2e run (minutes of both
+        // cores, which also slowed every process the tests had started).
+        cmd.args(["test", "--workspace", "--locked", "--no-run"])
             .current_dir(root);
         if profile_dir.ends_with("release") {
             cmd.arg("--release");
         }
-        let status = cmd.status().expect("running cargo build -p kro-rs");
-        assert!(status.success(), "cargo build -p kro-rs failed");
+        let status = cmd
+            .status()
+            .expect("running cargo test --workspace --no-run");
+        assert!(status.success(), "cargo test --workspace --no-run failed");
         let bin = profile_dir.join("kro");
         assert!(
             bin.exists(),
-            "{} is missing after cargo build",
+            "{} is missing after cargo test --workspace --no-run",
             bin.display()
         );
         bin
