@@ -36,6 +36,30 @@ pub(crate) fn kro_bin() -> &'static Path {
         // cores, which also slowed every process the tests had started).
         cmd.args(["test", "--workspace", "--locked", "--no-run"])
             .current_dir(root);
+        // Cargo runs this test with the package's CARGO_PKG_*, CARGO_MANIFEST_DIR, OUT_DIR...;
+        // build scripts (ring's, for one) list those as rerun-if-env-changed, so a cargo that
+        // inherits them rebuilds ring and everything above it, the AWS SDKs included. Without
+        // them it sees the environment the "cargo build (tests)" stage had.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let set_by_cargo_for_tests = key.starts_with("CARGO_PKG_")
+                || key.starts_with("CARGO_BIN_EXE_")
+                || matches!(
+                    key.as_ref(),
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_MANIFEST_LINKS"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                        | "OUT_DIR"
+                );
+            if set_by_cargo_for_tests {
+                cmd.env_remove(key.as_ref());
+            }
+        }
         if profile_dir.ends_with("release") {
             cmd.arg("--release");
         }
