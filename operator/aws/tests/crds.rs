@@ -724,9 +724,9 @@ fn eip_and_nat_status_match_ack() {
     }
 }
 
-/// The spec's leaf paths of a CRD's schema (`a.b`, `list[].c`), as the ACK field lists spell
-/// them.
-fn spec_leaves(crd: &CustomResourceDefinition) -> std::collections::BTreeSet<String> {
+/// The leaf paths of a CRD's `spec` or `status` schema (`a.b`, `list[].c`), as the ACK field
+/// lists spell them.
+fn leaves(crd: &CustomResourceDefinition, section: &str) -> std::collections::BTreeSet<String> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
         JSONSchemaProps, JSONSchemaPropsOrArray,
     };
@@ -755,9 +755,9 @@ fn spec_leaves(crd: &CustomResourceDefinition) -> std::collections::BTreeSet<Str
         .as_ref()
         .and_then(|s| s.open_api_v3_schema.as_ref())
         .unwrap();
-    let spec = &schema.properties.as_ref().unwrap()["spec"];
+    let root = &schema.properties.as_ref().unwrap()[section];
     let mut out = std::collections::BTreeSet::new();
-    walk(spec, String::new(), &mut out);
+    walk(root, String::new(), &mut out);
     out
 }
 
@@ -794,7 +794,7 @@ fn every_ack_field_is_in_the_crd_or_documented_as_not_supported() {
             problems.push(format!("{kind}: no ACK field list at {}", list.display()));
             continue;
         };
-        let ours = spec_leaves(&c.crd);
+        let ours = leaves(&c.crd, "spec");
         let paragraph = not_supported_paragraph(&docs, &kind);
         let named: Vec<String> = paragraph
             .split('`')
@@ -830,6 +830,35 @@ fn every_ack_field_is_in_the_crd_or_documented_as_not_supported() {
                 problems.push(format!(
                     "{kind}: docs/aws.md calls `{n}` not supported, but the CRD has it"
                 ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Every status field of ACK's CRD of each kind (tests/ack_fields/*.status.txt) is in kro-rs's
+/// CRD: a user's `kubectl get -o jsonpath` or readyWhen on an ACK status field reads the same.
+#[test]
+fn every_ack_status_field_is_in_the_crd() {
+    let fields = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/ack_fields");
+    let mut problems = Vec::new();
+    for c in static_crds() {
+        let kind = c.crd.spec.names.kind.clone();
+        let list = fields.join(c.file_name.replace(".yaml", ".status.txt"));
+        let Ok(text) = std::fs::read_to_string(&list) else {
+            problems.push(format!(
+                "{kind}: no ACK status field list at {}",
+                list.display()
+            ));
+            continue;
+        };
+        let ours = leaves(&c.crd, "status");
+        for field in text
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            if !ours.contains(field) {
+                problems.push(format!("{kind}: ACK's status.{field} is not in the CRD"));
             }
         }
     }
