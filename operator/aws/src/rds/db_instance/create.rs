@@ -7,7 +7,8 @@
 //! Each request is built by a plain function (`#[inline(never)]`) and only sent in the async
 //! one: in a debug build every chained setter of these large inputs keeps its own stack slot,
 //! and inside the async state machine those slots would sit under the send future's whole
-//! poll chain (the e2e tests overflowed their 2 MiB test thread that way).
+//! poll chain. (This alone did not end the e2e tests' stack overflow; boxing the futures in
+//! the ACK runtime did, see `ack/runtime.rs`.)
 
 use aws_sdk_rds::types::{DatabaseInsightsMode, ReplicaMode};
 
