@@ -21,6 +21,7 @@ const RGD: &str = "kro.run/v1alpha1";
 /// The fake API server and a running RGD controller on it.
 struct Running {
     fake: FakeApi,
+    shared: Arc<crate::Shared>,
     stop: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -54,14 +55,19 @@ impl Running {
         ]);
         let shared = shared(fake.client());
         let stop = shared.stop.clone();
-        let ctx = RgdContext::new(shared);
+        let ctx = RgdContext::new(shared.clone());
         let task = tokio::spawn(rgd::run(
             ctx,
             stop.clone(),
             Arc::new(AtomicBool::new(false)),
             None,
         ));
-        Running { fake, stop, task }
+        Running {
+            fake,
+            shared,
+            stop,
+            task,
+        }
     }
 
     fn crd(&self, name: &str) -> Option<Value> {
@@ -199,6 +205,41 @@ async fn a_deleted_rgd_releases_its_finalizer_and_keeps_its_crd() {
         running.crd("webs.kro.run").is_some(),
         "the CRD stays without --allow-crd-deletion"
     );
+    running.stop().await;
+}
+
+/// An RGD deleted before its instance watch ever listed (here: the list is refused) still
+/// stops its instance controller: kro's handler detach is counted and no kind is left served.
+/// kube's runner waits for the first list during a graceful shutdown too, so without a bound
+/// the controller's task, its watch and its metrics stayed forever.
+#[tokio::test]
+async fn an_rgd_deleted_before_its_instances_listed_stops_its_controller() {
+    let running = Running::start();
+    running.fake.forbid("webs");
+    running
+        .fake
+        .insert(rgd("web", "Web", "${schema.spec.name}"));
+    let mut active = running.wait_rgd("web", "Active", state_is("Active")).await;
+    active["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:01Z");
+    running.fake.insert(active);
+
+    let parent = crate::metrics::TypeLabels {
+        r#type: "parent".into(),
+    };
+    let metrics = &running.shared.metrics;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while running.rgd("web").is_some()
+        || metrics.handler_detach_total.get_or_create(&parent).get() == 0
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the instance controller of a deleted RGD never stopped:\n{}",
+            metrics.render()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(metrics.handler_count.get_or_create(&parent).get(), 0);
+    assert_eq!(metrics.gvr_count.get(), 0);
     running.stop().await;
 }
 
