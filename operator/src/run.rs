@@ -195,6 +195,7 @@ async fn serve(opts: Options, kubeconfig: Option<PathBuf>, aws: AwsOptions) -> a
     let client = kro_controller::client::fenced(config, &opts, fence.clone())?;
     let mut aws = aws;
     aws.leader_fence = fence;
+    aws.graceful_shutdown_timeout = opts.graceful_shutdown_timeout;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;

@@ -298,6 +298,9 @@ pub struct AwsOptions {
     /// With leader election, the replica's write fence: AWS is not called while it is closed
     /// (`kro run` sets it; the same fence refuses the client's Kubernetes writes).
     pub leader_fence: Option<kro_reconcile::LeaderFence>,
+    /// How long a stopping controller waits for its reconciles in flight before it is
+    /// abandoned (`kro run`'s `--graceful-shutdown-timeout`; kro's default, 60 s).
+    pub graceful_shutdown_timeout: Duration,
 }
 
 impl Default for AwsOptions {
@@ -321,6 +324,7 @@ impl Default for AwsOptions {
             resource_tags: Vec::new(),
             resource_resync: std::collections::BTreeMap::new(),
             leader_fence: None,
+            graceful_shutdown_timeout: Duration::from_secs(60),
         }
     }
 }

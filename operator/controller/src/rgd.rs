@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kro_api::condition::types;
@@ -528,11 +528,10 @@ fn spawn_kind(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(instance::wake_hash, PredicateConfig::default());
-        let forceful = forceful_stop(
-            stop.clone(),
-            reader.clone(),
-            kctx.shared.opts.graceful_shutdown_timeout,
-        );
+        // Bounded: a watch that never listed would otherwise hold the stop forever.
+        let grace = kctx.shared.opts.graceful_shutdown_timeout;
+        let forceful =
+            kro_reconcile::abandon(stop.clone().cancelled_owned(), reader.clone(), grace);
         let controller = Controller::for_stream_with(instances, reader, ar2)
             .reconcile_on(trigger)
             .graceful_shutdown_on(async move { stop.cancelled().await })
@@ -540,7 +539,7 @@ fn spawn_kind(
             .for_each(|_| futures::future::ready(()));
         tokio::select! {
             () = controller => {}
-            () = forceful => tracing::debug!(%gvr, "instance controller stopped without draining"),
+            () = forceful => tracing::debug!(%gvr, "instance controller abandoned"),
         }
         router.unregister(&k2, &tx2).await;
         metrics.kind_stopped(&gvr);
@@ -555,23 +554,6 @@ fn spawn_kind(
         tx,
         task,
     }
-}
-
-/// Resolves when a stopping instance controller is not to be waited for any longer: at once
-/// if its watch never finished its first list (kube's runner runs nothing before that, and
-/// waits for it during a graceful shutdown too, so a kind whose list is refused or not served
-/// yet would hold the task, its watch and its metrics forever), else after `grace` for its
-/// reconciles in flight.
-async fn forceful_stop(
-    stop: CancellationToken,
-    store: reflector::Store<DynamicObject>,
-    grace: Duration,
-) {
-    stop.cancelled().await;
-    if store.wait_until_ready().now_or_never().is_none() {
-        return;
-    }
-    tokio::time::sleep(grace).await;
 }
 
 /// Counts the events of an instance watch as kro's informer events: `ADDED` for an object

@@ -13,6 +13,8 @@
 //! - [`kill`] is the crash suite's test hook ([`kill_point`], armed by `KRO_KILL_POINTS`).
 //! - [`fence`] is the leader's write fence ([`LeaderFence`]): no write once the Lease may have
 //!   passed to another replica.
+//! - [`shutdown`] bounds a controller's graceful shutdown ([`abandon`]), which kube's runner
+//!   would hold forever for a watch that never listed.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -23,6 +25,7 @@ pub mod events;
 pub mod fence;
 pub mod guard;
 pub mod kill;
+pub mod shutdown;
 pub mod undecodable;
 
 pub use backoff::{Backoff, Failures};
@@ -32,3 +35,4 @@ pub use events::publish;
 pub use fence::{LeaderFence, NotLeading};
 pub use guard::{Panicked, guard, panic_message};
 pub use kill::kill_point;
+pub use shutdown::abandon;

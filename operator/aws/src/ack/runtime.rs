@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kro_reconcile::{Backoff, Clock, Failures, SystemClock};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
@@ -516,7 +516,15 @@ pub(crate) async fn run_controller<K: AckKind>(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(wake_hash::<K>, PredicateConfig::default());
-    Controller::for_stream(objects, reader)
+    // Bounded: a kind whose list is refused (RBAC) or not served would otherwise hold the
+    // process's shutdown forever (see kro_reconcile::shutdown).
+    let shutdown = shutdown.shared();
+    let abandoned = kro_reconcile::abandon(
+        shutdown.clone(),
+        reader.clone(),
+        ctx.opts.graceful_shutdown_timeout,
+    );
+    let controller = Controller::for_stream(objects, reader)
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<K>, error_policy::<K>, ctx)
@@ -524,8 +532,11 @@ pub(crate) async fn run_controller<K: AckKind>(
             if let Err(e) = res {
                 tracing::debug!(error = %e, "ACK reconcile failed");
             }
-        })
-        .await;
+        });
+    tokio::select! {
+        () = controller => {}
+        () = abandoned => {}
+    }
     tracing::info!(kind = %K::kind(&()), "ACK controller stopped");
 }
 
@@ -1965,5 +1976,31 @@ mod tests {
             1,
             "a success starts again"
         );
+    }
+
+    /// A controller whose watch never lists (here nothing listens at the API server's
+    /// address; in a cluster, a list its RBAC refuses) still stops when told to, with a
+    /// graceful shutdown timeout far longer than the test's bound.
+    #[tokio::test]
+    async fn a_controller_that_never_listed_stops_on_shutdown() {
+        let kube = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let kube = kube::Client::try_from(kube).unwrap();
+        let base = aws_config::SdkConfig::builder().build();
+        let opts = AwsOptions {
+            graceful_shutdown_timeout: Duration::from_secs(3600),
+            ..AwsOptions::default()
+        };
+        let ctx = Arc::new(Ctx::new(kube, opts, base, "us-east-1".into()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let controller = tokio::spawn(run_controller::<crate::s3::bucket::Bucket>(ctx, async {
+            let _ = stopped.await;
+        }));
+        // Let the watch try (and fail) its first list before the stop.
+        tokio::task::yield_now().await;
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(60), controller)
+            .await
+            .expect("the controller stopped before its hour of grace")
+            .unwrap();
     }
 }
