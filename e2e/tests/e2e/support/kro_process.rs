@@ -181,9 +181,25 @@ impl KroProcess {
     }
 }
 
+/// Lines of a process's log shown when it is dropped.
+const LOG_TAIL: usize = 40;
+
 impl Drop for KroProcess {
+    /// Kills the process and prints the end of its log to the test's stderr, which the test
+    /// harness shows only when the test fails: a failure that was the operator's (a crash, a
+    /// start that hung) can then be read without running it again.
     fn drop(&mut self) {
         self.kill();
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(LOG_TAIL)..];
+        eprintln!(
+            "--- the last {} lines of {} (pid {}) ---\n{}",
+            tail.len(),
+            self.log.display(),
+            self.child.id(),
+            tail.join("\n")
+        );
         let _ = std::fs::remove_file(&self.log);
     }
 }
