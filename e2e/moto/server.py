@@ -4,7 +4,8 @@ Applies the S3 response patch from shared/reference/ack.md 5.4: moto names the X
 GET responses `<OperationResponse>`, which aws-sdk-rust rejects; rename them to what AWS sends.
 Also fixes moto's ModifyDBSubnetGroup (ack.md 5.3), which drops the group it modifies, and
 installs rds_states: DB instance states (creating, modifying, resetting-master-credentials,
-PendingModifiedValues) for the instances a test holds through /_kro_shim/rds/ (see that module).
+PendingModifiedValues) for the instances a test holds through /_kro_shim/rds/ (see that module),
+and rds_parameters: the parameter-group calls moto lacks (engine defaults, reset).
 Usage: python server.py PORT
 """
 import signal
@@ -15,6 +16,7 @@ from moto.server import ThreadedMotoServer
 from moto.rds.models import RDSBackend
 from moto.s3.responses import S3Response
 
+import rds_parameters
 import rds_states
 
 ROOT_FIX = {
@@ -48,6 +50,7 @@ def modify_db_subnet_group(self, subnet_name, description, subnets):
 
 RDSBackend.modify_db_subnet_group = modify_db_subnet_group
 rds_states.install()
+rds_parameters.install()
 
 
 def main():

@@ -32,8 +32,9 @@ pub(crate) struct RunArgs {
     /// Path-style S3 addressing (ACK's `--aws-endpoint-use-path-style`); needed by emulators.
     #[arg(long, env = "KRO_AWS_ENDPOINT_USE_PATH_STYLE", default_value_t = false)]
     aws_endpoint_use_path_style: bool,
-    /// AWS controllers to run: a comma-separated list of Bucket, DBSubnetGroup, DBInstance,
-    /// Policy, Role, or `s3`, `rds`, `iam`, `all`, `none`.
+    /// AWS controllers to run: a comma-separated list of Bucket, DBSubnetGroup,
+    /// DBParameterGroup, DBClusterParameterGroup, DBInstance, the EC2 kinds, Policy, Role, or
+    /// `s3`, `rds`, `ec2`, `iam`, `all`, `none`.
     #[arg(long, env = "KRO_AWS_CONTROLLERS", default_value = "all")]
     aws_controllers: String,
     /// Seconds between resyncs of synced AWS resources, which find and correct drift (ACK's

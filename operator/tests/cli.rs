@@ -227,6 +227,8 @@ fn crds_prints_kro_and_ack_crds() {
         "name: graphrevisions.internal.kro.run",
         "name: buckets.s3.services.k8s.aws",
         "name: dbsubnetgroups.rds.services.k8s.aws",
+        "name: dbparametergroups.rds.services.k8s.aws",
+        "name: dbclusterparametergroups.rds.services.k8s.aws",
         "name: dbinstances.rds.services.k8s.aws",
         "name: vpcs.ec2.services.k8s.aws",
         "name: subnets.ec2.services.k8s.aws",

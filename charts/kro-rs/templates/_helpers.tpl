@@ -72,8 +72,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "kro-rs.awsRdsResources" -}}
 {{- $l := splitList "," (include "kro-rs.awsControllerList" .) -}}
 {{- $out := list -}}
-{{- if or (has "all" $l) (has "rds" $l) (has "dbsubnetgroup" $l) -}}{{- $out = append $out "dbsubnetgroups" -}}{{- end -}}
-{{- if or (has "all" $l) (has "rds" $l) (has "dbinstance" $l) -}}{{- $out = append $out "dbinstances" -}}{{- end -}}
+{{- range (list (list "dbsubnetgroup" "dbsubnetgroups") (list "dbparametergroup" "dbparametergroups") (list "dbclusterparametergroup" "dbclusterparametergroups") (list "dbinstance" "dbinstances")) -}}
+{{- if or (has "all" $l) (has "rds" $l) (has (index . 0) $l) (has (index . 1) $l) -}}{{- $out = append $out (index . 1) -}}{{- end -}}
+{{- end -}}
 {{- join "," $out -}}
 {{- end -}}
 

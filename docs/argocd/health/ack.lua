@@ -1,5 +1,6 @@
 -- Argo CD health check for the ACK kinds kro-rs serves: s3.services.k8s.aws/Bucket and
--- rds.services.k8s.aws/DBSubnetGroup (and, through dbinstance.lua, DBInstance).
+-- rds.services.k8s.aws/DBSubnetGroup, DBParameterGroup, DBClusterParameterGroup (and, through
+-- dbinstance.lua, DBInstance).
 -- Degraded: ACK.Terminal=True (only a spec change helps), with its message.
 -- Progressing: no conditions yet, ACK.Recoverable=True (retried), or ACK.ResourceSynced not True.
 -- Healthy: ACK.ResourceSynced=True.

@@ -56,6 +56,12 @@ fn argo_cd_picks_the_script_by_group_and_kind() {
         ("kro.run", "AnyOtherKind", Some(&instance)),
         ("s3.services.k8s.aws", "Bucket", Some(&ack)),
         ("rds.services.k8s.aws", "DBSubnetGroup", Some(&ack)),
+        ("rds.services.k8s.aws", "DBParameterGroup", Some(&ack)),
+        (
+            "rds.services.k8s.aws",
+            "DBClusterParameterGroup",
+            Some(&ack),
+        ),
         ("rds.services.k8s.aws", "DBInstance", Some(&db)),
         // Instances of an RGD with its own group need their own `<group>/*` entry.
         ("apps.example.com", "WebApp", None),

@@ -19,6 +19,7 @@ mod aws_iam;
 mod aws_nat;
 mod aws_rds;
 mod aws_rds_fields;
+mod aws_rds_parameters;
 mod aws_stack;
 mod chart;
 mod control_plane_faults;

@@ -7,11 +7,13 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kro_api::crds::StaticCrd;
 use kube::CustomResourceExt;
 
+use crate::rds::db_cluster_parameter_group::DBClusterParameterGroup;
 use crate::rds::db_instance::DBInstance;
+use crate::rds::db_parameter_group::DBParameterGroup;
 use crate::rds::db_subnet_group::DBSubnetGroup;
 use crate::s3::bucket::Bucket;
 
-/// The ACK CRDs (Bucket, DBSubnetGroup, DBInstance), with their `crds/` file names.
+/// The ACK CRDs, with their `crds/` file names.
 ///
 /// Names and plurals are ACK's. Printer columns, short names and categories are ours (ACK ships
 /// only DBInstance's `STATUS` column, kept first): `kubectl get` shows whether each object is in
@@ -73,10 +75,13 @@ pub fn static_crds() -> Vec<StaticCrd> {
             ),
         ],
     );
+    let [parameter_group, cluster_parameter_group] = parameter_group_crds();
     #[allow(unused_mut)]
     let mut all = vec![
         StaticCrd::new(bucket),
         StaticCrd::new(subnet_group),
+        StaticCrd::new(parameter_group),
+        StaticCrd::new(cluster_parameter_group),
         StaticCrd::new(instance),
     ];
     #[cfg(feature = "ec2")]
@@ -84,6 +89,27 @@ pub fn static_crds() -> Vec<StaticCrd> {
     #[cfg(feature = "iam")]
     all.extend(iam_crds());
     all
+}
+
+/// The parameter-group CRDs. RDS cannot rename a group or change its family or description,
+/// so those are immutable (ACK would silently leave them as they were).
+fn parameter_group_crds() -> [CustomResourceDefinition; 2] {
+    let mut instance = DBParameterGroup::crd();
+    let mut cluster = DBClusterParameterGroup::crd();
+    for (crd, short) in [(&mut instance, "dbpg"), (&mut cluster, "dbcpg")] {
+        for field in ["name", "family", "description"] {
+            immutable(crd, field, "Value is immutable once set");
+        }
+        names(crd, short, "rds");
+        columns(
+            crd,
+            vec![
+                column("NAME", ".spec.name", "The group's name in AWS", 0),
+                column("FAMILY", ".spec.family", "The parameter group family", 0),
+            ],
+        );
+    }
+    [instance, cluster]
 }
 
 /// The IAM CRDs. ACK ships them without printer columns or short names; the columns and

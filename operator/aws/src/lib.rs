@@ -1,4 +1,4 @@
-//! All AWS IO: the ACK-compatible S3 `Bucket` and RDS `DBSubnetGroup` and `DBInstance` controllers.
+//! All AWS IO: the ACK-compatible S3, RDS, EC2 and IAM controllers.
 //!
 //! The kinds keep ACK's API (`s3.services.k8s.aws/v1alpha1`, `rds.services.k8s.aws/v1alpha1`),
 //! conditions, annotations and finalizers, so ACK manifests work unchanged. Each kind module keeps
@@ -32,6 +32,11 @@ pub enum ControllerKind {
     Bucket,
     /// `rds.services.k8s.aws/v1alpha1 DBSubnetGroup`.
     DbSubnetGroup,
+    /// `rds.services.k8s.aws/v1alpha1 DBParameterGroup`; before DBInstance, whose
+    /// `dbParameterGroupRef` waits for it.
+    DbParameterGroup,
+    /// `rds.services.k8s.aws/v1alpha1 DBClusterParameterGroup`.
+    DbClusterParameterGroup,
     /// `rds.services.k8s.aws/v1alpha1 DBInstance`.
     DbInstance,
     /// `ec2.services.k8s.aws/v1alpha1 VPC` (feature `ec2`).
@@ -58,9 +63,11 @@ pub enum ControllerKind {
 impl ControllerKind {
     /// Every controller, in start order, including those compiled out (see
     /// [`ControllerKind::compiled`]).
-    pub const ALL: [ControllerKind; 12] = [
+    pub const ALL: [ControllerKind; 14] = [
         ControllerKind::Bucket,
         ControllerKind::DbSubnetGroup,
+        ControllerKind::DbParameterGroup,
+        ControllerKind::DbClusterParameterGroup,
         ControllerKind::DbInstance,
         ControllerKind::Vpc,
         ControllerKind::Subnet,
@@ -108,6 +115,8 @@ impl ControllerKind {
         match self {
             ControllerKind::Bucket => "Bucket",
             ControllerKind::DbSubnetGroup => "DBSubnetGroup",
+            ControllerKind::DbParameterGroup => "DBParameterGroup",
+            ControllerKind::DbClusterParameterGroup => "DBClusterParameterGroup",
             ControllerKind::DbInstance => "DBInstance",
             ControllerKind::Vpc => "VPC",
             ControllerKind::Subnet => "Subnet",
@@ -125,7 +134,7 @@ impl ControllerKind {
 /// A controller name that is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable, ElasticIPAddress, NATGateway, Policy, Role (case-insensitive, or s3/rds/ec2/iam for a whole service)"
+    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBParameterGroup, DBClusterParameterGroup, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable, ElasticIPAddress, NATGateway, Policy, Role (case-insensitive, or s3/rds/ec2/iam for a whole service)"
 )]
 pub struct UnknownController(pub String);
 
@@ -153,6 +162,10 @@ impl FromStr for ControllerKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "bucket" | "buckets" => Ok(ControllerKind::Bucket),
             "dbsubnetgroup" | "dbsubnetgroups" => Ok(ControllerKind::DbSubnetGroup),
+            "dbparametergroup" | "dbparametergroups" => Ok(ControllerKind::DbParameterGroup),
+            "dbclusterparametergroup" | "dbclusterparametergroups" => {
+                Ok(ControllerKind::DbClusterParameterGroup)
+            }
             "dbinstance" | "dbinstances" => Ok(ControllerKind::DbInstance),
             "vpc" | "vpcs" => Ok(ControllerKind::Vpc),
             "subnet" | "subnets" => Ok(ControllerKind::Subnet),
@@ -191,6 +204,8 @@ pub fn parse_controllers(list: &str) -> Result<BTreeSet<ControllerKind>, Control
             }
             "rds" => {
                 out.insert(ControllerKind::DbSubnetGroup);
+                out.insert(ControllerKind::DbParameterGroup);
+                out.insert(ControllerKind::DbClusterParameterGroup);
                 out.insert(ControllerKind::DbInstance);
             }
             _ => {
@@ -442,6 +457,14 @@ pub async fn run(
                 ack::runtime::run_controller::<rds::db_subnet_group::DBSubnetGroup>(ctx, stop)
                     .boxed()
             }
+            ControllerKind::DbParameterGroup => {
+                ack::runtime::run_controller::<rds::db_parameter_group::DBParameterGroup>(ctx, stop)
+                    .boxed()
+            }
+            ControllerKind::DbClusterParameterGroup => ack::runtime::run_controller::<
+                rds::db_cluster_parameter_group::DBClusterParameterGroup,
+            >(ctx, stop)
+            .boxed(),
             ControllerKind::DbInstance => {
                 ack::runtime::run_controller::<rds::db_instance::DBInstance>(ctx, stop).boxed()
             }
@@ -516,6 +539,8 @@ mod tests {
         let mut all = vec![
             ControllerKind::Bucket,
             ControllerKind::DbSubnetGroup,
+            ControllerKind::DbParameterGroup,
+            ControllerKind::DbClusterParameterGroup,
             ControllerKind::DbInstance,
         ];
         if cfg!(feature = "iam") {
@@ -540,6 +565,8 @@ mod tests {
                 vec![
                     Bucket,
                     DbSubnetGroup,
+                    DbParameterGroup,
+                    DbClusterParameterGroup,
                     DbInstance,
                     Vpc,
                     Subnet,
@@ -574,7 +601,19 @@ mod tests {
             ("", vec![]),
             ("none", vec![]),
             ("s3", vec![Bucket]),
-            ("rds", vec![DbSubnetGroup, DbInstance]),
+            (
+                "rds",
+                vec![
+                    DbSubnetGroup,
+                    DbParameterGroup,
+                    DbClusterParameterGroup,
+                    DbInstance,
+                ],
+            ),
+            (
+                "dbparametergroups,DBClusterParameterGroup",
+                vec![DbParameterGroup, DbClusterParameterGroup],
+            ),
             ("Bucket, dbinstance", vec![Bucket, DbInstance]),
             ("DBSubnetGroup", vec![DbSubnetGroup]),
         ];

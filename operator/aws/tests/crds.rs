@@ -67,6 +67,8 @@ fn identity_matches_ack() {
     let mut want = vec![
         "s3.services.k8s.aws_buckets.yaml",
         "rds.services.k8s.aws_dbsubnetgroups.yaml",
+        "rds.services.k8s.aws_dbparametergroups.yaml",
+        "rds.services.k8s.aws_dbclusterparametergroups.yaml",
         "rds.services.k8s.aws_dbinstances.yaml",
     ];
     #[cfg(feature = "ec2")]
@@ -88,6 +90,16 @@ fn identity_matches_ack() {
     for (kind, group, plural) in [
         ("Bucket", "s3.services.k8s.aws", "buckets"),
         ("DBSubnetGroup", "rds.services.k8s.aws", "dbsubnetgroups"),
+        (
+            "DBParameterGroup",
+            "rds.services.k8s.aws",
+            "dbparametergroups",
+        ),
+        (
+            "DBClusterParameterGroup",
+            "rds.services.k8s.aws",
+            "dbclusterparametergroups",
+        ),
         ("DBInstance", "rds.services.k8s.aws", "dbinstances"),
     ] {
         let crd = find(kind);

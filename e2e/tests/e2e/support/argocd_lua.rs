@@ -28,11 +28,13 @@ pub(crate) fn script(name: &str) -> String {
 /// Which script serves which kinds: `(argocd-cm key, script name)`. Keys with a `/` go into the
 /// `resource.customizations` block (the only place Argo CD accepts wildcards); the others are
 /// `resource.customizations.health.<group>_<kind>` keys.
-pub(crate) const ENTRIES: [(&str, &str); 5] = [
+pub(crate) const ENTRIES: [(&str, &str); 7] = [
     ("kro.run/*", "instance"),
     ("kro.run_ResourceGraphDefinition", "rgd"),
     ("s3.services.k8s.aws_Bucket", "ack"),
     ("rds.services.k8s.aws_DBSubnetGroup", "ack"),
+    ("rds.services.k8s.aws_DBParameterGroup", "ack"),
+    ("rds.services.k8s.aws_DBClusterParameterGroup", "ack"),
     ("rds.services.k8s.aws_DBInstance", "dbinstance"),
 ];
 

@@ -59,6 +59,8 @@ pub(crate) struct Ctx {
     /// Objects left terminal, with the generation and annotations that were terminal: ACK does
     /// not retry them until one of those changes (status-only events are ignored).
     terminal: Mutex<HashMap<String, String>>,
+    /// RDS engine defaults by family (parameter groups).
+    pub(crate) parameter_meta: crate::rds::parameter_group::MetaCache,
 }
 
 impl Debug for Ctx {
@@ -87,6 +89,7 @@ impl Ctx {
             failures: Consecutive::default(),
             clock: Arc::new(SystemClock),
             terminal: Mutex::new(HashMap::new()),
+            parameter_meta: Default::default(),
         }
     }
 

@@ -1,7 +1,11 @@
-//! RDS (`rds.services.k8s.aws`): the `DBSubnetGroup` and `DBInstance` kinds.
+//! RDS (`rds.services.k8s.aws`): the `DBSubnetGroup`, `DBParameterGroup`,
+//! `DBClusterParameterGroup` and `DBInstance` kinds.
 
+pub mod db_cluster_parameter_group;
 pub mod db_instance;
+pub mod db_parameter_group;
 pub mod db_subnet_group;
+pub mod parameter_group;
 
 use aws_sdk_rds::Client;
 
