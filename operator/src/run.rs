@@ -33,7 +33,7 @@ pub(crate) struct RunArgs {
     #[arg(long, env = "KRO_AWS_ENDPOINT_USE_PATH_STYLE", default_value_t = false)]
     aws_endpoint_use_path_style: bool,
     /// AWS controllers to run: a comma-separated list of Bucket, DBSubnetGroup,
-    /// DBParameterGroup, DBClusterParameterGroup, DBInstance, the EC2 kinds, Policy, Role, or
+    /// DBParameterGroup, DBClusterParameterGroup, DBCluster, DBInstance, the EC2 kinds, Policy, Role, or
     /// `s3`, `rds`, `ec2`, `iam`, `all`, `none`.
     #[arg(long, env = "KRO_AWS_CONTROLLERS", default_value = "all")]
     aws_controllers: String,

@@ -229,6 +229,7 @@ fn crds_prints_kro_and_ack_crds() {
         "name: dbsubnetgroups.rds.services.k8s.aws",
         "name: dbparametergroups.rds.services.k8s.aws",
         "name: dbclusterparametergroups.rds.services.k8s.aws",
+        "name: dbclusters.rds.services.k8s.aws",
         "name: dbinstances.rds.services.k8s.aws",
         "name: vpcs.ec2.services.k8s.aws",
         "name: subnets.ec2.services.k8s.aws",

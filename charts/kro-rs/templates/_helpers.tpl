@@ -72,7 +72,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "kro-rs.awsRdsResources" -}}
 {{- $l := splitList "," (include "kro-rs.awsControllerList" .) -}}
 {{- $out := list -}}
-{{- range (list (list "dbsubnetgroup" "dbsubnetgroups") (list "dbparametergroup" "dbparametergroups") (list "dbclusterparametergroup" "dbclusterparametergroups") (list "dbinstance" "dbinstances")) -}}
+{{- range (list (list "dbsubnetgroup" "dbsubnetgroups") (list "dbparametergroup" "dbparametergroups") (list "dbclusterparametergroup" "dbclusterparametergroups") (list "dbcluster" "dbclusters") (list "dbinstance" "dbinstances")) -}}
 {{- if or (has "all" $l) (has "rds" $l) (has (index . 0) $l) (has (index . 1) $l) -}}{{- $out = append $out (index . 1) -}}{{- end -}}
 {{- end -}}
 {{- join "," $out -}}

@@ -18,6 +18,7 @@ mod aws_fault;
 mod aws_iam;
 mod aws_nat;
 mod aws_rds;
+mod aws_rds_cluster;
 mod aws_rds_fields;
 mod aws_rds_parameters;
 mod aws_stack;

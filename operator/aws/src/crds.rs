@@ -7,6 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kro_api::crds::StaticCrd;
 use kube::CustomResourceExt;
 
+use crate::rds::db_cluster::DBCluster;
 use crate::rds::db_cluster_parameter_group::DBClusterParameterGroup;
 use crate::rds::db_instance::DBInstance;
 use crate::rds::db_parameter_group::DBParameterGroup;
@@ -76,12 +77,33 @@ pub fn static_crds() -> Vec<StaticCrd> {
         ],
     );
     let [parameter_group, cluster_parameter_group] = parameter_group_crds();
+    let mut cluster = DBCluster::crd();
+    names(&mut cluster, "dbc", "rds");
+    columns(
+        &mut cluster,
+        vec![
+            column(
+                "STATUS",
+                ".status.status",
+                "The DB cluster's status in AWS",
+                0,
+            ),
+            column("ENGINE", ".spec.engine", "The database engine", 0),
+            column(
+                "ENDPOINT",
+                ".status.endpoint",
+                "The writer endpoint to connect to",
+                1,
+            ),
+        ],
+    );
     #[allow(unused_mut)]
     let mut all = vec![
         StaticCrd::new(bucket),
         StaticCrd::new(subnet_group),
         StaticCrd::new(parameter_group),
         StaticCrd::new(cluster_parameter_group),
+        StaticCrd::new(cluster),
         StaticCrd::new(instance),
     ];
     #[cfg(feature = "ec2")]

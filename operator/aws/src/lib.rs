@@ -37,6 +37,8 @@ pub enum ControllerKind {
     DbParameterGroup,
     /// `rds.services.k8s.aws/v1alpha1 DBClusterParameterGroup`.
     DbClusterParameterGroup,
+    /// `rds.services.k8s.aws/v1alpha1 DBCluster` (Aurora).
+    DbCluster,
     /// `rds.services.k8s.aws/v1alpha1 DBInstance`.
     DbInstance,
     /// `ec2.services.k8s.aws/v1alpha1 VPC` (feature `ec2`).
@@ -63,11 +65,12 @@ pub enum ControllerKind {
 impl ControllerKind {
     /// Every controller, in start order, including those compiled out (see
     /// [`ControllerKind::compiled`]).
-    pub const ALL: [ControllerKind; 14] = [
+    pub const ALL: [ControllerKind; 15] = [
         ControllerKind::Bucket,
         ControllerKind::DbSubnetGroup,
         ControllerKind::DbParameterGroup,
         ControllerKind::DbClusterParameterGroup,
+        ControllerKind::DbCluster,
         ControllerKind::DbInstance,
         ControllerKind::Vpc,
         ControllerKind::Subnet,
@@ -117,6 +120,7 @@ impl ControllerKind {
             ControllerKind::DbSubnetGroup => "DBSubnetGroup",
             ControllerKind::DbParameterGroup => "DBParameterGroup",
             ControllerKind::DbClusterParameterGroup => "DBClusterParameterGroup",
+            ControllerKind::DbCluster => "DBCluster",
             ControllerKind::DbInstance => "DBInstance",
             ControllerKind::Vpc => "VPC",
             ControllerKind::Subnet => "Subnet",
@@ -134,7 +138,7 @@ impl ControllerKind {
 /// A controller name that is not one of ours.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBParameterGroup, DBClusterParameterGroup, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable, ElasticIPAddress, NATGateway, Policy, Role (case-insensitive, or s3/rds/ec2/iam for a whole service)"
+    "unknown AWS controller {0:?}: write one of Bucket, DBSubnetGroup, DBParameterGroup, DBClusterParameterGroup, DBCluster, DBInstance, VPC, Subnet, SecurityGroup, InternetGateway, RouteTable, ElasticIPAddress, NATGateway, Policy, Role (case-insensitive, or s3/rds/ec2/iam for a whole service)"
 )]
 pub struct UnknownController(pub String);
 
@@ -166,6 +170,7 @@ impl FromStr for ControllerKind {
             "dbclusterparametergroup" | "dbclusterparametergroups" => {
                 Ok(ControllerKind::DbClusterParameterGroup)
             }
+            "dbcluster" | "dbclusters" => Ok(ControllerKind::DbCluster),
             "dbinstance" | "dbinstances" => Ok(ControllerKind::DbInstance),
             "vpc" | "vpcs" => Ok(ControllerKind::Vpc),
             "subnet" | "subnets" => Ok(ControllerKind::Subnet),
@@ -206,6 +211,7 @@ pub fn parse_controllers(list: &str) -> Result<BTreeSet<ControllerKind>, Control
                 out.insert(ControllerKind::DbSubnetGroup);
                 out.insert(ControllerKind::DbParameterGroup);
                 out.insert(ControllerKind::DbClusterParameterGroup);
+                out.insert(ControllerKind::DbCluster);
                 out.insert(ControllerKind::DbInstance);
             }
             _ => {
@@ -465,6 +471,9 @@ pub async fn run(
                 rds::db_cluster_parameter_group::DBClusterParameterGroup,
             >(ctx, stop)
             .boxed(),
+            ControllerKind::DbCluster => {
+                ack::runtime::run_controller::<rds::db_cluster::DBCluster>(ctx, stop).boxed()
+            }
             ControllerKind::DbInstance => {
                 ack::runtime::run_controller::<rds::db_instance::DBInstance>(ctx, stop).boxed()
             }
@@ -541,6 +550,7 @@ mod tests {
             ControllerKind::DbSubnetGroup,
             ControllerKind::DbParameterGroup,
             ControllerKind::DbClusterParameterGroup,
+            ControllerKind::DbCluster,
             ControllerKind::DbInstance,
         ];
         if cfg!(feature = "iam") {
@@ -567,6 +577,7 @@ mod tests {
                     DbSubnetGroup,
                     DbParameterGroup,
                     DbClusterParameterGroup,
+                    DbCluster,
                     DbInstance,
                     Vpc,
                     Subnet,
@@ -607,6 +618,7 @@ mod tests {
                     DbSubnetGroup,
                     DbParameterGroup,
                     DbClusterParameterGroup,
+                    DbCluster,
                     DbInstance,
                 ],
             ),

@@ -69,6 +69,7 @@ fn identity_matches_ack() {
         "rds.services.k8s.aws_dbsubnetgroups.yaml",
         "rds.services.k8s.aws_dbparametergroups.yaml",
         "rds.services.k8s.aws_dbclusterparametergroups.yaml",
+        "rds.services.k8s.aws_dbclusters.yaml",
         "rds.services.k8s.aws_dbinstances.yaml",
     ];
     #[cfg(feature = "ec2")]
@@ -100,6 +101,7 @@ fn identity_matches_ack() {
             "rds.services.k8s.aws",
             "dbclusterparametergroups",
         ),
+        ("DBCluster", "rds.services.k8s.aws", "dbclusters"),
         ("DBInstance", "rds.services.k8s.aws", "dbinstances"),
     ] {
         let crd = find(kind);

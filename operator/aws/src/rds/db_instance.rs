@@ -14,7 +14,7 @@ use crate::ack::types::{
 };
 
 mod create;
-mod io;
+pub(crate) mod io;
 pub mod status;
 
 /// Spec of a DB instance (ACK field names; the fields a typical application database needs).

@@ -1,6 +1,7 @@
 //! RDS (`rds.services.k8s.aws`): the `DBSubnetGroup`, `DBParameterGroup`,
-//! `DBClusterParameterGroup` and `DBInstance` kinds.
+//! `DBClusterParameterGroup`, `DBCluster` and `DBInstance` kinds.
 
+pub mod db_cluster;
 pub mod db_cluster_parameter_group;
 pub mod db_instance;
 pub mod db_parameter_group;

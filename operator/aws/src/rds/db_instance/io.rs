@@ -35,7 +35,7 @@ fn i64_of(v: Option<i32>) -> Option<i64> {
     v.map(i64::from)
 }
 
-pub(super) fn i32_of(field: &str, v: Option<i64>) -> Result<Option<i32>, SyncError> {
+pub(crate) fn i32_of(field: &str, v: Option<i64>) -> Result<Option<i32>, SyncError> {
     v.map(|x| {
         i32::try_from(x)
             .map_err(|_| SyncError::Terminal(format!("spec.{field}={x} is out of range")))
@@ -279,7 +279,17 @@ async fn password(
     cx: &SyncCx<'_>,
     spec: &DBInstanceSpec,
 ) -> Result<Option<(String, String)>, SyncError> {
-    let Some(r) = &spec.master_user_password else {
+    secret_password(cx, spec.master_user_password.as_ref(), "DBInstance").await
+}
+
+/// The master password a `masterUserPassword` reference of a `kind` object names, and the
+/// reference's [`secret_reference_key`]; a missing Secret or key is waited for.
+pub(crate) async fn secret_password(
+    cx: &SyncCx<'_>,
+    reference: Option<&crate::ack::types::SecretKeyReference>,
+    kind: &str,
+) -> Result<Option<(String, String)>, SyncError> {
+    let Some(r) = reference else {
         return Ok(None);
     };
     let ns = r
@@ -293,7 +303,7 @@ async fn password(
         ));
     };
     if ns != cx.namespace && !cx.ctx.opts.enable_cross_namespace {
-        return Err(cross_namespace_secret(&ns, &name, &cx.namespace));
+        return Err(cross_namespace_secret(kind, &ns, &name, &cx.namespace));
     }
     let api: Api<Secret> = Api::namespaced(cx.ctx.client.clone(), &ns);
     let secret = api.get_opt(&name).await?.ok_or_else(|| {
@@ -329,12 +339,12 @@ async fn password(
     Ok(Some((value, secret_reference_key(&cx.namespace, r))))
 }
 
-/// The terminal error of a password Secret in namespace `ns` for a DBInstance in `own` while
-/// cross-namespace references are off (the Secret is not read).
-pub(super) fn cross_namespace_secret(ns: &str, name: &str, own: &str) -> SyncError {
+/// The terminal error of a password Secret in namespace `ns` for a `kind` object in `own`
+/// while cross-namespace references are off (the Secret is not read).
+pub(crate) fn cross_namespace_secret(kind: &str, ns: &str, name: &str, own: &str) -> SyncError {
     SyncError::Terminal(format!(
         "spec.masterUserPassword.namespace: cross-namespace Secret references are not allowed: \
-         Secret {ns}/{name} is outside this DBInstance's namespace {own}; put the Secret in {own} \
+         Secret {ns}/{name} is outside this {kind}'s namespace {own}; put the Secret in {own} \
          (omit the namespace), or ask the operator's administrator to start kro run with \
          --enable-cross-namespace"
     ))
@@ -445,7 +455,7 @@ pub(super) fn sdk_processor_features(
     })
 }
 
-const PARAMETER_GROUP_REF: RefTarget = RefTarget {
+pub(crate) const PARAMETER_GROUP_REF: RefTarget = RefTarget {
     group: "rds.services.k8s.aws",
     version: "v1alpha1",
     kind: "DBParameterGroup",
@@ -453,7 +463,7 @@ const PARAMETER_GROUP_REF: RefTarget = RefTarget {
     path: &["spec", "name"],
 };
 
-const KMS_KEY_REF: RefTarget = RefTarget {
+pub(crate) const KMS_KEY_REF: RefTarget = RefTarget {
     group: "kms.services.k8s.aws",
     version: "v1alpha1",
     kind: "Key",
@@ -461,7 +471,7 @@ const KMS_KEY_REF: RefTarget = RefTarget {
     path: &["status", "ackResourceMetadata", "arn"],
 };
 
-const ROLE_REF: RefTarget = RefTarget {
+pub(crate) const ROLE_REF: RefTarget = RefTarget {
     group: "iam.services.k8s.aws",
     version: "v1alpha1",
     kind: "Role",
@@ -469,7 +479,7 @@ const ROLE_REF: RefTarget = RefTarget {
     path: &["status", "ackResourceMetadata", "arn"],
 };
 
-const SUBNET_GROUP_REF: RefTarget = RefTarget {
+pub(crate) const SUBNET_GROUP_REF: RefTarget = RefTarget {
     group: "rds.services.k8s.aws",
     version: "v1alpha1",
     kind: "DBSubnetGroup",
@@ -477,7 +487,7 @@ const SUBNET_GROUP_REF: RefTarget = RefTarget {
     path: &["spec", "name"],
 };
 
-const SECURITY_GROUP_REF: RefTarget = RefTarget {
+pub(crate) const SECURITY_GROUP_REF: RefTarget = RefTarget {
     group: "ec2.services.k8s.aws",
     version: "v1alpha1",
     kind: "SecurityGroup",

@@ -150,7 +150,7 @@ fn strings(v: &[String]) -> Option<Vec<String>> {
     list(v.to_vec())
 }
 
-fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<String> {
+pub(crate) fn time(t: Option<&aws_sdk_rds::primitives::DateTime>) -> Option<String> {
     t.and_then(|t| {
         t.fmt(aws_sdk_rds::primitives::DateTimeFormat::DateTime)
             .ok()

@@ -265,7 +265,7 @@ fn adopted_spec_never_carries_a_password() {
 
 #[test]
 fn a_cross_namespace_password_secret_is_terminal_and_names_field_and_flag() {
-    let e = io::cross_namespace_secret("prod", "db-admin", "team-a");
+    let e = io::cross_namespace_secret("DBInstance", "prod", "db-admin", "team-a");
     let crate::ack::runtime::SyncError::Terminal(msg) = &e else {
         panic!("want a terminal error, got {e:?}");
     };
