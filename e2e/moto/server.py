@@ -2,7 +2,9 @@
 
 Applies the S3 response patch from shared/reference/ack.md 5.4: moto names the XML root of four S3
 GET responses `<OperationResponse>`, which aws-sdk-rust rejects; rename them to what AWS sends.
-Also fixes moto's ModifyDBSubnetGroup (ack.md 5.3), which drops the group it modifies, and
+Also fixes moto's ModifyDBSubnetGroup (ack.md 5.3), which drops the group it modifies, moto's
+GetBucketReplication, which answers every rule with an empty filter and delete-marker
+replication disabled whatever was put (it now answers what was put), and
 installs rds_states: DB instance states (creating, modifying, resetting-master-credentials,
 PendingModifiedValues) for the instances a test holds through /_kro_shim/rds/ (see that module),
 and rds_parameters: the parameter-group calls moto lacks (engine defaults, reset).
@@ -14,6 +16,8 @@ import threading
 
 from moto.server import ThreadedMotoServer
 from moto.rds.models import RDSBackend
+from moto.core.responses import ActionResult
+from moto.s3.exceptions import ReplicationConfigurationNotFoundError
 from moto.s3.responses import S3Response
 
 import rds_parameters
@@ -37,6 +41,36 @@ def serialized(self, result):
 
 
 S3Response.serialized = serialized
+
+
+def _replication_rule(rule):
+    # What PutBucketReplication stored (xmltodict's form of the XML), in the shape moto's
+    # serializer takes: a filter's and-operator lists its tags as "Tags".
+    out = dict(rule)
+    filt = dict(out.get("Filter") or {})
+    if "And" in filt:
+        conj = dict(filt["And"] or {})
+        tags = conj.pop("Tag", None)
+        if tags is not None:
+            conj["Tags"] = tags if isinstance(tags, list) else [tags]
+        filt["And"] = conj
+    if filt:
+        out["Filter"] = filt
+    return out
+
+
+def get_bucket_replication(self):
+    self.data["Action"] = "GetBucketReplication"
+    replication = self.backend.get_bucket_replication(self.bucket_name)
+    if not replication:
+        raise ReplicationConfigurationNotFoundError(bucket_name=self.bucket_name)
+    rules = [_replication_rule(rule) for rule in replication["Rule"]]
+    return self.serialized(
+        ActionResult({"ReplicationConfiguration": {"Role": replication["Role"], "Rules": rules}})
+    )
+
+
+S3Response.get_bucket_replication = get_bucket_replication
 
 _modify_db_subnet_group = RDSBackend.modify_db_subnet_group
 

@@ -1,8 +1,10 @@
 //! e2e: the Bucket settings beside the core ones (issue 17.3) on moto: transfer acceleration,
 //! server access logging, a static website, event notifications, an Object Lock default
 //! retention and the whole lifecycle rule (`filter.and`, noncurrent version transitions,
-//! dates). Each is created, read back from S3, left alone at idle resyncs (no perpetual
-//! diff), corrected after drift, and removed from S3 when the spec drops it, as ACK does.
+//! dates), and replication with its role named by `roleRef` (on moto with e2e/moto/server.py's
+//! faithful GetBucketReplication). Each is created, read back from S3, left alone at idle
+//! resyncs (no perpetual diff), corrected after drift, and removed from S3 when the spec drops
+//! it, as ACK does.
 
 #![allow(clippy::unwrap_used)]
 
@@ -337,5 +339,197 @@ async fn removed_settings_leave_s3(
         obj["spec"].get("website").is_none(),
         "nothing is copied back into the spec: {obj}"
     );
+    Ok(())
+}
+
+/// The replication rules S3 holds for `bucket`: (role, [(id, status, filter prefix, storage
+/// class, delete markers)]), `None` when it has none.
+async fn replication_in_s3(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Option<(String, Vec<(String, String, String, String, String)>)> {
+    let out = s3
+        .get_bucket_replication()
+        .bucket(bucket)
+        .send()
+        .await
+        .ok()?;
+    let config = out.replication_configuration()?;
+    let rules = config
+        .rules()
+        .iter()
+        .map(|r| {
+            let filter = r.filter();
+            let prefix = filter
+                .and_then(|f| f.prefix().or_else(|| f.and().and_then(|a| a.prefix())))
+                .unwrap_or_default();
+            (
+                r.id().unwrap_or_default().to_owned(),
+                r.status().as_str().to_owned(),
+                prefix.to_owned(),
+                r.destination()
+                    .and_then(|d| d.storage_class())
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
+                r.delete_marker_replication()
+                    .and_then(|d| d.status())
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    Some((config.role().to_owned(), rules))
+}
+
+/// Replaces `source`'s replication with a rule of its own, as someone outside kro-rs would.
+async fn put_other_replication(
+    s3: &aws_sdk_s3::Client,
+    source: &str,
+    target: &str,
+    role_arn: &str,
+) -> Result<()> {
+    let other = aws_sdk_s3::types::ReplicationConfiguration::builder()
+        .role(role_arn)
+        .rules(
+            aws_sdk_s3::types::ReplicationRule::builder()
+                .id("intruder")
+                .priority(9)
+                .status(aws_sdk_s3::types::ReplicationRuleStatus::Enabled)
+                .filter(
+                    aws_sdk_s3::types::ReplicationRuleFilter::builder()
+                        .prefix("x/")
+                        .build(),
+                )
+                .delete_marker_replication(
+                    aws_sdk_s3::types::DeleteMarkerReplication::builder()
+                        .status(aws_sdk_s3::types::DeleteMarkerReplicationStatus::Disabled)
+                        .build(),
+                )
+                .destination(
+                    aws_sdk_s3::types::Destination::builder()
+                        .bucket(format!("arn:aws:s3:::{target}"))
+                        .build()?,
+                )
+                .build()?,
+        )
+        .build()?;
+    s3.put_bucket_replication()
+        .bucket(source)
+        .replication_configuration(other)
+        .send()
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn bucket_replication_by_role_ref_update_drift_and_removal() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-bucket-replication").await?;
+    let s3 = kro_e2e::s3_client().await;
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let roles: Api<kro_aws::iam::role::Role> = Api::namespaced(client.clone(), &ns);
+    let (source, target) = (bucket_name("kro-rep-src"), bucket_name("kro-rep-dst"));
+    let role = kro_e2e::unique_name("kro-replicator");
+    let trust = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    create(
+        &roles,
+        json!({"apiVersion": "iam.services.k8s.aws/v1alpha1", "kind": "Role",
+               "metadata": {"name": "replicator"},
+               "spec": {"name": role, "assumeRolePolicyDocument": trust.to_string()}}),
+    )
+    .await?;
+    let role_arn = wait_condition(&roles, "replicator", "ACK.ResourceSynced", "True").await?
+        ["status"]["ackResourceMetadata"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (object, name) in [("target", &target), ("source", &source)] {
+        let mut spec = json!({"name": name, "versioning": {"status": "Enabled"}});
+        if object == "source" {
+            spec["replication"] = json!({
+                "roleRef": {"from": {"name": "replicator"}},
+                "rules": [{"id": "logs", "priority": 1, "status": "Enabled",
+                           "filter": {"prefix": "logs/"},
+                           "deleteMarkerReplication": {"status": "Disabled"},
+                           "destination": {"bucket": format!("arn:aws:s3:::{target}"),
+                                           "storageClass": "STANDARD_IA"}}]
+            });
+        }
+        create(
+            &api,
+            json!({"apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket",
+                   "metadata": {"name": object}, "spec": spec}),
+        )
+        .await?;
+    }
+    let rule = |id: &str, status: &str, prefix: &str, class: &str, markers: &str| {
+        (
+            id.to_owned(),
+            status.to_owned(),
+            prefix.to_owned(),
+            class.to_owned(),
+            markers.to_owned(),
+        )
+    };
+    let wait_rules = |what: &'static str, want: Option<(String, Vec<_>)>| {
+        let s3 = s3.clone();
+        let source = source.clone();
+        async move {
+            wait_for(what, || async {
+                Ok((replication_in_s3(&s3, &source).await == want).then_some(()))
+            })
+            .await
+        }
+    };
+    wait_rules(
+        "replication put with the role's ARN",
+        Some((
+            role_arn.clone(),
+            vec![rule("logs", "Enabled", "logs/", "STANDARD_IA", "Disabled")],
+        )),
+    )
+    .await?;
+    let obj = wait_condition(&api, "source", "ACK.ResourceSynced", "True").await?;
+    assert_eq!(
+        obj["spec"]["replication"]["role"],
+        json!(null),
+        "roleRef stays a ref"
+    );
+
+    // A changed rule and a new one with an and-filter.
+    patch(
+        &api,
+        "source",
+        json!({"spec": {"replication": {"rules": [
+            {"id": "logs", "priority": 1, "status": "Enabled", "filter": {"prefix": "logs/"},
+             "deleteMarkerReplication": {"status": "Enabled"},
+             "destination": {"bucket": format!("arn:aws:s3:::{target}"), "storageClass": "GLACIER"}},
+            {"id": "tagged", "priority": 2, "status": "Disabled",
+             "filter": {"and": {"prefix": "data/", "tags": [{"key": "copy", "value": "yes"}]}},
+             "deleteMarkerReplication": {"status": "Disabled"},
+             "destination": {"bucket": format!("arn:aws:s3:::{target}")}}
+        ]}}}),
+    )
+    .await?;
+    let updated = Some((
+        role_arn.clone(),
+        vec![
+            rule("logs", "Enabled", "logs/", "GLACIER", "Enabled"),
+            rule("tagged", "Disabled", "data/", "", "Disabled"),
+        ],
+    ));
+    wait_rules("replication updated", updated.clone()).await?;
+
+    // Drift: replication put behind the controller's back is put back at the next resync.
+    put_other_replication(&s3, &source, &target, &role_arn).await?;
+    wait_rules("replication drift corrected", updated).await?;
+
+    // Removed from the spec: deleted from S3.
+    patch(&api, "source", json!({"spec": {"replication": null}})).await?;
+    wait_rules("replication deleted", None).await?;
+    delete_and_wait(&api, "source").await?;
+    delete_and_wait(&api, "target").await?;
+    delete_and_wait(&roles, "replicator").await?;
+    controllers.stop().await;
     Ok(())
 }

@@ -27,6 +27,12 @@ use crate::ack::types::{
     AckResourceMetadata, Tag, is_ignored_tag, is_system_tag, tag_map, user_tags,
 };
 
+mod replication;
+pub use replication::{
+    AccessControlTranslation, Destination, EncryptionConfiguration, Metrics,
+    ReplicationConfiguration, ReplicationRule, ReplicationRuleAndOperator, ReplicationRuleFilter,
+    ReplicationTime, ReplicationTimeValue, SourceSelectionCriteria, StatusOnly,
+};
 mod settings;
 pub use settings::{
     AccelerateConfiguration, BucketLoggingStatus, DefaultRetention, ErrorDocument, FilterRule,
@@ -119,6 +125,9 @@ pub struct BucketSpec {
     /// Public access block.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_access_block: Option<PublicAccessBlockConfiguration>,
+    /// Replication (needs versioning); absent, or without rules, deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationConfiguration>,
     /// Tags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tagging: Option<Tagging>,
@@ -484,6 +493,8 @@ pub struct ObservedBucket {
     pub notification: Option<NotificationConfiguration>,
     /// Object Lock (`None` = off; on without a default retention = no rule).
     pub object_lock: Option<ObjectLockConfiguration>,
+    /// Replication.
+    pub replication: Option<ReplicationConfiguration>,
 }
 
 /// One S3 call that brings a bucket closer to its spec, in the order they must run.
@@ -531,6 +542,10 @@ pub enum BucketCall {
     PutNotification(Option<NotificationConfiguration>),
     /// PutObjectLockConfiguration (after versioning, which Object Lock needs).
     PutObjectLock(Option<ObjectLockConfiguration>),
+    /// PutBucketReplication (after versioning, which replication needs).
+    PutReplication(ReplicationConfiguration),
+    /// DeleteBucketReplication.
+    DeleteReplication,
 }
 
 impl BucketCall {
@@ -558,6 +573,8 @@ impl BucketCall {
             BucketCall::DeleteWebsite => "DeleteBucketWebsite",
             BucketCall::PutNotification(_) => "PutBucketNotificationConfiguration",
             BucketCall::PutObjectLock(_) => "PutObjectLockConfiguration",
+            BucketCall::PutReplication(_) => "PutBucketReplication",
+            BucketCall::DeleteReplication => "DeleteBucketReplication",
         }
     }
 }
@@ -638,6 +655,7 @@ pub fn bucket_delta(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<Buck
         website_call(desired, observed),
         notification_call(desired, observed),
         object_lock_call(desired, observed),
+        replication_call(desired, observed),
     ]
     .into_iter()
     .flatten()
@@ -780,6 +798,26 @@ fn website_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<Bucke
     }
 }
 
+/// Replication: absent, or without rules, deletes S3's; otherwise compared without `roleRef`
+/// (resolved into `role` before).
+fn replication_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
+    let want = desired
+        .replication
+        .as_ref()
+        .filter(|r| r.rules.as_ref().is_some_and(|rules| !rules.is_empty()))
+        .map(|r| ReplicationConfiguration {
+            role_ref: None,
+            ..r.clone()
+        });
+    match (want, &observed.replication) {
+        (None, None) => None,
+        (None, Some(_)) => Some(BucketCall::DeleteReplication),
+        (Some(want), have) => {
+            (!same(&Some(&want), &have.as_ref())).then_some(BucketCall::PutReplication(want))
+        }
+    }
+}
+
 /// Notifications: absent or empty stops every notification where S3 has some.
 fn notification_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
     let want = desired
@@ -890,6 +928,7 @@ pub fn adopted_spec(name: &str, observed: &ObservedBucket) -> Value {
             logging_enabled: Some(l),
         }),
         website: observed.website.clone(),
+        replication: observed.replication.clone(),
         notification: observed.notification.clone(),
         object_lock_enabled_for_bucket: observed.object_lock.as_ref().map(|_| true),
         object_lock_configuration: observed.object_lock.clone().filter(|c| c.rule.is_some()),
@@ -945,6 +984,37 @@ impl AckKind for Bucket {
 
     fn identifier(&self) -> String {
         self.spec.name.clone()
+    }
+
+    fn has_references(&self) -> bool {
+        self.spec
+            .replication
+            .as_ref()
+            .is_some_and(|r| r.role_ref.is_some())
+    }
+
+    async fn resolve(&self, cx: &SyncCx<'_>) -> Result<Self, SyncError> {
+        let mut out = self.clone();
+        if let Some(replication) = out.spec.replication.as_mut()
+            && let Some(r) = replication.role_ref.take()
+        {
+            if replication.role.is_some() {
+                return Err(SyncError::Terminal(
+                    "spec.replication.role and spec.replication.roleRef are both set: keep only one"
+                        .into(),
+                ));
+            }
+            replication.role = Some(
+                crate::ack::refs::resolve(
+                    cx,
+                    "spec.replication.roleRef",
+                    &r,
+                    crate::rds::db_instance::io::ROLE_REF,
+                )
+                .await?,
+            );
+        }
+        Ok(out)
     }
 
     async fn read(&self, cx: &SyncCx<'_>, id: &str) -> Result<Option<ObservedBucket>, SyncError> {

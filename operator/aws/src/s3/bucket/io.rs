@@ -68,6 +68,7 @@ pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucke
     let website = settings::read_website(s3, name).await?;
     let notification = settings::read_notification(s3, name).await?;
     let object_lock = settings::read_object_lock(s3, name).await?;
+    let replication = super::replication::read_replication(s3, name).await?;
     Ok(Some(ObservedBucket {
         tags,
         versioning,
@@ -82,6 +83,7 @@ pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucke
         website,
         notification,
         object_lock,
+        replication,
     }))
 }
 
@@ -452,6 +454,10 @@ pub(super) async fn apply(s3: &Client, name: &str, call: &BucketCall) -> Result<
         BucketCall::PutLogging(logging) => settings::put_logging(s3, name, logging.as_ref()).await,
         BucketCall::PutWebsite(website) => settings::put_website(s3, name, website).await,
         BucketCall::DeleteWebsite => settings::delete_website(s3, name).await,
+        BucketCall::PutReplication(config) => {
+            super::replication::put_replication(s3, name, config).await
+        }
+        BucketCall::DeleteReplication => super::replication::delete_replication(s3, name).await,
         BucketCall::PutNotification(config) => {
             settings::put_notification(s3, name, config.as_ref()).await
         }

@@ -372,6 +372,52 @@ fn object_lock_and_lifecycle_dates_delta_table() {
     );
 }
 
+/// A replication configuration with one rule to bucket `to`.
+fn replication_to(to: &str) -> ReplicationConfiguration {
+    ReplicationConfiguration {
+        role: Some("arn:aws:iam::123456789012:role/rep".into()),
+        role_ref: None,
+        rules: Some(vec![ReplicationRule {
+            id: Some("r".into()),
+            status: Some("Enabled".into()),
+            destination: Some(Destination {
+                bucket: Some(format!("arn:aws:s3:::{to}")),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+    }
+}
+
+/// Replication compares without `roleRef` (resolved into `role` before), and a configuration
+/// without rules is none.
+#[test]
+fn replication_compares_without_its_ref_and_needs_rules() {
+    let observed = ObservedBucket {
+        replication: Some(replication_to("dst")),
+        ..Default::default()
+    };
+    let mut desired = spec(json!({}));
+    desired.replication = Some(ReplicationConfiguration {
+        role_ref: Some(serde_json::from_value(json!({"from": {"name": "rep"}})).unwrap()),
+        ..replication_to("dst")
+    });
+    assert_eq!(bucket_delta(&desired, &observed), vec![]);
+    desired.replication = Some(replication_to("other"));
+    assert_eq!(
+        bucket_delta(&desired, &observed),
+        vec![BucketCall::PutReplication(replication_to("other"))]
+    );
+    desired.replication = Some(ReplicationConfiguration {
+        rules: Some(vec![]),
+        ..replication_to("dst")
+    });
+    assert_eq!(
+        bucket_delta(&desired, &observed),
+        vec![BucketCall::DeleteReplication]
+    );
+}
+
 /// ACK's update: a sub-resource absent from the spec while AWS has it is deleted (versioning
 /// goes back to Suspended); the late-initialized encryption and ownership controls are not.
 #[test]
@@ -401,6 +447,7 @@ fn absent_sub_resources_are_removed_as_ack() {
         website: Some(index_site()),
         notification: Some(queue_notification()),
         object_lock: Some(lock_days(1)),
+        replication: Some(replication_to("dst")),
     };
     assert_eq!(
         bucket_delta(&spec(json!({})), &configured),
@@ -416,6 +463,7 @@ fn absent_sub_resources_are_removed_as_ack() {
             BucketCall::DeleteWebsite,
             BucketCall::PutNotification(None),
             BucketCall::PutObjectLock(None),
+            BucketCall::DeleteReplication,
         ]
     );
     // Only what the spec dropped goes: cors and policy here.
@@ -429,6 +477,8 @@ fn absent_sub_resources_are_removed_as_ack() {
         "website": {"indexDocument": {"suffix": "index.html"}, "routingRules": []},
         "notification": {"queueConfigurations": [{"queueARN": "arn:aws:sqs:us-west-2:123456789012:q", "events": ["s3:ObjectCreated:*"]}]},
         "objectLockConfiguration": {"rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 1}}},
+        "replication": {"role": "arn:aws:iam::123456789012:role/rep", "rules": [{"id": "r", "status": "Enabled",
+                        "destination": {"bucket": "arn:aws:s3:::dst"}}]},
     }));
     assert_eq!(
         bucket_delta(&kept, &configured),
