@@ -4,7 +4,10 @@ Applies the S3 response patch from shared/reference/ack.md 5.4: moto names the X
 GET responses `<OperationResponse>`, which aws-sdk-rust rejects; rename them to what AWS sends.
 Also fixes moto's ModifyDBSubnetGroup (ack.md 5.3), which drops the group it modifies, moto's
 GetBucketReplication, which answers every rule with an empty filter and delete-marker
-replication disabled whatever was put (it now answers what was put), and
+replication disabled whatever was put (it now answers what was put), moto's bucket inventory
+calls (ListBucketInventoryConfigurations answers IncludedObjectVersions "All" whatever was put
+and optional fields in a shape its own serializer rejects; DeleteBucketInventoryConfiguration is
+missing, and moto answers it by deleting the bucket), and
 installs rds_states: DB instance states (creating, modifying, resetting-master-credentials,
 PendingModifiedValues) for the instances a test holds through /_kro_shim/rds/ (see that module),
 and rds_parameters: the parameter-group calls moto lacks (engine defaults, reset).
@@ -18,6 +21,7 @@ from moto.server import ThreadedMotoServer
 from moto.rds.models import RDSBackend
 from moto.core.responses import ActionResult
 from moto.s3.exceptions import ReplicationConfigurationNotFoundError
+from moto.s3.models import S3Backend
 from moto.s3.responses import S3Response
 
 import rds_parameters
@@ -71,6 +75,63 @@ def get_bucket_replication(self):
 
 
 S3Response.get_bucket_replication = get_bucket_replication
+
+_put_inventory = S3Backend.put_bucket_inventory_configuration
+
+
+def put_bucket_inventory_configuration(self, bucket_name, inventory_configuration):
+    _put_inventory(self, bucket_name, inventory_configuration)
+    config = self.get_bucket(bucket_name).inventory_configs[inventory_configuration["Id"]]
+    config.included_object_versions = inventory_configuration.get("IncludedObjectVersions", "All")
+
+
+def _inventory(inv):
+    config = {
+        "Destination": inv.destination,
+        "IsEnabled": str(inv.is_enabled).lower() == "true",
+        "Id": inv.id,
+        "IncludedObjectVersions": getattr(inv, "included_object_versions", "All"),
+        "Schedule": inv.schedule,
+    }
+    if inv.filters:
+        config["Filter"] = inv.filters
+    fields = inv.optional_fields
+    if isinstance(fields, dict):
+        fields = fields.get("Field", [])
+    if isinstance(fields, str):
+        fields = [fields]
+    if fields:
+        config["OptionalFields"] = fields
+    return config
+
+
+def list_bucket_inventory_configurations(self):
+    configs = [
+        _inventory(inv)
+        for inv in self.backend.list_bucket_inventory_configurations(bucket_name=self.bucket_name)
+    ]
+    self.data["Action"] = "ListBucketInventoryConfigurations"
+    return self.serialized(
+        ActionResult({"InventoryConfigurationList": configs, "IsTruncated": False})
+    )
+
+
+_bucket_delete = S3Response._bucket_response_delete
+
+
+def _bucket_response_delete(self, bucket_name, querystring):
+    if "inventory" in querystring:
+        self._set_action("BUCKET", "DELETE", querystring)
+        self._authenticate_and_authorize_s3_action(bucket_name=bucket_name)
+        config_id = querystring.get("id", [""])[0]
+        self.backend.get_bucket(bucket_name).inventory_configs.pop(config_id, None)
+        return 204, {}, ""
+    return _bucket_delete(self, bucket_name, querystring)
+
+
+S3Backend.put_bucket_inventory_configuration = put_bucket_inventory_configuration
+S3Response.list_bucket_inventory_configurations = list_bucket_inventory_configurations
+S3Response._bucket_response_delete = _bucket_response_delete
 
 _modify_db_subnet_group = RDSBackend.modify_db_subnet_group
 

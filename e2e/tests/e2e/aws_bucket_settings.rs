@@ -533,3 +533,155 @@ async fn bucket_replication_by_role_ref_update_drift_and_removal() -> Result<()>
     controllers.stop().await;
     Ok(())
 }
+
+/// An inventory configuration as the test reads it: (enabled, versions, frequency, optional
+/// fields).
+type Listed = (bool, String, String, Vec<String>);
+
+/// The inventory configurations S3 holds for `bucket`, by id.
+async fn inventory_in_s3(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<std::collections::BTreeMap<String, Listed>> {
+    let out = s3
+        .list_bucket_inventory_configurations()
+        .bucket(bucket)
+        .send()
+        .await
+        .context("list_bucket_inventory_configurations")?;
+    Ok(out
+        .inventory_configuration_list()
+        .iter()
+        .map(|c| {
+            (
+                c.id().to_owned(),
+                (
+                    c.is_enabled(),
+                    c.included_object_versions().as_str().to_owned(),
+                    c.schedule()
+                        .map(|s| s.frequency().as_str().to_owned())
+                        .unwrap_or_default(),
+                    c.optional_fields()
+                        .iter()
+                        .map(|f| f.as_str().to_owned())
+                        .collect(),
+                ),
+            )
+        })
+        .collect())
+}
+
+fn inventory(id: &str, enabled: bool, frequency: &str, target: &str) -> serde_json::Value {
+    json!({"id": id, "isEnabled": enabled, "includedObjectVersions": "Current",
+           "schedule": {"frequency": frequency}, "filter": {"prefix": "logs/"},
+           "optionalFields": ["Size", "ETag"],
+           "destination": {"s3BucketDestination": {"bucket": format!("arn:aws:s3:::{target}"),
+                                                   "format": "CSV", "prefix": "inventory/"}}})
+}
+
+#[tokio::test]
+async fn bucket_inventory_by_id_update_drift_and_removal() -> Result<()> {
+    let (client, ns, controllers) = setup("aws-bucket-inventory").await?;
+    let s3 = kro_e2e::s3_client().await;
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let (name, target) = (bucket_name("kro-inv"), bucket_name("kro-inv-dst"));
+    kro_e2e::create_bucket(&s3, &target).await?;
+    create(
+        &api,
+        json!({"apiVersion": "s3.services.k8s.aws/v1alpha1", "kind": "Bucket",
+               "metadata": {"name": "listed"},
+               "spec": {"name": name, "inventory": [
+                   inventory("weekly", true, "Weekly", &target),
+                   inventory("daily", true, "Daily", &target)]}}),
+    )
+    .await?;
+    let fields = vec!["Size".to_owned(), "ETag".to_owned()];
+    let entry = |enabled: bool, frequency: &str| {
+        (
+            enabled,
+            "Current".to_owned(),
+            frequency.to_owned(),
+            fields.clone(),
+        )
+    };
+    let wait_inventory = |what: &'static str, want: Vec<(&'static str, Listed)>| {
+        let s3 = s3.clone();
+        let name = name.clone();
+        let want: std::collections::BTreeMap<String, _> =
+            want.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        async move {
+            wait_for(what, || async {
+                Ok((inventory_in_s3(&s3, &name).await? == want).then_some(()))
+            })
+            .await
+        }
+    };
+    wait_inventory(
+        "both inventories put",
+        vec![
+            ("daily", entry(true, "Daily")),
+            ("weekly", entry(true, "Weekly")),
+        ],
+    )
+    .await?;
+    wait_condition(&api, "listed", "ACK.ResourceSynced", "True").await?;
+
+    // One changed, one dropped.
+    patch(
+        &api,
+        "listed",
+        json!({"spec": {"inventory": [inventory("weekly", false, "Weekly", &target)]}}),
+    )
+    .await?;
+    wait_inventory(
+        "weekly disabled, daily deleted",
+        vec![("weekly", entry(false, "Weekly"))],
+    )
+    .await?;
+
+    // Drift: one added behind the controller's back is deleted at the next resync.
+    let extra = aws_sdk_s3::types::InventoryConfiguration::builder()
+        .id("intruder")
+        .is_enabled(true)
+        .included_object_versions(aws_sdk_s3::types::InventoryIncludedObjectVersions::All)
+        .schedule(
+            aws_sdk_s3::types::InventorySchedule::builder()
+                .frequency(aws_sdk_s3::types::InventoryFrequency::Daily)
+                .build()?,
+        )
+        .destination(
+            aws_sdk_s3::types::InventoryDestination::builder()
+                .s3_bucket_destination(
+                    aws_sdk_s3::types::InventoryS3BucketDestination::builder()
+                        .bucket(format!("arn:aws:s3:::{target}"))
+                        .format(aws_sdk_s3::types::InventoryFormat::Csv)
+                        .build()?,
+                )
+                .build(),
+        )
+        .build()?;
+    s3.put_bucket_inventory_configuration()
+        .bucket(&name)
+        .id("intruder")
+        .inventory_configuration(extra)
+        .send()
+        .await?;
+    wait_inventory(
+        "the intruder deleted",
+        vec![("weekly", entry(false, "Weekly"))],
+    )
+    .await?;
+
+    // Removed from the spec: every inventory goes, the bucket stays.
+    patch(&api, "listed", json!({"spec": {"inventory": null}})).await?;
+    wait_inventory("no inventory left", vec![]).await?;
+    s3.head_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .context("the bucket itself stays")?;
+    delete_and_wait(&api, "listed").await?;
+    s3.delete_bucket().bucket(&target).send().await?;
+    controllers.stop().await;
+    Ok(())
+}

@@ -27,6 +27,11 @@ use crate::ack::types::{
     AckResourceMetadata, Tag, is_ignored_tag, is_system_tag, tag_map, user_tags,
 };
 
+mod inventory;
+pub use inventory::{
+    InventoryConfiguration, InventoryDestination, InventoryEncryption, InventoryFilter,
+    InventoryS3BucketDestination, InventorySchedule, Ssekms,
+};
 mod replication;
 pub use replication::{
     AccessControlTranslation, Destination, EncryptionConfiguration, Metrics,
@@ -103,6 +108,9 @@ pub struct BucketSpec {
     /// Default server-side encryption (late-initialized from AWS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<ServerSideEncryptionConfiguration>,
+    /// Inventory configurations, by `id`; one the spec does not list is deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<Vec<InventoryConfiguration>>,
     /// Lifecycle rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<BucketLifecycleConfiguration>,
@@ -495,6 +503,8 @@ pub struct ObservedBucket {
     pub object_lock: Option<ObjectLockConfiguration>,
     /// Replication.
     pub replication: Option<ReplicationConfiguration>,
+    /// Inventory configurations.
+    pub inventory: Option<Vec<InventoryConfiguration>>,
 }
 
 /// One S3 call that brings a bucket closer to its spec, in the order they must run.
@@ -546,6 +556,10 @@ pub enum BucketCall {
     PutReplication(ReplicationConfiguration),
     /// DeleteBucketReplication.
     DeleteReplication,
+    /// PutBucketInventoryConfiguration (one configuration).
+    PutInventory(InventoryConfiguration),
+    /// DeleteBucketInventoryConfiguration of this id.
+    DeleteInventory(String),
 }
 
 impl BucketCall {
@@ -575,6 +589,8 @@ impl BucketCall {
             BucketCall::PutObjectLock(_) => "PutObjectLockConfiguration",
             BucketCall::PutReplication(_) => "PutBucketReplication",
             BucketCall::DeleteReplication => "DeleteBucketReplication",
+            BucketCall::PutInventory(_) => "PutBucketInventoryConfiguration",
+            BucketCall::DeleteInventory(_) => "DeleteBucketInventoryConfiguration",
         }
     }
 }
@@ -659,6 +675,7 @@ pub fn bucket_delta(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<Buck
     ]
     .into_iter()
     .flatten()
+    .chain(inventory_calls(desired, observed))
     .collect()
 }
 
@@ -818,6 +835,22 @@ fn replication_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<B
     }
 }
 
+/// Inventory, configuration by configuration (by `id`): one that is new or differs is put,
+/// one S3 has that the spec does not list (all of them when `inventory` is absent) deleted.
+fn inventory_calls(desired: &BucketSpec, observed: &ObservedBucket) -> Vec<BucketCall> {
+    let want = desired.inventory.as_deref().unwrap_or_default();
+    let have = observed.inventory.as_deref().unwrap_or_default();
+    let puts = want.iter().filter_map(|w| {
+        let current = have.iter().find(|h| h.id == w.id);
+        (!current.is_some_and(|h| same(w, h))).then(|| BucketCall::PutInventory(w.clone()))
+    });
+    let deletes = have
+        .iter()
+        .filter(|h| !want.iter().any(|w| w.id == h.id))
+        .map(|h| BucketCall::DeleteInventory(h.id.clone().unwrap_or_default()));
+    puts.chain(deletes).collect()
+}
+
 /// Notifications: absent or empty stops every notification where S3 has some.
 fn notification_call(desired: &BucketSpec, observed: &ObservedBucket) -> Option<BucketCall> {
     let want = desired
@@ -929,6 +962,7 @@ pub fn adopted_spec(name: &str, observed: &ObservedBucket) -> Value {
         }),
         website: observed.website.clone(),
         replication: observed.replication.clone(),
+        inventory: observed.inventory.clone(),
         notification: observed.notification.clone(),
         object_lock_enabled_for_bucket: observed.object_lock.as_ref().map(|_| true),
         object_lock_configuration: observed.object_lock.clone().filter(|c| c.rule.is_some()),

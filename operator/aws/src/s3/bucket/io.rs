@@ -69,6 +69,7 @@ pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucke
     let notification = settings::read_notification(s3, name).await?;
     let object_lock = settings::read_object_lock(s3, name).await?;
     let replication = super::replication::read_replication(s3, name).await?;
+    let inventory = super::inventory::read_inventory(s3, name).await?;
     Ok(Some(ObservedBucket {
         tags,
         versioning,
@@ -84,6 +85,7 @@ pub(super) async fn read(s3: &Client, name: &str) -> Result<Option<ObservedBucke
         notification,
         object_lock,
         replication,
+        inventory,
     }))
 }
 
@@ -450,6 +452,22 @@ pub(super) async fn apply(s3: &Client, name: &str, call: &BucketCall) -> Result<
             "DeleteBucketCors",
             s3.delete_bucket_cors().bucket(name).send().await,
         ),
+        BucketCall::PutAccelerate(_)
+        | BucketCall::PutLogging(_)
+        | BucketCall::PutWebsite(_)
+        | BucketCall::DeleteWebsite
+        | BucketCall::PutReplication(_)
+        | BucketCall::DeleteReplication
+        | BucketCall::PutInventory(_)
+        | BucketCall::DeleteInventory(_)
+        | BucketCall::PutNotification(_)
+        | BucketCall::PutObjectLock(_) => apply_setting(s3, name, call).await,
+    }
+}
+
+/// Runs one call of the settings beside the core ones (`settings`, `replication`, `inventory`).
+async fn apply_setting(s3: &Client, name: &str, call: &BucketCall) -> Result<(), SyncError> {
+    match call {
         BucketCall::PutAccelerate(status) => settings::put_accelerate(s3, name, status).await,
         BucketCall::PutLogging(logging) => settings::put_logging(s3, name, logging.as_ref()).await,
         BucketCall::PutWebsite(website) => settings::put_website(s3, name, website).await,
@@ -458,12 +476,16 @@ pub(super) async fn apply(s3: &Client, name: &str, call: &BucketCall) -> Result<
             super::replication::put_replication(s3, name, config).await
         }
         BucketCall::DeleteReplication => super::replication::delete_replication(s3, name).await,
+        BucketCall::PutInventory(config) => super::inventory::put_inventory(s3, name, config).await,
+        BucketCall::DeleteInventory(id) => super::inventory::delete_inventory(s3, name, id).await,
         BucketCall::PutNotification(config) => {
             settings::put_notification(s3, name, config.as_ref()).await
         }
         BucketCall::PutObjectLock(config) => {
             settings::put_object_lock(s3, name, config.as_ref()).await
         }
+        // The core calls, which `apply` runs itself.
+        _ => Ok(()),
     }
 }
 

@@ -372,6 +372,54 @@ fn object_lock_and_lifecycle_dates_delta_table() {
     );
 }
 
+/// A daily CSV inventory `id` of current versions into bucket `inv`.
+fn daily_inventory(id: &str) -> InventoryConfiguration {
+    InventoryConfiguration {
+        id: Some(id.into()),
+        is_enabled: Some(true),
+        included_object_versions: Some("Current".into()),
+        schedule: Some(InventorySchedule {
+            frequency: Some("Daily".into()),
+        }),
+        destination: Some(InventoryDestination {
+            s3_bucket_destination: Some(InventoryS3BucketDestination {
+                bucket: Some("arn:aws:s3:::inv".into()),
+                format: Some("CSV".into()),
+                ..Default::default()
+            }),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Inventory goes configuration by configuration: a changed one is put, one the spec does
+/// not list is deleted, the others are left alone.
+#[test]
+fn inventory_calls_by_id() {
+    let observed = ObservedBucket {
+        inventory: Some(vec![daily_inventory("a"), daily_inventory("b")]),
+        ..Default::default()
+    };
+    let mut changed = daily_inventory("a");
+    changed.is_enabled = Some(false);
+    let mut desired = spec(json!({}));
+    desired.inventory = Some(vec![changed.clone(), daily_inventory("c")]);
+    assert_eq!(
+        bucket_delta(&desired, &observed),
+        vec![
+            BucketCall::PutInventory(changed),
+            BucketCall::PutInventory(daily_inventory("c")),
+            BucketCall::DeleteInventory("b".into()),
+        ]
+    );
+    desired.inventory = Some(vec![daily_inventory("b"), daily_inventory("a")]);
+    assert_eq!(
+        bucket_delta(&desired, &observed),
+        vec![],
+        "order does not matter"
+    );
+}
+
 /// A replication configuration with one rule to bucket `to`.
 fn replication_to(to: &str) -> ReplicationConfiguration {
     ReplicationConfiguration {
@@ -448,6 +496,7 @@ fn absent_sub_resources_are_removed_as_ack() {
         notification: Some(queue_notification()),
         object_lock: Some(lock_days(1)),
         replication: Some(replication_to("dst")),
+        inventory: Some(vec![daily_inventory("weekly-list")]),
     };
     assert_eq!(
         bucket_delta(&spec(json!({})), &configured),
@@ -464,6 +513,7 @@ fn absent_sub_resources_are_removed_as_ack() {
             BucketCall::PutNotification(None),
             BucketCall::PutObjectLock(None),
             BucketCall::DeleteReplication,
+            BucketCall::DeleteInventory("weekly-list".into()),
         ]
     );
     // Only what the spec dropped goes: cors and policy here.
@@ -479,6 +529,9 @@ fn absent_sub_resources_are_removed_as_ack() {
         "objectLockConfiguration": {"rule": {"defaultRetention": {"mode": "GOVERNANCE", "days": 1}}},
         "replication": {"role": "arn:aws:iam::123456789012:role/rep", "rules": [{"id": "r", "status": "Enabled",
                         "destination": {"bucket": "arn:aws:s3:::dst"}}]},
+        "inventory": [{"id": "weekly-list", "isEnabled": true, "includedObjectVersions": "Current",
+                       "schedule": {"frequency": "Daily"},
+                       "destination": {"s3BucketDestination": {"bucket": "arn:aws:s3:::inv", "format": "CSV"}}}],
     }));
     assert_eq!(
         bucket_delta(&kept, &configured),
