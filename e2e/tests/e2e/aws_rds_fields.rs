@@ -1,8 +1,8 @@
 //! e2e: the DBInstance fields beside the core ones (issue 17.3) on moto: a password RDS
 //! manages in Secrets Manager, CloudWatch log exports diffed as a set, enhanced monitoring,
 //! the status fields users read (`masterUserSecret`, `dbParameterGroups`,
-//! `enabledCloudwatchLogsExports`, `readReplicaDBInstanceIdentifiers`), a restore from a
-//! snapshot and a read replica.
+//! `enabledCloudwatchLogsExports`, `readReplicaDBInstanceIdentifiers`), drift of enhanced
+//! monitoring corrected, a log type removed, a restore from a snapshot and a read replica.
 
 #![allow(clippy::unwrap_used)]
 
@@ -133,11 +133,50 @@ async fn db_instance_managed_password_logs_monitoring_restore_and_replica() -> R
     })
     .await?;
 
+    drift_and_removal(&rds, &api, &primary).await?;
     restore_from_snapshot(&api, &rds, &primary).await?;
     read_replica(&api, &rds, &primary).await?;
 
     delete_and_wait(&api, "primary").await?;
     controllers.stop().await;
+    Ok(())
+}
+
+/// Enhanced monitoring changed behind the controller's back is set back at the next resync;
+/// a log type taken out of the spec stops being exported.
+async fn drift_and_removal(
+    rds: &aws_sdk_rds::Client,
+    api: &Api<DBInstance>,
+    primary: &str,
+) -> Result<()> {
+    rds.modify_db_instance()
+        .db_instance_identifier(primary)
+        .monitoring_interval(30)
+        .apply_immediately(true)
+        .send()
+        .await
+        .context("ModifyDBInstance behind the controller's back")?;
+    wait_for("monitoring drift corrected", || async {
+        let inst = described(rds, primary).await?;
+        Ok((inst.monitoring_interval() == Some(60)).then_some(()))
+    })
+    .await?;
+    patch(
+        api,
+        "primary",
+        json!({"spec": {"enableCloudwatchLogsExports": ["postgresql"]}}),
+    )
+    .await?;
+    wait_for("the dropped log type no longer exported", || async {
+        let inst = described(rds, primary).await?;
+        Ok((sorted(inst.enabled_cloudwatch_logs_exports()) == ["postgresql"]).then_some(()))
+    })
+    .await?;
+    wait_json(api, "primary", "synced after the removal", |v| {
+        condition_is(v, "ACK.ResourceSynced", "True")
+            && v["status"]["enabledCloudwatchLogsExports"] == json!(["postgresql"])
+    })
+    .await?;
     Ok(())
 }
 

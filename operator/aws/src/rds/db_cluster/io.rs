@@ -350,6 +350,39 @@ fn origin(spec: &DBClusterSpec) -> Result<Origin, String> {
     }
 }
 
+/// The setters CreateDBCluster and the two restore calls share: the same spec fields under
+/// the same names.
+macro_rules! cluster_setters {
+    ($request:expr, $spec:expr) => {{
+        let spec: &DBClusterSpec = $spec;
+        $request
+            .set_backtrack_window(spec.backtrack_window)
+            .set_copy_tags_to_snapshot(spec.copy_tags_to_snapshot)
+            .set_db_cluster_instance_class(spec.db_cluster_instance_class.clone())
+            .set_db_cluster_parameter_group_name(spec.db_cluster_parameter_group_name.clone())
+            .set_db_subnet_group_name(spec.db_subnet_group_name.clone())
+            .set_deletion_protection(spec.deletion_protection)
+            .set_domain(spec.domain.clone())
+            .set_domain_iam_role_name(spec.domain_iam_role_name.clone())
+            .set_enable_cloudwatch_logs_exports(spec.enable_cloudwatch_logs_exports.clone())
+            .set_enable_iam_database_authentication(spec.enable_iam_database_authentication)
+            .set_engine_mode(spec.engine_mode.clone())
+            .set_iops(i32_of("iops", spec.iops)?)
+            .set_kms_key_id(spec.kms_key_id.clone())
+            .set_network_type(spec.network_type.clone())
+            .set_option_group_name(spec.option_group_name.clone())
+            .set_port(i32_of("port", spec.port)?)
+            .set_publicly_accessible(spec.publicly_accessible)
+            .set_storage_type(spec.storage_type.clone())
+            .set_tags(spec.tags.as_deref().map(crate::rds::sdk_tags))
+            .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone())
+            .set_scaling_configuration(sdk_scaling(spec.scaling_configuration.as_ref())?)
+            .set_serverless_v2_scaling_configuration(sdk_v2(
+                spec.serverless_v2_scaling_configuration.as_ref(),
+            )?)
+    }};
+}
+
 /// CreateDBCluster's request (built outside the async fn, see db_instance/create.rs).
 #[inline(never)]
 fn create_request(
@@ -361,67 +394,45 @@ fn create_request(
     aws_sdk_rds::operation::create_db_cluster::builders::CreateDBClusterFluentBuilder,
     SyncError,
 > {
-    Ok(cx
-        .aws
-        .rds
-        .create_db_cluster()
-        .db_cluster_identifier(id)
-        .engine(&spec.engine)
-        .set_allocated_storage(i32_of("allocatedStorage", spec.allocated_storage)?)
-        .set_auto_minor_version_upgrade(spec.auto_minor_version_upgrade)
-        .set_availability_zones(spec.availability_zones.clone())
-        .set_backtrack_window(spec.backtrack_window)
-        .set_backup_retention_period(i32_of(
-            "backupRetentionPeriod",
-            spec.backup_retention_period,
-        )?)
-        .set_character_set_name(spec.character_set_name.clone())
-        .set_copy_tags_to_snapshot(spec.copy_tags_to_snapshot)
-        .set_database_insights_mode(spec.database_insights_mode.as_deref().map(Into::into))
-        .set_database_name(spec.database_name.clone())
-        .set_db_cluster_instance_class(spec.db_cluster_instance_class.clone())
-        .set_db_cluster_parameter_group_name(spec.db_cluster_parameter_group_name.clone())
-        .set_db_subnet_group_name(spec.db_subnet_group_name.clone())
-        .set_db_system_id(spec.db_system_id.clone())
-        .set_deletion_protection(spec.deletion_protection)
-        .set_domain(spec.domain.clone())
-        .set_domain_iam_role_name(spec.domain_iam_role_name.clone())
-        .set_enable_cloudwatch_logs_exports(spec.enable_cloudwatch_logs_exports.clone())
-        .set_enable_global_write_forwarding(spec.enable_global_write_forwarding)
-        .set_enable_http_endpoint(spec.enable_http_endpoint)
-        .set_enable_iam_database_authentication(spec.enable_iam_database_authentication)
-        .set_enable_performance_insights(spec.enable_performance_insights)
-        .set_engine_mode(spec.engine_mode.clone())
-        .set_engine_version(spec.engine_version.clone())
-        .set_global_cluster_identifier(spec.global_cluster_identifier.clone())
-        .set_iops(i32_of("iops", spec.iops)?)
-        .set_kms_key_id(spec.kms_key_id.clone())
-        .set_manage_master_user_password(spec.manage_master_user_password)
-        .set_master_user_password(password)
-        .set_master_user_secret_kms_key_id(spec.master_user_secret_kms_key_id.clone())
-        .set_master_username(spec.master_username.clone())
-        .set_monitoring_interval(i32_of("monitoringInterval", spec.monitoring_interval)?)
-        .set_monitoring_role_arn(spec.monitoring_role_arn.clone())
-        .set_network_type(spec.network_type.clone())
-        .set_option_group_name(spec.option_group_name.clone())
-        .set_performance_insights_kms_key_id(spec.performance_insights_kms_key_id.clone())
-        .set_performance_insights_retention_period(i32_of(
-            "performanceInsightsRetentionPeriod",
-            spec.performance_insights_retention_period,
-        )?)
-        .set_port(i32_of("port", spec.port)?)
-        .set_preferred_backup_window(spec.preferred_backup_window.clone())
-        .set_preferred_maintenance_window(spec.preferred_maintenance_window.clone())
-        .set_publicly_accessible(spec.publicly_accessible)
-        .set_replication_source_identifier(spec.replication_source_identifier.clone())
-        .set_scaling_configuration(sdk_scaling(spec.scaling_configuration.as_ref())?)
-        .set_serverless_v2_scaling_configuration(sdk_v2(
-            spec.serverless_v2_scaling_configuration.as_ref(),
-        )?)
-        .set_storage_encrypted(spec.storage_encrypted)
-        .set_storage_type(spec.storage_type.clone())
-        .set_tags(spec.tags.as_deref().map(crate::rds::sdk_tags))
-        .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone()))
+    Ok(cluster_setters!(
+        cx.aws
+            .rds
+            .create_db_cluster()
+            .db_cluster_identifier(id)
+            .engine(&spec.engine)
+            .set_allocated_storage(i32_of("allocatedStorage", spec.allocated_storage)?)
+            .set_auto_minor_version_upgrade(spec.auto_minor_version_upgrade)
+            .set_availability_zones(spec.availability_zones.clone())
+            .set_backup_retention_period(i32_of(
+                "backupRetentionPeriod",
+                spec.backup_retention_period,
+            )?)
+            .set_character_set_name(spec.character_set_name.clone())
+            .set_database_insights_mode(spec.database_insights_mode.as_deref().map(Into::into))
+            .set_database_name(spec.database_name.clone())
+            .set_db_system_id(spec.db_system_id.clone())
+            .set_enable_global_write_forwarding(spec.enable_global_write_forwarding)
+            .set_enable_http_endpoint(spec.enable_http_endpoint)
+            .set_enable_performance_insights(spec.enable_performance_insights)
+            .set_engine_version(spec.engine_version.clone())
+            .set_global_cluster_identifier(spec.global_cluster_identifier.clone())
+            .set_manage_master_user_password(spec.manage_master_user_password)
+            .set_master_user_password(password)
+            .set_master_user_secret_kms_key_id(spec.master_user_secret_kms_key_id.clone())
+            .set_master_username(spec.master_username.clone())
+            .set_monitoring_interval(i32_of("monitoringInterval", spec.monitoring_interval)?)
+            .set_monitoring_role_arn(spec.monitoring_role_arn.clone())
+            .set_performance_insights_kms_key_id(spec.performance_insights_kms_key_id.clone())
+            .set_performance_insights_retention_period(i32_of(
+                "performanceInsightsRetentionPeriod",
+                spec.performance_insights_retention_period,
+            )?)
+            .set_preferred_backup_window(spec.preferred_backup_window.clone())
+            .set_preferred_maintenance_window(spec.preferred_maintenance_window.clone())
+            .set_replication_source_identifier(spec.replication_source_identifier.clone())
+            .set_storage_encrypted(spec.storage_encrypted),
+        spec
+    ))
 }
 
 /// RestoreDBClusterFromSnapshot's request.
@@ -434,40 +445,18 @@ fn snapshot_request(
     aws_sdk_rds::operation::restore_db_cluster_from_snapshot::builders::RestoreDBClusterFromSnapshotFluentBuilder,
     SyncError,
 >{
-    Ok(cx
-        .aws
-        .rds
-        .restore_db_cluster_from_snapshot()
-        .db_cluster_identifier(id)
-        .engine(&spec.engine)
-        .set_snapshot_identifier(spec.snapshot_identifier.clone())
-        .set_availability_zones(spec.availability_zones.clone())
-        .set_backtrack_window(spec.backtrack_window)
-        .set_copy_tags_to_snapshot(spec.copy_tags_to_snapshot)
-        .set_database_name(spec.database_name.clone())
-        .set_db_cluster_instance_class(spec.db_cluster_instance_class.clone())
-        .set_db_cluster_parameter_group_name(spec.db_cluster_parameter_group_name.clone())
-        .set_db_subnet_group_name(spec.db_subnet_group_name.clone())
-        .set_deletion_protection(spec.deletion_protection)
-        .set_domain(spec.domain.clone())
-        .set_domain_iam_role_name(spec.domain_iam_role_name.clone())
-        .set_enable_cloudwatch_logs_exports(spec.enable_cloudwatch_logs_exports.clone())
-        .set_enable_iam_database_authentication(spec.enable_iam_database_authentication)
-        .set_engine_mode(spec.engine_mode.clone())
-        .set_engine_version(spec.engine_version.clone())
-        .set_iops(i32_of("iops", spec.iops)?)
-        .set_kms_key_id(spec.kms_key_id.clone())
-        .set_network_type(spec.network_type.clone())
-        .set_option_group_name(spec.option_group_name.clone())
-        .set_port(i32_of("port", spec.port)?)
-        .set_publicly_accessible(spec.publicly_accessible)
-        .set_scaling_configuration(sdk_scaling(spec.scaling_configuration.as_ref())?)
-        .set_serverless_v2_scaling_configuration(sdk_v2(
-            spec.serverless_v2_scaling_configuration.as_ref(),
-        )?)
-        .set_storage_type(spec.storage_type.clone())
-        .set_tags(spec.tags.as_deref().map(crate::rds::sdk_tags))
-        .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone()))
+    Ok(cluster_setters!(
+        cx.aws
+            .rds
+            .restore_db_cluster_from_snapshot()
+            .db_cluster_identifier(id)
+            .engine(&spec.engine)
+            .set_snapshot_identifier(spec.snapshot_identifier.clone())
+            .set_availability_zones(spec.availability_zones.clone())
+            .set_database_name(spec.database_name.clone())
+            .set_engine_version(spec.engine_version.clone()),
+        spec
+    ))
 }
 
 /// RestoreDBClusterToPointInTime's request.
@@ -495,39 +484,17 @@ fn point_in_time_request(
             })
         })
         .transpose()?;
-    Ok(cx
-        .aws
-        .rds
-        .restore_db_cluster_to_point_in_time()
-        .db_cluster_identifier(id)
-        .set_source_db_cluster_identifier(spec.source_db_cluster_identifier.clone())
-        .set_restore_to_time(restore_to_time)
-        .set_restore_type(spec.restore_type.clone())
-        .set_use_latest_restorable_time(spec.use_latest_restorable_time)
-        .set_backtrack_window(spec.backtrack_window)
-        .set_copy_tags_to_snapshot(spec.copy_tags_to_snapshot)
-        .set_db_cluster_instance_class(spec.db_cluster_instance_class.clone())
-        .set_db_cluster_parameter_group_name(spec.db_cluster_parameter_group_name.clone())
-        .set_db_subnet_group_name(spec.db_subnet_group_name.clone())
-        .set_deletion_protection(spec.deletion_protection)
-        .set_domain(spec.domain.clone())
-        .set_domain_iam_role_name(spec.domain_iam_role_name.clone())
-        .set_enable_cloudwatch_logs_exports(spec.enable_cloudwatch_logs_exports.clone())
-        .set_enable_iam_database_authentication(spec.enable_iam_database_authentication)
-        .set_engine_mode(spec.engine_mode.clone())
-        .set_iops(i32_of("iops", spec.iops)?)
-        .set_kms_key_id(spec.kms_key_id.clone())
-        .set_network_type(spec.network_type.clone())
-        .set_option_group_name(spec.option_group_name.clone())
-        .set_port(i32_of("port", spec.port)?)
-        .set_publicly_accessible(spec.publicly_accessible)
-        .set_scaling_configuration(sdk_scaling(spec.scaling_configuration.as_ref())?)
-        .set_serverless_v2_scaling_configuration(sdk_v2(
-            spec.serverless_v2_scaling_configuration.as_ref(),
-        )?)
-        .set_storage_type(spec.storage_type.clone())
-        .set_tags(spec.tags.as_deref().map(crate::rds::sdk_tags))
-        .set_vpc_security_group_ids(spec.vpc_security_group_ids.clone()))
+    Ok(cluster_setters!(
+        cx.aws
+            .rds
+            .restore_db_cluster_to_point_in_time()
+            .db_cluster_identifier(id)
+            .set_source_db_cluster_identifier(spec.source_db_cluster_identifier.clone())
+            .set_restore_to_time(restore_to_time)
+            .set_restore_type(spec.restore_type.clone())
+            .set_use_latest_restorable_time(spec.use_latest_restorable_time),
+        spec
+    ))
 }
 
 fn sdk_scaling(
