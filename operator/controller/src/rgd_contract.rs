@@ -152,6 +152,52 @@ async fn a_valid_rgd_gets_its_crd_and_goes_active() {
     running.stop().await;
 }
 
+/// The CRD applies the fake API server has answered so far.
+fn crd_applies(fake: &FakeApi) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| {
+            r.method == http::Method::PATCH && r.path.contains("/customresourcedefinitions/")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn status_and_label_writes_wake_nothing_a_spec_change_does() {
+    let running = Running::start();
+    running.fake.insert(rgd("web", "Web", "x"));
+    running.wait_rgd("web", "Active", state_is("Active")).await;
+
+    // A write that leaves the spec alone (a label, a status field) is no reason to reconcile,
+    // and neither is kro-rs's own status write: as kro, only the spec, the deletion and the
+    // breaking-changes annotation wake an RGD.
+    let mut touched = running.rgd("web").expect("the RGD exists");
+    touched["metadata"]["labels"] = json!({"team": "a"});
+    touched["status"]["note"] = json!("written by someone else");
+    running.fake.insert(touched);
+    let generation = running.set_resources(
+        "web",
+        json!([{"id": "config", "template": {
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "${schema.spec.name}"}, "data": {"v": "y"}}}]),
+    );
+    running
+        .wait_rgd("web", "the new spec accepted", observed(generation))
+        .await;
+    assert_eq!(
+        crd_applies(&running.fake),
+        2,
+        "one CRD apply per generation; requests: {:#?}",
+        running
+            .fake
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn an_invalid_rgd_says_why_and_does_not_hold_up_a_valid_one() {
     let running = Running::start();

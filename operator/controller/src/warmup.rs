@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::{Stream, StreamExt};
 use kro_api::ResourceGraphDefinition;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -49,8 +50,27 @@ fn watch(
         crate::undecodable::Target::Rgd,
     )
     .reflect(writer)
-    .applied_objects();
+    .applied_objects()
+    .predicate_filter(reconcile_worthy, PredicateConfig::default());
     (reader, applied)
+}
+
+/// What of an RGD calls for a reconcile, as kro's predicates on its RGD watch: its spec
+/// (generation), its deletion starting, and `kro.run/allow-breaking-changes` turning true or
+/// not. A status write, ours or anyone's, changes none of them, so it wakes nothing: kro-rs's
+/// own status write otherwise came back as an event and cost a second reconcile of every RGD
+/// (a read of the RGD, a read, a no-op apply and a read of its CRD), which with 1,000 RGDs
+/// trailed into the instances' phase and past it. The store still sees every event.
+fn reconcile_worthy(rgd: &ResourceGraphDefinition) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    rgd.metadata.generation.hash(&mut hasher);
+    rgd.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    rgd.annotations()
+        .get(kro_api::metadata::annotations::ALLOW_BREAKING_CHANGES)
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+        .hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// The watch started now, driven by the RGD controller once it runs.
@@ -151,5 +171,55 @@ impl Warm {
             applied: applied.boxed(),
             initial,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn rgd(generation: i64) -> ResourceGraphDefinition {
+        let mut rgd: ResourceGraphDefinition = serde_json::from_value(serde_json::json!({
+            "apiVersion": "kro.run/v1alpha1", "kind": "ResourceGraphDefinition",
+            "metadata": {"name": "web", "uid": "u-1"},
+            "spec": {"schema": {"apiVersion": "v1alpha1", "kind": "Web"}, "resources": []},
+        }))
+        .expect("an RGD");
+        rgd.metadata.generation = Some(generation);
+        rgd
+    }
+
+    #[test]
+    fn only_the_spec_the_deletion_and_allowing_breaking_changes_wake_an_rgd() {
+        let base = reconcile_worthy(&rgd(1));
+
+        let mut status_and_labels = rgd(1);
+        status_and_labels.metadata.resource_version = Some("9".into());
+        status_and_labels
+            .labels_mut()
+            .insert("team".into(), "a".into());
+        status_and_labels.status =
+            serde_json::from_value(serde_json::json!({"state": "Active"})).expect("a status");
+        assert_eq!(reconcile_worthy(&status_and_labels), base);
+
+        assert_ne!(reconcile_worthy(&rgd(2)), base, "a spec change");
+
+        let mut deleting = rgd(1);
+        deleting.metadata.deletion_timestamp = Some(Time(Default::default()));
+        assert_ne!(reconcile_worthy(&deleting), base, "deletion starting");
+
+        let mut allowed = rgd(1);
+        allowed.annotations_mut().insert(
+            kro_api::metadata::annotations::ALLOW_BREAKING_CHANGES.into(),
+            "True".into(),
+        );
+        assert_ne!(reconcile_worthy(&allowed), base, "breaking changes allowed");
+        let mut not_allowed = rgd(1);
+        not_allowed.annotations_mut().insert(
+            kro_api::metadata::annotations::ALLOW_BREAKING_CHANGES.into(),
+            "false".into(),
+        );
+        assert_eq!(reconcile_worthy(&not_allowed), base, "false is as absent");
     }
 }
