@@ -129,6 +129,15 @@ async fn create_app_bucket(case: &BucketCase) -> Result<()> {
         .send()
         .await?;
     assert_eq!(lifecycle.rules()[0].id(), Some("tmp"));
+    // ACK's metrics counted the controllers' calls (process-wide, so other tests' too; the
+    // test's own S3 client is not counted).
+    let metrics = kro_reconcile::ack_metrics::encode();
+    for series in [
+        r#"ack_outbound_api_requests_total{service="s3",op_type="CREATE",op_id="CreateBucket"} "#,
+        r#"ack_outbound_api_requests_total{service="s3",op_type="UPDATE",op_id="PutBucketVersioning"} "#,
+    ] {
+        assert!(metrics.contains(series), "{series} missing from\n{metrics}");
+    }
     Ok(())
 }
 

@@ -780,6 +780,7 @@ impl Metrics {
         self.register_rgds(r);
         self.register_revisions(r);
         self.register_process(r);
+        kro_reconcile::ack_metrics::register(r);
     }
 
     fn register_dynamic(&self, r: &mut Registry) {

@@ -18,6 +18,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod ack_metrics;
 pub mod backoff;
 pub mod bucket;
 pub mod clock;

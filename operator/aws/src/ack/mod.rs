@@ -7,6 +7,7 @@ pub mod condition;
 mod delta_props;
 pub mod error;
 pub(crate) mod events;
+pub(crate) mod metrics;
 pub(crate) mod ownership;
 pub(crate) mod refs;
 pub(crate) mod runtime;

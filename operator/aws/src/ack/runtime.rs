@@ -1,6 +1,7 @@
 //! The generic ACK reconcile driver: region and clients, adoption, finalizer, create-or-update,
 //! deletion policy, conditions, status writes and requeue, for any kind implementing [`AckKind`].
 
+use super::metrics::CountCalls;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::future::Future;
@@ -99,21 +100,26 @@ impl Ctx {
             .or_insert_with(|| {
                 let region = aws_config::Region::new(region.to_owned());
                 let s3 = aws_sdk_s3::config::Builder::from(&self.base)
+                    .interceptor(CountCalls("s3"))
                     .region(region.clone())
                     .force_path_style(self.opts.force_path_style)
                     .build();
                 let rds = aws_sdk_rds::config::Builder::from(&self.base)
+                    .interceptor(CountCalls("rds"))
                     .region(region.clone())
                     .build();
                 #[cfg(feature = "ec2")]
                 let ec2 = aws_sdk_ec2::config::Builder::from(&self.base)
+                    .interceptor(CountCalls("ec2"))
                     .region(region.clone())
                     .build();
                 #[cfg(feature = "iam")]
                 let iam = aws_sdk_iam::config::Builder::from(&self.base)
+                    .interceptor(CountCalls("iam"))
                     .region(region.clone())
                     .build();
                 let sts = aws_sdk_sts::config::Builder::from(&self.base)
+                    .interceptor(CountCalls("sts"))
                     .region(region)
                     .build();
                 Arc::new(AwsClients {
