@@ -81,7 +81,13 @@ const ROWS: &[Row] = &[
         Better::Lower,
     ),
     row(
-        "writes while idle",
+        "writes while idle (the operator's, counted by its client)",
+        &["idle", "client_counted", "writes"],
+        "",
+        Better::Lower,
+    ),
+    row(
+        "writes while idle (at the apiserver, leases excluded)",
         &["idle", "writes_excluding_leases"],
         "",
         Better::Lower,
@@ -330,7 +336,7 @@ mod tests {
             label: label.into(),
             result: json!({
                 "instances": {"all_ready_seconds": ready, "instances_per_second": rate},
-                "idle": {"writes_excluding_leases": idle},
+                "idle": {"writes_excluding_leases": idle + 1.0, "client_counted": {"writes": idle}},
                 "series": {"ready_at_seconds": [1.0, 2.0], "memory": [[0.0, 2048.0, 0.1]]},
             }),
         }
@@ -356,7 +362,15 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("| writes while idle | 0 | 12 | ∞ |"),
+            table.contains(
+                "| writes while idle (the operator's, counted by its client) | 0 | 12 | ∞ |"
+            ),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "| writes while idle (at the apiserver, leases excluded) | 1 | 13 | 13.00× |"
+            ),
             "{table}"
         );
         assert!(table.contains("| peak RSS | – | – | – |"), "{table}");
