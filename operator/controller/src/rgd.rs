@@ -409,6 +409,13 @@ async fn ensure_crd(
     Ok(Ok(established))
 }
 
+/// Whether `rgd` has `kro.run/allow-breaking-changes: "true"` (any case).
+pub(crate) fn allows_breaking_changes(rgd: &ResourceGraphDefinition) -> bool {
+    rgd.annotations()
+        .get(annotations::ALLOW_BREAKING_CHANGES)
+        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
+}
+
 /// Why `rgd` may not replace the `existing` CRD with `crd`: not kro's, another RGD's, or a
 /// breaking change without `kro.run/allow-breaking-changes: "true"`.
 fn refuse_update(
@@ -428,12 +435,8 @@ fn refuse_update(
             "CRD {name} is owned by another ResourceGraphDefinition {owner}"
         ));
     }
-    let allow = rgd
-        .annotations()
-        .get(annotations::ALLOW_BREAKING_CHANGES)
-        .is_some_and(|value| value.eq_ignore_ascii_case("true"));
     let report = kro_schema::compare_crds(existing, crd);
-    if !report.is_compatible() && !allow {
+    if !report.is_compatible() && !allows_breaking_changes(rgd) {
         return Some(format!(
             "cannot update CRD {name}: breaking changes detected: {}",
             report.summary()

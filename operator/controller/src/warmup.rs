@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::{Stream, StreamExt};
 use kro_api::ResourceGraphDefinition;
-use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
@@ -66,10 +65,7 @@ fn reconcile_worthy(rgd: &ResourceGraphDefinition) -> Option<u64> {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     rgd.metadata.generation.hash(&mut hasher);
     rgd.metadata.deletion_timestamp.is_some().hash(&mut hasher);
-    rgd.annotations()
-        .get(kro_api::metadata::annotations::ALLOW_BREAKING_CHANGES)
-        .is_some_and(|value| value.eq_ignore_ascii_case("true"))
-        .hash(&mut hasher);
+    crate::rgd::allows_breaking_changes(rgd).hash(&mut hasher);
     Some(hasher.finish())
 }
 
@@ -178,6 +174,7 @@ impl Warm {
 mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use kube::ResourceExt;
 
     fn rgd(generation: i64) -> ResourceGraphDefinition {
         let mut rgd: ResourceGraphDefinition = serde_json::from_value(serde_json::json!({

@@ -1,7 +1,6 @@
 //! The generic ACK reconcile driver: region and clients, adoption, finalizer, create-or-update,
 //! deletion policy, conditions, status writes and requeue, for any kind implementing [`AckKind`].
 
-use super::metrics::CountCalls;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::future::Future;
@@ -26,6 +25,7 @@ use super::annotations::{self, DeletionPolicy};
 use super::condition::{self, Condition, Extras, Outcome, Status};
 use super::error::{AwsError, ErrorClass, classify};
 use super::events::{self, Happened, Note};
+use super::metrics::CountCalls;
 use super::ownership::{Decision, decide, owns};
 use super::types::{
     AckResourceMetadata, ResourceTag, Tag, TagContext, is_ignored_tag, render_resource_tags,
